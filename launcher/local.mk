@@ -1,0 +1,1 @@
+# launcher: build fragment (included by the top Makefile.am).

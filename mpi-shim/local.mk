@@ -1,0 +1,1 @@
+# mpi-shim: build fragment (included by the top Makefile.am).

@@ -1,0 +1,1 @@
+# runtime/base: build fragment (included by the top Makefile.am).

@@ -1,0 +1,161 @@
+/* The one Starfish wire format for control messages (sfd <-> rank,
+ * sfrun <-> sfd, later sfd <-> sfd). This module alone encodes and decodes
+ * it. It does no I/O: callers hand it bytes and get messages back.
+ *
+ * Frame layout (all integers big-endian):
+ *   off size field
+ *     0    2 magic 0x5346 ("SF")
+ *     2    1 version (SF_WIRE_VERSION)
+ *     3    1 op (enum sf_wire_op)
+ *     4    4 body length in bytes (<= SF_WIRE_MAX_BODY)
+ *     8    4 sequence number (sender-chosen; replay protection later)
+ *    12    4 CRC-32C of the body
+ *    16    . body: the op's fields in schema order
+ * Field encodings: U8/U16/U32/U64 fixed width; I32/I64 two's complement;
+ * STR and BYTES are a U32 length then that many bytes (STR: no NUL inside,
+ * valid UTF-8 not required); STRV is a U32 count then that many STRs;
+ * I32V is a U32 count then that many I32.
+ */
+#ifndef SF_WIRE_H
+#define SF_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SF_WIRE_MAGIC 0x5346u
+#define SF_WIRE_VERSION 1
+#define SF_WIRE_HDR_LEN 16
+#define SF_WIRE_MAX_BODY (16u << 20)  /* 16 MiB: address tables, env blocks */
+#define SF_WIRE_MAX_FIELDS 12
+#define SF_WIRE_MAX_STRV 65536        /* argv/env entries */
+
+enum sf_wire_kind {
+    SF_WK_U8 = 1, SF_WK_U16, SF_WK_U32, SF_WK_U64, SF_WK_I32, SF_WK_I64,
+    SF_WK_STR, SF_WK_BYTES, SF_WK_STRV, SF_WK_I32V,
+};
+
+/* Every control message. Numbers are part of the protocol: append only. */
+enum sf_wire_op {
+    SF_OP_INVALID = 0,
+    /* rank -> sfd */
+    SF_OP_RANK_HELLO = 1,    /* job, rank, pid */
+    SF_OP_RANK_ADDR = 2,     /* rank, fabric/shm address blob */
+    SF_OP_RANK_FINALIZE = 3, /* rank: entered MPI_Finalize */
+    SF_OP_RANK_ABORT = 4,    /* rank, errorcode, message */
+    /* sfd -> rank */
+    SF_OP_ADDR_TABLE = 5,    /* epoch, per-rank node ids (I32V), blobs (concatenated, each U32-length-prefixed) */
+    SF_OP_KILL = 6,          /* reason: the job is ending */
+    /* sfrun -> sfd */
+    SF_OP_JOB_SUBMIT = 7,    /* nranks, flags, argv (STRV), env (STRV), cwd, opts (STRV key=value) */
+    SF_OP_STDIN = 8,         /* bytes (empty = EOF) */
+    SF_OP_SIGNAL = 9,        /* signo */
+    /* sfd -> sfrun */
+    SF_OP_JOB_STARTED = 10,  /* job id, nranks */
+    SF_OP_OUTPUT = 11,       /* rank, stream (1/2), bytes */
+    SF_OP_RANK_EXIT = 12,    /* rank, status (exit code or 128+sig), cause text */
+    SF_OP_JOB_DONE = 13,     /* exit code, message */
+    SF_OP_ERROR = 14,        /* code, message: request refused */
+    /* both ways */
+    SF_OP_GOODBYE = 15,      /* orderly close; reason */
+    SF_OP_COUNT
+};
+
+/* A decoded field. Strings and byte strings point into the frame buffer:
+ * valid as long as the caller keeps that buffer. STR is NOT NUL-terminated:
+ * use .len. STRV/I32V point at their encoded form; iterate with
+ * sf_wire_strv_next / sf_wire_i32v_get. */
+struct sf_wire_val {
+    union {
+        uint64_t u;
+        int64_t i;
+    };
+    const uint8_t *p;
+    uint32_t len;  /* bytes for STR/BYTES; element count for STRV/I32V */
+};
+
+struct sf_wire_msg {
+    uint8_t op;
+    uint32_t seq;
+    uint8_t nfields;
+    struct sf_wire_val f[SF_WIRE_MAX_FIELDS];
+};
+
+/* Schema of one op: name for logs and its field kinds. */
+struct sf_wire_schema {
+    const char *name;
+    uint8_t nfields;
+    uint8_t kinds[SF_WIRE_MAX_FIELDS];
+};
+const struct sf_wire_schema *sf_wire_schema(uint8_t op); /* NULL if unknown */
+
+/* Decode one frame from buf[0..len). Validates magic, version, length,
+ * checksum, op and every field against the op's schema before filling *msg;
+ * on error *msg is untouched.
+ * Returns the frame length consumed (>0), 0 if more bytes are needed
+ * (header or body incomplete), or a negative code: SF_ERR_PROTO,
+ * SF_ERR_VERSION, SF_ERR_CHECKSUM, -EMSGSIZE. */
+long sf_wire_decode(const uint8_t *buf, size_t len, struct sf_wire_msg *msg);
+
+/* Encoder: build a frame into a growable buffer.
+ *   struct sf_wire_enc e; sf_wire_enc_begin(&e, SF_OP_RANK_HELLO, seq);
+ *   sf_wire_put_u64(&e, job); ...; sf_wire_enc_end(&e) -> 0 or error;
+ *   send e.buf[0..e.len); sf_wire_enc_free(&e).
+ * Fields must be put in schema order with the schema's kinds; enc_end
+ * checks that and returns SF_ERR_PROTO on mismatch (a programming error). */
+struct sf_wire_enc {
+    uint8_t *buf;
+    size_t len, cap;
+    uint8_t op, nfields;
+    int err;
+};
+void sf_wire_enc_begin(struct sf_wire_enc *e, uint8_t op, uint32_t seq);
+void sf_wire_put_u8(struct sf_wire_enc *e, uint8_t v);
+void sf_wire_put_u16(struct sf_wire_enc *e, uint16_t v);
+void sf_wire_put_u32(struct sf_wire_enc *e, uint32_t v);
+void sf_wire_put_u64(struct sf_wire_enc *e, uint64_t v);
+void sf_wire_put_i32(struct sf_wire_enc *e, int32_t v);
+void sf_wire_put_i64(struct sf_wire_enc *e, int64_t v);
+void sf_wire_put_str(struct sf_wire_enc *e, const char *s);      /* NUL-terminated */
+void sf_wire_put_bytes(struct sf_wire_enc *e, const void *p, size_t n);
+void sf_wire_put_strv(struct sf_wire_enc *e, char *const *v, size_t n);
+void sf_wire_put_i32v(struct sf_wire_enc *e, const int32_t *v, size_t n);
+int sf_wire_enc_end(struct sf_wire_enc *e);
+void sf_wire_enc_free(struct sf_wire_enc *e);
+
+/* Iterate a decoded STRV: *pos starts at 0; returns 1 with s/len set, or 0
+ * at the end. */
+int sf_wire_strv_next(const struct sf_wire_val *v, uint32_t *pos, const uint8_t **s,
+                      uint32_t *len);
+int32_t sf_wire_i32v_get(const struct sf_wire_val *v, uint32_t idx);
+/* Copy a decoded STR into a fresh NUL-terminated malloc'd string (owned by
+ * the caller); NULL on ENOMEM. */
+char *sf_wire_strdup(const struct sf_wire_val *v);
+
+/* Dispatch: handlers indexed by op; returns the handler's result, or
+ * SF_ERR_PROTO if the table has no handler for msg->op. */
+typedef int (*sf_wire_handler)(void *ctx, const struct sf_wire_msg *msg);
+int sf_wire_dispatch(const sf_wire_handler *table, size_t n, void *ctx,
+                     const struct sf_wire_msg *msg);
+
+/* A stream connection's receive side: accumulate bytes from a socket and
+ * hand out whole decoded frames. Owns its buffer. */
+struct sf_wire_rx {
+    uint8_t *buf;
+    size_t len, cap, off;
+    unsigned long dropped;   /* frames rejected by the decoder */
+};
+void sf_wire_rx_init(struct sf_wire_rx *rx);
+void sf_wire_rx_free(struct sf_wire_rx *rx);
+/* read(2) once from fd into the buffer: >0 bytes read, 0 on EOF, -EAGAIN,
+ * or a negative errno. */
+long sf_wire_rx_fill(struct sf_wire_rx *rx, int fd);
+/* Next frame: 1 and *msg filled (valid until the next fill/next call),
+ * 0 if none complete yet, or a negative code for a corrupt stream (the
+ * connection must then be closed: framing is lost). */
+int sf_wire_rx_next(struct sf_wire_rx *rx, struct sf_wire_msg *msg);
+
+/* Write a whole buffer to a blocking or non-blocking fd, retrying EINTR and
+ * polling on EAGAIN. 0 or a negative errno (-EPIPE when the peer is gone). */
+int sf_wire_write_all(int fd, const void *buf, size_t len);
+
+#endif

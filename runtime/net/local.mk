@@ -1,0 +1,1 @@
+# runtime/net: build fragment (included by the top Makefile.am).

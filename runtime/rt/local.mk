@@ -1,0 +1,1 @@
+# runtime/rt: build fragment (included by the top Makefile.am).

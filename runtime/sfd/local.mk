@@ -1,0 +1,1 @@
+# runtime/sfd: build fragment (included by the top Makefile.am).
