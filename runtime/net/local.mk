@@ -4,6 +4,12 @@ noinst_LTLIBRARIES += libsfnet.la
 libsfnet_la_SOURCES = \
 	runtime/net/sf_net.h \
 	runtime/net/net_int.h \
-	runtime/net/net_shm.c
+	runtime/net/net_shm.c \
+	runtime/net/net_ofi.c
 libsfnet_la_CFLAGS = $(AM_CFLAGS) $(FABRIC_CFLAGS)
 libsfnet_la_LIBADD = $(FABRIC_LIBS)
+
+# Raw transport latency/bandwidth (run by hand).
+noinst_PROGRAMS += bench/net_pingpong
+bench_net_pingpong_SOURCES = bench/net_pingpong.c
+bench_net_pingpong_LDADD = libsfnet.la libsfbase.la

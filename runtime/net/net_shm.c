@@ -38,6 +38,7 @@
 
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
+#include "runtime/base/sf_tun.h"
 #include "runtime/net/net_int.h"
 #include "runtime/net/sf_net.h"
 
@@ -125,6 +126,18 @@ struct shm_net {
     struct sf_net__bulk *inbound;    /* bulk_recv receiving CHUNKs */
     struct shm_ctrl *ctrl;           /* FIN/CTS waiting for ring room */
 };
+
+struct shm_tun {
+    bool cma;
+};
+
+static const struct sf_tun shm_tun_items[] = {
+    {"shm_cma", SF_TUN_BOOL, "1",
+     "single-copy bulk/get with process_vm_readv (0: stream bulk data through the rings)",
+     offsetof(struct shm_tun, cma)},
+};
+static const struct sf_tun_table shm_tun_table = {"net", shm_tun_items,
+                                                  sizeof shm_tun_items / sizeof shm_tun_items[0]};
 
 /* ---- sizing ---- */
 
@@ -746,6 +759,11 @@ int sf_net_shm_open(int fd, int local_rank, int local_size, const struct sf_net_
         return -EINVAL;
     }
     size_t need = sf_net_shm_segment_size(local_size);
+    struct shm_tun tun;
+    int rc = sf_tun_load(&shm_tun_table, &tun);
+    if (rc != 0) {
+        return rc;
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         return -errno;
@@ -766,7 +784,7 @@ int sf_net_shm_open(int fd, int local_rank, int local_size, const struct sf_net_
     }
     void *seg = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (seg == MAP_FAILED) {
-        int rc = -errno;
+        rc = -errno;
         free(s->peers);
         free(s);
         return rc;
@@ -788,7 +806,10 @@ int sf_net_shm_open(int fd, int local_rank, int local_size, const struct sf_net_
     s->base.ops = &shm_ops;
     s->base.cb = *cb;
     s->base.max_pkt = SHM_MAX_PKT;
-    s->base.caps = shm_cma_works() ? SF_NET_CAP_GET : 0;
+    s->base.caps = tun.cma && shm_cma_works() ? SF_NET_CAP_GET : 0;
+    for (int i = 0; i < local_size; i++) {
+        s->peers[i].no_cma = !(s->base.caps & SF_NET_CAP_GET);
+    }
     __atomic_store_n(shm_pid_slot(s, local_rank), (uint32_t)getpid(), __ATOMIC_RELEASE);
     *out = &s->base;
     return 0;
