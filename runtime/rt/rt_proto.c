@@ -1,0 +1,280 @@
+/* runtime/rt protocol: what happens when a packet or a bulk completion
+ * arrives, and how a matched message's data reaches the receive buffer
+ * (copy for eager, pull or CTS+push for rendezvous). Packets are checked
+ * before use; bad ones are dropped and counted, never trusted.
+ * Runs inside sf_rt_progress (transport callbacks). Single-threaded. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/base/sf_err.h"
+#include "runtime/base/sf_log.h"
+#include "runtime/rt/rt_int.h"
+
+static void rt_fail(struct sf_rt *rt, int rc)
+{
+    if (rc < 0 && rt->fatal == 0) {
+        SF_ERR("message engine: %s", sf_strerror(rc));
+        rt->fatal = rc;
+    }
+}
+
+static inline void rt_recv_status(struct sf_rt_req *r, int src, int tag, size_t len)
+{
+    r->status.source = src;
+    r->status.tag = tag;
+    r->status.cancelled = false;
+    if (len > r->len) {
+        r->status.error = SF_ERR_TRUNCATE;
+        r->status.count = r->len;
+    } else {
+        r->status.error = 0;
+        r->status.count = len;
+    }
+}
+
+/* Data phase of a matched rendezvous: r->src_rank holds the sender's world
+ * rank, r->id the sender's request id, r->proto its buffer address and
+ * status.count the bytes to move. */
+static int rt_rndv_data(struct sf_rt *rt, struct sf_rt_req *r)
+{
+    int w = r->src_rank;
+    size_t n = r->status.count;
+    uint64_t sreq = r->id;
+    if (n == 0) {
+        sf_rt__complete(r);
+        return sf_rt__send_ctl(rt, w, RT_K_FIN, sreq, 0, 0);
+    }
+    struct rt_peer *pe = &rt->peers[w];
+    struct sf_net *net = pe->tr->net;
+    int rc;
+    if (net->caps & SF_NET_CAP_GET) {
+        rc = net->ops->get(net, pe->idx, r->buf, (uint64_t)(uintptr_t)r->proto, n);
+        if (rc == 0) {
+            sf_rt__complete(r);
+            return sf_rt__send_ctl(rt, w, RT_K_FIN, sreq, 0, n);
+        }
+    } else {
+        uint64_t cookie = rt->next_cookie++;
+        r->state = RT_S_BULK_RECV;
+        rc = net->ops->bulk_recv(net, pe->idx, cookie, r->buf, n, r);
+        if (rc == 0) {
+            return sf_rt__send_ctl(rt, w, RT_K_CTS, sreq, cookie, n);
+        }
+    }
+    if (rc == -EAGAIN) {
+        r->state = RT_S_GET_RETRY;
+        sf_rt__list_push(&rt->retry, r);
+        return 0;
+    }
+    return rc;
+}
+
+static int rt_rndv_start(struct sf_rt *rt, struct sf_rt_req *r, int w, int src, int tag,
+                         uint64_t sreq, uint64_t raddr, size_t len)
+{
+    rt_recv_status(r, src, tag, len);
+    r->src_rank = w;
+    r->id = sreq;
+    r->proto = (void *)(uintptr_t)raddr;
+    return rt_rndv_data(rt, r);
+}
+
+int sf_rt__deliver(struct sf_rt *rt, struct sf_rt_req *r, struct sf_rt_msg *m)
+{
+    int rc = 0;
+    if (m->self != NULL) {
+        struct sf_rt_req *s = m->self;
+        rt_recv_status(r, m->src, m->tag, m->len);
+        if (r->status.count > 0) {
+            memcpy(r->buf, s->buf, r->status.count);
+        }
+        s->proto = NULL;
+        sf_rt__complete(s);
+        sf_rt__complete(r);
+    } else if (m->kind == RT_K_EAGER) {
+        rt_recv_status(r, m->src, m->tag, m->len);
+        if (r->status.count > 0) {
+            memcpy(r->buf, m->data, r->status.count);
+        }
+        sf_rt__complete(r);
+        if (m->flags & RT_F_SYNC) {
+            rc = sf_rt__send_ctl(rt, m->peer, RT_K_SYNC_ACK, m->sreq, 0, 0);
+        }
+    } else {
+        rc = rt_rndv_start(rt, r, m->peer, m->src, m->tag, m->sreq, m->raddr, m->len);
+    }
+    sf_rt__msg_free(rt, m);
+    return rc;
+}
+
+int sf_rt__retry(struct sf_rt *rt)
+{
+    struct rt_list todo = rt->retry;
+    rt->retry.head = rt->retry.tail = NULL;
+    int n = 0;
+    while (todo.head != NULL) {
+        struct sf_rt_req *r = todo.head;
+        sf_rt__list_del(&todo, r);
+        int rc = r->state == RT_S_BULK_RETRY ? sf_rt__start_bulk_send(rt, r) : rt_rndv_data(rt, r);
+        if (rc < 0) {
+            /* Put the rest back so nothing is lost from view. */
+            while (todo.head != NULL) {
+                struct sf_rt_req *q = todo.head;
+                sf_rt__list_del(&todo, q);
+                sf_rt__list_push(&rt->retry, q);
+            }
+            return rc;
+        }
+        n++;
+    }
+    return n;
+}
+
+static void rt_drop(struct sf_rt *rt, const char *why, int w)
+{
+    rt->dropped++;
+    SF_WARN_SPARSE("dropped packet from rank %d: %s (%lu dropped)", w, why, rt->dropped);
+}
+
+void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, size_t len)
+{
+    struct rt_tr *t = arg;
+    struct sf_rt *rt = t->rt;
+    (void)net;
+    if (peer < 0 || peer >= t->npeers) {
+        rt_drop(rt, "unknown peer", -1);
+        return;
+    }
+    int w = t->world_of[peer];
+    struct rt_hdr h;
+    if (len < RT_HDR_LEN) {
+        rt_drop(rt, "short", w);
+        return;
+    }
+    memcpy(&h, pkt, RT_HDR_LEN);
+    if (h.kind == 0 || h.kind >= RT_K_COUNT) {
+        rt_drop(rt, "bad kind", w);
+        return;
+    }
+    size_t xlen = RT_EXT_LEN(h.kind, h.flags);
+    size_t plen = h.kind == RT_K_EAGER ? h.len : 0;
+    if (len != RT_HDR_LEN + xlen + plen) {
+        rt_drop(rt, "bad length", w);
+        return;
+    }
+    struct rt_ext x = {0, 0, 0};
+    memcpy(&x, (const unsigned char *)pkt + RT_HDR_LEN, xlen);
+    if (w < 0 || w >= rt->size) {
+        rt_drop(rt, "bad route", w);
+        return;
+    }
+    struct rt_peer *pe = &rt->peers[w];
+    if (h.seq != pe->rx_seq) {
+        /* Transports deliver in order, so this means a transport bug;
+         * note it and resynchronise rather than stall. */
+        SF_WARN_SPARSE("rank %d: packet seq %u, expected %u", w, h.seq, pe->rx_seq);
+    }
+    pe->rx_seq = h.seq + 1;
+
+    int rc = 0;
+    struct sf_rt_req *r;
+    switch (h.kind) {
+    case RT_K_EAGER: {
+        const unsigned char *payload = (const unsigned char *)pkt + RT_HDR_LEN + xlen;
+        r = sf_rt__match_posted(rt, h.ctx, h.src, h.tag);
+        if (r != NULL) {
+            rt_recv_status(r, h.src, h.tag, plen);
+            if (r->status.count > 0) {
+                memcpy(r->buf, payload, r->status.count);
+            }
+            sf_rt__complete(r);
+            if (h.flags & RT_F_SYNC) {
+                rc = sf_rt__send_ctl(rt, w, RT_K_SYNC_ACK, x.a, 0, 0);
+            }
+            break;
+        }
+        struct sf_rt_msg *m = sf_rt__msg_alloc(rt, plen);
+        if (m == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        m->ctx = h.ctx;
+        m->src = h.src;
+        m->tag = h.tag;
+        m->kind = RT_K_EAGER;
+        m->flags = h.flags & RT_F_SYNC;
+        m->peer = w;
+        m->len = plen;
+        m->sreq = x.a;
+        if (plen > 0) {
+            memcpy(m->data, payload, plen);
+        }
+        sf_rt__mlist_push(&rt->unexp, m);
+        break;
+    }
+    case RT_K_RTS: {
+        r = sf_rt__match_posted(rt, h.ctx, h.src, h.tag);
+        if (r != NULL) {
+            rc = rt_rndv_start(rt, r, w, h.src, h.tag, x.a, x.b, x.c);
+            break;
+        }
+        struct sf_rt_msg *m = sf_rt__msg_alloc(rt, 0);
+        if (m == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        m->ctx = h.ctx;
+        m->src = h.src;
+        m->tag = h.tag;
+        m->kind = RT_K_RTS;
+        m->peer = w;
+        m->len = x.c;
+        m->sreq = x.a;
+        m->raddr = x.b;
+        sf_rt__mlist_push(&rt->unexp, m);
+        break;
+    }
+    case RT_K_CTS:
+        r = sf_rt__slot_find(rt, x.a);
+        if (r == NULL || r->state != RT_S_WAIT_RNDV || r->peer != w || x.c > r->len) {
+            rt_drop(rt, "CTS for no waiting send", w);
+            break;
+        }
+        sf_rt__slot_take(rt, x.a);
+        r->id = x.b;
+        r->len = x.c;
+        rc = sf_rt__start_bulk_send(rt, r);
+        break;
+    case RT_K_FIN:
+    case RT_K_SYNC_ACK:
+        r = sf_rt__slot_find(rt, x.a);
+        if (r == NULL || r->peer != w ||
+            r->state != (h.kind == RT_K_FIN ? RT_S_WAIT_RNDV : RT_S_WAIT_ACK)) {
+            rt_drop(rt, "reply for no waiting send", w);
+            break;
+        }
+        sf_rt__slot_take(rt, x.a);
+        sf_rt__complete(r);
+        break;
+    }
+    rt_fail(rt, rc);
+}
+
+void sf_rt__done_cb(void *arg, struct sf_net *net, void *ctx, int status, size_t len)
+{
+    struct rt_tr *t = arg;
+    struct sf_rt_req *r = ctx;
+    (void)net;
+    if (r == NULL || (r->state != RT_S_BULK_RECV && r->state != RT_S_BULK_SEND)) {
+        rt_drop(t->rt, "stray bulk completion", -1);
+        return;
+    }
+    if (status < 0) {
+        r->status.error = status;
+    } else if (r->kind == SF_RT_REQ_RECV && len < r->status.count) {
+        r->status.count = len;
+    }
+    sf_rt__complete(r);
+}

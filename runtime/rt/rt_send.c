@@ -1,0 +1,276 @@
+/* runtime/rt send side: sf_rt_isend (eager, eager-sync, rendezvous RTS,
+ * self loop-back), the packet output path with its per-peer FIFO for
+ * packets the transport refused with -EAGAIN, and starting bulk pushes.
+ * Replies (CTS/FIN/SYNC_ACK) are handled in rt_proto.c. Single-threaded. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/sf_err.h"
+#include "runtime/rt/rt_int.h"
+
+static void rt_pend_queue(struct sf_rt *rt, int dest, struct rt_pend *p)
+{
+    struct rt_peer *pe = &rt->peers[dest];
+    p->next = NULL;
+    if (pe->pend_tail != NULL) {
+        pe->pend_tail->next = p;
+    } else {
+        pe->pend_head = p;
+    }
+    pe->pend_tail = p;
+    if (!pe->pend_listed) {
+        pe->pend_listed = true;
+        rt->pend_peers[rt->npend_peers++] = dest;
+    }
+}
+
+int sf_rt__send_pkt(struct sf_rt *rt, int dest, struct rt_hdr *h, const struct rt_ext *x,
+                    const void *payload, size_t plen, struct sf_rt_req *owner)
+{
+    struct rt_peer *pe = &rt->peers[dest];
+    struct sf_net *net = pe->tr->net;
+    size_t xlen = RT_EXT_LEN(h->kind, h->flags);
+    if (pe->pend_head == NULL) {
+        /* Sequence numbers are given when a packet leaves, so a queued
+         * packet removed by cancel leaves no gap. */
+        h->seq = pe->tx_seq;
+        struct iovec iov[3];
+        int n = 0;
+        iov[n].iov_base = h;
+        iov[n++].iov_len = RT_HDR_LEN;
+        if (xlen > 0) {
+            iov[n].iov_base = (void *)x;
+            iov[n++].iov_len = xlen;
+        }
+        if (plen > 0) {
+            iov[n].iov_base = (void *)payload;
+            iov[n++].iov_len = plen;
+        }
+        int rc = net->ops->send(net, pe->idx, iov, n);
+        if (rc == 0) {
+            pe->tx_seq++;
+            return 0;
+        }
+        if (rc != -EAGAIN) {
+            return rc;
+        }
+    }
+    size_t total = RT_HDR_LEN + xlen + plen;
+    struct rt_pend *p = malloc(sizeof(*p) + total);
+    if (p == NULL) {
+        return -ENOMEM;
+    }
+    p->len = total;
+    p->req = owner;
+    memcpy(p->data, h, RT_HDR_LEN);
+    if (xlen > 0) {
+        memcpy(p->data + RT_HDR_LEN, x, xlen);
+    }
+    if (plen > 0) {
+        memcpy(p->data + RT_HDR_LEN + xlen, payload, plen);
+    }
+    if (owner != NULL) {
+        owner->proto = p;
+    }
+    rt_pend_queue(rt, dest, p);
+    return 0;
+}
+
+int sf_rt__send_ctl(struct sf_rt *rt, int dest, uint8_t kind, uint64_t a, uint64_t b, uint64_t c)
+{
+    struct rt_hdr h = {.kind = kind, .src = rt->rank};
+    struct rt_ext x = {a, b, c};
+    return sf_rt__send_pkt(rt, dest, &h, &x, NULL, 0, NULL);
+}
+
+int sf_rt__flush_pending(struct sf_rt *rt)
+{
+    int n = 0;
+    for (int i = 0; i < rt->npend_peers; i++) {
+        int w = rt->pend_peers[i];
+        struct rt_peer *pe = &rt->peers[w];
+        struct sf_net *net = pe->tr->net;
+        while (pe->pend_head != NULL) {
+            struct rt_pend *p = pe->pend_head;
+            uint32_t seq = pe->tx_seq;
+            memcpy(p->data + offsetof(struct rt_hdr, seq), &seq, sizeof(seq));
+            struct iovec iov = {p->data, p->len};
+            int rc = net->ops->send(net, pe->idx, &iov, 1);
+            if (rc == -EAGAIN) {
+                break;
+            }
+            if (rc < 0) {
+                return rc;
+            }
+            pe->tx_seq++;
+            pe->pend_head = p->next;
+            if (pe->pend_head == NULL) {
+                pe->pend_tail = NULL;
+            }
+            if (p->req != NULL) {
+                p->req->proto = NULL;
+            }
+            free(p);
+            n++;
+        }
+        if (pe->pend_head == NULL) {
+            pe->pend_listed = false;
+            rt->pend_peers[i--] = rt->pend_peers[--rt->npend_peers];
+        }
+    }
+    return n;
+}
+
+/* Remove a not-yet-sent packet owned by req from its peer's FIFO. */
+bool sf_rt__pend_remove(struct sf_rt *rt, struct sf_rt_req *req)
+{
+    struct rt_peer *pe = &rt->peers[req->peer];
+    struct rt_pend *prev = NULL;
+    for (struct rt_pend *p = pe->pend_head; p != NULL; prev = p, p = p->next) {
+        if (p != req->proto) {
+            continue;
+        }
+        if (prev != NULL) {
+            prev->next = p->next;
+        } else {
+            pe->pend_head = p->next;
+        }
+        if (pe->pend_tail == p) {
+            pe->pend_tail = prev;
+        }
+        free(p);
+        req->proto = NULL;
+        return true;
+    }
+    return false;
+}
+
+int sf_rt__start_bulk_send(struct sf_rt *rt, struct sf_rt_req *s)
+{
+    struct rt_peer *pe = &rt->peers[s->peer];
+    struct sf_net *net = pe->tr->net;
+    s->state = RT_S_BULK_SEND;
+    int rc = net->ops->bulk_send(net, pe->idx, s->id, s->buf, s->len, s);
+    if (rc == -EAGAIN) {
+        s->state = RT_S_BULK_RETRY;
+        sf_rt__list_push(&rt->retry, s);
+        return 0;
+    }
+    return rc;
+}
+
+/* Self-send: the message never leaves the process. Small standard sends
+ * are copied (the send completes at once, as if buffered); large and
+ * synchronous ones wait in the unexpected queue without a copy until a
+ * receive matches and copies straight from the sender's buffer. */
+static int rt_self_send(struct sf_rt *rt, struct sf_rt_req *s)
+{
+    struct sf_rt_req *r = sf_rt__match_posted(rt, s->ctx, s->src_rank, s->tag);
+    struct sf_rt_msg *m;
+    bool copy = s->len <= rt->eager && s->mode != SF_RT_SYNC;
+    if (r != NULL) {
+        copy = false;
+    }
+    m = sf_rt__msg_alloc(rt, copy ? s->len : 0);
+    if (m == NULL) {
+        return -ENOMEM;
+    }
+    m->ctx = s->ctx;
+    m->src = s->src_rank;
+    m->tag = s->tag;
+    m->kind = copy ? RT_K_EAGER : RT_K_RTS;
+    m->peer = rt->rank;
+    m->len = s->len;
+    if (copy) {
+        if (s->len > 0) {
+            memcpy(m->data, s->buf, s->len);
+        }
+        sf_rt__complete(s);
+    } else {
+        m->self = s;
+        s->state = RT_S_SELF;
+    }
+    if (r != NULL) {
+        return sf_rt__deliver(rt, r, m);
+    }
+    if (!copy) {
+        s->proto = m;
+    }
+    sf_rt__mlist_push(&rt->unexp, m);
+    return 0;
+}
+
+int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t len, int dest,
+                uint32_t ctx, int src_rank, int tag, enum sf_rt_mode mode)
+{
+    req->complete = false;
+    req->kind = SF_RT_REQ_SEND;
+    req->status.source = src_rank;
+    req->status.tag = tag;
+    req->status.error = 0;
+    req->status.cancelled = false;
+    req->status.count = len;
+    req->next = req->prev = NULL;
+    req->buf = (void *)buf;
+    req->len = len;
+    req->ctx = ctx;
+    req->peer = dest;
+    req->tag = tag;
+    req->src_rank = src_rank;
+    req->mode = mode;
+    req->id = 0;
+    req->proto = NULL;
+    if (dest == SF_RT_PROC_NULL) {
+        req->status.source = SF_RT_PROC_NULL;
+        req->status.tag = SF_RT_ANY_TAG;
+        req->status.count = 0;
+        sf_rt__complete(req);
+        return 0;
+    }
+    if (dest < 0 || dest >= rt->size) {
+        return -EINVAL;
+    }
+    if (rt->fatal < 0) {
+        return rt->fatal;
+    }
+    if (dest == rt->rank) {
+        return rt_self_send(rt, req);
+    }
+    if (rt->peers[dest].tr == NULL) {
+        return SF_ERR_PEER_GONE;
+    }
+    struct rt_hdr h = {.ctx = ctx, .src = src_rank, .tag = tag};
+    struct rt_ext x;
+    int rc;
+    if (len <= rt->eager) {
+        h.kind = RT_K_EAGER;
+        h.len = (uint32_t)len;
+        if (mode != SF_RT_SYNC) {
+            rc = sf_rt__send_pkt(rt, dest, &h, NULL, buf, len, NULL);
+            if (rc == 0) {
+                sf_rt__complete(req);
+            }
+            return rc;
+        }
+        h.flags = RT_F_SYNC;
+        req->state = RT_S_WAIT_ACK;
+    } else {
+        h.kind = RT_K_RTS;
+        req->state = RT_S_WAIT_RNDV;
+        x.b = (uint64_t)(uintptr_t)buf;
+        x.c = len;
+    }
+    x.a = sf_rt__slot_put(rt, req);
+    if (x.a == 0) {
+        return -ENOMEM;
+    }
+    rc = sf_rt__send_pkt(rt, dest, &h, &x, h.kind == RT_K_EAGER ? buf : NULL,
+                         h.kind == RT_K_EAGER ? len : 0, req);
+    if (rc < 0) {
+        sf_rt__slot_take(rt, x.a);
+    }
+    return rc;
+}
