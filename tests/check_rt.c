@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -860,6 +861,210 @@ START_TEST(t_singleton)
 }
 END_TEST
 
+/* ---- real wire-up: forked ranks, this process plays sfd ---- */
+
+enum job_mode { JOB_RUN, JOB_KILL };
+
+/* What each rank does: a ring of small and large messages, then a gather
+ * to rank 0 and a reply (a barrier) so nobody finalizes while a peer
+ * still reads its memory. */
+static int rank_body(enum job_mode mode)
+{
+    struct sf_rt *rt;
+    int rc = sf_rt_init(&rt);
+    if (rc < 0) {
+        return 10;
+    }
+    int me = sf_rt_rank(rt), n = sf_rt_size(rt);
+    int nn;
+    sf_rt_node_ranks(rt, &nn);
+    if (nn != n) {
+        return 11;
+    }
+    struct sf_rt_req s, r;
+    if (mode == JOB_KILL) {
+        int v;
+        sf_rt_irecv(rt, &r, &v, sizeof(v), 0, 1, 1);
+        sf_rt_wait(rt, &r); /* never matched: the daemon's KILL ends us */
+        return 12;
+    }
+    size_t big = 3 << 20;
+    unsigned char *out = malloc(big), *in = malloc(big);
+    for (int round = 0; round < 20; round++) {
+        size_t len = round % 2 ? big : (size_t)round * 100;
+        fill(out, len, (unsigned)(me + round));
+        if (sf_rt_irecv(rt, &r, in, big, (me + n - 1) % n, 1, round) < 0 ||
+            sf_rt_isend(rt, &s, out, len, (me + 1) % n, 1, me, round,
+                        round % 4 == 2 ? SF_RT_SYNC : SF_RT_STANDARD) < 0 ||
+            sf_rt_wait(rt, &r) < 0 || sf_rt_wait(rt, &s) < 0) {
+            return 13;
+        }
+        if (r.status.count != len || r.status.source != (me + n - 1) % n) {
+            return 14;
+        }
+        unsigned seed = (unsigned)((me + n - 1) % n + round);
+        for (size_t i = 0; i < len; i++) {
+            if (in[i] != (unsigned char)(i * 131 + seed)) {
+                return 15;
+            }
+        }
+    }
+    int v = me;
+    if (me == 0) {
+        for (int i = 1; i < n; i++) {
+            sf_rt_irecv(rt, &r, &v, sizeof(v), SF_RT_ANY_SOURCE, 2, 0);
+            sf_rt_wait(rt, &r);
+        }
+        for (int i = 1; i < n; i++) {
+            sf_rt_isend(rt, &s, &v, sizeof(v), i, 2, 0, 0, SF_RT_STANDARD);
+            sf_rt_wait(rt, &s);
+        }
+    } else {
+        sf_rt_isend(rt, &s, &v, sizeof(v), 0, 2, me, 0, SF_RT_STANDARD);
+        sf_rt_wait(rt, &s);
+        sf_rt_irecv(rt, &r, &v, sizeof(v), 0, 2, 0);
+        sf_rt_wait(rt, &r);
+    }
+    free(out);
+    free(in);
+    return sf_rt_finalize(rt) == 0 ? 0 : 16;
+}
+
+static void read_frame(int fd, struct sf_wire_rx *rx, struct sf_wire_msg *m)
+{
+    for (;;) {
+        int rc = sf_wire_rx_next(rx, m);
+        ck_assert_int_ge(rc, 0);
+        if (rc == 1) {
+            return;
+        }
+        long n = sf_wire_rx_fill(rx, fd);
+        ck_assert_int_gt(n, 0);
+    }
+}
+
+static void run_job(int n, const char *fi_provider, enum job_mode mode)
+{
+    int shm = memfd_create("sf-test", 0);
+    ck_assert_int_ge(shm, 0);
+    ck_assert_int_eq(ftruncate(shm, (off_t)sf_net_shm_segment_size(n)), 0);
+    int fds[8];
+    pid_t pids[8];
+    struct sf_wire_rx rx[8];
+    for (int i = 0; i < n; i++) {
+        int sv[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            char b[32];
+            int cfd = dup(sv[1]); /* without CLOEXEC: like sfd's child */
+            setenv(SF_ENV_JOB, "77", 1);
+            snprintf(b, sizeof(b), "%d", i);
+            setenv(SF_ENV_RANK, b, 1);
+            setenv(SF_ENV_LOCAL_RANK, b, 1);
+            snprintf(b, sizeof(b), "%d", n);
+            setenv(SF_ENV_SIZE, b, 1);
+            setenv(SF_ENV_LOCAL_SIZE, b, 1);
+            setenv(SF_ENV_NODE, "0", 1);
+            snprintf(b, sizeof(b), "%d", cfd);
+            setenv(SF_ENV_SFD_FD, b, 1);
+            snprintf(b, sizeof(b), "%d", shm);
+            setenv(SF_ENV_SHM_FD, b, 1);
+            setenv(SF_ENV_OVERSUB, "1", 1);
+            if (fi_provider != NULL) {
+                setenv("FI_PROVIDER", fi_provider, 1);
+            } else {
+                unsetenv("FI_PROVIDER");
+            }
+            _exit(rank_body(mode));
+        }
+        close(sv[1]);
+        fds[i] = sv[0];
+        sf_wire_rx_init(&rx[i]);
+    }
+    /* Collect HELLO and ADDR, then send everyone the table. */
+    struct sf_wire_enc tab;
+    int32_t nodes[8] = {0};
+    uint8_t *blobs = NULL;
+    size_t blen = 0;
+    for (int i = 0; i < n; i++) {
+        struct sf_wire_msg m;
+        read_frame(fds[i], &rx[i], &m);
+        ck_assert_int_eq(m.op, SF_OP_RANK_HELLO);
+        ck_assert_uint_eq(m.f[0].u, 77);
+        ck_assert_int_eq(m.f[1].i, i);
+        read_frame(fds[i], &rx[i], &m);
+        ck_assert_int_eq(m.op, SF_OP_RANK_ADDR);
+        ck_assert_int_eq(m.f[0].i, i);
+        if (fi_provider == NULL) {
+            ck_assert_uint_eq(m.f[1].len, 17); /* no fabric address: ofi not opened */
+        }
+        blobs = realloc(blobs, blen + 4 + m.f[1].len);
+        uint32_t l = m.f[1].len;
+        blobs[blen] = (uint8_t)(l >> 24);
+        blobs[blen + 1] = (uint8_t)(l >> 16);
+        blobs[blen + 2] = (uint8_t)(l >> 8);
+        blobs[blen + 3] = (uint8_t)l;
+        memcpy(blobs + blen + 4, m.f[1].p, l);
+        blen += 4 + l;
+    }
+    sf_wire_enc_begin(&tab, SF_OP_ADDR_TABLE, 0);
+    sf_wire_put_u32(&tab, 0);
+    sf_wire_put_i32v(&tab, nodes, (size_t)n);
+    sf_wire_put_bytes(&tab, blobs, blen);
+    ck_assert_int_eq(sf_wire_enc_end(&tab), 0);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(sf_wire_write_all(fds[i], tab.buf, tab.len), 0);
+    }
+    sf_wire_enc_free(&tab);
+    free(blobs);
+    if (mode == JOB_KILL) {
+        struct sf_wire_enc k;
+        sf_wire_enc_begin(&k, SF_OP_KILL, 0);
+        sf_wire_put_str(&k, "test says stop");
+        ck_assert_int_eq(sf_wire_enc_end(&k), 0);
+        for (int i = 0; i < n; i++) {
+            ck_assert_int_eq(sf_wire_write_all(fds[i], k.buf, k.len), 0);
+        }
+        sf_wire_enc_free(&k);
+    } else {
+        for (int i = 0; i < n; i++) {
+            struct sf_wire_msg m;
+            read_frame(fds[i], &rx[i], &m);
+            ck_assert_int_eq(m.op, SF_OP_RANK_FINALIZE);
+            ck_assert_int_eq(m.f[0].i, i);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+        ck_assert(WIFEXITED(st));
+        ck_assert_int_eq(WEXITSTATUS(st), mode == JOB_KILL ? 1 : 0);
+        close(fds[i]);
+        sf_wire_rx_free(&rx[i]);
+    }
+    close(shm);
+}
+
+START_TEST(t_wireup_shm)
+{
+    run_job(3, NULL, JOB_RUN);
+}
+END_TEST
+
+START_TEST(t_wireup_ofi)
+{
+    run_job(2, "tcp", JOB_RUN);
+}
+END_TEST
+
+START_TEST(t_wireup_kill)
+{
+    run_job(2, NULL, JOB_KILL);
+}
+END_TEST
+
 Suite *rt_suite(void)
 {
     Suite *s = suite_create("rt");
@@ -886,6 +1091,12 @@ Suite *rt_suite(void)
     tcase_add_test(tc, t_eager_tunable);
     tcase_add_test(tc, t_singleton);
     suite_add_tcase(s, tc);
+    TCase *tw = tcase_create("wireup");
+    tcase_set_timeout(tw, 120);
+    tcase_add_test(tw, t_wireup_shm);
+    tcase_add_test(tw, t_wireup_ofi);
+    tcase_add_test(tw, t_wireup_kill);
+    suite_add_tcase(s, tw);
     return s;
 }
 
