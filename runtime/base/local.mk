@@ -7,3 +7,9 @@ libsfbase_la_SOURCES = \
 	runtime/base/err.c runtime/base/log.c runtime/base/tun.c \
 	runtime/base/loop.c runtime/base/crc32c.c runtime/base/wire_schema.c \
 	runtime/base/wire_decode.c runtime/base/wire_encode.c runtime/base/wire_io.c
+
+check_PROGRAMS += tests/check_base
+TESTS += tests/check_base
+tests_check_base_SOURCES = tests/check_base.c
+tests_check_base_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_base_LDADD = libsfbase.la $(CHECK_LIBS)
