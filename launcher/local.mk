@@ -1,1 +1,39 @@
 # launcher: build fragment (included by the top Makefile.am).
+# sfrun links the convenience libraries statically: the build-tree binary
+# is the real program (no libtool wrapper), so it can find sfd and libmpi
+# relative to /proc/self/exe.
+bin_PROGRAMS += launcher/sfrun
+launcher_sfrun_SOURCES = \
+	launcher/sfrun_int.h \
+	launcher/sfrun.c \
+	launcher/sfrun_args.c \
+	launcher/sfrun_paths.c
+launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(libdir)"'
+launcher_sfrun_LDADD = libsfbase.la
+
+# sfcc: installed wrapper (installed paths) and a build-tree twin used by
+# the tests (source tree's mpi.h, build tree's .libs).
+bin_SCRIPTS += launcher/sfcc
+check_SCRIPTS += launcher/sfcc-uninstalled
+EXTRA_DIST += launcher/sfcc.in
+CLEANFILES += launcher/sfcc launcher/sfcc-uninstalled
+sf_sfcc_gen = $(MKDIR_P) launcher && sed -e 's|%CC%|$(CC)|g'
+
+launcher/sfcc: $(srcdir)/launcher/sfcc.in Makefile
+	$(AM_V_GEN)$(sf_sfcc_gen) -e 's|%INCFLAGS%|-I$(includedir)|g' \
+	  -e 's|%LIBDIRS%|$(libdir)|g' $(srcdir)/launcher/sfcc.in > $@.tmp && \
+	  chmod +x $@.tmp && mv $@.tmp $@
+
+launcher/sfcc-uninstalled: $(srcdir)/launcher/sfcc.in Makefile
+	$(AM_V_GEN)$(sf_sfcc_gen) \
+	  -e 's|%INCFLAGS%|-I$(abs_top_builddir)/mpi-shim -I$(abs_top_srcdir)/mpi-shim|g' \
+	  -e 's|%LIBDIRS%|$(abs_top_builddir)/mpi-shim/.libs $(abs_top_builddir)/.libs|g' \
+	  $(srcdir)/launcher/sfcc.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
+# mpirun, mpiexec -> sfrun; mpicc -> sfcc (in the installed bindir).
+install_exec_hooks += sf-launcher-install-links
+sf-launcher-install-links:
+	cd $(DESTDIR)$(bindir) && \
+	  for l in mpirun mpiexec; do rm -f $$l && $(LN_S) sfrun $$l || exit 1; done && \
+	  rm -f mpicc && $(LN_S) sfcc mpicc
+.PHONY: sf-launcher-install-links

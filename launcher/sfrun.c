@@ -1,0 +1,598 @@
+/* sfrun (also mpirun/mpiexec): starts a private sfd on a socketpair (no
+ * cluster configured is the only case for now), submits the job, streams
+ * its output, forwards stdin and signals, and exits with the job's status.
+ * Joining an existing cluster (--cluster, Slurm, hostfiles) is not here yet.
+ * Single thread running an sf_loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "launcher/sfrun_int.h"
+#include "runtime/base/sf_err.h"
+#include "runtime/base/sf_log.h"
+#include "runtime/base/sf_loop.h"
+#include "runtime/base/sf_wire.h"
+
+extern char **environ;
+
+/* Partial line of one rank's stream, held back for --tag-output. */
+struct linebuf {
+    char *buf;
+    size_t len, cap;
+};
+
+struct sfrun {
+    struct sfrun_opts o;
+    struct sf_loop *loop;
+    int fd; /* socket to sfd */
+    pid_t sfd_pid;
+    struct sf_wire_rx rx;
+    uint32_t seq;
+    int sig_fd;
+    bool stdin_watched;
+    bool done, timed_out, stdout_broken;
+    int exit_code;
+    int nranks;
+    bool *exited;
+    struct linebuf *lines; /* [rank * 2 + stream - 1] */
+    int term_signals;      /* SIGINT/TERM/HUP/QUIT seen */
+};
+
+static int send_enc(struct sfrun *s, struct sf_wire_enc *e)
+{
+    int rc = sf_wire_enc_end(e);
+    if (rc == 0) {
+        rc = sf_wire_write_all(s->fd, e->buf, e->len);
+    }
+    sf_wire_enc_free(e);
+    return rc;
+}
+
+static void send_signal(struct sfrun *s, int signo)
+{
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_SIGNAL, s->seq++);
+    sf_wire_put_i32(&e, signo);
+    send_enc(s, &e);
+}
+
+static void write_out(struct sfrun *s, int stream, const void *p, size_t len)
+{
+    int fd = stream == 1 ? 1 : 2;
+    if (fd == 1 && s->stdout_broken) {
+        return;
+    }
+    if (sf_wire_write_all(fd, p, len) == -EPIPE && fd == 1) {
+        s->stdout_broken = true; /* reader gone: drop further stdout */
+    }
+}
+
+static void write_tagged(struct sfrun *s, int rank, int stream, const char *line, size_t len)
+{
+    char tag[64];
+    int tl = snprintf(tag, sizeof(tag), "[1,%d]<%s>:", rank, stream == 1 ? "stdout" : "stderr");
+    char stackbuf[4096];
+    char *buf = len + (size_t)tl + 1 <= sizeof(stackbuf) ? stackbuf : malloc(len + (size_t)tl + 1);
+    if (buf == NULL) {
+        return;
+    }
+    /* One write per line keeps lines whole on a shared terminal. */
+    memcpy(buf, tag, (size_t)tl);
+    memcpy(buf + tl, line, len);
+    size_t total = (size_t)tl + len;
+    if (len == 0 || line[len - 1] != '\n') {
+        buf[total++] = '\n';
+    }
+    write_out(s, stream, buf, total);
+    if (buf != stackbuf) {
+        free(buf);
+    }
+}
+
+static void flush_lines(struct sfrun *s, int rank)
+{
+    for (int st = 1; st <= 2; st++) {
+        struct linebuf *lb = &s->lines[rank * 2 + st - 1];
+        if (lb->len > 0) {
+            write_tagged(s, rank, st, lb->buf, lb->len);
+            lb->len = 0;
+        }
+    }
+}
+
+static void on_output(struct sfrun *s, int rank, int stream, const uint8_t *p, size_t len)
+{
+    if (stream != 1 && stream != 2) {
+        return;
+    }
+    if (!s->o.tag_output || rank < 0 || rank >= s->nranks || s->lines == NULL) {
+        write_out(s, stream, p, len);
+        return;
+    }
+    struct linebuf *lb = &s->lines[rank * 2 + stream - 1];
+    const char *c = (const char *)p;
+    while (len > 0) {
+        const char *nl = memchr(c, '\n', len);
+        size_t seg = nl != NULL ? (size_t)(nl - c) + 1 : len;
+        if (nl != NULL && lb->len == 0) {
+            write_tagged(s, rank, stream, c, seg);
+        } else {
+            if (lb->len + seg > lb->cap) {
+                size_t ncap = (lb->len + seg) * 2;
+                char *nb = realloc(lb->buf, ncap);
+                if (nb == NULL) {
+                    write_out(s, stream, c, seg);
+                    c += seg;
+                    len -= seg;
+                    continue;
+                }
+                lb->buf = nb;
+                lb->cap = ncap;
+            }
+            memcpy(lb->buf + lb->len, c, seg);
+            lb->len += seg;
+            if (nl != NULL) {
+                write_tagged(s, rank, stream, lb->buf, lb->len);
+                lb->len = 0;
+            }
+        }
+        c += seg;
+        len -= seg;
+    }
+}
+
+static void finish(struct sfrun *s, int code)
+{
+    if (!s->done) {
+        s->done = true;
+        s->exit_code = code;
+    }
+    sf_loop_stop(s->loop);
+}
+
+static void handle_msg(struct sfrun *s, const struct sf_wire_msg *m)
+{
+    switch (m->op) {
+    case SF_OP_JOB_STARTED:
+        SF_DBG("job %llu started, %lld ranks", (unsigned long long)m->f[0].u, (long long)m->f[1].i);
+        break;
+    case SF_OP_OUTPUT:
+        on_output(s, (int)m->f[0].i, (int)m->f[1].u, m->f[2].p, m->f[2].len);
+        break;
+    case SF_OP_RANK_EXIT: {
+        int r = (int)m->f[0].i;
+        if (r >= 0 && r < s->nranks) {
+            s->exited[r] = true;
+            if (s->o.tag_output) {
+                flush_lines(s, r);
+            }
+        }
+        SF_DBG("%.*s", (int)m->f[2].len, (const char *)m->f[2].p);
+        break;
+    }
+    case SF_OP_JOB_DONE: {
+        if (s->o.tag_output) {
+            for (int r = 0; r < s->nranks; r++) {
+                flush_lines(s, r);
+            }
+        }
+        int code = (int)m->f[0].i;
+        if (m->f[1].len > 0 && !s->timed_out && code != 0) {
+            fprintf(stderr, "sfrun: %.*s\n", (int)m->f[1].len, (const char *)m->f[1].p);
+        }
+        finish(s, s->timed_out ? SFRUN_EXIT_TIMEOUT : code);
+        break;
+    }
+    case SF_OP_ERROR:
+        fprintf(stderr, "sfrun: %.*s\n", (int)m->f[1].len, (const char *)m->f[1].p);
+        finish(s, SFRUN_EXIT_INTERNAL);
+        break;
+    case SF_OP_GOODBYE:
+        break;
+    default:
+        SF_WARN_SPARSE("daemon sent unexpected op %u", m->op);
+        break;
+    }
+}
+
+static void on_sfd(struct sf_loop *loop, int fd, int events, void *arg)
+{
+    struct sfrun *s = arg;
+    long n = sf_wire_rx_fill(&s->rx, fd);
+    if (n == -EAGAIN) {
+        return;
+    }
+    struct sf_wire_msg m;
+    int rc;
+    while (!s->done && (rc = sf_wire_rx_next(&s->rx, &m)) == 1) {
+        handle_msg(s, &m);
+    }
+    if (s->done) {
+        return;
+    }
+    if (rc < 0 || n <= 0) {
+        fprintf(stderr, "sfrun: lost the Starfish daemon (sfd)%s%s\n",
+                rc < 0 ? ": corrupt stream: " : "", rc < 0 ? sf_strerror(rc) : "");
+        finish(s, SFRUN_EXIT_INTERNAL);
+    }
+}
+
+static void stdin_eof(struct sfrun *s)
+{
+    if (s->stdin_watched) {
+        sf_loop_del_fd(s->loop, 0);
+        s->stdin_watched = false;
+    }
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_STDIN, s->seq++);
+    sf_wire_put_bytes(&e, NULL, 0);
+    send_enc(s, &e);
+}
+
+static bool stdin_send_chunk(struct sfrun *s)
+{
+    uint8_t buf[65536];
+    ssize_t n;
+    do {
+        n = read(0, buf, sizeof(buf));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) {
+        return true;
+    }
+    if (n <= 0) {
+        stdin_eof(s);
+        return false;
+    }
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_STDIN, s->seq++);
+    sf_wire_put_bytes(&e, buf, (size_t)n);
+    return send_enc(s, &e) == 0;
+}
+
+static void on_stdin(struct sf_loop *loop, int fd, int events, void *arg)
+{
+    stdin_send_chunk(arg);
+}
+
+static void setup_stdin(struct sfrun *s)
+{
+    /* A background job must not read the terminal (it would be stopped by
+     * SIGTTIN): rank 0 then sees EOF, as with an empty stdin. */
+    if (isatty(0) && tcgetpgrp(0) != getpgrp()) {
+        stdin_eof(s);
+        return;
+    }
+    int rc = sf_loop_add_fd(s->loop, 0, SF_LOOP_IN, on_stdin, s);
+    if (rc == 0) {
+        s->stdin_watched = true;
+        return;
+    }
+    if (rc == -EPERM) {
+        /* Regular file or /dev/null: epoll refuses them, they never block. */
+        while (stdin_send_chunk(s)) {
+        }
+        return;
+    }
+    stdin_eof(s); /* closed or unusable stdin */
+}
+
+static void on_timeout(struct sf_loop *loop, void *arg)
+{
+    struct sfrun *s = arg;
+    char list[1024];
+    size_t off = 0;
+    list[0] = '\0';
+    for (int r = 0; r < s->nranks && off < sizeof(list) - 16; r++) {
+        if (!s->exited[r]) {
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d", off ? "," : "", r);
+        }
+    }
+    fprintf(stderr, "sfrun: job timed out after %s s; ranks still running: %s\n",
+            s->o.timeout_text, off > 0 ? list : "none");
+    s->timed_out = true;
+    s->term_signals++;
+    send_signal(s, SIGTERM);
+}
+
+static void on_signal(struct sf_loop *loop, int fd, int events, void *arg)
+{
+    struct sfrun *s = arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        int sig = (int)si.ssi_signo;
+        switch (sig) {
+        case SIGINT:
+        case SIGTERM:
+        case SIGHUP:
+        case SIGQUIT:
+            /* First one: the ranks get it, then SIGKILL after sfd's grace
+             * period. A second one means "now". */
+            send_signal(s, s->term_signals++ == 0 ? sig : SIGKILL);
+            break;
+        default:
+            send_signal(s, sig);
+            break;
+        }
+    }
+}
+
+/* The ranks' environment: ours, then -x, then LD_LIBRARY_PATH with
+ * Starfish's libmpi first. Returns a malloc'd vector (strings not owned
+ * except the extras, which are leaked on purpose: sfrun is short-lived). */
+static char **job_env(struct sfrun *s, const char *libdir)
+{
+    size_t n = 0;
+    while (environ[n] != NULL) {
+        n++;
+    }
+    char **env = calloc(n + s->o.nx + 2, sizeof(char *));
+    if (env == NULL) {
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        env[k++] = environ[i];
+    }
+    for (size_t x = 0; x < s->o.nx; x++) {
+        const char *kv = s->o.xvars[x];
+        size_t kl = (size_t)(strchr(kv, '=') - kv) + 1;
+        size_t j;
+        for (j = 0; j < k; j++) {
+            if (strncmp(env[j], kv, kl) == 0) {
+                break;
+            }
+        }
+        env[j] = s->o.xvars[x];
+        if (j == k) {
+            k++;
+        }
+    }
+    if (libdir != NULL) {
+        size_t j;
+        for (j = 0; j < k; j++) {
+            if (strncmp(env[j], "LD_LIBRARY_PATH=", 16) == 0) {
+                break;
+            }
+        }
+        const char *old = j < k ? env[j] + 16 : "";
+        size_t l = strlen(libdir) + strlen(old) + 20;
+        char *v = malloc(l);
+        if (v == NULL) {
+            free(env);
+            return NULL;
+        }
+        snprintf(v, l, "LD_LIBRARY_PATH=%s%s%s", libdir, old[0] ? ":" : "", old);
+        env[j] = v;
+        if (j == k) {
+            k++;
+        }
+    }
+    env[k] = NULL;
+    return env;
+}
+
+static const char *env_lookup(char **env, const char *key)
+{
+    size_t l = strlen(key);
+    for (char **p = env; *p != NULL; p++) {
+        if (strncmp(*p, key, l) == 0 && (*p)[l] == '=') {
+            return *p + l + 1;
+        }
+    }
+    return NULL;
+}
+
+static int submit(struct sfrun *s, char **env)
+{
+    char cwd[4096];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        strcpy(cwd, "/");
+    }
+    size_t nenv = 0;
+    while (env[nenv] != NULL) {
+        nenv++;
+    }
+    char bind[32], over[32];
+    snprintf(bind, sizeof(bind), "bind=%s", s->o.bind_core ? "core" : "none");
+    snprintf(over, sizeof(over), "oversubscribe=%s",
+             s->o.oversub < 0 ? "auto" : s->o.oversub ? "yes" : "no");
+    char *opts[] = {bind, over};
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_JOB_SUBMIT, s->seq++);
+    sf_wire_put_i32(&e, s->o.n);
+    sf_wire_put_u32(&e, 0);
+    sf_wire_put_strv(&e, s->o.argv, (size_t)s->o.argc);
+    sf_wire_put_strv(&e, env, nenv);
+    sf_wire_put_str(&e, cwd);
+    sf_wire_put_strv(&e, opts, 2);
+    return send_enc(s, &e);
+}
+
+/* fork/exec the private daemon on one end of a socketpair. */
+static int start_sfd(struct sfrun *s, const char *sfd_path, const sigset_t *oldmask)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        return -errno;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = -errno;
+        close(sv[0]);
+        close(sv[1]);
+        return err;
+    }
+    if (pid == 0) {
+        /* SIGTERM, not SIGKILL: sfd then kills the job before leaving. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) {
+            _exit(1);
+        }
+        /* Own group: a terminal's Ctrl-C reaches sfrun only, which
+         * forwards it; sfd must not die of it first. */
+        setpgid(0, 0);
+        sigprocmask(SIG_SETMASK, oldmask, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+        }
+        fcntl(sv[1], F_SETFD, 0);
+        char fdstr[16];
+        snprintf(fdstr, sizeof(fdstr), "%d", sv[1]);
+        execl(sfd_path, "sfd", "--embedded", "--fd", fdstr, (char *)NULL);
+        dprintf(2, "sfrun: cannot execute %s: %s\n", sfd_path, strerror(errno));
+        _exit(127);
+    }
+    close(sv[1]);
+    s->fd = sv[0];
+    s->sfd_pid = pid;
+    fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+static int run_params(const char *self_dir)
+{
+    char *sfd = sfrun_find_sfd(self_dir);
+    if (sfd == NULL) {
+        return SFRUN_EXIT_INTERNAL;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(sfd, "sfd", "--params", (char *)NULL);
+        _exit(127);
+    }
+    int ws = 0;
+    if (pid < 0 || waitpid(pid, &ws, 0) < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        fprintf(stderr, "sfrun: could not ask %s for its tunables\n", sfd);
+        free(sfd);
+        return SFRUN_EXIT_INTERNAL;
+    }
+    free(sfd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct sfrun s_;
+    struct sfrun *s = &s_;
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    s->sig_fd = -1;
+    sf_log_init("sfrun");
+    int rc = sfrun_parse_args(argc, argv, &s->o);
+    if (rc != 0) {
+        return rc;
+    }
+    char *self_dir = sfrun_self_dir();
+    switch (s->o.action) {
+    case SFRUN_HELP:
+        sfrun_usage(stdout);
+        return 0;
+    case SFRUN_VERSION:
+        printf("sfrun (Starfish) %s\n", PACKAGE_VERSION);
+        return 0;
+    case SFRUN_PARAMS:
+        return run_params(self_dir);
+    case SFRUN_RUN:
+        break;
+    }
+
+    char *libdir = sfrun_find_libmpi(self_dir);
+    if (libdir == NULL) {
+        SF_DBG("no Starfish libmpi.so.40 found: LD_LIBRARY_PATH left as is");
+    }
+    char **env = job_env(s, libdir);
+    if (env == NULL) {
+        fprintf(stderr, "sfrun: out of memory\n");
+        return SFRUN_EXIT_INTERNAL;
+    }
+    rc = sfrun_check_program(s->o.argv[0], env_lookup(env, "PATH"));
+    if (rc != 0) {
+        return rc;
+    }
+    char *sfd_path = sfrun_find_sfd(self_dir);
+    if (sfd_path == NULL) {
+        return SFRUN_EXIT_INTERNAL;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set, oldmask;
+    sigemptyset(&set);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigaddset(&set, sigs[i]);
+    }
+    sigprocmask(SIG_BLOCK, &set, &oldmask);
+    s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    s->nranks = s->o.n;
+    s->exited = calloc((size_t)s->nranks, sizeof(bool));
+    if (s->o.tag_output) {
+        s->lines = calloc((size_t)s->nranks * 2, sizeof(struct linebuf));
+    }
+    sf_wire_rx_init(&s->rx);
+    if (s->sig_fd < 0 || s->exited == NULL || sf_loop_create(&s->loop) != 0) {
+        fprintf(stderr, "sfrun: cannot set up: %s\n", strerror(errno));
+        return SFRUN_EXIT_INTERNAL;
+    }
+    rc = start_sfd(s, sfd_path, &oldmask);
+    if (rc != 0) {
+        fprintf(stderr, "sfrun: cannot start %s: %s\n", sfd_path, sf_strerror(rc));
+        return SFRUN_EXIT_INTERNAL;
+    }
+    rc = submit(s, env);
+    if (rc == 0) {
+        rc = sf_loop_add_fd(s->loop, s->fd, SF_LOOP_IN, on_sfd, s);
+    }
+    if (rc == 0) {
+        rc = sf_loop_add_fd(s->loop, s->sig_fd, SF_LOOP_IN, on_signal, s);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sfrun: cannot talk to the daemon: %s\n", sf_strerror(rc));
+        s->exit_code = SFRUN_EXIT_INTERNAL;
+    } else {
+        setup_stdin(s);
+        if (s->o.timeout > 0) {
+            sf_loop_timer(s->loop, (uint64_t)(s->o.timeout * 1000.0), on_timeout, s, NULL);
+        }
+        rc = sf_loop_run(s->loop);
+        if (rc != 0 && !s->done) {
+            fprintf(stderr, "sfrun: event loop failed: %s\n", sf_strerror(rc));
+            s->exit_code = SFRUN_EXIT_INTERNAL;
+        }
+    }
+    /* Closing our end tells sfd to clean up if it has not already. */
+    close(s->fd);
+    int ws;
+    while (waitpid(s->sfd_pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    int code = s->exit_code;
+    sf_loop_destroy(s->loop);
+    sf_wire_rx_free(&s->rx);
+    free(s->exited);
+    if (s->lines != NULL) {
+        for (int i = 0; i < s->nranks * 2; i++) {
+            free(s->lines[i].buf);
+        }
+        free(s->lines);
+    }
+    free(env);
+    free(libdir);
+    free(sfd_path);
+    free(self_dir);
+    sfrun_opts_free(&s->o);
+    return code;
+}

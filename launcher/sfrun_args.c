@@ -1,0 +1,259 @@
+/* sfrun's command line: Starfish's flags plus the Open MPI spellings users
+ * type (single or double dash, -np, --opt=value), some of Open MPI's
+ * harmless flags accepted and ignored. Parsing only: no I/O beyond error
+ * messages. Single-threaded. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "launcher/sfrun_int.h"
+#include "runtime/base/sf_tun.h"
+
+void sfrun_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sfrun [options] program [args...]   (also mpirun, mpiexec)\n"
+            "  -n, -np, -c N        number of ranks (default 1)\n"
+            "  -x VAR[=value]       export VAR to the ranks (VAR alone: its current value);\n"
+            "                       ranks inherit sfrun's environment anyway\n"
+            "  --tag-output         prefix each output line with [1,RANK]<stdout>: or <stderr>:\n"
+            "  --timeout SECS       end the job after SECS (30, 500ms, 2m); exit status 110\n"
+            "  --oversubscribe      allow more ranks than cores without a notice\n"
+            "  --nooversubscribe    refuse to run more ranks than cores\n"
+            "  --bind-to core|none  bind rank i to core i (only when not oversubscribed;\n"
+            "                       default none)\n"
+            "  --params             print the tunables (SF_* environment variables)\n"
+            "  --version, --help\n"
+            "Accepted and ignored (Open MPI): --allow-run-as-root, --mca K V (warns),\n"
+            "  --map-by X, --rank-by X, --report-bindings, --display-map, -q/--quiet.\n"
+            "Exit status: the job's (lowest failed rank's status, 128+signal if killed,\n"
+            "  the MPI_Abort code); 2 bad usage; 110 timeout; 126/127 program not\n"
+            "  executable/not found; 1 launcher failure; 128+sig when sfrun got\n"
+            "  SIGINT/SIGTERM/SIGHUP.\n"
+            "Environment: SF_SFD (daemon program), SF_LIBMPI_DIR (libmpi.so.40 directory).\n");
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "sfrun: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n(see sfrun --help)\n");
+    return SFRUN_EXIT_USAGE;
+}
+
+static int parse_n(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 65536) {
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int add_xvar(struct sfrun_opts *o, const char *spec)
+{
+    char *kv;
+    if (spec[0] == '\0' || spec[0] == '=') {
+        return usage_error("-x needs VAR or VAR=value, got '%s'%s", spec, "");
+    }
+    if (strchr(spec, '=') != NULL) {
+        kv = strdup(spec);
+    } else {
+        const char *v = getenv(spec);
+        if (v == NULL) {
+            fprintf(stderr, "sfrun: warning: -x %s: not set in the environment, not exported\n",
+                    spec);
+            return 0;
+        }
+        size_t l = strlen(spec) + strlen(v) + 2;
+        kv = malloc(l);
+        if (kv != NULL) {
+            snprintf(kv, l, "%s=%s", spec, v);
+        }
+    }
+    char **nv = realloc(o->xvars, (o->nx + 1) * sizeof(char *));
+    if (kv == NULL || nv == NULL) {
+        free(kv);
+        fprintf(stderr, "sfrun: out of memory\n");
+        return SFRUN_EXIT_INTERNAL;
+    }
+    o->xvars = nv;
+    o->xvars[o->nx++] = kv;
+    return 0;
+}
+
+enum opt_id {
+    O_N, O_X, O_TAG, O_TIMEOUT, O_OVER, O_NOOVER, O_BIND, O_VERSION, O_HELP, O_PARAMS,
+    O_IGNORE0, O_IGNORE1, O_MCA,
+};
+
+struct opt {
+    const char *name; /* without leading dashes */
+    enum opt_id id;
+    int nargs;
+};
+
+static const struct opt opts[] = {
+    {"n", O_N, 1},
+    {"np", O_N, 1},
+    {"c", O_N, 1},
+    {"x", O_X, 1},
+    {"tag-output", O_TAG, 0},
+    {"timeout", O_TIMEOUT, 1},
+    {"oversubscribe", O_OVER, 0},
+    {"nooversubscribe", O_NOOVER, 0},
+    {"bind-to", O_BIND, 1},
+    {"version", O_VERSION, 0},
+    {"V", O_VERSION, 0},
+    {"help", O_HELP, 0},
+    {"h", O_HELP, 0},
+    {"params", O_PARAMS, 0},
+    {"allow-run-as-root", O_IGNORE0, 0},
+    {"report-bindings", O_IGNORE0, 0},
+    {"display-map", O_IGNORE0, 0},
+    {"q", O_IGNORE0, 0},
+    {"quiet", O_IGNORE0, 0},
+    {"map-by", O_IGNORE1, 1},
+    {"rank-by", O_IGNORE1, 1},
+    {"mca", O_MCA, 2},
+    {"gmca", O_MCA, 2},
+};
+
+int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->n = 1;
+    o->oversub = -1;
+    int i = 1;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            break; /* the program */
+        }
+        /* Open MPI takes both -opt and --opt; allow --opt=value too. */
+        const char *name = a + 1;
+        if (*name == '-') {
+            name++;
+        }
+        char namebuf[64];
+        const char *inl = strchr(name, '=');
+        if (inl != NULL) {
+            size_t l = (size_t)(inl - name);
+            if (l >= sizeof(namebuf)) {
+                return usage_error("unknown option '%s'%s", a, "");
+            }
+            memcpy(namebuf, name, l);
+            namebuf[l] = '\0';
+            name = namebuf;
+            inl++;
+        }
+        const struct opt *op = NULL;
+        for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+            if (strcmp(opts[k].name, name) == 0) {
+                op = &opts[k];
+                break;
+            }
+        }
+        if (op == NULL) {
+            return usage_error("unknown option '%s'%s", a, "");
+        }
+        const char *args[2] = {NULL, NULL};
+        int need = op->nargs;
+        int got = 0;
+        if (inl != NULL) {
+            if (need == 0) {
+                return usage_error("option '%s' takes no value%s", a, "");
+            }
+            args[got++] = inl;
+        }
+        while (got < need) {
+            if (i + 1 >= argc) {
+                return usage_error("option '%s' needs %s", a,
+                                   need - got == 1 ? "a value" : "two values");
+            }
+            args[got++] = argv[++i];
+        }
+        i++;
+        switch (op->id) {
+        case O_N:
+            if (parse_n(args[0], &o->n) != 0) {
+                return usage_error("-n needs a positive number, got '%s'%s", args[0], "");
+            }
+            break;
+        case O_X: {
+            int rc = add_xvar(o, args[0]);
+            if (rc != 0) {
+                return rc;
+            }
+            break;
+        }
+        case O_TAG:
+            o->tag_output = true;
+            break;
+        case O_TIMEOUT:
+            if (sf_tun_parse_seconds(args[0], &o->timeout) != 0 || !(o->timeout > 0)) {
+                return usage_error("--timeout needs a positive number of seconds, got '%s'%s",
+                                   args[0], "");
+            }
+            o->timeout_text = args[0];
+            break;
+        case O_OVER:
+            o->oversub = 1;
+            break;
+        case O_NOOVER:
+            o->oversub = 0;
+            break;
+        case O_BIND:
+            if (strcmp(args[0], "core") == 0) {
+                o->bind_core = true;
+            } else if (strcmp(args[0], "none") == 0) {
+                o->bind_core = false;
+            } else {
+                return usage_error("--bind-to takes 'core' or 'none', got '%s'%s", args[0], "");
+            }
+            break;
+        case O_VERSION:
+            o->action = SFRUN_VERSION;
+            return 0;
+        case O_HELP:
+            o->action = SFRUN_HELP;
+            return 0;
+        case O_PARAMS:
+            o->action = SFRUN_PARAMS;
+            return 0;
+        case O_IGNORE0:
+        case O_IGNORE1:
+            break;
+        case O_MCA:
+            fprintf(stderr, "sfrun: warning: ignoring Open MPI parameter --%s %s %s\n", op->name,
+                    args[0], args[1]);
+            break;
+        }
+    }
+    if (i >= argc) {
+        return usage_error("no program given%s%s (usage: sfrun -n N program [args...])", "",
+                           "");
+    }
+    o->argv = argv + i;
+    o->argc = argc - i;
+    return 0;
+}
+
+void sfrun_opts_free(struct sfrun_opts *o)
+{
+    for (size_t i = 0; i < o->nx; i++) {
+        free(o->xvars[i]);
+    }
+    free(o->xvars);
+    o->xvars = NULL;
+    o->nx = 0;
+}

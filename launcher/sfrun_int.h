@@ -1,0 +1,52 @@
+/* sfrun internals: parsed options, path discovery and the exit codes the
+ * launcher promises. Not a library: only the sfrun program uses these.
+ * Single-threaded. */
+#ifndef SFRUN_INT_H
+#define SFRUN_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit codes besides the job's own status (see sfrun --help). */
+enum {
+    SFRUN_EXIT_INTERNAL = 1,  /* daemon lost, refused job, system error */
+    SFRUN_EXIT_USAGE = 2,     /* bad command line */
+    SFRUN_EXIT_TIMEOUT = 110, /* --timeout expired */
+    SFRUN_EXIT_NOEXEC = 126,  /* program found but not executable */
+    SFRUN_EXIT_NOTFOUND = 127,
+};
+
+enum sfrun_action { SFRUN_RUN = 0, SFRUN_HELP, SFRUN_VERSION, SFRUN_PARAMS };
+
+struct sfrun_opts {
+    enum sfrun_action action;
+    int n;               /* ranks */
+    char **xvars;        /* "VAR=value" to export (owned array, strings owned) */
+    size_t nx;
+    bool tag_output;
+    double timeout;      /* seconds; 0 = none */
+    const char *timeout_text; /* as given, for the message */
+    int oversub;         /* -1 default (run with a notice), 0 refuse, 1 silent */
+    bool bind_core;
+    char **argv;         /* program and its arguments (points into main's argv) */
+    int argc;
+};
+
+/* Parse the command line. Returns 0, or SFRUN_EXIT_USAGE after printing
+ * the reason to stderr. */
+int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o);
+void sfrun_opts_free(struct sfrun_opts *o);
+void sfrun_usage(FILE *out);
+
+/* Directory of the running executable (malloc'd) or NULL. */
+char *sfrun_self_dir(void);
+/* Path of the sfd program to start (malloc'd), or NULL after printing why. */
+char *sfrun_find_sfd(const char *self_dir);
+/* Directory holding Starfish's libmpi.so.40 (malloc'd), or NULL if none. */
+char *sfrun_find_libmpi(const char *self_dir);
+/* Check that prog can be executed with the given PATH; 0, or
+ * SFRUN_EXIT_NOTFOUND / SFRUN_EXIT_NOEXEC after printing a message. */
+int sfrun_check_program(const char *prog, const char *path);
+
+#endif
