@@ -4,6 +4,8 @@
  * (only sf_loop_wake may be called from others). */
 #include "runtime/base/sf_loop.h"
 
+#include "runtime/base/base_int.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -56,6 +58,8 @@ struct sf_loop {
     size_t nheap, heapcap;
     uint64_t next_seq;
 
+    uint64_t (*clock)(void); /* sf_now_ms, or a test's fake clock */
+
     sf_loop_hook_fn before_sleep;
     void *before_sleep_arg;
 
@@ -99,8 +103,14 @@ int sf_loop_create(struct sf_loop **out)
     }
     pthread_mutex_init(&l->qlock, NULL);
     l->next_gen = 1;
+    l->clock = sf_now_ms;
     *out = l;
     return 0;
+}
+
+void sf_base__loop_set_clock(struct sf_loop *loop, uint64_t (*clock)(void))
+{
+    loop->clock = clock != NULL ? clock : sf_now_ms;
 }
 
 void sf_loop_destroy(struct sf_loop *loop)
@@ -316,7 +326,7 @@ int sf_loop_timer(struct sf_loop *loop, uint64_t ms, sf_loop_timer_fn fn, void *
     if (t == NULL) {
         return -ENOMEM;
     }
-    uint64_t now = sf_now_ms();
+    uint64_t now = loop->clock();
     t->deadline = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
     t->seq = loop->next_seq++;
     t->fn = fn;
@@ -346,7 +356,7 @@ static void run_timers(struct sf_loop *loop)
     if (loop->nheap == 0) {
         return;
     }
-    uint64_t now = sf_now_ms();
+    uint64_t now = loop->clock();
     uint64_t seq_limit = loop->next_seq;
     while (loop->nheap > 0 && !loop->stop) {
         struct sf_timer *t = loop->heap[0];
@@ -366,7 +376,7 @@ static int next_timeout(struct sf_loop *loop)
     if (loop->nheap == 0) {
         return -1;
     }
-    uint64_t now = sf_now_ms();
+    uint64_t now = loop->clock();
     uint64_t d = loop->heap[0]->deadline;
     if (d <= now) {
         return 0;
