@@ -37,3 +37,13 @@ sf-launcher-install-links:
 	  for l in mpirun mpiexec; do rm -f $$l && $(LN_S) sfrun $$l || exit 1; done && \
 	  rm -f mpicc && $(LN_S) sfcc mpicc
 .PHONY: sf-launcher-install-links
+
+# Launcher tests: shell scripts over the build tree, plus a hand-made rank
+# that does sfd's wire-up without libmpi.
+check_PROGRAMS += tests/launcher/fake_rank
+tests_launcher_fake_rank_SOURCES = tests/launcher/fake_rank.c
+tests_launcher_fake_rank_LDADD = libsfbase.la
+EXTRA_DIST += tests/lib.sh
+sf_launcher_tests = tests/launcher/basic.sh tests/launcher/failures.sh tests/launcher/signals.sh
+TESTS += $(sf_launcher_tests)
+EXTRA_DIST += $(sf_launcher_tests)

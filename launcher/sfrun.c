@@ -533,6 +533,14 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        /* Like mpirun, catch these even when started in the background of
+         * a script (which ignores INT/QUIT); but nohup's ignored SIGHUP
+         * stays ignored. An ignored signal never reaches a signalfd. */
+        struct sigaction sa;
+        if (sigs[i] == SIGHUP && sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+            continue;
+        }
+        signal(sigs[i], SIG_DFL);
         sigaddset(&set, sigs[i]);
     }
     sigprocmask(SIG_BLOCK, &set, &oldmask);

@@ -167,7 +167,14 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* sfd blocks these for its signalfd */
-    signal(SIGPIPE, SIG_DFL);
+    /* Ignored signals survive exec: a rank must not inherit SIGPIPE ignored
+     * from sfd, nor SIGINT/SIGQUIT ignored from a shell that started sfrun
+     * in the background (its traps would then be no-ops). */
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            signal(sig, SIG_DFL);
+        }
+    }
     int in = in_rd;
     if (in < 0) {
         in = open("/dev/null", O_RDONLY);

@@ -1,0 +1,63 @@
+#!/bin/sh
+# sfrun basics with plain programs: rank environment, -x, stdin to rank 0
+# only, --tag-output, informational flags, sfcc -show.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+
+out=$TMP/out err=$TMP/err
+"$SFRUN" -n 3 sh -c 'echo "r=$OMPI_COMM_WORLD_RANK s=$OMPI_COMM_WORLD_SIZE lr=$OMPI_COMM_WORLD_LOCAL_RANK ls=$OMPI_COMM_WORLD_LOCAL_SIZE p=$PMI_RANK/$PMI_SIZE sf=$SF_RANK/$SF_SIZE"' \
+    </dev/null >"$out" 2>"$err"
+check "3 ranks exit 0" 0 $?
+for r in 0 1 2; do
+    check_grep "rank $r environment" "^r=$r s=3 lr=$r ls=3 p=$r/3 sf=$r/3\$" "$out"
+done
+check "3 lines of output" 3 "$(wc -l <"$out" | tr -d ' ')"
+
+"$SFRUN" -n 2 sh -c 'test -n "$SF_SFD_FD" && test -n "$SF_SHM_FD" && test -e /proc/self/fd/$SF_SHM_FD && echo fds-ok' \
+    </dev/null >"$out" 2>"$err"
+check "control socket and shm segment are inherited" 2 "$(grep -c fds-ok "$out")"
+
+export SF_TEST_INHERITED=inh
+SF_TEST_NAMED=named "$SFRUN" -n 2 -x SF_TEST_NAMED -x SF_TEST_SET=val -x SF_TEST_INHERITED=over \
+    sh -c 'echo "$SF_TEST_NAMED $SF_TEST_SET $SF_TEST_INHERITED"' </dev/null >"$out" 2>"$err"
+check "-x exit 0" 0 $?
+check "-x VAR, VAR=val and override reach every rank" 2 "$(grep -c '^named val over$' "$out")"
+
+printf 'line one\nline two\n' | "$SFRUN" -n 3 sh -c 'n=$(cat | wc -l); echo "rank $OMPI_COMM_WORLD_RANK read $n"' \
+    >"$out" 2>"$err"
+check "stdin job exit 0" 0 $?
+check_grep "rank 0 reads stdin" "^rank 0 read 2$" "$out"
+check_grep "rank 1 gets no stdin" "^rank 1 read 0$" "$out"
+check_grep "rank 2 gets no stdin" "^rank 2 read 0$" "$out"
+
+"$SFRUN" -n 2 --tag-output sh -c 'printf "a\nb"; echo e >&2' </dev/null >"$out" 2>"$err"
+check "tag-output exit 0" 0 $?
+check_grep "tagged stdout line" '^\[1,1\]<stdout>:a$' "$out"
+check_grep "partial last line flushed with its tag" '^\[1,0\]<stdout>:b$' "$out"
+check_grep "tagged stderr" '^\[1,0\]<stderr>:e$' "$err"
+
+"$SFRUN" --version >"$out" 2>&1
+check "--version exit 0" 0 $?
+check_grep "--version names Starfish" "Starfish" "$out"
+"$SFRUN" --help >"$out" 2>&1
+check_grep "--help shows usage" "usage: sfrun" "$out"
+"$SFRUN" --params >"$out" 2>&1
+check "--params exit 0" 0 $?
+check_grep "--params lists sfd tunables" "^SF_SFD_KILL_GRACE=" "$out"
+
+"$SFRUN" --allow-run-as-root --mca btl self -n 1 true </dev/null >"$out" 2>"$err"
+check "Open MPI flags accepted" 0 $?
+check_grep "--mca warns" "ignoring Open MPI parameter --mca btl self" "$err"
+
+"$SFRUN" -n 1 --oversubscribe --bind-to core sh -c 'echo $SF_OVERSUBSCRIBED' </dev/null >"$out" 2>"$err"
+check "--bind-to core exit 0" 0 $?
+check "one rank is not oversubscribed" 0 "$(cat "$out")"
+
+if [ -x "$SFCC" ]; then
+    "$SFCC" -show -o x x.c >"$out" 2>&1
+    check_grep "sfcc -show adds libmpi" "x.c.*-lmpi" "$out"
+    "$SFCC" --showme:compile >"$out" 2>&1
+    check_grep "sfcc --showme:compile names mpi.h's dir" "mpi-shim" "$out"
+    "$SFCC" -show -c x.c >"$out" 2>&1
+    check_nogrep "sfcc -c does not link" "-lmpi" "$out"
+fi
+finish
