@@ -1,9 +1,36 @@
 # mpi-shim: build fragment (included by the top Makefile.am).
 
+# --- helper "mpi": libmpi.so.40 (bindings, predefined objects, mpi.h) ----
+# Open MPI 4.x C ABI; exports limited by libmpi.map. unsupported.c (weak
+# "not supported yet" definitions of every binding) is generated from
+# mpi-api.list; strong definitions in mpi_*.c replace them at link time.
+lib_LTLIBRARIES += libmpi.la
+include_HEADERS += mpi-shim/mpi.h mpi-shim/mpi-ext.h
+libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
+	mpi-shim/mpi_objects.c mpi-shim/mpi_err.c mpi-shim/mpi_check.c \
+	mpi-shim/mpi_init.c mpi-shim/mpi_type.c mpi-shim/mpi_pt2pt.c \
+	mpi-shim/mpi_req.c mpi-shim/mpi_comm.c mpi-shim/mpi_coll.c
+nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
+libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \
+	$(FABRIC_LIBS) $(HWLOC_LIBS) -lm
+libmpi_la_LDFLAGS = -version-info 40:0:0 -no-undefined \
+	-Wl,--version-script=$(srcdir)/mpi-shim/libmpi.map
+EXTRA_libmpi_la_DEPENDENCIES = mpi-shim/libmpi.map
+EXTRA_DIST += mpi-shim/mpi-api.list mpi-shim/mpi-api.sh mpi-shim/libmpi.map \
+	mpi-shim/COVERAGE.md
+CLEANFILES += mpi-shim/unsupported.c
+
+mpi-shim/unsupported.c: $(srcdir)/mpi-shim/mpi-api.list $(srcdir)/mpi-shim/mpi-api.sh
+	$(AM_V_GEN)$(MKDIR_P) mpi-shim && \
+	  $(SHELL) $(srcdir)/mpi-shim/mpi-api.sh stubs $(srcdir)/mpi-shim/mpi-api.list > $@.tmp && \
+	  mv $@.tmp $@
+
 # --- helper "coll": reduction kernels and collective algorithms ----------
 # libsfcoll.la is linked into libmpi (libmpi_la_LIBADD += libsfcoll.la).
 noinst_LTLIBRARIES += libsfcoll.la
-libsfcoll_la_SOURCES = mpi-shim/op.c mpi-shim/sf_op.h
+libsfcoll_la_SOURCES = mpi-shim/op.c mpi-shim/sf_op.h mpi-shim/sf_coll.h mpi-shim/coll_int.h \
+	mpi-shim/coll_util.c mpi-shim/coll_barrier.c mpi-shim/coll_bcast.c \
+	mpi-shim/coll_reduce.c mpi-shim/coll_allreduce.c
 # -fvect-cost-model=dynamic survives a later -O2 in CFLAGS: at -O2 alone gcc 12
 # vectorises only 2 of the kernel loops, with it all of them.
 libsfcoll_la_CFLAGS = $(AM_CFLAGS) -O3 -fvect-cost-model=dynamic -fvisibility=hidden
@@ -13,3 +40,10 @@ TESTS += tests/check_op
 tests_check_op_SOURCES = tests/check_op.c
 tests_check_op_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_op_LDADD = libsfcoll.la $(CHECK_LIBS)
+
+# The collectives run over an in-test stand-in for sf_rt (threads as ranks).
+check_PROGRAMS += tests/check_coll
+TESTS += tests/check_coll
+tests_check_coll_SOURCES = tests/check_coll.c
+tests_check_coll_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
+tests_check_coll_LDADD = libsfcoll.la libsfbase.la $(CHECK_LIBS) -lpthread

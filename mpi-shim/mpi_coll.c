@@ -1,0 +1,260 @@
+/* Collective bindings (barrier, bcast, reduce, allreduce, reduce_local)
+ * over sf_coll.h, and reduction operations: the predefined ones map to
+ * sf_op.h kernels, user ones are called through a wrapper that passes
+ * the datatype handle. Other collectives come with the collectives issue.
+ * Caller's thread. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi-shim/shim_int.h"
+
+/* What a reduction callback needs; lives on the binding's stack. */
+struct op_ctx {
+    enum sf_op_kind kind;
+    enum sf_type type;
+    MPI_User_function *user;
+    MPI_Datatype elem;
+};
+
+static int predef_fn(const void *in, void *inout, size_t count, void *arg)
+{
+    const struct op_ctx *o = arg;
+    return sf_op_apply(o->kind, o->type, in, inout, count);
+}
+
+static int user_fn(const void *in, void *inout, size_t count, void *arg)
+{
+    const struct op_ctx *o = arg;
+    MPI_Datatype dt = o->elem;
+    size_t esz = (size_t)dt->extent;
+    /* The user function takes an int count: feed it in int-sized chunks. */
+    while (count > 0) {
+        int len = count > INT_MAX ? INT_MAX : (int)count;
+        o->user((void *)in, inout, &len, &dt);
+        in = (const char *)in + (size_t)len * esz;
+        inout = (char *)inout + (size_t)len * esz;
+        count -= (size_t)len;
+    }
+    return 0;
+}
+
+static bool op_ok(MPI_Op op)
+{
+    return op != NULL && op->magic == SF_MPI_MAGIC_OP && (op->kind != SF_OP_NULL || op->user_fn);
+}
+
+/* Build the sf_coll op for (op, type); 0 or the raised class. Counts are
+ * then in elements of type->elem. */
+static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
+                   struct op_ctx *ctx, struct sf_coll_op *out)
+{
+    if (!op_ok(op)) {
+        return sf_mpi__raise(comm, MPI_ERR_OP, fn, "invalid operation");
+    }
+    MPI_Datatype elem = type->elem;
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->elem = elem;
+    out->arg = ctx;
+    out->elem_size = (size_t)elem->extent;
+    out->commutative = op->commute;
+    if (op->user_fn != NULL) {
+        ctx->user = op->user_fn;
+        out->fn = user_fn;
+        return 0;
+    }
+    if (elem->basic == SF_T_NONE || !sf_op_valid(op->kind, elem->basic)) {
+        return sf_mpi__raise(comm, MPI_ERR_OP, fn, "%s is not defined for datatype %s",
+                             op->name, elem->name);
+    }
+    ctx->kind = op->kind;
+    ctx->type = elem->basic;
+    out->fn = predef_fn;
+    return 0;
+}
+
+static int chk_coll(const char *fn, MPI_Comm comm)
+{
+    int err = sf_mpi__chk_init(fn);
+    if (!err) {
+        err = sf_mpi__chk_comm(fn, comm);
+    }
+    return err;
+}
+
+int PMPI_Barrier(MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Barrier";
+    int err = chk_coll(fn, comm);
+    if (err) {
+        return err;
+    }
+    int rc = sf_coll_barrier(&comm->coll);
+    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Barrier);
+
+int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Bcast";
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, buffer, count, datatype);
+    }
+    if (!err) {
+        err = sf_mpi__chk_root(fn, comm, root);
+    }
+    if (err) {
+        return err;
+    }
+    /* Types with holes travel as their memory image (all ranks share one
+     * ABI), which keeps bcast a single byte transfer. */
+    size_t bytes = (size_t)count * (size_t)datatype->extent;
+    int rc = sf_coll_bcast(&comm->coll, buffer, bytes, root);
+    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Bcast);
+
+int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+                int root, MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Reduce";
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = sf_mpi__chk_root(fn, comm, root);
+    }
+    bool in_place = sendbuf == MPI_IN_PLACE;
+    if (!err && in_place && comm->rank != root) {
+        err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
+    }
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, in_place ? recvbuf : sendbuf, count, datatype);
+    }
+    if (!err && comm->rank == root) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, count, datatype);
+    }
+    struct op_ctx ctx;
+    struct sf_coll_op sop;
+    if (!err) {
+        err = make_op(fn, comm, op, datatype, &ctx, &sop);
+    }
+    if (err) {
+        return err;
+    }
+    size_t n = (size_t)count * datatype->n;
+    int rc = sf_coll_reduce(&comm->coll, in_place ? NULL : sendbuf, recvbuf, n, &sop, root);
+    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Reduce);
+
+int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
+                   MPI_Op op, MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Allreduce";
+    int err = chk_coll(fn, comm);
+    bool in_place = sendbuf == MPI_IN_PLACE;
+    if (!err && !in_place) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, count, datatype);
+    }
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, count, datatype);
+    }
+    struct op_ctx ctx;
+    struct sf_coll_op sop;
+    if (!err) {
+        err = make_op(fn, comm, op, datatype, &ctx, &sop);
+    }
+    if (err) {
+        return err;
+    }
+    size_t n = (size_t)count * datatype->n;
+    int rc = sf_coll_allreduce(&comm->coll, in_place ? NULL : sendbuf, recvbuf, n, &sop);
+    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Allreduce);
+
+int PMPI_Reduce_local(const void *inbuf, void *inoutbuf, int count, MPI_Datatype datatype,
+                      MPI_Op op)
+{
+    static const char fn[] = "MPI_Reduce_local";
+    MPI_Comm comm = SF_COMM_WORLD;
+    int err = sf_mpi__chk_init(fn);
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, inbuf, count, datatype);
+    }
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, inoutbuf, count, datatype);
+    }
+    struct op_ctx ctx;
+    struct sf_coll_op sop;
+    if (!err) {
+        err = make_op(fn, comm, op, datatype, &ctx, &sop);
+    }
+    if (err) {
+        return err;
+    }
+    int rc = sop.fn(inbuf, inoutbuf, (size_t)count * datatype->n, sop.arg);
+    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Reduce_local);
+
+int PMPI_Op_create(MPI_User_function *user_fn_, int commute, MPI_Op *op)
+{
+    static const char fn[] = "MPI_Op_create";
+    int err = sf_mpi__chk_init(fn);
+    if (err) {
+        return err;
+    }
+    if (user_fn_ == NULL || op == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "function or op is NULL");
+    }
+    struct ompi_op_t *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    o->magic = SF_MPI_MAGIC_OP;
+    o->commute = commute != 0;
+    o->kind = SF_OP_NULL;
+    o->user_fn = user_fn_;
+    snprintf(o->name, sizeof(o->name), "user operation");
+    *op = o;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Op_create);
+
+int PMPI_Op_free(MPI_Op *op)
+{
+    static const char fn[] = "MPI_Op_free";
+    int err = sf_mpi__chk_init(fn);
+    if (err) {
+        return err;
+    }
+    if (op == NULL || !op_ok(*op)) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_OP, fn, "invalid operation");
+    }
+    if ((*op)->predefined) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_OP, fn, "cannot free predefined %s",
+                             (*op)->name);
+    }
+    (*op)->magic = SF_MPI_MAGIC_DEAD;
+    free(*op);
+    *op = MPI_OP_NULL;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Op_free);
+
+int PMPI_Op_commutative(MPI_Op op, int *commute)
+{
+    static const char fn[] = "MPI_Op_commutative";
+    int err = sf_mpi__chk_init(fn);
+    if (err) {
+        return err;
+    }
+    if (!op_ok(op) || commute == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_OP, fn, "invalid operation");
+    }
+    *commute = op->commute;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Op_commutative);

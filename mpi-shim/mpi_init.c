@@ -1,0 +1,331 @@
+/* MPI start-up, shut-down and environment queries: Init/Init_thread bring
+ * up the rank runtime and the predefined communicators, Finalize runs a
+ * barrier and tears it down; Wtime, versions, processor name, the
+ * predefined attributes of MPI_COMM_WORLD. Called from the program's
+ * (single) MPI thread. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpi-shim/shim_int.h"
+#include "runtime/base/sf_err.h"
+
+struct sf_mpi_state sf_mpi__st;
+
+static pthread_t main_thread;
+
+/* Values the predefined attributes point at (the standard hands out
+ * pointers to them). */
+static int attr_tag_ub = INT_MAX;
+static int attr_host = MPI_PROC_NULL;
+static int attr_io = MPI_ANY_SOURCE;
+static int attr_wtime_global = 0;
+static int attr_appnum;
+static int attr_universe;
+static int attr_lastcode = MPI_ERR_LASTCODE;
+
+static int do_init(const char *fn, int required, int *provided)
+{
+    if (sf_mpi__st.state != SF_MPI_ST_NONE) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_OTHER, fn, "MPI was already %s",
+                             sf_mpi__st.state == SF_MPI_ST_INIT ? "initialized" : "finalized");
+    }
+    struct sf_rt *rt = NULL;
+    int rc = sf_rt_init(&rt);
+    if (rc < 0) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_OTHER, fn,
+                             "cannot start the Starfish runtime: %s%s", sf_strerror(rc),
+                             rc == -ENOENT ? " (start the program with sfrun)" : "");
+    }
+    int rank = sf_rt_rank(rt), size = sf_rt_size(rt);
+    int *world = malloc(sizeof(int) * (size_t)size);
+    if (world == NULL) {
+        sf_rt_finalize(rt);
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    for (int i = 0; i < size; i++) {
+        world[i] = i;
+    }
+    sf_mpi__st.rt = rt;
+    sf_mpi__st.world_rank = rank;
+    sf_mpi__st.world_size = size;
+    sf_mpi__st.world_ranks = world;
+    sf_mpi__st.self_rank[0] = rank;
+    memset(sf_mpi__st.ctx_used, 0, sizeof(sf_mpi__st.ctx_used));
+    sf_mpi__st.ctx_used[0] = 0x3; /* pairs 0 (WORLD) and 1 (SELF) */
+    const char *host = sf_rt_hostname(rt);
+    if (host != NULL && host[0]) {
+        snprintf(sf_mpi__st.host, sizeof(sf_mpi__st.host), "%s", host);
+    } else if (gethostname(sf_mpi__st.host, sizeof(sf_mpi__st.host) - 1) != 0) {
+        snprintf(sf_mpi__st.host, sizeof(sf_mpi__st.host), "localhost");
+    }
+    sf_mpi__comm_setup(SF_COMM_WORLD, SF_MPI_CTX_WORLD, rank, size, world, "MPI_COMM_WORLD");
+    sf_mpi__comm_setup(SF_COMM_SELF, SF_MPI_CTX_SELF, 0, 1, sf_mpi__st.self_rank,
+                       "MPI_COMM_SELF");
+    attr_appnum = 0;
+    attr_universe = size;
+    /* Starfish's engine serialises callers: SERIALIZED is the most we give. */
+    int level = required;
+    if (level > MPI_THREAD_SERIALIZED) {
+        level = MPI_THREAD_SERIALIZED;
+    }
+    if (level < MPI_THREAD_SINGLE) {
+        level = MPI_THREAD_SINGLE;
+    }
+    sf_mpi__st.thread_level = level;
+    if (provided != NULL) {
+        *provided = level;
+    }
+    main_thread = pthread_self();
+    sf_mpi__st.state = SF_MPI_ST_INIT;
+    return MPI_SUCCESS;
+}
+
+int PMPI_Init(int *argc, char ***argv)
+{
+    return do_init("MPI_Init", MPI_THREAD_SINGLE, NULL);
+}
+SF_MPI_ALIAS(Init);
+
+int PMPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+    if (provided == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Init_thread", "provided is NULL");
+    }
+    return do_init("MPI_Init_thread", required, provided);
+}
+SF_MPI_ALIAS(Init_thread);
+
+int PMPI_Initialized(int *flag)
+{
+    if (flag == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Initialized", "flag is NULL");
+    }
+    *flag = sf_mpi__st.state != SF_MPI_ST_NONE;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Initialized);
+
+int PMPI_Finalized(int *flag)
+{
+    if (flag == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Finalized", "flag is NULL");
+    }
+    *flag = sf_mpi__st.state == SF_MPI_ST_FINALIZED;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Finalized);
+
+int PMPI_Finalize(void)
+{
+    static const char fn[] = "MPI_Finalize";
+    int err = sf_mpi__chk_init(fn);
+    if (err) {
+        return err;
+    }
+    /* Buffered sends must reach their peers before the barrier. */
+    int rc = sf_mpi__bsend_detach_wait();
+    if (rc == 0) {
+        rc = sf_coll_barrier(&SF_COMM_WORLD->coll);
+    }
+    if (rc < 0) {
+        return sf_mpi__raise_rt(SF_COMM_WORLD, rc, fn);
+    }
+    rc = sf_rt_finalize(sf_mpi__st.rt);
+    sf_mpi__st.rt = NULL;
+    sf_mpi__st.state = SF_MPI_ST_FINALIZED;
+    if (rc < 0) {
+        return sf_mpi__raise_rt(SF_COMM_WORLD, rc, fn);
+    }
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Finalize);
+
+int PMPI_Abort(MPI_Comm comm, int errorcode)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg), "MPI_Abort called by rank %d on communicator %s with code %d",
+             sf_mpi__st.world_rank, sf_mpi__comm_ok(comm) ? sf_mpi__comm_name(comm) : "(invalid)",
+             errorcode);
+    fprintf(stderr, "Starfish: %s\n", msg);
+    fflush(stderr);
+    if (sf_mpi__st.rt != NULL) {
+        sf_rt_abort(sf_mpi__st.rt, errorcode, msg);
+    }
+    _exit(errorcode & 0xff ? errorcode & 0xff : 1);
+}
+SF_MPI_ALIAS(Abort);
+
+int PMPI_Query_thread(int *provided)
+{
+    int err = sf_mpi__chk_init("MPI_Query_thread");
+    if (err) {
+        return err;
+    }
+    if (provided == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Query_thread", "provided is NULL");
+    }
+    *provided = sf_mpi__st.thread_level;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Query_thread);
+
+int PMPI_Is_thread_main(int *flag)
+{
+    int err = sf_mpi__chk_init("MPI_Is_thread_main");
+    if (err) {
+        return err;
+    }
+    if (flag == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Is_thread_main", "flag is NULL");
+    }
+    *flag = pthread_equal(main_thread, pthread_self());
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Is_thread_main);
+
+int PMPI_Comm_rank(MPI_Comm comm, int *rank)
+{
+    static const char fn[] = "MPI_Comm_rank";
+    int err = sf_mpi__chk_init(fn);
+    if (!err) {
+        err = sf_mpi__chk_comm(fn, comm);
+    }
+    if (err) {
+        return err;
+    }
+    if (rank == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "rank is NULL");
+    }
+    *rank = comm->rank;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Comm_rank);
+
+int PMPI_Comm_size(MPI_Comm comm, int *size)
+{
+    static const char fn[] = "MPI_Comm_size";
+    int err = sf_mpi__chk_init(fn);
+    if (!err) {
+        err = sf_mpi__chk_comm(fn, comm);
+    }
+    if (err) {
+        return err;
+    }
+    if (size == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "size is NULL");
+    }
+    *size = comm->size;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Comm_size);
+
+int PMPI_Get_processor_name(char *name, int *resultlen)
+{
+    static const char fn[] = "MPI_Get_processor_name";
+    int err = sf_mpi__chk_init(fn);
+    if (err) {
+        return err;
+    }
+    if (name == NULL || resultlen == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "name or resultlen is NULL");
+    }
+    size_t len = strnlen(sf_mpi__st.host, MPI_MAX_PROCESSOR_NAME - 1);
+    memcpy(name, sf_mpi__st.host, len);
+    name[len] = '\0';
+    *resultlen = (int)len;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Get_processor_name);
+
+int PMPI_Get_version(int *version, int *subversion)
+{
+    if (version == NULL || subversion == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Get_version", "NULL argument");
+    }
+    *version = MPI_VERSION;
+    *subversion = MPI_SUBVERSION;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Get_version);
+
+int PMPI_Get_library_version(char *version, int *resultlen)
+{
+    static const char v[] = "Starfish " PACKAGE_VERSION " (Open MPI 4.1 ABI)";
+    if (version == NULL || resultlen == NULL) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Get_library_version",
+                             "NULL argument");
+    }
+    memcpy(version, v, sizeof(v));
+    *resultlen = (int)sizeof(v) - 1;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Get_library_version);
+
+double PMPI_Wtime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+SF_MPI_ALIAS(Wtime);
+
+double PMPI_Wtick(void)
+{
+    struct timespec ts;
+    if (clock_getres(CLOCK_MONOTONIC, &ts) != 0) {
+        return 1e-9;
+    }
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+SF_MPI_ALIAS(Wtick);
+
+int PMPI_Comm_get_attr(MPI_Comm comm, int comm_keyval, void *attribute_val, int *flag)
+{
+    static const char fn[] = "MPI_Comm_get_attr";
+    int err = sf_mpi__chk_init(fn);
+    if (!err) {
+        err = sf_mpi__chk_comm(fn, comm);
+    }
+    if (err) {
+        return err;
+    }
+    if (attribute_val == NULL || flag == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "attribute_val or flag is NULL");
+    }
+    int *v;
+    switch (comm_keyval) {
+    case MPI_TAG_UB: v = &attr_tag_ub; break;
+    case MPI_HOST: v = &attr_host; break;
+    case MPI_IO: v = &attr_io; break;
+    case MPI_WTIME_IS_GLOBAL: v = &attr_wtime_global; break;
+    case MPI_APPNUM: v = &attr_appnum; break;
+    case MPI_UNIVERSE_SIZE: v = &attr_universe; break;
+    case MPI_LASTUSEDCODE: v = &attr_lastcode; break;
+    default:
+        /* User keyvals (attribute caching) are not implemented yet, so no
+         * other keyval can be valid. */
+        return sf_mpi__raise(comm, MPI_ERR_KEYVAL, fn,
+                             "keyval %d is not a predefined communicator attribute "
+                             "(attribute caching is not supported by Starfish yet)",
+                             comm_keyval);
+    }
+    /* Predefined attributes are attached to MPI_COMM_WORLD (and its dups). */
+    *(int **)attribute_val = v;
+    *flag = 1;
+    return MPI_SUCCESS;
+}
+SF_MPI_ALIAS(Comm_get_attr);
+
+int PMPI_Attr_get(MPI_Comm comm, int keyval, void *attribute_val, int *flag)
+{
+    return PMPI_Comm_get_attr(comm, keyval, attribute_val, flag);
+}
+SF_MPI_ALIAS(Attr_get);

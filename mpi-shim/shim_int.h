@@ -1,0 +1,272 @@
+/* mpi-shim private: the layouts behind MPI handles, the library's state and
+ * the helpers the bindings share (parameter checks, error reporting,
+ * datatype packing, request completion). Not installed. The MPI layer is
+ * used from one thread at a time (MPI_THREAD_SERIALIZED at most). */
+#ifndef SF_MPI_SHIM_INT_H
+#define SF_MPI_SHIM_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The library defines the deprecated bindings too. */
+#define MPI_NO_DEPRECATION_WARNINGS 1
+#include "mpi-shim/mpi.h"
+#include "mpi-shim/sf_coll.h"
+#include "mpi-shim/sf_op.h"
+#include "runtime/rt/sf_rt.h"
+
+/* Binding definition helpers: PMPI_x is the implementation, MPI_x a strong
+ * alias of it, so a profiling tool can interpose MPI_x and call PMPI_x. */
+#define SF_MPI_ALIAS(name) \
+    extern __typeof__(PMPI_##name) MPI_##name __attribute__((alias("PMPI_" #name)))
+
+/* Magic numbers tell a live object of each kind from garbage or a freed one. */
+enum {
+    SF_MPI_MAGIC_COMM = 0x436f6d6d,
+    SF_MPI_MAGIC_TYPE = 0x54797065,
+    SF_MPI_MAGIC_OP = 0x4f705f5f,
+    SF_MPI_MAGIC_REQ = 0x52657175,
+    SF_MPI_MAGIC_ERRH = 0x45727248,
+    SF_MPI_MAGIC_GROUP = 0x47727570,
+    SF_MPI_MAGIC_MSG = 0x4d736773,
+    SF_MPI_MAGIC_OTHER = 0x4f746872, /* info, win, file null objects */
+    SF_MPI_MAGIC_DEAD = 0x44656164,
+};
+
+/* Context ids: each communicator owns an even/odd pair, the even one for
+ * point-to-point and the odd one for its collectives. WORLD has 0/1, SELF
+ * 2/3; others are allocated from a bitmap agreed on by the parent's
+ * members (an allreduce-AND of their free bitmaps). */
+#define SF_MPI_CTX_WORLD 0u
+#define SF_MPI_CTX_SELF 2u
+#define SF_MPI_MAX_CTX_PAIRS 2048u
+
+struct ompi_errhandler_t {
+    uint32_t magic;
+    int kind; /* SF_MPI_EH_* */
+    MPI_Comm_errhandler_function *fn;
+    int refcount;
+    bool predefined;
+};
+enum { SF_MPI_EH_NULL = 0, SF_MPI_EH_FATAL, SF_MPI_EH_RETURN, SF_MPI_EH_USER };
+
+struct ompi_group_t {
+    uint32_t magic;
+    int size;
+    int rank;     /* own rank in the group, or MPI_UNDEFINED */
+    int *world;   /* world rank of each member (owned unless predefined) */
+    int refcount;
+    bool predefined;
+};
+
+struct ompi_communicator_t {
+    uint32_t magic;
+    bool is_null;     /* MPI_COMM_NULL */
+    bool predefined;
+    uint32_t ctx;     /* point-to-point context; ctx + 1 for collectives */
+    int rank, size;
+    int *world;       /* world rank of each member (owned unless predefined) */
+    struct ompi_errhandler_t *errh;
+    struct sf_coll_comm coll;
+    char name[MPI_MAX_OBJECT_NAME];
+};
+
+/* A datatype is 'n' consecutive copies of a predefined element ('elem',
+ * which is itself when predefined) spaced elem->extent apart. That covers
+ * every predefined type and MPI_Type_contiguous; more general maps come
+ * with the derived-datatype issue. A predefined element made of two parts
+ * (the MINLOC/MAXLOC pair types) has a hole: 'size' < 'extent'. */
+struct ompi_datatype_t {
+    uint32_t magic;
+    bool predefined;
+    bool committed;
+    bool is_null;
+    enum sf_type basic;   /* element kind for reductions; SF_T_NONE if none */
+    size_t size;          /* bytes of data in one instance */
+    MPI_Aint lb, extent;  /* true lb/extent are the same for these maps */
+    size_t n;             /* elements per instance */
+    struct ompi_datatype_t *elem;
+    /* element layout (predefined only): part 0 at offset 0, part 1 at off1 */
+    size_t part0, part1, off1;
+    int combiner;         /* MPI_COMBINER_NAMED / _CONTIGUOUS */
+    int refcount;
+    char name[MPI_MAX_OBJECT_NAME];
+};
+
+struct ompi_op_t {
+    uint32_t magic;
+    bool predefined;
+    bool commute;
+    enum sf_op_kind kind;   /* SF_OP_NULL for user ops */
+    MPI_User_function *user_fn;
+    char name[MPI_MAX_OBJECT_NAME];
+};
+
+enum sf_mpi_req_kind {
+    SF_MPI_REQ_NULL = 0,
+    SF_MPI_REQ_SEND,
+    SF_MPI_REQ_RECV,
+    SF_MPI_REQ_DONE, /* completed at start (PROC_NULL, errors, bsend copies) */
+};
+
+struct ompi_request_t {
+    uint32_t magic;
+    enum sf_mpi_req_kind kind;
+    bool persistent;
+    bool active;        /* started and not yet completed by wait/test */
+    bool is_null;       /* MPI_REQUEST_NULL */
+    bool freed;         /* MPI_Request_free on an active request */
+    bool bsend;
+    bool rt_started;    /* rt owns 'rt' until it completes */
+    int err;            /* MPI class recorded at start (DONE requests) */
+    struct sf_rt_req rt;
+    MPI_Comm comm;
+    MPI_Datatype type;
+    void *ubuf;         /* user buffer */
+    int count;
+    int peer, tag;      /* as given (comm ranks) for persistent restarts */
+    enum sf_rt_mode mode;
+    void *tmp;          /* pack buffer when the datatype has holes */
+    size_t tmplen;
+    MPI_Status done_status; /* status of a DONE request */
+    struct ompi_request_t *next_live; /* list of live requests (debug/finalize) */
+};
+
+struct ompi_message_t {
+    uint32_t magic;
+    bool no_proc;
+    struct sf_rt_msg *msg;
+    MPI_Comm comm;
+    size_t count; /* bytes */
+    int source, tag;
+};
+
+/* Objects we only need as predefined handles for now. */
+struct ompi_info_t { uint32_t magic; int which; };
+struct ompi_win_t { uint32_t magic; };
+struct ompi_file_t { uint32_t magic; };
+
+/* Library state (one per process: MPI is a process-wide API). */
+enum { SF_MPI_ST_NONE = 0, SF_MPI_ST_INIT, SF_MPI_ST_FINALIZED };
+struct sf_mpi_state {
+    int state;
+    int thread_level;
+    struct sf_rt *rt;
+    int world_rank, world_size;
+    int *world_ranks;            /* 0..n-1, WORLD's map */
+    int self_rank[1];
+    uint64_t ctx_used[SF_MPI_MAX_CTX_PAIRS / 64]; /* allocated context pairs */
+    /* MPI_Buffer_attach */
+    char *bsend_buf;
+    size_t bsend_size;
+    struct sf_mpi_bsend *bsend_list; /* in buffer order */
+    char host[MPI_MAX_PROCESSOR_NAME];
+    int appnum, universe_size;
+};
+extern struct sf_mpi_state sf_mpi__st;
+
+/* Predefined objects reached from C (their ABI names are in mpi.h). */
+#define SF_COMM_WORLD ((struct ompi_communicator_t *)(void *)&ompi_mpi_comm_world)
+#define SF_COMM_SELF ((struct ompi_communicator_t *)(void *)&ompi_mpi_comm_self)
+#define SF_COMM_NULL ((struct ompi_communicator_t *)(void *)&ompi_mpi_comm_null)
+
+/* --- errors (mpi_err.c) --- */
+/* Report an error of MPI class 'cls' raised by binding 'fn' on 'comm' (NULL
+ * or invalid: MPI_COMM_WORLD's handler): formats "fn: message", then
+ * ERRORS_ARE_FATAL prints it and aborts the job, ERRORS_RETURN returns
+ * cls, a user handler is called and then cls returned. */
+int sf_mpi__raise(MPI_Comm comm, int cls, const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Fatal-unless-returning report for a runtime code (negative errno /
+ * SF_ERR_*); returns the MPI class. */
+int sf_mpi__raise_rt(MPI_Comm comm, int rc, const char *fn);
+/* MPI error class for a runtime code. */
+int sf_mpi__class_of(int rc);
+int sf_mpi__unsupported(const char *fn);
+/* Name of a communicator for messages ("MPI_COMM_WORLD", its set name, ...). */
+const char *sf_mpi__comm_name(MPI_Comm comm);
+
+/* --- parameter checks: 0 or the raised class (mpi_check.c) --- */
+int sf_mpi__chk_init(const char *fn);
+int sf_mpi__chk_comm(const char *fn, MPI_Comm comm);
+int sf_mpi__chk_type(const char *fn, MPI_Comm comm, MPI_Datatype type);
+int sf_mpi__chk_buf(const char *fn, MPI_Comm comm, const void *buf, int count, MPI_Datatype type);
+/* dest: a rank of comm or MPI_PROC_NULL; src may also be MPI_ANY_SOURCE */
+int sf_mpi__chk_dest(const char *fn, MPI_Comm comm, int dest);
+int sf_mpi__chk_src(const char *fn, MPI_Comm comm, int src);
+int sf_mpi__chk_tag(const char *fn, MPI_Comm comm, int tag, bool any_ok);
+int sf_mpi__chk_root(const char *fn, MPI_Comm comm, int root);
+bool sf_mpi__comm_ok(MPI_Comm comm);
+bool sf_mpi__type_ok(MPI_Datatype type);
+
+/* --- datatypes (mpi_type.c) --- */
+static inline bool sf_mpi__type_contig(MPI_Datatype t)
+{
+    return t->elem->size == (size_t)t->elem->extent;
+}
+/* Bytes on the wire for count instances. */
+static inline size_t sf_mpi__type_bytes(MPI_Datatype t, int count)
+{
+    return (size_t)count * t->size;
+}
+void sf_mpi__pack(MPI_Datatype t, int count, const void *ubuf, void *packed);
+/* Unpacks 'bytes' of packed data (possibly fewer than count instances). */
+void sf_mpi__unpack(MPI_Datatype t, int count, const void *packed, size_t bytes, void *ubuf);
+
+/* --- requests and point-to-point (mpi_pt2pt.c, mpi_req.c) --- */
+void sf_mpi__type_release(MPI_Datatype t);
+static inline void sf_mpi__type_retain(MPI_Datatype t)
+{
+    if (!t->predefined) {
+        t->refcount++;
+    }
+}
+struct ompi_request_t *sf_mpi__req_new(void);
+void sf_mpi__req_release(struct ompi_request_t *r);
+/* Fill a request (stack or heap) for a send or receive; nothing starts. */
+void sf_mpi__p2p_prepare(struct ompi_request_t *r, enum sf_mpi_req_kind kind, void *buf,
+                         int count, MPI_Datatype type, int peer, int tag, MPI_Comm comm,
+                         enum sf_rt_mode mode, bool bsend);
+/* Start (or restart, for persistent requests) r. 0 or an MPI class (not
+ * raised: the binding raises it with its own name). */
+int sf_mpi__p2p_start(struct ompi_request_t *r);
+/* Has r's operation finished (no progress driven)? */
+static inline bool sf_mpi__p2p_finished(const struct ompi_request_t *r)
+{
+    return !r->rt_started || r->rt.complete;
+}
+/* Finish a finished operation: unpack, release scratch, fill *st (may be
+ * MPI_STATUS_IGNORE). Returns the operation's MPI class. r stays allocated. */
+int sf_mpi__p2p_finish(struct ompi_request_t *r, MPI_Status *st);
+/* Wait for r's operation: 0 or the MPI class of a runtime failure. */
+int sf_mpi__p2p_wait(struct ompi_request_t *r);
+void sf_mpi__status_empty(MPI_Status *st);
+/* Drive the runtime once and reap buffered sends / freed requests. */
+int sf_mpi__progress(void);
+/* MPI_Request_free on a running request: reaped once it finishes. */
+void sf_mpi__req_zombie(struct ompi_request_t *r);
+int sf_mpi__bsend_detach_wait(void);
+/* Message about a failed operation for the error handler. */
+int sf_mpi__raise_op(MPI_Comm comm, int cls, const char *fn, const struct ompi_request_t *r);
+
+/* --- communicators (mpi_comm.c) --- */
+void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,
+                        int *world, const char *name);
+
+
+/* Thread-unsafe helpers for statuses */
+static inline void sf_mpi__status_set(MPI_Status *st, int src, int tag, int err, bool canc,
+                                      size_t bytes)
+{
+    if (st != MPI_STATUS_IGNORE) {
+        st->MPI_SOURCE = src;
+        st->MPI_TAG = tag;
+        st->MPI_ERROR = err;
+        st->_cancelled = canc;
+        st->_ucount = bytes;
+    }
+}
+
+#endif
