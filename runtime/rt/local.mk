@@ -11,3 +11,8 @@ TESTS += tests/check_rt
 tests_check_rt_SOURCES = tests/check_rt.c
 tests_check_rt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_rt_LDADD = libsfrt.la libsfnet.la libsfbase.la $(CHECK_LIBS)
+
+# Hand-run engine ping-pong over shm (compare with bench/net_pingpong).
+noinst_PROGRAMS += runtime/rt/rt_pingpong
+runtime_rt_rt_pingpong_SOURCES = runtime/rt/rt_pingpong.c
+runtime_rt_rt_pingpong_LDADD = libsfrt.la libsfnet.la libsfbase.la
