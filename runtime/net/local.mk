@@ -13,3 +13,10 @@ libsfnet_la_LIBADD = $(FABRIC_LIBS)
 noinst_PROGRAMS += bench/net_pingpong
 bench_net_pingpong_SOURCES = bench/net_pingpong.c
 bench_net_pingpong_LDADD = libsfnet.la libsfbase.la
+
+# Check suite: every transport between forked processes.
+check_PROGRAMS += tests/check_net
+TESTS += tests/check_net
+tests_check_net_SOURCES = tests/check_net.c
+tests_check_net_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_net_LDADD = libsfnet.la libsfbase.la $(CHECK_LIBS)

@@ -354,9 +354,11 @@ static int ofi_readerr(struct ofi_net *o)
         SF_ERR("ofi: completion error without context: %s (%s)", fi_strerror(e.err), pe);
         return SF_ERR_TRANSPORT;
     }
-    int status = e.err == FI_ETRUNC ? SF_ERR_TRUNCATE : SF_ERR_TRANSPORT;
-    if (e.err != FI_ECANCELED) {
-        SF_WARN("ofi: operation failed: %s (%s)", fi_strerror(e.err), pe);
+    /* Providers disagree on the sign of err (shm reports it negative). */
+    int err = e.err < 0 ? -e.err : e.err;
+    int status = err == FI_ETRUNC ? SF_ERR_TRUNCATE : SF_ERR_TRANSPORT;
+    if (err != FI_ECANCELED && err != FI_ETRUNC) {
+        SF_WARN("ofi: operation failed: %s (%s)", fi_strerror(err), pe);
     }
     switch (op->kind) {
     case OFI_RX_PKT:

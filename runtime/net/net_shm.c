@@ -655,6 +655,9 @@ static int shm_get(struct sf_net *net, int peer, void *buf, uint64_t raddr, size
     if (peer < 0 || peer >= s->n) {
         return -EINVAL;
     }
+    if (!(s->base.caps & SF_NET_CAP_GET)) {
+        return SF_ERR_UNSUPPORTED;
+    }
     if (len == 0) {
         return 0;
     }
