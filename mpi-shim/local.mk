@@ -47,3 +47,31 @@ TESTS += tests/check_coll
 tests_check_coll_SOURCES = tests/check_coll.c
 tests_check_coll_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 tests_check_coll_LDADD = libsfcoll.la libsfbase.la $(CHECK_LIBS) -lpthread
+
+# --- helper "mpi": MPI semantics programs (tests/mpi) and the ABI test ----
+sf_mpi_test_cppflags = -I$(top_srcdir)/mpi-shim
+check_PROGRAMS += tests/mpi/p2p_basic tests/mpi/p2p_probe tests/mpi/p2p_req \
+	tests/mpi/p2p_bsend tests/mpi/errors tests/mpi/fatal tests/mpi/env_coll
+tests_mpi_p2p_basic_SOURCES = tests/mpi/p2p_basic.c tests/mpi/mt.h
+tests_mpi_p2p_basic_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_p2p_basic_LDADD = libmpi.la
+tests_mpi_p2p_probe_SOURCES = tests/mpi/p2p_probe.c tests/mpi/mt.h
+tests_mpi_p2p_probe_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_p2p_probe_LDADD = libmpi.la
+tests_mpi_p2p_req_SOURCES = tests/mpi/p2p_req.c tests/mpi/mt.h
+tests_mpi_p2p_req_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_p2p_req_LDADD = libmpi.la
+tests_mpi_p2p_bsend_SOURCES = tests/mpi/p2p_bsend.c tests/mpi/mt.h
+tests_mpi_p2p_bsend_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_p2p_bsend_LDADD = libmpi.la
+tests_mpi_errors_SOURCES = tests/mpi/errors.c tests/mpi/mt.h
+tests_mpi_errors_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_errors_LDADD = libmpi.la
+tests_mpi_fatal_SOURCES = tests/mpi/fatal.c tests/mpi/mt.h
+tests_mpi_fatal_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_fatal_LDADD = libmpi.la
+tests_mpi_env_coll_SOURCES = tests/mpi/env_coll.c tests/mpi/mt.h
+tests_mpi_env_coll_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_env_coll_LDADD = libmpi.la
+TESTS += tests/mpi/run.sh
+EXTRA_DIST += tests/mpi/run.sh

@@ -39,10 +39,12 @@ static int do_init(const char *fn, int required, int *provided)
     }
     struct sf_rt *rt = NULL;
     int rc = sf_rt_init(&rt);
+    if (rc == -ENOENT && rt != NULL) {
+        rc = 0; /* not started by sfrun: a singleton (one-rank world) */
+    }
     if (rc < 0) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_OTHER, fn,
-                             "cannot start the Starfish runtime: %s%s", sf_strerror(rc),
-                             rc == -ENOENT ? " (start the program with sfrun)" : "");
+                             "cannot start the Starfish runtime: %s", sf_strerror(rc));
     }
     int rank = sf_rt_rank(rt), size = sf_rt_size(rt);
     int *world = malloc(sizeof(int) * (size_t)size);

@@ -1,0 +1,60 @@
+#!/bin/sh
+# Runs the MPI semantics programs of tests/mpi: as singletons (no sfrun),
+# then under sfrun with 2 and 4 ranks on each data path: Starfish's own
+# shared memory (default), libfabric shm and libfabric tcp (-x FI_PROVIDER).
+# fatal.c must end the job with the error handler's message. Skips (77)
+# the sfrun part when sfrun is not built. SF_MPI_RUN_QUICK=1: default path only.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+T=$top_builddir/tests/mpi
+progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll"
+
+# run NAME CMD...: the command exits 0 (output kept on failure).
+run() {
+    name=$1
+    shift
+    ntest=$((ntest + 1))
+    if "$@" >"$TMP/out" 2>&1; then ok "$name"; else
+        rc=$?
+        fail "$name (exit $rc):"
+        tail -n 25 "$TMP/out" | sed 's/^/    /'
+    fi
+}
+
+for p in $progs; do
+    run "$p singleton" env -u SF_SFD_FD "$T/$p"
+done
+
+if [ ! -x "$SFRUN" ]; then
+    echo "SKIP: $SFRUN not built; only singleton runs done"
+    [ "$nfail" -eq 0 ] || finish
+    exit 77
+fi
+
+paths="default shm tcp"
+[ "${SF_MPI_RUN_QUICK:-0}" = 1 ] && paths=default
+for path in $paths; do
+    case $path in
+    default) x= ;;
+    *) x="-x FI_PROVIDER=$path" ;;
+    esac
+    for n in 2 4; do
+        for p in $progs; do
+            # shellcheck disable=SC2086
+            run "$p -n $n ($path)" "$SFRUN" -n $n $x --timeout 300 "$T/$p"
+        done
+        # The abort must come from the error handler, naming call and comm.
+        ntest=$((ntest + 1))
+        # shellcheck disable=SC2086
+        if "$SFRUN" -n $n $x --timeout 120 "$T/fatal" >"$TMP/fatal" 2>&1; then
+            fail "fatal -n $n ($path): the job exited 0"
+            sed 's/^/    /' "$TMP/fatal"
+        elif grep -q "MPI_Send: invalid rank $((n + 5)) (size $n) on communicator MPI_COMM_WORLD" \
+            "$TMP/fatal"; then
+            ok "fatal -n $n ($path): job aborted with the handler's message"
+        else
+            fail "fatal -n $n ($path): no error handler message in:"
+            sed 's/^/    /' "$TMP/fatal"
+        fi
+    done
+done
+finish
