@@ -7,6 +7,9 @@ libsfbase_la_SOURCES = \
 	runtime/base/err.c runtime/base/log.c runtime/base/tun.c \
 	runtime/base/loop.c runtime/base/crc32c.c runtime/base/wire_schema.c \
 	runtime/base/wire_decode.c runtime/base/wire_encode.c runtime/base/wire_io.c
+# Hidden: the objects are linked statically into programs and libmpi.so, and
+# libmpi must export only the MPI names.
+libsfbase_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
 check_PROGRAMS += tests/check_base
 TESTS += tests/check_base

@@ -63,7 +63,8 @@ enum sf_wire_op {
 /* A decoded field. Strings and byte strings point into the frame buffer:
  * valid as long as the caller keeps that buffer. STR is NOT NUL-terminated:
  * use .len. STRV/I32V point at their encoded form; iterate with
- * sf_wire_strv_next / sf_wire_i32v_get. */
+ * sf_wire_strv_next / sf_wire_i32v_get. For STRV/I32V the decoder also sets
+ * .u to the byte size of that encoded form (what strv_next walks). */
 struct sf_wire_val {
     union {
         uint64_t u;
