@@ -15,7 +15,7 @@ struct op_ctx {
     enum sf_op_kind kind;
     enum sf_type type;
     MPI_User_function *user;
-    MPI_Datatype elem;
+    MPI_Datatype dt;     /* user ops: the caller's datatype */
 };
 
 static int predef_fn(const void *in, void *inout, size_t count, void *arg)
@@ -27,7 +27,7 @@ static int predef_fn(const void *in, void *inout, size_t count, void *arg)
 static int user_fn(const void *in, void *inout, size_t count, void *arg)
 {
     const struct op_ctx *o = arg;
-    MPI_Datatype dt = o->elem;
+    MPI_Datatype dt = o->dt;
     size_t esz = (size_t)dt->extent;
     /* The user function takes an int count: feed it in int-sized chunks. */
     while (count > 0) {
@@ -45,25 +45,27 @@ static bool op_ok(MPI_Op op)
     return op != NULL && op->magic == SF_MPI_MAGIC_OP && (op->kind != SF_OP_NULL || op->user_fn);
 }
 
-/* Build the sf_coll op for (op, type); 0 or the raised class. Counts are
- * then in elements of type->elem. */
+/* Build the sf_coll op for (op, type); 0 or the raised class. A user
+ * function sees the caller's datatype and counts in its units; a
+ * predefined op works on the elements, *mult per instance of type. */
 static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
-                   struct op_ctx *ctx, struct sf_coll_op *out)
+                   struct op_ctx *ctx, struct sf_coll_op *out, size_t *mult)
 {
     if (!op_ok(op)) {
         return sf_mpi__raise(comm, MPI_ERR_OP, fn, "invalid operation");
     }
-    MPI_Datatype elem = type->elem;
     memset(ctx, 0, sizeof(*ctx));
-    ctx->elem = elem;
     out->arg = ctx;
-    out->elem_size = (size_t)elem->extent;
     out->commutative = op->commute;
     if (op->user_fn != NULL) {
         ctx->user = op->user_fn;
+        ctx->dt = type;
         out->fn = user_fn;
+        out->elem_size = (size_t)type->extent;
+        *mult = 1;
         return 0;
     }
+    MPI_Datatype elem = type->elem;
     if (elem->basic == SF_T_NONE || !sf_op_valid(op->kind, elem->basic)) {
         return sf_mpi__raise(comm, MPI_ERR_OP, fn, "%s is not defined for datatype %s",
                              op->name, elem->name);
@@ -71,6 +73,8 @@ static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
     ctx->kind = op->kind;
     ctx->type = elem->basic;
     out->fn = predef_fn;
+    out->elem_size = (size_t)elem->extent;
+    *mult = type->n;
     return 0;
 }
 
@@ -136,13 +140,14 @@ int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype data
     }
     struct op_ctx ctx;
     struct sf_coll_op sop;
+    size_t mult = 1;
     if (!err) {
-        err = make_op(fn, comm, op, datatype, &ctx, &sop);
+        err = make_op(fn, comm, op, datatype, &ctx, &sop, &mult);
     }
     if (err) {
         return err;
     }
-    size_t n = (size_t)count * datatype->n;
+    size_t n = (size_t)count * mult;
     int rc = sf_coll_reduce(&comm->coll, in_place ? NULL : sendbuf, recvbuf, n, &sop, root);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
@@ -162,13 +167,14 @@ int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
     }
     struct op_ctx ctx;
     struct sf_coll_op sop;
+    size_t mult = 1;
     if (!err) {
-        err = make_op(fn, comm, op, datatype, &ctx, &sop);
+        err = make_op(fn, comm, op, datatype, &ctx, &sop, &mult);
     }
     if (err) {
         return err;
     }
-    size_t n = (size_t)count * datatype->n;
+    size_t n = (size_t)count * mult;
     int rc = sf_coll_allreduce(&comm->coll, in_place ? NULL : sendbuf, recvbuf, n, &sop);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
@@ -188,13 +194,14 @@ int PMPI_Reduce_local(const void *inbuf, void *inoutbuf, int count, MPI_Datatype
     }
     struct op_ctx ctx;
     struct sf_coll_op sop;
+    size_t mult = 1;
     if (!err) {
-        err = make_op(fn, comm, op, datatype, &ctx, &sop);
+        err = make_op(fn, comm, op, datatype, &ctx, &sop, &mult);
     }
     if (err) {
         return err;
     }
-    int rc = sop.fn(inbuf, inoutbuf, (size_t)count * datatype->n, sop.arg);
+    int rc = sop.fn(inbuf, inoutbuf, (size_t)count * mult, sop.arg);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Reduce_local);

@@ -55,6 +55,8 @@ int main(int argc, char **argv)
         CHECK(m != MPI_MESSAGE_NULL && st.MPI_SOURCE == left, "mprobe");
         OK(MPI_Iprobe(left, 23, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE));
         CHECK(!flag, "matched message still visible to iprobe");
+        /* Everyone has probed before anyone sends the second message. */
+        OK(MPI_Barrier(MPI_COMM_WORLD));
         OK(MPI_Isend(&b, 1, MPI_INT, right, 23, MPI_COMM_WORLD, &r[1]));
         OK(MPI_Recv(&y, 1, MPI_INT, left, 23, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
         CHECK(y == 200 + left, "the receive took the mprobed message: %d", y);

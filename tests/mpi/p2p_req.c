@@ -47,6 +47,8 @@ int main(int argc, char **argv)
         int flag = 1;
         OK(MPI_Testany(4, rq, &idx, &flag, &st));
         CHECK(!flag || idx == 1, "testany reported a message not yet sent");
+        /* Tag 31 is sent only once every rank has looked at its requests. */
+        OK(MPI_Barrier(MPI_COMM_WORLD));
         OK(MPI_Send(&v[0], 1, MPI_INT, right, 31, MPI_COMM_WORLD));
         out = 0;
         while (out == 0) {
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
         OK(MPI_Irecv(&g, 1, MPI_INT, left, 36, MPI_COMM_WORLD, &r));
         OK(MPI_Request_get_status(r, &flag, &st));
         CHECK(!flag, "get_status on an unsent message");
+        OK(MPI_Barrier(MPI_COMM_WORLD));
         int v = mt_rank;
         OK(MPI_Send(&v, 1, MPI_INT, right, 36, MPI_COMM_WORLD));
         while (!flag) {
