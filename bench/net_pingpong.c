@@ -182,8 +182,8 @@ static void run_bw(struct sf_net *net, struct pp *p, int rank, size_t size, long
             wait_got(net, p, i + 1);
             for (int w = 0; w < WINDOW; w++) {
                 int rc;
-                while ((rc = net->ops->bulk_send(net, 1, (uint64_t)(i * WINDOW + w),
-                                                 buf + w * size, size, NULL)) == -EAGAIN) {
+                while ((rc = net->ops->bulk_send(net, 1, (uint64_t)(i * WINDOW + w), buf + w * size,
+                                                 size, NULL)) == -EAGAIN) {
                     net->ops->progress(net);
                 }
                 if (rc != 0) {
@@ -245,10 +245,18 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt(argc, argv, "t:m:s:n:")) != -1) {
         switch (c) {
-        case 't': type = optarg; break;
-        case 'm': mode = optarg; break;
-        case 's': size = strtoull(optarg, NULL, 0); break;
-        case 'n': iters = atol(optarg); break;
+        case 't':
+            type = optarg;
+            break;
+        case 'm':
+            mode = optarg;
+            break;
+        case 's':
+            size = strtoull(optarg, NULL, 0);
+            break;
+        case 'n':
+            iters = atol(optarg);
+            break;
         default:
             fprintf(stderr, "usage: %s [-t shm|ofi] [-m lat|bw|get] [-s bytes] [-n iters]\n",
                     argv[0]);
@@ -277,7 +285,7 @@ int main(int argc, char **argv)
             struct sf_net_callbacks cb = {on_recv, on_done, &p};
             struct sf_net *net;
             int rc = strcmp(type, "shm") == 0 ? sf_net_shm_open(fd, rank, 2, &cb, &net)
-                                                : sf_net_ofi_open(&cb, &net);
+                                              : sf_net_ofi_open(&cb, &net);
             if (rc != 0) {
                 die("open", rc);
             }

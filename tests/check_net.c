@@ -28,22 +28,21 @@
 
 /* ---- rank side ---- */
 
-#define REQUIRE(c)                                                                     \
-    do {                                                                               \
-        if (!(c)) {                                                                    \
-            fprintf(stderr, "rank %d: %s:%d: failed: %s\n", T.rank, __FILE__, __LINE__, \
-                    #c);                                                               \
-            _exit(1);                                                                  \
-        }                                                                              \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "rank %d: %s:%d: failed: %s\n", T.rank, __FILE__, __LINE__, #c);       \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
-#define REQUIRE_RC(expr, want)                                                         \
-    do {                                                                               \
-        int rc_ = (expr);                                                              \
-        if (rc_ != (want)) {                                                           \
-            fprintf(stderr, "rank %d: %s:%d: %s = %d (%s), want %d\n", T.rank, __FILE__, \
-                    __LINE__, #expr, rc_, sf_strerror(rc_), (want));                   \
-            _exit(1);                                                                  \
-        }                                                                              \
+#define REQUIRE_RC(expr, want)                                                                     \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != (want)) {                                                                       \
+            fprintf(stderr, "rank %d: %s:%d: %s = %d (%s), want %d\n", T.rank, __FILE__, __LINE__, \
+                    #expr, rc_, sf_strerror(rc_), (want));                                         \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
 struct rxlog {
@@ -109,8 +108,8 @@ static void xio(int fd, void *buf, size_t len, bool out)
 {
     size_t off = 0;
     while (off < len) {
-        ssize_t n = out ? write(fd, (char *)buf + off, len - off)
-                        : read(fd, (char *)buf + off, len - off);
+        ssize_t n =
+            out ? write(fd, (char *)buf + off, len - off) : read(fd, (char *)buf + off, len - off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -430,7 +429,8 @@ static void sc_maxpkt(void)
     if (T.rank == 0) {
         unsigned char *buf = malloc(max + 1);
         fill(buf, max + 1, 42);
-        struct iovec iov[3] = {{buf, 1}, {buf + 1, max / 2}, {buf + 1 + max / 2, max - 1 - max / 2}};
+        struct iovec iov[3] = {
+            {buf, 1}, {buf + 1, max / 2}, {buf + 1 + max / 2, max - 1 - max / 2}};
         int rc;
         while ((rc = T.net->ops->send(T.net, 1, iov, 3)) == -EAGAIN) {
             progress();
@@ -502,8 +502,8 @@ static void sc_bulk(void)
             for (int i = 0; i < NBULK; i++) {
                 bufs[i] = malloc(bulk_sizes[i] + 16);
                 memset(bufs[i], 0xee, bulk_sizes[i] + 16);
-                REQUIRE_RC(T.net->ops->bulk_recv(T.net, 0, (uint64_t)(pass * 10 + i) << 40,
-                                                 bufs[i], bulk_sizes[i] + 16, &flags[i]),
+                REQUIRE_RC(T.net->ops->bulk_recv(T.net, 0, (uint64_t)(pass * 10 + i) << 40, bufs[i],
+                                                 bulk_sizes[i] + 16, &flags[i]),
                            0);
             }
             if (recv_first) {
@@ -651,14 +651,26 @@ static void sc_dead_peer(void)
 
 /* ---- tests ---- */
 
-#define EACH_TRANSPORT(name, fn, size)                            \
-    START_TEST(name##_shm) { expect_ok(K_SHM, size, fn); }        \
-    END_TEST                                                      \
-    START_TEST(name##_shm_nocma) { expect_ok(K_SHM_NOCMA, size, fn); } \
-    END_TEST                                                      \
-    START_TEST(name##_ofi_tcp) { expect_ok(K_OFI_TCP, size, fn); } \
-    END_TEST                                                      \
-    START_TEST(name##_ofi_shm) { expect_ok(K_OFI_SHM, size, fn); } \
+#define EACH_TRANSPORT(name, fn, size)                                                             \
+    START_TEST(name##_shm)                                                                         \
+    {                                                                                              \
+        expect_ok(K_SHM, size, fn);                                                                \
+    }                                                                                              \
+    END_TEST                                                                                       \
+    START_TEST(name##_shm_nocma)                                                                   \
+    {                                                                                              \
+        expect_ok(K_SHM_NOCMA, size, fn);                                                          \
+    }                                                                                              \
+    END_TEST                                                                                       \
+    START_TEST(name##_ofi_tcp)                                                                     \
+    {                                                                                              \
+        expect_ok(K_OFI_TCP, size, fn);                                                            \
+    }                                                                                              \
+    END_TEST                                                                                       \
+    START_TEST(name##_ofi_shm)                                                                     \
+    {                                                                                              \
+        expect_ok(K_OFI_SHM, size, fn);                                                            \
+    }                                                                                              \
     END_TEST
 
 EACH_TRANSPORT(order, sc_order, 2)
@@ -735,10 +747,10 @@ int main(void)
     TCase *oshm = transport_case("ofi_shm");
     tcase_add_test(misc, segment_size);
     tcase_add_test(misc, open_rejects_small_segment);
-#define ADD4(name)                              \
-    tcase_add_test(shm, name##_shm);            \
-    tcase_add_test(nocma, name##_shm_nocma);    \
-    tcase_add_test(tcp, name##_ofi_tcp);        \
+#define ADD4(name)                                                                                 \
+    tcase_add_test(shm, name##_shm);                                                               \
+    tcase_add_test(nocma, name##_shm_nocma);                                                       \
+    tcase_add_test(tcp, name##_ofi_tcp);                                                           \
     tcase_add_test(oshm, name##_ofi_shm)
     ADD4(order);
     ADD4(maxpkt);

@@ -44,8 +44,8 @@ struct sf_net__bulk {
     size_t len;
     size_t done_len; /* bytes moved so far */
     void *ctx;
-    uint64_t raddr;  /* shm: sender's buffer address */
-    uint32_t pid;    /* shm: sender's pid at announcement time */
+    uint64_t raddr; /* shm: sender's buffer address */
+    uint32_t pid;   /* shm: sender's pid at announcement time */
 };
 
 /* Unlink and return the first entry matching (peer, cookie), or NULL. */

@@ -216,12 +216,18 @@ static void ofi_on_rx(struct ofi_net *o, struct ofi_op *op, size_t len)
     struct ofi_pkt_hdr h;
     if (len < sizeof h) {
         SF_WARN_SPARSE("ofi: runt packet of %zu bytes dropped", len);
-    } else {
-        memcpy(&h, op->buf, sizeof h);
-        ofi_check_seq(o, h.src, h.seq);
-        o->base.cb.recv(o->base.cb.arg, &o->base, (int)h.src, op->buf + sizeof h,
-                        len - sizeof h);
+        ofi_repost(o, op);
+        return;
     }
+    memcpy(&h, op->buf, sizeof h);
+    if (o->npeers > 0 && h.src >= (uint32_t)o->npeers) {
+        /* Before insert any index is taken on trust; after it, not. */
+        SF_WARN_SPARSE("ofi: packet claims sender %u of %d; dropped", h.src, o->npeers);
+    } else {
+        ofi_check_seq(o, h.src, h.seq);
+        o->base.cb.recv(o->base.cb.arg, &o->base, (int)h.src, op->buf + sizeof h, len - sizeof h);
+    }
+    /* Reposted only after the callback: pkt points into this buffer. */
     ofi_repost(o, op);
 }
 
@@ -262,13 +268,16 @@ static void ofi_bulk_free(struct ofi_op *op)
     free(op);
 }
 
-static int ofi_bulk_send(struct sf_net *net, int peer, uint64_t cookie, const void *buf,
-                         size_t len, void *ctx)
+static int ofi_bulk_send(struct sf_net *net, int peer, uint64_t cookie, const void *buf, size_t len,
+                         void *ctx)
 {
     struct ofi_net *o = (struct ofi_net *)net;
     fi_addr_t dest = ofi_peer(o, peer);
     if (dest == FI_ADDR_NOTAVAIL) {
         return -EINVAL;
+    }
+    if (len > o->info->ep_attr->max_msg_size) {
+        return -EMSGSIZE;
     }
     void *desc;
     int rc;
@@ -291,6 +300,9 @@ static int ofi_bulk_recv(struct sf_net *net, int peer, uint64_t cookie, void *bu
     fi_addr_t src = ofi_peer(o, peer);
     if (src == FI_ADDR_NOTAVAIL) {
         return -EINVAL;
+    }
+    if (len > o->info->ep_attr->max_msg_size) {
+        return -EMSGSIZE;
     }
     void *desc;
     int rc;
@@ -431,8 +443,7 @@ static int ofi_getname(struct sf_net *net, void *buf, size_t *len)
     return rc == 0 ? 0 : ofi_err(rc);
 }
 
-static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs,
-                      const size_t *lens)
+static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs, const size_t *lens)
 {
     struct ofi_net *o = (struct ofi_net *)net;
     if (npeers < 0) {
@@ -605,8 +616,8 @@ static int ofi_pools(struct ofi_net *o)
         return -ENOMEM;
     }
     if (o->mr_local) {
-        int rc = fi_mr_reg(o->domain, o->pool, total, FI_SEND | FI_RECV, 0, 0, 0, &o->pool_mr,
-                           NULL);
+        int rc =
+            fi_mr_reg(o->domain, o->pool, total, FI_SEND | FI_RECV, 0, 0, 0, &o->pool_mr, NULL);
         if (rc != 0) {
             return rc;
         }

@@ -43,14 +43,14 @@
 #include "runtime/net/sf_net.h"
 
 #define SHM_SLOT 64
-#define SHM_HDR 8                          /* header word at the start of a record */
-#define SHM_MAX_PKT 8192                   /* user packets */
-#define SHM_LEN_MAX ((1u << 14) - 1)       /* record payload limit of the len field */
-#define SHM_CHUNK (SHM_LEN_MAX + 1 - 64)   /* streamed bulk data per CHUNK record */
-#define SHM_RING_CTRL 128                  /* freed counter + padding (adjacent-line prefetch) */
+#define SHM_HDR 8                        /* header word at the start of a record */
+#define SHM_MAX_PKT 8192                 /* user packets */
+#define SHM_LEN_MAX ((1u << 14) - 1)     /* record payload limit of the len field */
+#define SHM_CHUNK (SHM_LEN_MAX + 1 - 64) /* streamed bulk data per CHUNK record */
+#define SHM_RING_CTRL 128                /* freed counter + padding (adjacent-line prefetch) */
 #define SHM_RANK_ENTRY 64
-#define SHM_BATCH 64                       /* records delivered per progress call, at most */
-#define SHM_RING_BUDGET (64u << 20)        /* ring memory target for the whole node */
+#define SHM_BATCH 64                /* records delivered per progress call, at most */
+#define SHM_RING_BUDGET (64u << 20) /* ring memory target for the whole node */
 #define SHM_RING_MIN (64u << 10)
 #define SHM_RING_MAX (1u << 20)
 
@@ -323,8 +323,8 @@ static void shm_done(struct shm_net *s, struct sf_net__bulk *b, int status, size
     }
 }
 
-static int shm_bulk_send(struct sf_net *net, int peer, uint64_t cookie, const void *buf,
-                         size_t len, void *ctx)
+static int shm_bulk_send(struct sf_net *net, int peer, uint64_t cookie, const void *buf, size_t len,
+                         void *ctx)
 {
     struct shm_net *s = (struct shm_net *)net;
     if (peer < 0 || peer >= s->n) {
@@ -394,8 +394,7 @@ static void shm_bulk_match(struct shm_net *s, struct sf_net__bulk *b, struct sf_
     if (rc == -EPERM) {
         /* Not allowed to read the sender: have it stream through the ring. */
         if (!s->peers[peer].no_cma) {
-            SF_INFO("shm: process_vm_readv from local rank %d refused; streaming bulk data",
-                    peer);
+            SF_INFO("shm: process_vm_readv from local rank %d refused; streaming bulk data", peer);
         }
         s->peers[peer].no_cma = true;
         b->len = len;
@@ -685,8 +684,7 @@ static int shm_getname(struct sf_net *net, void *buf, size_t *len)
     return 0;
 }
 
-static int shm_insert(struct sf_net *net, int npeers, const void *const *addrs,
-                      const size_t *lens)
+static int shm_insert(struct sf_net *net, int npeers, const void *const *addrs, const size_t *lens)
 {
     struct shm_net *s = (struct shm_net *)net;
     return npeers == s->n ? 0 : -EINVAL;
@@ -757,8 +755,7 @@ static bool shm_cma_works(void)
 int sf_net_shm_open(int fd, int local_rank, int local_size, const struct sf_net_callbacks *cb,
                     struct sf_net **out)
 {
-    if (local_size <= 0 || local_rank < 0 || local_rank >= local_size || !cb || !cb->recv ||
-        !out) {
+    if (local_size <= 0 || local_rank < 0 || local_rank >= local_size || !cb || !cb->recv || !out) {
         return -EINVAL;
     }
     size_t need = sf_net_shm_segment_size(local_size);
@@ -772,8 +769,8 @@ int sf_net_shm_open(int fd, int local_rank, int local_size, const struct sf_net_
         return -errno;
     }
     if ((size_t)st.st_size < need) {
-        SF_ERR("shm: segment is %lld bytes, %zu needed for %d local ranks",
-               (long long)st.st_size, need, local_size);
+        SF_ERR("shm: segment is %lld bytes, %zu needed for %d local ranks", (long long)st.st_size,
+               need, local_size);
         return -EINVAL;
     }
     struct shm_net *s = calloc(1, sizeof *s);
