@@ -73,5 +73,5 @@ tests_mpi_fatal_LDADD = libmpi.la
 tests_mpi_env_coll_SOURCES = tests/mpi/env_coll.c tests/mpi/mt.h
 tests_mpi_env_coll_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_env_coll_LDADD = libmpi.la
-TESTS += tests/mpi/run.sh
-EXTRA_DIST += tests/mpi/run.sh
+TESTS += tests/mpi/run.sh tests/mpi/coverage.sh
+EXTRA_DIST += tests/mpi/run.sh tests/mpi/coverage.sh
