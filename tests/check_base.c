@@ -391,7 +391,7 @@ struct lrec {
     int hooks;
     int fd_a, fd_b;
     int calls_a, calls_b;
-    struct sf_timer *victim;
+    int victim_w;
 };
 
 /* Timer args: a pointer to the record and the id, packed in a struct. */
@@ -628,8 +628,17 @@ START_TEST(test_loop_hup)
 END_TEST
 
 /* Both fds readable in the same batch; whichever runs first deletes the
- * other (and closes it, and re-uses its number for a fresh pipe that is
- * also readable): the stale event must not reach either callback. */
+ * other, closes it and puts a fresh, idle pipe under the same number. The
+ * event already fetched for the old descriptor must reach neither the old
+ * callback nor the new one. */
+static int fresh_calls;
+
+static void on_fresh(struct sf_loop *loop, int fd, int events, void *arg)
+{
+    fresh_calls++;
+    (void)loop, (void)fd, (void)events, (void)arg;
+}
+
 static void on_del_other(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct lrec *r = arg;
@@ -640,9 +649,22 @@ static void on_del_other(struct sf_loop *loop, int fd, int events, void *arg)
         r->calls_b++;
     }
     ck_assert_int_eq(sf_loop_del_fd(loop, other), 0);
-    ck_assert_int_eq(sf_loop_del_fd(loop, fd), 0);
-    sf_loop_stop(loop);
+    int np[2];
+    pipe_pair(np);
+    ck_assert_int_eq(dup2(np[0], other), other); /* closes the old one */
+    close(np[0]);
+    r->victim_w = np[1];
+    ck_assert_int_eq(sf_loop_add_fd(loop, other, SF_LOOP_IN, on_fresh, NULL), 0);
     (void)events;
+}
+
+/* Stop after one full batch of events. */
+static void stop_second_sleep(struct sf_loop *loop, void *arg)
+{
+    int *n = arg;
+    if (++*n == 2) {
+        sf_loop_stop(loop);
+    }
 }
 
 START_TEST(test_loop_del_in_callback)
@@ -659,18 +681,26 @@ START_TEST(test_loop_del_in_callback)
     ck_assert_int_eq(sf_loop_add_fd(loop, q[0], SF_LOOP_IN, on_del_other, &r), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     ck_assert_int_eq(write(q[1], "y", 1), 1);
+    int sleeps = 0;
+    sf_loop_set_before_sleep(loop, stop_second_sleep, &sleeps);
     ck_assert_int_eq(sf_loop_run(loop), 0);
     ck_assert_int_eq(r.calls_a + r.calls_b, 1);
-    /* Run again with a timer: neither deleted fd fires although both are
-     * still readable. */
-    ck_assert_int_eq(sf_loop_timer(loop, 5, tstop, NULL, NULL), 0);
+    ck_assert_int_eq(fresh_calls, 0);
+    /* The survivor is still readable (nobody read it) and still watched;
+     * deleting itself from its own callback also works. */
+    int survivor = r.calls_a ? p[0] : q[0];
+    ck_assert_int_eq(sf_loop_del_fd(loop, survivor), 0);
+    ck_assert_int_eq(sf_loop_add_fd(loop, survivor, SF_LOOP_IN, on_read_stop, &r), 0);
+    sf_loop_set_before_sleep(loop, NULL, NULL);
     ck_assert_int_eq(sf_loop_run(loop), 0);
-    ck_assert_int_eq(r.calls_a + r.calls_b, 1);
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_int_eq(fresh_calls, 0);
     sf_loop_destroy(loop);
     close(p[0]);
     close(p[1]);
     close(q[0]);
     close(q[1]);
+    close(r.victim_w);
 }
 END_TEST
 
@@ -1206,6 +1236,23 @@ START_TEST(test_wire_bad_vectors)
     f = raw_frame(SF_OP_JOB_SUBMIT, body, n, &flen);
     expect_reject(f, flen, SF_ERR_PROTO);
     free(f);
+    /* a count above the limit with a body that really holds the entries */
+    {
+        size_t big = 12 + 4 * ((size_t)SF_WIRE_MAX_STRV + 1) + 12;
+        uint8_t *bb = calloc(1, big);
+        put32(bb, 2);
+        put32(bb + 8, SF_WIRE_MAX_STRV + 1); /* then that many empty STRs */
+        f = raw_frame(SF_OP_JOB_SUBMIT, bb, big, &flen);
+        expect_reject(f, flen, SF_ERR_PROTO);
+        free(f);
+        /* one fewer entry, count at the limit: accepted */
+        put32(bb + 8, SF_WIRE_MAX_STRV);
+        f = raw_frame(SF_OP_JOB_SUBMIT, bb, big - 4, &flen);
+        ck_assert_int_eq(sf_wire_decode(f, flen, &m), (long)flen);
+        ck_assert_uint_eq(m.f[2].len, SF_WIRE_MAX_STRV);
+        free(f);
+        free(bb);
+    }
     /* count larger than the entries present */
     HEAD();
     put32(body + n, 2);
