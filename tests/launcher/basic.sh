@@ -52,6 +52,13 @@ check_grep "--mca warns" "ignoring Open MPI parameter --mca btl self" "$err"
 check "--bind-to core exit 0" 0 $?
 check "one rank is not oversubscribed" 0 "$(cat "$out")"
 
+if [ "$(nproc)" -ge 2 ]; then
+    "$SFRUN" -n 2 --tag-output --bind-to core sh -c 'grep Cpus_allowed_list /proc/self/status' \
+        </dev/null >"$out" 2>"$err"
+    check_grep "--bind-to core binds rank 0 to one cpu" '^\[1,0\]<stdout>:Cpus_allowed_list:[[:space:]]*[0-9]*$' "$out"
+    check_grep "--bind-to core binds rank 1 to one cpu" '^\[1,1\]<stdout>:Cpus_allowed_list:[[:space:]]*[0-9]*$' "$out"
+fi
+
 if [ -x "$SFCC" ]; then
     "$SFCC" -show -o x x.c >"$out" 2>&1
     check_grep "sfcc -show adds libmpi" "x.c.*-lmpi" "$out"
