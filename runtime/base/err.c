@@ -28,11 +28,11 @@ const char *sf_strerror(int code)
         return sf_names[SF_ERR_BASE - code];
     }
     /* Accept errno of either sign: callers sometimes pass errno itself. */
-    int e = code < 0 ? -code : code;
+    long e = code < 0 ? -(long)code : code; /* long: -INT_MIN overflows int */
     if (e < -SF_ERR_BASE) {
         /* strerrordesc_np returns a static description or NULL, unlike
          * strerror which may format into a shared buffer. */
-        const char *s = strerrordesc_np(e);
+        const char *s = strerrordesc_np((int)e);
         if (s != NULL) {
             return s;
         }
