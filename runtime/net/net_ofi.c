@@ -7,7 +7,8 @@
  * Tags: bit 63 set = packet (any source, 8-byte transport header with the
  * sender's peer index and a per-destination sequence number); bit 63 clear
  * = bulk, the other 63 bits are the cookie, matched per source with
- * FI_DIRECTED_RECV.
+ * FI_DIRECTED_RECV. insert must list this endpoint's own address too: its
+ * position is the sender index carried in every packet.
  */
 #include "config.h"
 

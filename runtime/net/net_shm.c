@@ -23,6 +23,10 @@
  * (they hold payload that could otherwise look like a header one lap on)
  * and publishes 'freed' in batches, so the producer reads the consumer's
  * line only when its cached view says the ring is full.
+ *
+ * Ring positions are private to the two ends, so a segment serves one
+ * incarnation of the node's ranks: after a restart every local rank closes
+ * and reopens on a fresh (zero-filled) segment.
  */
 #include "config.h"
 
@@ -495,7 +499,7 @@ static void shm_on_chunk(struct shm_net *s, int peer, const char *rec, size_t le
             break;
         }
     }
-    if (!b || c.offset + dlen > b->len) {
+    if (!b || c.offset > b->len || dlen > b->len - c.offset) {
         SF_WARN_SPARSE("shm: stray bulk chunk from local rank %d", peer);
         return;
     }
