@@ -32,10 +32,11 @@ EXTRA_DIST += tests/fuzz/run-wire.sh tests/fuzz/corpus/wire
 FUZZ_WIRE_SRCS = tests/fuzz/fuzz_wire.c runtime/base/wire_decode.c \
 	runtime/base/wire_encode.c runtime/base/wire_io.c runtime/base/wire_schema.c \
 	runtime/base/crc32c.c runtime/base/err.c
+FUZZ_WIRE_HDRS = runtime/base/sf_wire.h runtime/base/sf_err.h runtime/base/base_int.h
 .PHONY: fuzz-wire
 if HAVE_CLANG
 fuzz-wire: tests/fuzz/fuzz-wire
-tests/fuzz/fuzz-wire: $(FUZZ_WIRE_SRCS:%=$(srcdir)/%)
+tests/fuzz/fuzz-wire: $(FUZZ_WIRE_SRCS:%=$(srcdir)/%) $(FUZZ_WIRE_HDRS:%=$(srcdir)/%)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
