@@ -192,6 +192,7 @@ START_TEST(test_log_long_line)
     ck_assert_uint_lt(n, sizeof buf - 1);
     ck_assert_int_eq(buf[n - 1], '\n');
     ck_assert_ptr_null(memchr(buf, '\n', n - 1)); /* still one line */
+    ck_assert_mem_eq(buf + n - 4, "...", 3);        /* marked as cut */
 }
 END_TEST
 

@@ -107,7 +107,12 @@ void sf_log_write(int level, const char *file, int line, const char *fmt, ...)
     n = vsnprintf(buf + len, cap - len, fmt, ap);
     va_end(ap);
     if (n > 0) {
-        len += (size_t)n < cap - len ? (size_t)n : cap - len - 1;
+        if ((size_t)n < cap - len) {
+            len += (size_t)n;
+        } else {
+            len = cap - 1;
+            memcpy(buf + len - 3, "...", 3); /* say that it was cut */
+        }
     }
     /* Drop trailing newlines from the caller: we add exactly one. */
     while (len > 0 && buf[len - 1] == '\n') {

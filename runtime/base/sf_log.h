@@ -31,8 +31,7 @@ void sf_log_write(int level, const char *file, int line, const char *fmt, ...)
 #define SF_WARN_ONCE(...)                                           \
     do {                                                            \
         static bool sf_once_;                                       \
-        if (!sf_once_) {                                            \
-            sf_once_ = true;                                        \
+        if (!__atomic_exchange_n(&sf_once_, true, __ATOMIC_RELAXED)) { \
             SF_WARN(__VA_ARGS__);                                   \
         }                                                           \
     } while (0)
