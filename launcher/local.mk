@@ -48,3 +48,9 @@ sf_launcher_tests = tests/launcher/basic.sh tests/launcher/failures.sh tests/lau
 	tests/launcher/mpi.sh
 TESTS += $(sf_launcher_tests)
 EXTRA_DIST += $(sf_launcher_tests) tests/launcher/mpi_ranks.c
+
+check_PROGRAMS += tests/check_sfrun
+TESTS += tests/check_sfrun
+tests_check_sfrun_SOURCES = tests/check_sfrun.c launcher/sfrun_args.c launcher/sfrun_paths.c
+tests_check_sfrun_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_sfrun_LDADD = libsfbase.la $(CHECK_LIBS)
