@@ -75,3 +75,9 @@ tests_mpi_env_coll_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_env_coll_LDADD = libmpi.la
 TESTS += tests/mpi/run.sh tests/mpi/coverage.sh
 EXTRA_DIST += tests/mpi/run.sh tests/mpi/coverage.sh
+if HAVE_OMPI
+TESTS += tests/abi/run.sh
+endif
+EXTRA_DIST += tests/abi/run.sh
+CLEANFILES += tests/abi/ompi_env_coll tests/abi/ompi_p2p_basic tests/abi/ompi_p2p_req \
+	tests/abi/ompi_p2p_probe

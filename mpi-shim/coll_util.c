@@ -1,0 +1,103 @@
+/* Point-to-point helpers and thresholds shared by the collective
+ * algorithms: blocking send/receive/exchange over sf_rt on the
+ * communicator's collective context. No algorithms here. Single-threaded. */
+#include "mpi-shim/coll_int.h"
+
+#include "runtime/base/sf_err.h"
+#include "runtime/base/sf_tun.h"
+#include "runtime/rt/sf_rt.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Defaults measured on a 2-core box at 4 and 8 ranks; see bench/README.md. */
+static const struct sf_tun coll_tun_items[] = {
+    {"bcast_large", SF_TUN_SIZE, "256k",
+     "broadcasts of at least this many bytes use scatter + ring allgather",
+     offsetof(struct sf_coll__tun, bcast_large)},
+    {"allreduce_large", SF_TUN_SIZE, "64k",
+     "allreduces of at least this many bytes use the ring (reduce-scatter + allgather)",
+     offsetof(struct sf_coll__tun, allreduce_large)},
+};
+static const struct sf_tun_table coll_tun_table = {
+    "coll", coll_tun_items, sizeof(coll_tun_items) / sizeof(coll_tun_items[0])};
+
+const struct sf_coll__tun *sf_coll__tun(void)
+{
+    /* Loaded on first use; a bad value falls back to the defaults (the
+     * loader has already said which variable was wrong). */
+    static struct sf_coll__tun tun;
+    static bool loaded;
+    if (!loaded) {
+        if (sf_tun_load(&coll_tun_table, &tun) != 0) {
+            tun.bcast_large = 256 * 1024;
+            tun.allreduce_large = 64 * 1024;
+        }
+        loaded = true;
+    }
+    return &tun;
+}
+
+static int check_recv(const struct sf_rt_req *r, size_t len)
+{
+    if (r->status.error != 0) {
+        return r->status.error;
+    }
+    return r->status.count == len ? 0 : SF_ERR_TRUNCATE;
+}
+
+int sf_coll__send(const struct sf_coll_comm *c, const void *buf, size_t len, int peer, int tag)
+{
+    struct sf_rt_req s;
+    memset(&s, 0, sizeof s);
+    int rc = sf_rt_isend(c->rt, &s, buf, len, c->world[peer], c->ctx, c->rank, tag,
+                         SF_RT_STANDARD);
+    if (rc != 0) {
+        return rc;
+    }
+    return sf_rt_wait(c->rt, &s);
+}
+
+int sf_coll__recv(const struct sf_coll_comm *c, void *buf, size_t len, int peer, int tag)
+{
+    struct sf_rt_req r;
+    memset(&r, 0, sizeof r);
+    int rc = sf_rt_irecv(c->rt, &r, buf, len, peer, c->ctx, tag);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = sf_rt_wait(c->rt, &r);
+    return rc != 0 ? rc : check_recv(&r, len);
+}
+
+int sf_coll__sendrecv(const struct sf_coll_comm *c, const void *sbuf, size_t slen, int dest,
+                      void *rbuf, size_t rlen, int src, int tag)
+{
+    struct sf_rt_req r, s;
+    memset(&r, 0, sizeof r);
+    memset(&s, 0, sizeof s);
+    /* Receive first so the peer's message finds it posted. */
+    int rc = sf_rt_irecv(c->rt, &r, rbuf, rlen, src, c->ctx, tag);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = sf_rt_isend(c->rt, &s, sbuf, slen, c->world[dest], c->ctx, c->rank, tag,
+                     SF_RT_STANDARD);
+    if (rc != 0) {
+        /* The receive lives on this stack frame: it must not outlive it. */
+        if (sf_rt_cancel(c->rt, &r) == 0) {
+            (void)sf_rt_wait(c->rt, &r);
+        }
+        return rc;
+    }
+    int rr = sf_rt_wait(c->rt, &r);
+    int rs = sf_rt_wait(c->rt, &s);
+    if (rr != 0) {
+        return rr;
+    }
+    if (rs != 0) {
+        return rs;
+    }
+    return check_recv(&r, rlen);
+}

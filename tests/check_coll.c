@@ -1,0 +1,533 @@
+/* Check suite for the collective algorithms (mpi-shim/coll_*.c), run over
+ * an in-process stand-in for sf_rt: one thread per rank, a mutex-protected
+ * mailbox with MPI matching order. Tests semantics and determinism, not
+ * speed, and not the real message engine (tests/check_rt does that). */
+#include "mpi-shim/sf_coll.h"
+#include "mpi-shim/sf_op.h"
+#include "runtime/rt/sf_rt.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the stand-in engine: eager, buffered, FIFO matching ---- */
+
+struct fmsg {
+    struct fmsg *next;
+    uint32_t ctx;
+    int src, tag;
+    size_t len;
+    unsigned char data[];
+};
+
+struct fworld {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int size;
+    struct fmsg **unexp;     /* per world rank, arrival order */
+    struct sf_rt_req **posted; /* per world rank, post order (linked by next) */
+};
+
+struct sf_rt {
+    struct fworld *w;
+    int wrank;
+};
+
+static bool matches(uint32_t ctx, int src, int tag, uint32_t rctx, int rsrc, int rtag)
+{
+    return ctx == rctx && (rsrc == SF_RT_ANY_SOURCE || rsrc == src) &&
+           (rtag == SF_RT_ANY_TAG || rtag == tag);
+}
+
+static void deliver(struct sf_rt_req *r, int src, int tag, const void *data, size_t len)
+{
+    size_t n = len < r->len ? len : r->len;
+    memcpy(r->buf, data, n);
+    r->status.source = src;
+    r->status.tag = tag;
+    r->status.count = n;
+    r->status.error = len > r->len ? -4004 : 0;
+    r->complete = true;
+}
+
+int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t len, int dest,
+                uint32_t ctx, int src_rank, int tag, enum sf_rt_mode mode)
+{
+    struct fworld *w = rt->w;
+    ck_assert(dest >= 0 && dest < w->size);
+    memset(req, 0, sizeof *req);
+    req->kind = SF_RT_REQ_SEND;
+    pthread_mutex_lock(&w->mu);
+    struct sf_rt_req **pp = &w->posted[dest];
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        if (matches(ctx, src_rank, tag, (*pp)->ctx, (*pp)->peer, (*pp)->tag)) {
+            struct sf_rt_req *r = *pp;
+            *pp = r->next;
+            deliver(r, src_rank, tag, buf, len);
+            goto done;
+        }
+    }
+    struct fmsg *m = malloc(sizeof *m + len);
+    ck_assert_ptr_nonnull(m);
+    m->next = NULL;
+    m->ctx = ctx;
+    m->src = src_rank;
+    m->tag = tag;
+    m->len = len;
+    memcpy(m->data, buf, len);
+    struct fmsg **mp = &w->unexp[dest];
+    while (*mp != NULL) {
+        mp = &(*mp)->next;
+    }
+    *mp = m;
+done:
+    req->complete = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int sf_rt_irecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len, int source,
+                uint32_t ctx, int tag)
+{
+    struct fworld *w = rt->w;
+    memset(req, 0, sizeof *req);
+    req->kind = SF_RT_REQ_RECV;
+    req->buf = buf;
+    req->len = len;
+    req->ctx = ctx;
+    req->peer = source;
+    req->tag = tag;
+    pthread_mutex_lock(&w->mu);
+    for (struct fmsg **mp = &w->unexp[rt->wrank]; *mp != NULL; mp = &(*mp)->next) {
+        struct fmsg *m = *mp;
+        if (matches(m->ctx, m->src, m->tag, ctx, source, tag)) {
+            *mp = m->next;
+            deliver(req, m->src, m->tag, m->data, m->len);
+            free(m);
+            pthread_mutex_unlock(&w->mu);
+            return 0;
+        }
+    }
+    struct sf_rt_req **pp = &w->posted[rt->wrank];
+    while (*pp != NULL) {
+        pp = &(*pp)->next;
+    }
+    *pp = req;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int sf_rt_wait(struct sf_rt *rt, struct sf_rt_req *req)
+{
+    pthread_mutex_lock(&rt->w->mu);
+    while (!req->complete) {
+        pthread_cond_wait(&rt->w->cv, &rt->w->mu);
+    }
+    pthread_mutex_unlock(&rt->w->mu);
+    return 0;
+}
+
+int sf_rt_cancel(struct sf_rt *rt, struct sf_rt_req *req)
+{
+    pthread_mutex_lock(&rt->w->mu);
+    for (struct sf_rt_req **pp = &rt->w->posted[rt->wrank]; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == req) {
+            *pp = req->next;
+            req->status.cancelled = true;
+            req->complete = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->w->mu);
+    return 0;
+}
+
+/* ---- running p ranks ---- */
+
+struct rankctx {
+    struct sf_rt rt;
+    struct sf_coll_comm comm;
+    int *world;
+    void *arg;
+    void (*body)(struct rankctx *);
+};
+
+static void *rank_main(void *v)
+{
+    struct rankctx *r = v;
+    r->body(r);
+    return NULL;
+}
+
+/* Members are mapped to world ranks by a permutation so that the algorithms'
+ * comm-rank vs world-rank translation is exercised. */
+static void run_ranks(int p, void (*body)(struct rankctx *), void *arg)
+{
+    struct fworld w;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    w.size = p;
+    w.unexp = calloc((size_t)p, sizeof *w.unexp);
+    w.posted = calloc((size_t)p, sizeof *w.posted);
+    int *world = malloc(sizeof(int) * (size_t)p);
+    for (int i = 0; i < p; i++) {
+        world[i] = (i * 5 + 3) % p;
+        if (p % 5 == 0) {
+            world[i] = p - 1 - i;
+        }
+    }
+    struct rankctx *rs = calloc((size_t)p, sizeof *rs);
+    pthread_t *th = calloc((size_t)p, sizeof *th);
+    for (int i = 0; i < p; i++) {
+        rs[i].rt.w = &w;
+        rs[i].rt.wrank = world[i];
+        rs[i].comm = (struct sf_coll_comm){&rs[i].rt, 77, i, p, world};
+        rs[i].arg = arg;
+        rs[i].body = body;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, rank_main, &rs[i]), 0);
+    }
+    for (int i = 0; i < p; i++) {
+        pthread_join(th[i], NULL);
+    }
+    /* Every message sent was received, every receive matched. */
+    for (int i = 0; i < p; i++) {
+        ck_assert_msg(w.unexp[i] == NULL, "leftover message at world rank %d", i);
+        ck_assert(w.posted[i] == NULL);
+    }
+    free(th);
+    free(rs);
+    free(world);
+    free(w.unexp);
+    free(w.posted);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+}
+
+/* ---- ops ---- */
+
+static int op_sum_double(const void *in, void *inout, size_t n, void *arg)
+{
+    return sf_op_apply(SF_OP_SUM, SF_T_DOUBLE, in, inout, n);
+}
+static int op_sum_int64(const void *in, void *inout, size_t n, void *arg)
+{
+    return sf_op_apply(SF_OP_SUM, SF_T_INT64, in, inout, n);
+}
+/* 2x2 matrix product mod 2^32: associative, not commutative. inout = in x inout. */
+static int op_matmul(const void *in, void *inout, size_t n, void *arg)
+{
+    const uint32_t *a = in;
+    uint32_t *b = inout;
+    for (size_t k = 0; k < n; k++, a += 4, b += 4) {
+        uint32_t r[4] = {a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3],
+                         a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3]};
+        memcpy(b, r, sizeof r);
+    }
+    return 0;
+}
+static const struct sf_coll_op OP_DSUM = {op_sum_double, NULL, true, sizeof(double)};
+static const struct sf_coll_op OP_ISUM = {op_sum_int64, NULL, true, sizeof(int64_t)};
+static const struct sf_coll_op OP_MAT = {op_matmul, NULL, false, 4 * sizeof(uint32_t)};
+
+static void mat_of(int rank, size_t k, uint32_t m[4])
+{
+    uint32_t s = (uint32_t)(rank * 2654435761u + k * 40503u + 1);
+    m[0] = s | 1;
+    m[1] = s >> 7;
+    m[2] = (s >> 3) + (uint32_t)rank;
+    m[3] = s * 3 + 1;
+}
+
+static double dval(int rank, size_t i)
+{
+    /* Values of very different magnitude so the summation order shows. */
+    return (rank % 3 == 0 ? 1e16 : 1.0) * (1.0 + (double)((rank * 131 + i * 7) % 97) / 7.0);
+}
+
+/* ---- barrier ---- */
+
+static atomic_int bar_count[20];
+
+static void body_barrier(struct rankctx *r)
+{
+    int p = r->comm.size;
+    for (int it = 0; it < 20; it++) {
+        atomic_fetch_add(&bar_count[it], 1);
+        ck_assert_int_eq(sf_coll_barrier(&r->comm), 0);
+        /* Nobody leaves round it before everyone has entered it. */
+        ck_assert_int_eq(atomic_load(&bar_count[it]), p);
+    }
+}
+
+START_TEST(barrier)
+{
+    for (int p = 1; p <= 9; p++) {
+        for (int it = 0; it < 20; it++) {
+            atomic_store(&bar_count[it], 0);
+        }
+        run_ranks(p, body_barrier, NULL);
+    }
+}
+END_TEST
+
+/* ---- bcast ---- */
+
+static const size_t bcast_sizes[] = {0, 1, 7, 4096, 300000, 1048579};
+
+static void body_bcast(struct rankctx *r)
+{
+    int p = r->comm.size;
+    for (size_t si = 0; si < sizeof bcast_sizes / sizeof bcast_sizes[0]; si++) {
+        size_t n = bcast_sizes[si];
+        unsigned char *b = malloc(n + 1);
+        for (int root = 0; root < p; root++) {
+            for (size_t i = 0; i < n; i++) {
+                b[i] = r->comm.rank == root ? (unsigned char)(i * 7 + root) : 0xee;
+            }
+            ck_assert_int_eq(sf_coll_bcast(&r->comm, b, n, root), 0);
+            /* (ck_assert costs a pipe write per call: check once per buffer) */
+            size_t bad = n;
+            for (size_t i = 0; i < n && bad == n; i++) {
+                if (b[i] != (unsigned char)(i * 7 + root)) {
+                    bad = i;
+                }
+            }
+            ck_assert_msg(bad == n, "p %d n %zu root %d byte %zu", p, n, root, bad);
+        }
+        free(b);
+    }
+}
+
+START_TEST(bcast)
+{
+    run_ranks(_i, body_bcast, NULL);
+}
+END_TEST
+
+START_TEST(bad_root)
+{
+    struct sf_rt rt = {0};
+    int world[2] = {0, 1};
+    struct sf_coll_comm c = {&rt, 1, 0, 2, world};
+    char b[4];
+    ck_assert_int_eq(sf_coll_bcast(&c, b, 4, 2), -EINVAL);
+    ck_assert_int_eq(sf_coll_reduce(&c, b, b, 1, &OP_ISUM, -1), -EINVAL);
+}
+END_TEST
+
+/* ---- reduce and allreduce ---- */
+
+static const size_t red_counts[] = {0, 1, 5, 1000, 20000};
+#define NRC (sizeof red_counts / sizeof red_counts[0])
+
+/* results[root][count index] from rank root's rbuf (reduce) or every rank
+ * compared with rank 0 (allreduce), kept for the determinism check. */
+struct red_out {
+    double *d[NRC][9];
+};
+
+static void body_reduce(struct rankctx *r)
+{
+    struct red_out *o = r->arg;
+    int p = r->comm.size, me = r->comm.rank;
+    for (size_t ci = 0; ci < NRC; ci++) {
+        size_t n = red_counts[ci];
+        double *s = malloc(n * sizeof(double) + 8), *d = malloc(n * sizeof(double) + 8);
+        int64_t *is = malloc(n * 8 + 8), *id = malloc(n * 8 + 8);
+        uint32_t *ms = malloc(n * 16 + 16), *md = malloc(n * 16 + 16);
+        for (int root = 0; root < p; root++) {
+            for (size_t i = 0; i < n; i++) {
+                s[i] = dval(me, i);
+                is[i] = (int64_t)(me + 1) * (int64_t)(i + 1);
+                mat_of(me, i, ms + 4 * i);
+            }
+            bool inplace = (root + (int)ci) % 2 == 1;
+            if (inplace && me == root) {
+                memcpy(d, s, n * sizeof(double));
+                memcpy(id, is, n * 8);
+                memcpy(md, ms, n * 16);
+            }
+            ck_assert_int_eq(sf_coll_reduce(&r->comm, inplace && me == root ? NULL : s, d, n,
+                                            &OP_DSUM, root), 0);
+            ck_assert_int_eq(sf_coll_reduce(&r->comm, inplace && me == root ? NULL : is, id, n,
+                                            &OP_ISUM, root), 0);
+            ck_assert_int_eq(sf_coll_reduce(&r->comm, inplace && me == root ? NULL : ms, md, n,
+                                            &OP_MAT, root), 0);
+            if (me != root) {
+                continue;
+            }
+            int64_t tri = (int64_t)p * (p + 1) / 2;
+            size_t bad_i = n, bad_m = n;
+            for (size_t i = 0; i < n; i++) {
+                if (id[i] != tri * (int64_t)(i + 1)) {
+                    bad_i = i;
+                }
+                uint32_t ref[4], m[4];
+                mat_of(p - 1, i, ref);
+                for (int k = p - 2; k >= 0; k--) {
+                    mat_of(k, i, m);
+                    op_matmul(m, ref, 1, NULL); /* ref = M_k x ref */
+                }
+                if (memcmp(ref, md + 4 * i, 16) != 0) {
+                    bad_m = i;
+                }
+            }
+            ck_assert_msg(bad_i == n, "int sum p %d root %d i %zu", p, root, bad_i);
+            ck_assert_msg(bad_m == n, "matrix p %d root %d i %zu", p, root, bad_m);
+            if (root == 0 && o != NULL) {
+                o->d[ci][0] = malloc(n * sizeof(double) + 8);
+                memcpy(o->d[ci][0], d, n * sizeof(double));
+            }
+        }
+        free(s);
+        free(d);
+        free(is);
+        free(id);
+        free(ms);
+        free(md);
+    }
+}
+
+static void free_out(struct red_out *o)
+{
+    for (size_t ci = 0; ci < NRC; ci++) {
+        for (int k = 0; k < 9; k++) {
+            free(o->d[ci][k]);
+        }
+    }
+}
+
+START_TEST(reduce)
+{
+    struct red_out a = {0}, b = {0};
+    run_ranks(_i, body_reduce, &a);
+    run_ranks(_i, body_reduce, &b);
+    for (size_t ci = 0; ci < NRC; ci++) {
+        ck_assert(memcmp(a.d[ci][0], b.d[ci][0], red_counts[ci] * sizeof(double)) == 0);
+    }
+    free_out(&a);
+    free_out(&b);
+}
+END_TEST
+
+static void body_allreduce(struct rankctx *r)
+{
+    struct red_out *o = r->arg;
+    int p = r->comm.size, me = r->comm.rank;
+    for (size_t ci = 0; ci < NRC; ci++) {
+        size_t n = red_counts[ci];
+        double *s = malloc(n * sizeof(double) + 8), *d = malloc(n * sizeof(double) + 8);
+        int64_t *is = malloc(n * 8 + 8), *id = malloc(n * 8 + 8);
+        uint32_t *ms = malloc(n * 16 + 16), *md = malloc(n * 16 + 16);
+        for (size_t i = 0; i < n; i++) {
+            s[i] = dval(me, i);
+            is[i] = (int64_t)(me + 1) * (int64_t)(i + 1);
+            mat_of(me, i, ms + 4 * i);
+        }
+        bool inplace = ci % 2 == 1;
+        if (inplace) {
+            memcpy(d, s, n * sizeof(double));
+            memcpy(id, is, n * 8);
+            memcpy(md, ms, n * 16);
+        }
+        ck_assert_int_eq(sf_coll_allreduce(&r->comm, inplace ? NULL : s, d, n, &OP_DSUM), 0);
+        ck_assert_int_eq(sf_coll_allreduce(&r->comm, inplace ? NULL : is, id, n, &OP_ISUM), 0);
+        ck_assert_int_eq(sf_coll_allreduce(&r->comm, inplace ? NULL : ms, md, n, &OP_MAT), 0);
+        int64_t tri = (int64_t)p * (p + 1) / 2;
+        size_t bad_i = n, bad_m = n, bad_d = n;
+        for (size_t i = 0; i < n; i++) {
+            if (id[i] != tri * (int64_t)(i + 1)) {
+                bad_i = i;
+            }
+            uint32_t ref[4], m[4];
+            mat_of(p - 1, i, ref);
+            for (int k = p - 2; k >= 0; k--) {
+                mat_of(k, i, m);
+                op_matmul(m, ref, 1, NULL);
+            }
+            if (memcmp(ref, md + 4 * i, 16) != 0) {
+                bad_m = i;
+            }
+            /* Close to the exact sum whatever the order. */
+            double exact = 0;
+            for (int k = 0; k < p; k++) {
+                exact += dval(k, i);
+            }
+            if (!(d[i] > exact * (1 - 1e-12) && d[i] < exact * (1 + 1e-12))) {
+                bad_d = i;
+            }
+        }
+        ck_assert_msg(bad_i == n, "int sum p %d i %zu", p, bad_i);
+        ck_assert_msg(bad_m == n, "matrix p %d i %zu", p, bad_m);
+        ck_assert_msg(bad_d == n, "double sum p %d i %zu", p, bad_d);
+        o->d[ci][me] = d; /* compared across ranks and runs by the caller */
+        free(s);
+        free(is);
+        free(id);
+        free(ms);
+        free(md);
+    }
+}
+
+START_TEST(allreduce)
+{
+    int p = _i;
+    struct red_out a = {0}, b = {0};
+    run_ranks(p, body_allreduce, &a);
+    run_ranks(p, body_allreduce, &b);
+    for (size_t ci = 0; ci < NRC; ci++) {
+        size_t bytes = red_counts[ci] * sizeof(double);
+        for (int k = 0; k < p; k++) {
+            /* Same bits on every rank and in both runs. */
+            ck_assert_msg(memcmp(a.d[ci][0], a.d[ci][k], bytes) == 0, "rank %d differs", k);
+            ck_assert_msg(memcmp(a.d[ci][k], b.d[ci][k], bytes) == 0, "run differs");
+        }
+    }
+    free_out(&a);
+    free_out(&b);
+}
+END_TEST
+
+/* The long-message algorithms on short messages too, where chunks get
+ * uneven or empty. Each test runs in its own process, so the thresholds
+ * set here are the ones the algorithms load on first use. */
+START_TEST(thresholds_low)
+{
+    setenv("SF_COLL_BCAST_LARGE", "1", 1);
+    setenv("SF_COLL_ALLREDUCE_LARGE", "8", 1);
+    struct red_out a = {0};
+    run_ranks(_i, body_bcast, NULL);
+    run_ranks(_i, body_allreduce, &a);
+    free_out(&a);
+}
+END_TEST
+
+static Suite *coll_suite(void)
+{
+    Suite *s = suite_create("coll");
+    TCase *tc = tcase_create("algorithms");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, barrier);
+    tcase_add_loop_test(tc, bcast, 1, 10);
+    tcase_add_test(tc, bad_root);
+    tcase_add_loop_test(tc, reduce, 1, 10);
+    tcase_add_loop_test(tc, allreduce, 1, 10);
+    tcase_add_loop_test(tc, thresholds_low, 2, 10);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(coll_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
