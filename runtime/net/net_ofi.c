@@ -492,6 +492,9 @@ static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs, 
     }
     free(o->addrs);
     free(o->tx_seq);
+    free(o->rx_seq); /* restarted peers count from zero again */
+    o->rx_seq = NULL;
+    o->nrx_seq = 0;
     o->addrs = fa;
     o->tx_seq = seq;
     o->npeers = npeers;
