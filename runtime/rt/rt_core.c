@@ -203,12 +203,6 @@ struct sf_rt_req *sf_rt__slot_take(struct sf_rt *rt, uint64_t id)
     return r;
 }
 
-void sf_rt__complete(struct sf_rt_req *req)
-{
-    req->state = RT_S_DONE;
-    req->complete = true;
-}
-
 int sf_rt_rank(const struct sf_rt *rt)
 {
     return rt->rank;

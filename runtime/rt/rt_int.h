@@ -191,13 +191,69 @@ void sf_rt__free(struct sf_rt *rt);
 uint64_t sf_rt__slot_put(struct sf_rt *rt, struct sf_rt_req *req);
 struct sf_rt_req *sf_rt__slot_find(struct sf_rt *rt, uint64_t id);
 struct sf_rt_req *sf_rt__slot_take(struct sf_rt *rt, uint64_t id);
-void sf_rt__complete(struct sf_rt_req *req);
+
+/* Queue primitives and completion: inline, they sit on the fast path. */
+static inline void sf_rt__complete(struct sf_rt_req *req)
+{
+    req->state = RT_S_DONE;
+    req->complete = true;
+}
+
+static inline void sf_rt__list_push(struct rt_list *l, struct sf_rt_req *r)
+{
+    r->next = NULL;
+    r->prev = l->tail;
+    if (l->tail != NULL) {
+        l->tail->next = r;
+    } else {
+        l->head = r;
+    }
+    l->tail = r;
+}
+
+static inline void sf_rt__list_del(struct rt_list *l, struct sf_rt_req *r)
+{
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        l->head = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    } else {
+        l->tail = r->prev;
+    }
+    r->next = r->prev = NULL;
+}
+
+static inline void sf_rt__mlist_push(struct rt_mlist *l, struct sf_rt_msg *m)
+{
+    m->next = NULL;
+    m->prev = l->tail;
+    if (l->tail != NULL) {
+        l->tail->next = m;
+    } else {
+        l->head = m;
+    }
+    l->tail = m;
+}
+
+static inline void sf_rt__mlist_del(struct rt_mlist *l, struct sf_rt_msg *m)
+{
+    if (m->prev != NULL) {
+        m->prev->next = m->next;
+    } else {
+        l->head = m->next;
+    }
+    if (m->next != NULL) {
+        m->next->prev = m->prev;
+    } else {
+        l->tail = m->prev;
+    }
+    m->next = m->prev = NULL;
+}
 
 /* rt_match.c */
-void sf_rt__list_push(struct rt_list *l, struct sf_rt_req *r);
-void sf_rt__list_del(struct rt_list *l, struct sf_rt_req *r);
-void sf_rt__mlist_push(struct rt_mlist *l, struct sf_rt_msg *m);
-void sf_rt__mlist_del(struct rt_mlist *l, struct sf_rt_msg *m);
 struct sf_rt_req *sf_rt__match_posted(struct sf_rt *rt, uint32_t ctx, int src, int tag);
 struct sf_rt_msg *sf_rt__match_unexp(struct sf_rt *rt, uint32_t ctx, int src, int tag);
 struct sf_rt_msg *sf_rt__msg_alloc(struct sf_rt *rt, size_t datalen);

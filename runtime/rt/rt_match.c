@@ -13,60 +13,6 @@
 #define RT_MSG_CACHE_CAP 256
 #define RT_MSG_CACHE_MAX 1024
 
-void sf_rt__list_push(struct rt_list *l, struct sf_rt_req *r)
-{
-    r->next = NULL;
-    r->prev = l->tail;
-    if (l->tail != NULL) {
-        l->tail->next = r;
-    } else {
-        l->head = r;
-    }
-    l->tail = r;
-}
-
-void sf_rt__list_del(struct rt_list *l, struct sf_rt_req *r)
-{
-    if (r->prev != NULL) {
-        r->prev->next = r->next;
-    } else {
-        l->head = r->next;
-    }
-    if (r->next != NULL) {
-        r->next->prev = r->prev;
-    } else {
-        l->tail = r->prev;
-    }
-    r->next = r->prev = NULL;
-}
-
-void sf_rt__mlist_push(struct rt_mlist *l, struct sf_rt_msg *m)
-{
-    m->next = NULL;
-    m->prev = l->tail;
-    if (l->tail != NULL) {
-        l->tail->next = m;
-    } else {
-        l->head = m;
-    }
-    l->tail = m;
-}
-
-void sf_rt__mlist_del(struct rt_mlist *l, struct sf_rt_msg *m)
-{
-    if (m->prev != NULL) {
-        m->prev->next = m->next;
-    } else {
-        l->head = m->next;
-    }
-    if (m->next != NULL) {
-        m->next->prev = m->prev;
-    } else {
-        l->tail = m->prev;
-    }
-    m->next = m->prev = NULL;
-}
-
 /* ANY_TAG matches only tags >= 0: negative tags are reserved for the
  * library's internal traffic and never caught by a user's wildcard. */
 static inline bool rt_match(uint32_t rctx, int rsrc, int rtag, uint32_t ctx, int src, int tag)

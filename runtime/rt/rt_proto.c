@@ -165,7 +165,9 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         return;
     }
     struct rt_ext x = {0, 0, 0};
-    memcpy(&x, (const unsigned char *)pkt + RT_HDR_LEN, xlen);
+    if (xlen > 0) {
+        memcpy(&x, (const unsigned char *)pkt + RT_HDR_LEN, xlen);
+    }
     if (w < 0 || w >= rt->size) {
         rt_drop(rt, "bad route", w);
         return;
