@@ -837,6 +837,19 @@ START_TEST(t_eager_tunable)
 }
 END_TEST
 
+START_TEST(t_params)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sf_rt_params(f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "SF_RT_EAGER_LIMIT"));
+    ck_assert_ptr_nonnull(strstr(text, "SF_RT_SPIN"));
+    free(text);
+}
+END_TEST
+
 START_TEST(t_singleton)
 {
     unsetenv(SF_ENV_SFD_FD);
@@ -1089,6 +1102,7 @@ Suite *rt_suite(void)
     tcase_add_test(tc, t_many);
     tcase_add_test(tc, t_bad_packets);
     tcase_add_test(tc, t_eager_tunable);
+    tcase_add_test(tc, t_params);
     tcase_add_test(tc, t_singleton);
     suite_add_tcase(s, tc);
     TCase *tw = tcase_create("wireup");

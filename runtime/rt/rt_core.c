@@ -23,7 +23,7 @@ static const struct sf_tun rt_tun_items[] = {
     {"daemon_poll", SF_TUN_INT, "256", "progress calls between polls of the node daemon socket",
      offsetof(struct rt_tun, daemon_poll)},
 };
-const struct sf_tun_table sf_rt_tun_table = {"rt", rt_tun_items,
+static const struct sf_tun_table sf_rt_tun_table = {"rt", rt_tun_items,
                                              sizeof(rt_tun_items) / sizeof(rt_tun_items[0])};
 
 int sf_rt__new(int rank, int size, struct sf_rt **out)
@@ -63,6 +63,14 @@ int sf_rt__new(int rank, int size, struct sf_rt **out)
     }
     *out = rt;
     return 0;
+}
+
+void sf_rt_params(FILE *out)
+{
+    struct rt_tun t;
+    if (sf_tun_load(&sf_rt_tun_table, &t) == 0) {
+        sf_tun_print(&sf_rt_tun_table, &t, out);
+    }
 }
 
 struct sf_net_callbacks sf_rt__callbacks(struct sf_rt *rt, int slot)

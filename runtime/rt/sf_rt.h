@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct sf_rt;
 struct sf_rt_msg; /* a matched-but-not-received message (MPI_Mprobe) */
@@ -63,6 +64,10 @@ struct sf_rt_req {
  * address table. Returns 0, -ENOENT when not started by sfrun (no daemon
  * in the environment), or another negative code. The handle is owned by
  * the caller until sf_rt_finalize. */
+/* Without SF_SFD_FD the return is -ENOENT and *out is nevertheless a
+ * usable one-rank engine (rank 0 of 1, self-sends only), owned by the
+ * caller like any other: the MPI layer runs a singleton on it. On any
+ * other error *out is NULL. */
 int sf_rt_init(struct sf_rt **out);
 /* Tell the daemon this rank finalized, drain outstanding sends, close the
  * transports and free the handle. Peers must have finished communicating
@@ -118,5 +123,9 @@ void sf_rt_idle(struct sf_rt *rt, unsigned idle);
 
 /* Bytes at or below which messages go eager (tunable SF_RT_EAGER_LIMIT). */
 size_t sf_rt_eager_limit(const struct sf_rt *rt);
+
+/* Print the engine's tunables (SF_RT_*), with the values the environment
+ * gives, as sf_tun_print lines: for sfrun/sfd --params. */
+void sf_rt_params(FILE *out);
 
 #endif
