@@ -1,6 +1,7 @@
 /* Allreduce. Short messages: recursive doubling, with the ranks beyond the
- * largest power of two first folded into their neighbours. Long ones: a
- * ring reduce-scatter then a ring allgather (2(p-1) steps, each moving n/p
+ * largest power of two first folded into their neighbours. Long ones:
+ * Rabenseifner's recursive halving/doubling when p is a power of two,
+ * otherwise a ring reduce-scatter then ring allgather (2(p-1) steps of n/p
  * bytes). Non-commutative ops: reduce to rank 0 then broadcast. Every
  * combination has a fixed place and operand order, so results are
  * bit-identical run to run and on every rank. Single-threaded. */
@@ -132,6 +133,48 @@ static int allreduce_ring(const struct sf_coll_comm *c, unsigned char *rbuf, siz
     return rc;
 }
 
+/* Rabenseifner: reduce-scatter by recursive halving, then allgather by
+ * recursive doubling, over a power-of-two number of ranks: 2 log p steps
+ * moving about 2n bytes per rank. Rank r ends the first phase owning
+ * block r; each block is reduced by exactly one rank, so all ranks end
+ * with the same bits. */
+static int allreduce_rab(const struct sf_coll_comm *c, unsigned char *rbuf, size_t count,
+                         const struct sf_coll_op *op)
+{
+    int p = c->size, r = c->rank;
+    size_t es = op->elem_size;
+    unsigned char *tmp = malloc((count / 2 + (size_t)p) * es);
+    if (tmp == NULL) {
+        return -ENOMEM;
+    }
+    int rc = 0, k = 0;
+    int lo = 0, hi = p; /* blocks this rank is still responsible for */
+    for (int mask = p / 2; mask > 0 && rc == 0; mask >>= 1, k++) {
+        int peer = r ^ mask, mid = lo + mask;
+        int klo = (r & mask) ? mid : lo, khi = (r & mask) ? hi : mid; /* kept */
+        int slo = (r & mask) ? lo : mid, shi = (r & mask) ? mid : hi; /* given away */
+        size_t sa = ring_lo(count, p, slo), sb = ring_lo(count, p, shi);
+        size_t ka = ring_lo(count, p, klo), kb = ring_lo(count, p, khi);
+        rc = sf_coll__sendrecv(c, rbuf + sa * es, (sb - sa) * es, peer, tmp, (kb - ka) * es, peer,
+                               SF_COLL__TAG(SF_COLL__T_ALLREDUCE_RS, k));
+        if (rc == 0) {
+            rc = op->fn(tmp, rbuf + ka * es, kb - ka, op->arg);
+        }
+        lo = klo;
+        hi = khi;
+    }
+    for (int mask = 1; mask < p && rc == 0; mask <<= 1, k++) {
+        int peer = r ^ mask;
+        int mine = r & ~(mask - 1), theirs = peer & ~(mask - 1);
+        size_t ma = ring_lo(count, p, mine), mb = ring_lo(count, p, mine + mask);
+        size_t ta = ring_lo(count, p, theirs), tb = ring_lo(count, p, theirs + mask);
+        rc = sf_coll__sendrecv(c, rbuf + ma * es, (mb - ma) * es, peer, rbuf + ta * es,
+                               (tb - ta) * es, peer, SF_COLL__TAG(SF_COLL__T_ALLREDUCE_AG, k));
+    }
+    free(tmp);
+    return rc;
+}
+
 int sf_coll_allreduce(const struct sf_coll_comm *c, const void *sbuf, void *rbuf, size_t count,
                       const struct sf_coll_op *op)
 {
@@ -153,6 +196,11 @@ int sf_coll_allreduce(const struct sf_coll_comm *c, const void *sbuf, void *rbuf
         return rc != 0 ? rc : sf_coll_bcast(c, rbuf, n, 0);
     }
     if (n >= sf_coll__tun()->allreduce_large && count >= (size_t)c->size) {
+        /* Powers of two take the log-step algorithm; others the ring,
+         * which needs no folding (folding would add two full-size hops). */
+        if ((c->size & (c->size - 1)) == 0) {
+            return allreduce_rab(c, rbuf, count, op);
+        }
         return allreduce_ring(c, rbuf, count, op);
     }
     return allreduce_rd(c, rbuf, count, n, op);
