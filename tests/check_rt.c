@@ -891,7 +891,7 @@ static int rank_body(enum job_mode mode)
     int me = sf_rt_rank(rt), n = sf_rt_size(rt);
     int nn;
     sf_rt_node_ranks(rt, &nn);
-    if (nn != n) {
+    if (nn != atoi(getenv(SF_ENV_LOCAL_SIZE))) {
         return 11;
     }
     struct sf_rt_req s, r;
@@ -956,11 +956,23 @@ static void read_frame(int fd, struct sf_wire_rx *rx, struct sf_wire_msg *m)
     }
 }
 
-static void run_job(int n, const char *fi_provider, enum job_mode mode)
+/* nodes == NULL: all ranks on node 0; else nodes[i] is rank i's node and
+ * each node gets its own segment and local numbering. */
+static void run_job_nodes(int n, const int *nodes, const char *fi_provider, enum job_mode mode)
 {
-    int shm = memfd_create("sf-test", 0);
-    ck_assert_int_ge(shm, 0);
-    ck_assert_int_eq(ftruncate(shm, (off_t)sf_net_shm_segment_size(n)), 0);
+    int node_of[8], lrank[8], lsize[8] = {0}, shm[8];
+    for (int i = 0; i < n; i++) {
+        node_of[i] = nodes != NULL ? nodes[i] : 0;
+        lrank[i] = lsize[node_of[i]]++;
+    }
+    for (int k = 0; k < n; k++) {
+        shm[k] = -1;
+        if (lsize[k] > 0) {
+            shm[k] = memfd_create("sf-test", 0);
+            ck_assert_int_ge(shm[k], 0);
+            ck_assert_int_eq(ftruncate(shm[k], (off_t)sf_net_shm_segment_size(lsize[k])), 0);
+        }
+    }
     int fds[8];
     pid_t pids[8];
     struct sf_wire_rx rx[8];
@@ -975,14 +987,17 @@ static void run_job(int n, const char *fi_provider, enum job_mode mode)
             setenv(SF_ENV_JOB, "77", 1);
             snprintf(b, sizeof(b), "%d", i);
             setenv(SF_ENV_RANK, b, 1);
+            snprintf(b, sizeof(b), "%d", lrank[i]);
             setenv(SF_ENV_LOCAL_RANK, b, 1);
             snprintf(b, sizeof(b), "%d", n);
             setenv(SF_ENV_SIZE, b, 1);
+            snprintf(b, sizeof(b), "%d", lsize[node_of[i]]);
             setenv(SF_ENV_LOCAL_SIZE, b, 1);
-            setenv(SF_ENV_NODE, "0", 1);
+            snprintf(b, sizeof(b), "%d", node_of[i]);
+            setenv(SF_ENV_NODE, b, 1);
             snprintf(b, sizeof(b), "%d", cfd);
             setenv(SF_ENV_SFD_FD, b, 1);
-            snprintf(b, sizeof(b), "%d", shm);
+            snprintf(b, sizeof(b), "%d", shm[node_of[i]]);
             setenv(SF_ENV_SHM_FD, b, 1);
             setenv(SF_ENV_OVERSUB, "1", 1);
             if (fi_provider != NULL) {
@@ -998,7 +1013,10 @@ static void run_job(int n, const char *fi_provider, enum job_mode mode)
     }
     /* Collect HELLO and ADDR, then send everyone the table. */
     struct sf_wire_enc tab;
-    int32_t nodes[8] = {0};
+    int32_t tnodes[8] = {0};
+    for (int i = 0; i < n; i++) {
+        tnodes[i] = node_of[i];
+    }
     uint8_t *blobs = NULL;
     size_t blen = 0;
     for (int i = 0; i < n; i++) {
@@ -1010,8 +1028,10 @@ static void run_job(int n, const char *fi_provider, enum job_mode mode)
         read_frame(fds[i], &rx[i], &m);
         ck_assert_int_eq(m.op, SF_OP_RANK_ADDR);
         ck_assert_int_eq(m.f[0].i, i);
-        if (fi_provider == NULL) {
+        if (fi_provider == NULL && lsize[node_of[i]] == n) {
             ck_assert_uint_eq(m.f[1].len, 17); /* no fabric address: ofi not opened */
+        } else {
+            ck_assert_uint_gt(m.f[1].len, 17);
         }
         blobs = realloc(blobs, blen + 4 + m.f[1].len);
         uint32_t l = m.f[1].len;
@@ -1024,7 +1044,7 @@ static void run_job(int n, const char *fi_provider, enum job_mode mode)
     }
     sf_wire_enc_begin(&tab, SF_OP_ADDR_TABLE, 0);
     sf_wire_put_u32(&tab, 0);
-    sf_wire_put_i32v(&tab, nodes, (size_t)n);
+    sf_wire_put_i32v(&tab, tnodes, (size_t)n);
     sf_wire_put_bytes(&tab, blobs, blen);
     ck_assert_int_eq(sf_wire_enc_end(&tab), 0);
     for (int i = 0; i < n; i++) {
@@ -1057,7 +1077,16 @@ static void run_job(int n, const char *fi_provider, enum job_mode mode)
         close(fds[i]);
         sf_wire_rx_free(&rx[i]);
     }
-    close(shm);
+    for (int k = 0; k < n; k++) {
+        if (shm[k] >= 0) {
+            close(shm[k]);
+        }
+    }
+}
+
+static void run_job(int n, const char *fi_provider, enum job_mode mode)
+{
+    run_job_nodes(n, NULL, fi_provider, mode);
 }
 
 START_TEST(t_wireup_shm)
@@ -1069,6 +1098,15 @@ END_TEST
 START_TEST(t_wireup_ofi)
 {
     run_job(2, "tcp", JOB_RUN);
+}
+END_TEST
+
+START_TEST(t_wireup_two_nodes)
+{
+    /* Ranks 0 and 2 share "node" 0 (shm), 1 and 3 node 1: every ring hop
+     * crosses nodes through libfabric, the gather to rank 0 mixes both. */
+    int nodes[4] = {0, 1, 0, 1};
+    run_job_nodes(4, nodes, NULL, JOB_RUN);
 }
 END_TEST
 
@@ -1109,6 +1147,7 @@ Suite *rt_suite(void)
     tcase_set_timeout(tw, 120);
     tcase_add_test(tw, t_wireup_shm);
     tcase_add_test(tw, t_wireup_ofi);
+    tcase_add_test(tw, t_wireup_two_nodes);
     tcase_add_test(tw, t_wireup_kill);
     suite_add_tcase(s, tw);
     return s;
