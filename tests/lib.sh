@@ -37,11 +37,11 @@ check_nogrep() {
         ok "$1"; fi
 }
 
-# wait_until CMD...: poll CMD every 50 ms for up to 5 s; 0 once it succeeds.
+# wait_until CMD...: poll CMD every 50 ms for up to 10 s; 0 once it succeeds.
 # A bound on waiting for an outcome, not a delay standing in for one.
 wait_until() {
     i=0
-    while [ $i -lt 100 ]; do
+    while [ $i -lt 200 ]; do
         if "$@"; then return 0; fi
         sleep 0.05
         i=$((i + 1))

@@ -24,6 +24,8 @@ if wait_until lines_at_least "$out" ready 3; then
     kill -USR1 $runpid
     wait_until lines_at_least "$out" "got USR1" 3 || fail "SIGUSR1 did not reach every rank"
     kill -INT $runpid
+else
+    kill -9 $runpid # never wait on a job that did not start as expected
 fi
 wait $runpid
 check "SIGINT: sfrun exits 130" 130 $?
@@ -36,7 +38,7 @@ check "no rank left after SIGINT" 0 "$(pgrep -f -- "$mark-i" | wc -l)"
 SF_SFD_KILL_GRACE=200ms "$SFRUN" -n 2 sh -c 'trap "" TERM; echo ready; while :; do sleep 0.1; done' \
     "$mark-g" </dev/null >"$out" 2>"$err" &
 runpid=$!
-wait_until lines_at_least "$out" ready 2 && kill -TERM $runpid
+wait_until lines_at_least "$out" ready 2 && kill -TERM $runpid || kill -9 $runpid
 wait $runpid
 check "SIGTERM: sfrun exits 143 even if ranks ignore it" 143 $?
 wait_until no_proc_matching "$mark-g"
@@ -55,5 +57,21 @@ if wait_until lines_at_least "$out" ready 3; then
     check "no rank left after kill -9 of sfrun" 0 "$(pgrep -f -- "$mark-k" | wc -l)"
 else
     fail "ranks did not start"
+    kill -9 $runpid
+fi
+# kill -9 of sfd: sfrun reports the lost daemon and exits 1; ranks die
+# with their parent.
+"$SFRUN" -n 2 sh -c 'echo ready; while :; do sleep 0.1; done' "$mark-d" </dev/null >"$out" 2>"$err" &
+runpid=$!
+if wait_until lines_at_least "$out" ready 2; then
+    kill -9 "$(pgrep -P $runpid)"
+    wait $runpid
+    check "sfrun exits 1 when sfd dies" 1 $?
+    check_grep "and says so" "lost the Starfish daemon" "$err"
+    wait_until no_proc_matching "$mark-d"
+    check "no rank left after sfd died" 0 "$(pgrep -f -- "$mark-d" | wc -l)"
+else
+    fail "ranks did not start"
+    kill -9 $runpid
 fi
 finish
