@@ -728,6 +728,14 @@ START_TEST(t_cancel)
     ck_assert_int_eq(sf_rt_isend(rts[0], &s2, &v, 4, 1, 1, 0, 3, SF_RT_SYNC), 0);
     ck_assert_int_eq(sf_rt_cancel(rts[0], &s), 0);
     ck_assert(s.complete && s.status.cancelled);
+    /* A queued standard eager send completes only when its packet leaves,
+     * so it can be withdrawn too. */
+    struct sf_rt_req s3;
+    int w = 2;
+    ck_assert_int_eq(sf_rt_isend(rts[0], &s3, &w, 4, 1, 1, 0, 3, SF_RT_STANDARD), 0);
+    ck_assert(!s3.complete);
+    ck_assert_int_eq(sf_rt_cancel(rts[0], &s3), 0);
+    ck_assert(s3.complete && s3.status.cancelled);
     fab.qcap = 1000;
     settle();
     /* The sync send went out after the cancelled one and is matched first. */

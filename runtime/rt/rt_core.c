@@ -142,6 +142,16 @@ void sf_rt__free(struct sf_rt *rt)
         rt->msg_cache = m->next;
         free(m);
     }
+    while (rt->big_cache != NULL) {
+        m = rt->big_cache;
+        rt->big_cache = m->next;
+        free(m);
+    }
+    while (rt->pend_cache != NULL) {
+        struct rt_pend *p = rt->pend_cache;
+        rt->pend_cache = p->next;
+        free(p);
+    }
     if (rt->rx != NULL) {
         sf_wire_rx_free(rt->rx);
         free(rt->rx);

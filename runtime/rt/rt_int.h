@@ -76,6 +76,7 @@ enum {
     RT_S_BULK_SEND,  /* bulk_send running */
     RT_S_BULK_RETRY, /* bulk_send hit -EAGAIN, retried in progress */
     RT_S_SELF,       /* self-send waiting in our own unexpected queue */
+    RT_S_QUEUED,     /* standard eager send whose packet waits in the peer's FIFO */
 };
 
 /* An arrived message not yet matched (also the sf_rt_msg of mprobe).
@@ -104,12 +105,18 @@ struct rt_tr {
 };
 #define RT_MAX_TR 3
 
-/* Outgoing packet that could not be sent yet; per-peer FIFO. */
+/* Outgoing packet that could not be sent yet; per-peer FIFO. Header and
+ * extension are copied; a payload is only ever the owning send's buffer,
+ * referenced (it stays valid until that send completes), so queueing
+ * costs no data copy and a standard send completes when its packet
+ * actually leaves: back-pressure instead of unbounded buffering. */
 struct rt_pend {
     struct rt_pend *next;
-    struct sf_rt_req *req;   /* the send it belongs to (for cancel), or NULL */
-    size_t len;
-    unsigned char data[];
+    struct sf_rt_req *req;   /* the send it belongs to (cancel, completion), or NULL */
+    const void *payload;
+    size_t plen;
+    uint32_t hlen;           /* header + extension bytes in data */
+    unsigned char data[RT_HDR_LEN + 24];
 };
 
 struct rt_peer {
@@ -160,8 +167,14 @@ struct sf_rt {
     uint32_t nslots, nfree, gen;
     uint64_t next_cookie;
 
-    struct sf_rt_msg *msg_cache; /* freed small unexpected entries */
+    /* Recycled allocations: the data path must not malloc/free (and make
+     * the heap grow and shrink) once per message. */
+    struct sf_rt_msg *msg_cache; /* small unexpected entries */
     int nmsg_cache;
+    struct sf_rt_msg *big_cache; /* eager-sized unexpected entries */
+    int nbig_cache;
+    struct rt_pend *pend_cache;  /* queued packets of up to a full eager packet */
+    int npend_cache;
 
     unsigned long dropped;   /* bad packets */
     unsigned npoll;          /* progress calls since the daemon was polled */
@@ -266,6 +279,7 @@ int sf_rt__send_ctl(struct sf_rt *rt, int dest, uint8_t kind, uint64_t a, uint64
 int sf_rt__flush_pending(struct sf_rt *rt);
 int sf_rt__start_bulk_send(struct sf_rt *rt, struct sf_rt_req *s);
 bool sf_rt__pend_remove(struct sf_rt *rt, struct sf_rt_req *req);
+void sf_rt__pend_free(struct sf_rt *rt, struct rt_pend *p);
 
 /* rt_proto.c */
 void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, size_t len);

@@ -12,6 +12,7 @@
 /* Unexpected entries up to this many data bytes are recycled. */
 #define RT_MSG_CACHE_CAP 256
 #define RT_MSG_CACHE_MAX 1024
+#define RT_BIG_CACHE_MAX 64
 
 /* ANY_TAG matches only tags >= 0: negative tags are reserved for the
  * library's internal traffic and never caught by a user's wildcard. */
@@ -49,8 +50,17 @@ struct sf_rt_msg *sf_rt__msg_alloc(struct sf_rt *rt, size_t datalen)
         m = rt->msg_cache;
         rt->msg_cache = m->next;
         rt->nmsg_cache--;
+    } else if (datalen > RT_MSG_CACHE_CAP && rt->big_cache != NULL &&
+               rt->big_cache->cap >= datalen) {
+        m = rt->big_cache;
+        rt->big_cache = m->next;
+        rt->nbig_cache--;
     } else {
-        size_t cap = datalen <= RT_MSG_CACHE_CAP ? RT_MSG_CACHE_CAP : datalen;
+        /* Eager-sized entries are allocated at the eager limit so any
+         * later eager message fits a recycled one. */
+        size_t cap = datalen <= RT_MSG_CACHE_CAP ? RT_MSG_CACHE_CAP
+                     : datalen <= rt->eager    ? rt->eager
+                                               : datalen;
         m = malloc(sizeof(*m) + cap);
         if (m == NULL) {
             return NULL;
@@ -71,6 +81,12 @@ void sf_rt__msg_free(struct sf_rt *rt, struct sf_rt_msg *m)
         m->next = rt->msg_cache;
         rt->msg_cache = m;
         rt->nmsg_cache++;
+        return;
+    }
+    if (m->cap > RT_MSG_CACHE_CAP && m->cap == rt->eager && rt->nbig_cache < RT_BIG_CACHE_MAX) {
+        m->next = rt->big_cache;
+        rt->big_cache = m;
+        rt->nbig_cache++;
         return;
     }
     free(m);

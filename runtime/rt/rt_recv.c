@@ -141,10 +141,13 @@ int sf_rt_cancel(struct sf_rt *rt, struct sf_rt_req *req)
         struct sf_rt_msg *m = req->proto;
         sf_rt__mlist_del(&rt->unexp, m);
         sf_rt__msg_free(rt, m);
-    } else if ((req->state == RT_S_WAIT_RNDV || req->state == RT_S_WAIT_ACK) &&
+    } else if ((req->state == RT_S_WAIT_RNDV || req->state == RT_S_WAIT_ACK ||
+                req->state == RT_S_QUEUED) &&
                req->proto != NULL && sf_rt__pend_remove(rt, req)) {
         /* The announcing packet never left this process. */
-        sf_rt__slot_take(rt, req->id);
+        if (req->state != RT_S_QUEUED) {
+            sf_rt__slot_take(rt, req->id);
+        }
     } else {
         /* Already announced to the receiver. MPI allows a send cancel to
          * fail; the request then completes normally (status.cancelled

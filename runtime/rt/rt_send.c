@@ -58,19 +58,20 @@ int sf_rt__send_pkt(struct sf_rt *rt, int dest, struct rt_hdr *h, const struct r
             return rc;
         }
     }
-    size_t total = RT_HDR_LEN + xlen + plen;
-    struct rt_pend *p = malloc(sizeof(*p) + total);
-    if (p == NULL) {
+    struct rt_pend *p = rt->pend_cache;
+    if (p != NULL) {
+        rt->pend_cache = p->next;
+        rt->npend_cache--;
+    } else if ((p = malloc(sizeof(*p))) == NULL) {
         return -ENOMEM;
     }
-    p->len = total;
     p->req = owner;
+    p->payload = payload;
+    p->plen = plen;
+    p->hlen = (uint32_t)(RT_HDR_LEN + xlen);
     memcpy(p->data, h, RT_HDR_LEN);
     if (xlen > 0) {
         memcpy(p->data + RT_HDR_LEN, x, xlen);
-    }
-    if (plen > 0) {
-        memcpy(p->data + RT_HDR_LEN + xlen, payload, plen);
     }
     if (owner != NULL) {
         owner->proto = p;
@@ -86,6 +87,19 @@ int sf_rt__send_ctl(struct sf_rt *rt, int dest, uint8_t kind, uint64_t a, uint64
     return sf_rt__send_pkt(rt, dest, &h, &x, NULL, 0, NULL);
 }
 
+#define RT_PEND_CACHE_MAX 1024
+
+void sf_rt__pend_free(struct sf_rt *rt, struct rt_pend *p)
+{
+    if (rt->npend_cache < RT_PEND_CACHE_MAX) {
+        p->next = rt->pend_cache;
+        rt->pend_cache = p;
+        rt->npend_cache++;
+        return;
+    }
+    free(p);
+}
+
 int sf_rt__flush_pending(struct sf_rt *rt)
 {
     int n = 0;
@@ -97,8 +111,8 @@ int sf_rt__flush_pending(struct sf_rt *rt)
             struct rt_pend *p = pe->pend_head;
             uint32_t seq = pe->tx_seq;
             memcpy(p->data + offsetof(struct rt_hdr, seq), &seq, sizeof(seq));
-            struct iovec iov = {p->data, p->len};
-            int rc = net->ops->send(net, pe->idx, &iov, 1);
+            struct iovec iov[2] = {{p->data, p->hlen}, {(void *)p->payload, p->plen}};
+            int rc = net->ops->send(net, pe->idx, iov, p->plen > 0 ? 2 : 1);
             if (rc == -EAGAIN) {
                 break;
             }
@@ -112,8 +126,11 @@ int sf_rt__flush_pending(struct sf_rt *rt)
             }
             if (p->req != NULL) {
                 p->req->proto = NULL;
+                if (p->req->state == RT_S_QUEUED) {
+                    sf_rt__complete(p->req);
+                }
             }
-            free(p);
+            sf_rt__pend_free(rt, p);
             n++;
         }
         if (pe->pend_head == NULL) {
@@ -141,7 +158,7 @@ bool sf_rt__pend_remove(struct sf_rt *rt, struct sf_rt_req *req)
         if (pe->pend_tail == p) {
             pe->pend_tail = prev;
         }
-        free(p);
+        sf_rt__pend_free(rt, p);
         req->proto = NULL;
         return true;
     }
@@ -249,9 +266,10 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
         h.kind = RT_K_EAGER;
         h.len = (uint32_t)len;
         if (mode != SF_RT_SYNC) {
-            rc = sf_rt__send_pkt(rt, dest, &h, NULL, buf, len, NULL);
-            if (rc == 0) {
-                sf_rt__complete(req);
+            req->state = RT_S_QUEUED;
+            rc = sf_rt__send_pkt(rt, dest, &h, NULL, buf, len, req);
+            if (rc == 0 && req->proto == NULL) {
+                sf_rt__complete(req); /* left at once */
             }
             return rc;
         }
