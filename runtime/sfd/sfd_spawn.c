@@ -62,6 +62,13 @@ static const char *const owned_vars[] = {
 };
 #define NOWNED (sizeof(owned_vars) / sizeof(owned_vars[0]))
 
+/* Set for ranks unless the user chose otherwise. libfabric pulls in
+ * libinfinipath/libpsm2, whose SIGSEGV/SIGBUS handlers print a backtrace
+ * and exit(1): a crashing rank would then look like "exit 1" instead of
+ * "killed by signal 11". */
+static const char *const default_vars[] = {"IPATH_NO_BACKTRACE=1", "HFI_NO_BACKTRACE=1"};
+#define NDEFAULTS (sizeof(default_vars) / sizeof(default_vars[0]))
+
 static bool is_owned(const char *kv)
 {
     for (size_t i = 0; i < NOWNED; i++) {
@@ -82,7 +89,7 @@ static char **build_env(struct sf_sfd_job *job, int rank, int ctl_fd, size_t *no
     while (job->env[n] != NULL) {
         n++;
     }
-    char **env = calloc(n + NOWNED + 1, sizeof(char *));
+    char **env = calloc(n + NOWNED + NDEFAULTS + 1, sizeof(char *));
     if (env == NULL) {
         return NULL;
     }
@@ -122,6 +129,16 @@ static char **build_env(struct sf_sfd_job *job, int rank, int ctl_fd, size_t *no
     ADD("OMPI_COMM_WORLD_NODE_RANK=%d", rank);
     ADD("PMI_RANK=%d", rank);
     ADD("PMI_SIZE=%d", job->n);
+    for (size_t i = 0; i < NDEFAULTS; i++) {
+        size_t l = strchr(default_vars[i], '=') - default_vars[i] + 1;
+        bool set = false;
+        for (size_t j = 0; j < n && !set; j++) {
+            set = strncmp(job->env[j], default_vars[i], l) == 0;
+        }
+        if (!set) {
+            ADD("%s", default_vars[i]);
+        }
+    }
 #undef ADD
     env[k] = NULL;
     *nours = first;

@@ -29,6 +29,10 @@ check_grep "abort message" "rank 1 called MPI_Abort(3)" "$err"
 check "exit without MPI_Finalize ends the job" 1 $?
 check_grep "finalize message" "rank 1 on host .* exited without calling MPI_Finalize" "$err"
 
+"$SFRUN" -n 3 --oversubscribe "$prog" segv </dev/null >"$out" 2>"$err"
+check "a crashing MPI rank is reported as killed by SIGSEGV" 139 $?
+check_grep "segv message" "rank 1 on host .* was killed by signal 11" "$err"
+
 # Open MPI's wrapper takes $OMPI_MPICC as its own underlying compiler: drop
 # it from the environment or mpicc.openmpi runs itself forever.
 ompicc=$OMPI_MPICC

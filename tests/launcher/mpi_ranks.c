@@ -1,8 +1,9 @@
 /* MPI program for the launcher tests: rank 1 misbehaves as argv[1] says
- * (ok, abort, nofin), the others wait in a receive that never completes
+ * (ok, abort, nofin, segv), the others wait in a receive that never completes
  * unless the job is torn down. Built at test time with sfcc (and with Open
  * MPI's mpicc to check the ABI path); single-threaded. */
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ int main(int argc, char **argv)
     }
     if (rank == 1 && strcmp(mode, "nofin") == 0) {
         exit(0);
+    }
+    if (rank == 1 && strcmp(mode, "segv") == 0) {
+        raise(SIGSEGV);
     }
     int x;
     MPI_Recv(&x, 1, MPI_INT, MPI_ANY_SOURCE, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
