@@ -44,8 +44,6 @@ static int run(size_t n)
     struct sf_dht_sim_config sc = {.seed = 42 + n, .lat_min_ms = 5, .lat_max_ms = 40, .loss = 0.005};
     sf_dht_config_default(&sc.dht);
     sc.dht.rpc_timeout_ms = 300;
-    sc.dht.ping_ms = 20000;
-    sc.dht.refresh_ms = 120000;
     struct sf_dht_sim *s;
     if (sf_dht_sim_create(&sc, &s) != 0) {
         return 1;
@@ -58,10 +56,17 @@ static int run(size_t n)
             sf_dht_sim_destroy(s);
             return 1;
         }
-        sf_dht_sim_run_until(s, s->now + 10);
+        sf_dht_sim_run_until(s, s->now + 2); /* a mass start */
     }
-    sf_dht_sim_run_until(s, s->now + 30000);
+    sf_dht_sim_run_until(s, s->now + 20000);
     double t_build = wall() - t0;
+    if (getenv("DHT_HOPS_DEBUG") != NULL) {
+        fprintf(stderr, "build packets by type:");
+        for (int i = 1; i < 10; i++) {
+            fprintf(stderr, " %d:%lu", i, (unsigned long)s->by_type[i]);
+        }
+        fprintf(stderr, "\n");
+    }
     uint64_t sent0 = s->sent;
 
     struct probe *p = calloc(BATCH, sizeof *p);

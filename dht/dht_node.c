@@ -256,7 +256,7 @@ static void start_join_lookup(struct sf_dht *d)
     (void)sf_dht__lookup_start(d, SF_DHT__LK_FIND, &d->cfg.id, join_done, NULL, NULL, NULL);
 }
 
-static void on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
+static int on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
 {
     struct sf_dht__rpc *r = d->tid_slot[m->tid % SF_DHT__TID_SLOTS];
     while (r != NULL && r->tid != m->tid) {
@@ -265,7 +265,7 @@ static void on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const str
     if (r == NULL || m->type != r->type + 1 || !addr_eq(from, &r->to.addr) ||
         (r->id_known && memcmp(r->to.id.b, m->sender.b, SF_DHT_ID_LEN) != 0)) {
         d->st.dropped[SF_DHT_DROP_UNMATCHED]++;
-        return;
+        return SF_ERR_PROTO;
     }
     rpc_unlink(d, r);
     r->to.id = m->sender;
@@ -278,6 +278,7 @@ static void on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const str
     if (!d->joined && d->join_tries == 0 && sf_dht__table_count(d) > 0) {
         start_join_lookup(d);
     }
+    return 0;
 }
 
 static void on_request(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
@@ -361,12 +362,12 @@ int sf_dht_input(struct sf_dht *d, const struct sf_dht_addr *from, const uint8_t
     if (m->type == SF_DHT__BYE) {
         sf_dht__table_remove(d, &m->sender, SF_DHT_DEAD_BYE);
     } else if (m->type % 2 == 0) {
-        on_reply(d, from, m);
+        rc = on_reply(d, from, m);
     } else {
         on_request(d, from, m);
     }
     free(m);
-    return 0;
+    return rc;
 }
 
 void sf_dht_periodic(struct sf_dht *d, uint64_t now)

@@ -104,6 +104,7 @@ static int sim_send(void *ctx, const struct sf_dht_addr *to, const uint8_t *buf,
     struct sf_dht_sim *s = nd->sim;
     long dst = sf_dht_sim_addr_idx(to);
     s->sent++;
+    s->by_type[len > 1 ? buf[1] & 15 : 0]++;
     if (dst < 0 || (size_t)dst >= s->n) {
         return -EHOSTUNREACH;
     }

@@ -37,6 +37,7 @@ struct sf_dht_sim {
     struct sf_dht_sim_ev *ev;
     size_t nev, capev;
     uint64_t sent, lost, delivered;
+    uint64_t by_type[16]; /* datagrams sent, by packet type byte */
 };
 
 /* 0 or -ENOMEM. */

@@ -264,10 +264,32 @@ static void closest_scan(const struct sf_dht__bucket *b, const struct sf_dht_id 
     }
 }
 
-/* With t = bucket_of(target): every id in buckets >= t is nearer the target
- * than any id in bucket t-1, which is nearer than any in t-2, and so on
- * (the XOR distance's top bit is fixed per bucket), so the scan can stop at
- * the first lower bucket once n are found. */
+/* Smallest XOR distance to target any id in bucket bi can have: such an id
+ * agrees with us on the first bi bits and (except in the last bucket)
+ * differs at bit bi; the rest is free, so zeros give the minimum. */
+static void bucket_min_dist(const struct sf_dht *d, int bi, const struct sf_dht_id *target,
+                            uint8_t *out)
+{
+    memset(out, 0, SF_DHT_ID_LEN);
+    for (int i = 0; i < SF_DHT_ID_LEN && i * 8 < bi + 1; i++) {
+        out[i] = d->cfg.id.b[i] ^ target->b[i];
+    }
+    int last = bi == d->nb - 1;
+    int keep = last ? bi : bi + 1; /* bits that are fixed */
+    if (!last) {
+        out[bi / 8] ^= (uint8_t)(0x80 >> (bi % 8));
+    }
+    if (keep % 8 != 0 && keep / 8 < SF_DHT_ID_LEN) {
+        out[keep / 8] &= (uint8_t)(0xff << (8 - keep % 8));
+    }
+    for (int i = (keep + 7) / 8; i < SF_DHT_ID_LEN; i++) {
+        out[i] = 0;
+    }
+}
+
+/* Scan the buckets that could still improve the result, target's bucket
+ * first, then deeper ones, then shallower; a bucket whose nearest possible
+ * id is no nearer than the n-th found is skipped whole. */
 size_t sf_dht__table_closest(const struct sf_dht *d, const struct sf_dht_id *target,
                              struct sf_dht_contact *out, size_t n)
 {
@@ -276,10 +298,17 @@ size_t sf_dht__table_closest(const struct sf_dht *d, const struct sf_dht_id *tar
         return 0;
     }
     int t = sf_dht__bucket_of(d, target);
-    for (int bi = t; bi < d->nb; bi++) {
-        closest_scan(&d->bucket[bi], target, out, n, &have);
-    }
-    for (int bi = t - 1; bi >= 0 && have < n; bi--) {
+    for (int step = 0; step < d->nb; step++) {
+        int bi = t + step < d->nb ? t + step : d->nb - 1 - step;
+        if (have == n) {
+            uint8_t lo[SF_DHT_ID_LEN];
+            struct sf_dht_id worst;
+            bucket_min_dist(d, bi, target, lo);
+            sf_dht_id_xor(&worst, &out[n - 1].id, target);
+            if (memcmp(lo, worst.b, SF_DHT_ID_LEN) >= 0) {
+                continue;
+            }
+        }
         closest_scan(&d->bucket[bi], target, out, n, &have);
     }
     return have;

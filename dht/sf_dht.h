@@ -205,4 +205,31 @@ int sf_dht_id_cmp_dist(const struct sf_dht_id *target, const struct sf_dht_id *a
 int sf_dht_id_cpl(const struct sf_dht_id *a, const struct sf_dht_id *b);
 void sf_dht_id_xor(struct sf_dht_id *out, const struct sf_dht_id *a, const struct sf_dht_id *b);
 
+/* ---- UDP binding (dht/dht_udp.c): the core on a non-blocking UDP socket
+ * driven by an sf_loop. Runs on the loop's thread. ---- */
+struct sf_loop;
+struct sf_dht_udp;
+
+/* Parse "HOST:PORT", "[V6]:PORT" (numeric only) into a transport address:
+ * 6 bytes for IPv4 (address, port), 18 for IPv6. 0 or -EINVAL. */
+int sf_dht_udp_addr_parse(const char *hostport, struct sf_dht_addr *out);
+/* Format an address as text into buf (>= 48 bytes). Returns buf. */
+const char *sf_dht_udp_addr_str(const struct sf_dht_addr *a, char *buf, size_t len);
+
+/* Bind a UDP socket to bind_hostport (port 0: any) and run a DHT node on
+ * it. ops.send is ignored (the binding sends); sign/verify/contact_dead are
+ * passed through with ctx. The loop is not owned; the binding owns its
+ * socket, timer and handle. 0 or a negative errno. */
+int sf_dht_udp_open(struct sf_loop *loop, const char *bind_hostport,
+                    const struct sf_dht_config *cfg, const struct sf_dht_ops *ops, void *ctx,
+                    struct sf_dht_udp **out);
+/* The core handle, for sf_dht_join/put/get/find_node. After calling into
+ * it directly, call sf_dht_udp_kick so the timer follows the new wake-up. */
+struct sf_dht *sf_dht_udp_dht(struct sf_dht_udp *u);
+void sf_dht_udp_kick(struct sf_dht_udp *u);
+/* The bound address (with the real port). */
+int sf_dht_udp_local(const struct sf_dht_udp *u, struct sf_dht_addr *out);
+/* Close the socket, cancel the timer, destroy the handle. */
+void sf_dht_udp_close(struct sf_dht_udp *u);
+
 #endif
