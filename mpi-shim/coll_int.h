@@ -31,7 +31,7 @@ enum {
  * environment, so every rank picks the same algorithm for a given call. */
 struct sf_coll__tun {
     size_t bcast_large;     /* >= : scatter + ring allgather (size > 2) */
-    size_t allreduce_large; /* >= : ring reduce-scatter + allgather */
+    size_t allreduce_large; /* >= : reduce-scatter + allgather (Rabenseifner or ring) */
 };
 const struct sf_coll__tun *sf_coll__tun(void);
 
