@@ -70,7 +70,8 @@ enum ofi_kind { OFI_RX_PKT, OFI_TX_PKT, OFI_BULK_SEND, OFI_BULK_RECV };
 struct ofi_op {
     struct fi_context fc;
     enum ofi_kind kind;
-    struct ofi_op *next; /* free list / repost list */
+    struct ofi_op *next; /* free list / repost list / live bulk list */
+    struct ofi_op *prev; /* live bulk list */
     char *buf;           /* bounce buffer (packets) */
     struct fid_mr *mr;   /* bulk: registration, when the provider needs one */
     void *ctx;           /* bulk: user's context */
@@ -98,6 +99,7 @@ struct ofi_net {
     struct ofi_op *ops_mem;
     struct ofi_op *tx_free;
     struct ofi_op *rx_repost; /* receive buffers the provider refused to take back */
+    struct ofi_op *bulk_live; /* bulk operations in flight, freed by close */
     int self;                 /* own index in the address table, -1 before insert */
     int npeers;
     fi_addr_t *addrs;
@@ -257,12 +259,25 @@ static struct ofi_op *ofi_bulk_op(struct ofi_net *o, enum ofi_kind kind, void *b
         }
         *desc = fi_mr_desc(op->mr);
     }
+    op->next = o->bulk_live;
+    if (op->next) {
+        op->next->prev = op;
+    }
+    o->bulk_live = op;
     *rc = 0;
     return op;
 }
 
-static void ofi_bulk_free(struct ofi_op *op)
+static void ofi_bulk_free(struct ofi_net *o, struct ofi_op *op)
 {
+    if (op->prev) {
+        op->prev->next = op->next;
+    } else {
+        o->bulk_live = op->next;
+    }
+    if (op->next) {
+        op->next->prev = op->prev;
+    }
     if (op->mr) {
         fi_close(&op->mr->fid);
     }
@@ -288,7 +303,7 @@ static int ofi_bulk_send(struct sf_net *net, int peer, uint64_t cookie, const vo
     }
     rc = (int)fi_tsend(o->ep, buf, len, desc, dest, cookie & OFI_COOKIE_MASK, op);
     if (rc != 0) {
-        ofi_bulk_free(op);
+        ofi_bulk_free(o, op);
         return ofi_err(rc);
     }
     return 0;
@@ -313,7 +328,7 @@ static int ofi_bulk_recv(struct sf_net *net, int peer, uint64_t cookie, void *bu
     }
     rc = (int)fi_trecv(o->ep, buf, len, desc, src, cookie & OFI_COOKIE_MASK, 0, op);
     if (rc != 0) {
-        ofi_bulk_free(op);
+        ofi_bulk_free(o, op);
         return ofi_err(rc);
     }
     return 0;
@@ -322,7 +337,7 @@ static int ofi_bulk_recv(struct sf_net *net, int peer, uint64_t cookie, void *bu
 static void ofi_bulk_done(struct ofi_net *o, struct ofi_op *op, int status, size_t len)
 {
     void *ctx = op->ctx;
-    ofi_bulk_free(op);
+    ofi_bulk_free(o, op);
     if (o->base.cb.done) {
         o->base.cb.done(o->base.cb.arg, &o->base, ctx, status, len);
     }
@@ -522,6 +537,10 @@ static void ofi_close(struct sf_net *net)
     }
     if (o->ep) {
         fi_close(&o->ep->fid);
+    }
+    /* Unfinished bulk transfers die with the endpoint; no done() for them. */
+    while (o->bulk_live) {
+        ofi_bulk_free(o, o->bulk_live);
     }
     if (o->pool_mr) {
         fi_close(&o->pool_mr->fid);
