@@ -728,15 +728,27 @@ START_TEST(t_cancel)
     ck_assert_int_eq(sf_rt_isend(rts[0], &s2, &v, 4, 1, 1, 0, 3, SF_RT_SYNC), 0);
     ck_assert_int_eq(sf_rt_cancel(rts[0], &s), 0);
     ck_assert(s.complete && s.status.cancelled);
-    /* A queued standard eager send completes only when its packet leaves,
-     * so it can be withdrawn too. */
-    struct sf_rt_req s3;
-    int w = 2;
-    ck_assert_int_eq(sf_rt_isend(rts[0], &s3, &w, 4, 1, 1, 0, 3, SF_RT_STANDARD), 0);
-    ck_assert(!s3.complete);
-    ck_assert_int_eq(sf_rt_cancel(rts[0], &s3), 0);
-    ck_assert(s3.complete && s3.status.cancelled);
+    /* Standard eager sends are copied while the queue is short and
+     * complete at once; past RT_PEND_COPY_MAX queued packets they wait
+     * for their packet to leave (back-pressure) and can be withdrawn. */
+    static struct sf_rt_req fillers[RT_PEND_COPY_MAX + 1];
+    int w = 2, nf = 0;
+    for (;;) {
+        ck_assert_int_lt(nf, RT_PEND_COPY_MAX + 1);
+        struct sf_rt_req *f = &fillers[nf++];
+        ck_assert_int_eq(sf_rt_isend(rts[0], f, &w, 4, 1, 1, 0, 7, SF_RT_STANDARD), 0);
+        if (!f->complete) {
+            break;
+        }
+    }
+    ck_assert_int_eq(nf, RT_PEND_COPY_MAX);
+    ck_assert_int_eq(sf_rt_cancel(rts[0], &fillers[nf - 1]), 0);
+    ck_assert(fillers[nf - 1].complete && fillers[nf - 1].status.cancelled);
+    ck_assert_int_eq(sf_rt_isend(rts[0], &fillers[nf - 1], &w, 4, 1, 1, 0, 7, SF_RT_STANDARD), 0);
+    ck_assert(!fillers[nf - 1].complete);
     fab.qcap = 1000;
+    settle();
+    ck_assert(fillers[nf - 1].complete && !fillers[nf - 1].status.cancelled);
     settle();
     /* The sync send went out after the cancelled one and is matched first. */
     ck_assert_int_eq(sf_rt_irecv(rts[1], &r, &v, 4, 0, 1, 3), 0);

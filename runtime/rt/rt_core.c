@@ -126,6 +126,7 @@ void sf_rt__free(struct sf_rt *rt)
             struct rt_pend *p = rt->peers[w].pend_head;
             while (p != NULL) {
                 struct rt_pend *n = p->next;
+                free(p->copy);
                 free(p);
                 p = n;
             }
@@ -152,6 +153,10 @@ void sf_rt__free(struct sf_rt *rt)
         rt->pend_cache = p->next;
         free(p);
     }
+    for (int i = 0; i < rt->ncopy_cache; i++) {
+        free(rt->copy_cache[i]);
+    }
+    free(rt->copy_cache);
     if (rt->rx != NULL) {
         sf_wire_rx_free(rt->rx);
         free(rt->rx);

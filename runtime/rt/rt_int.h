@@ -106,14 +106,19 @@ struct rt_tr {
 #define RT_MAX_TR 3
 
 /* Outgoing packet that could not be sent yet; per-peer FIFO. Header and
- * extension are copied; a payload is only ever the owning send's buffer,
- * referenced (it stays valid until that send completes), so queueing
- * costs no data copy and a standard send completes when its packet
- * actually leaves: back-pressure instead of unbounded buffering. */
+ * extension are copied. A standard eager send's payload is copied too
+ * (into a recycled buffer, 'copy') while the peer's FIFO is short, so the
+ * send completes at once as MPI programs expect of small sends; beyond
+ * RT_PEND_COPY_MAX queued packets the payload is referenced instead and
+ * the send completes only when its packet leaves: back-pressure rather
+ * than unbounded buffering. Other payloads (sync sends) are referenced:
+ * their buffer stays valid until they complete. */
+#define RT_PEND_COPY_MAX 64
 struct rt_pend {
     struct rt_pend *next;
-    struct sf_rt_req *req;   /* the send it belongs to (cancel, completion), or NULL */
+    struct sf_rt_req *req;   /* the send still waiting on this packet, or NULL */
     const void *payload;
+    unsigned char *copy;     /* owned payload copy (rt->eager bytes) or NULL */
     size_t plen;
     uint32_t hlen;           /* header + extension bytes in data */
     unsigned char data[RT_HDR_LEN + 24];
@@ -124,6 +129,7 @@ struct rt_peer {
     int idx;                 /* peer index in tr */
     uint32_t tx_seq, rx_seq;
     struct rt_pend *pend_head, *pend_tail;
+    int npend;               /* packets in the FIFO */
     bool pend_listed;        /* in rt->pend_peers */
 };
 
@@ -173,8 +179,10 @@ struct sf_rt {
     int nmsg_cache;
     struct sf_rt_msg *big_cache; /* eager-sized unexpected entries */
     int nbig_cache;
-    struct rt_pend *pend_cache;  /* queued packets of up to a full eager packet */
+    struct rt_pend *pend_cache;  /* queue entries */
     int npend_cache;
+    void **copy_cache;           /* payload copy buffers of rt->eager bytes */
+    int ncopy_cache;
 
     unsigned long dropped;   /* bad packets */
     unsigned npoll;          /* progress calls since the daemon was polled */

@@ -21,6 +21,7 @@ static void rt_pend_queue(struct sf_rt *rt, int dest, struct rt_pend *p)
         pe->pend_head = p;
     }
     pe->pend_tail = p;
+    pe->npend++;
     if (!pe->pend_listed) {
         pe->pend_listed = true;
         rt->pend_peers[rt->npend_peers++] = dest;
@@ -67,8 +68,25 @@ int sf_rt__send_pkt(struct sf_rt *rt, int dest, struct rt_hdr *h, const struct r
     }
     p->req = owner;
     p->payload = payload;
+    p->copy = NULL;
     p->plen = plen;
     p->hlen = (uint32_t)(RT_HDR_LEN + xlen);
+    if (owner != NULL && owner->state == RT_S_QUEUED && pe->npend < RT_PEND_COPY_MAX) {
+        if (rt->ncopy_cache > 0) {
+            p->copy = rt->copy_cache[--rt->ncopy_cache];
+        } else {
+            p->copy = malloc(rt->eager > 0 ? rt->eager : 1);
+        }
+        if (p->copy != NULL) {
+            if (plen > 0) {
+                memcpy(p->copy, payload, plen);
+            }
+            p->payload = p->copy;
+            p->req = NULL;
+            sf_rt__complete(owner);
+            owner = NULL;
+        }
+    }
     memcpy(p->data, h, RT_HDR_LEN);
     if (xlen > 0) {
         memcpy(p->data + RT_HDR_LEN, x, xlen);
@@ -91,6 +109,17 @@ int sf_rt__send_ctl(struct sf_rt *rt, int dest, uint8_t kind, uint64_t a, uint64
 
 void sf_rt__pend_free(struct sf_rt *rt, struct rt_pend *p)
 {
+    if (p->copy != NULL) {
+        if (rt->copy_cache == NULL) {
+            rt->copy_cache = malloc(sizeof(void *) * RT_PEND_COPY_MAX);
+        }
+        if (rt->copy_cache != NULL && rt->ncopy_cache < RT_PEND_COPY_MAX) {
+            rt->copy_cache[rt->ncopy_cache++] = p->copy;
+        } else {
+            free(p->copy);
+        }
+        p->copy = NULL;
+    }
     if (rt->npend_cache < RT_PEND_CACHE_MAX) {
         p->next = rt->pend_cache;
         rt->pend_cache = p;
@@ -120,6 +149,7 @@ int sf_rt__flush_pending(struct sf_rt *rt)
                 return rc;
             }
             pe->tx_seq++;
+            pe->npend--;
             pe->pend_head = p->next;
             if (pe->pend_head == NULL) {
                 pe->pend_tail = NULL;
@@ -158,6 +188,7 @@ bool sf_rt__pend_remove(struct sf_rt *rt, struct sf_rt_req *req)
         if (pe->pend_tail == p) {
             pe->pend_tail = prev;
         }
+        pe->npend--;
         sf_rt__pend_free(rt, p);
         req->proto = NULL;
         return true;
