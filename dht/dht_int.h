@@ -185,6 +185,7 @@ struct sf_dht {
     struct sf_dht_addr join[SF_DHT__JOIN_MAX];
     int njoin;
     uint64_t last_join;
+    struct sf_dht_addr seen_as; /* our address, as a PONG reported it */
     bool joined;    /* self lookup started */
     int join_tries; /* self lookups so far */
 

@@ -269,6 +269,9 @@ static int on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const stru
     }
     rpc_unlink(d, r);
     r->to.id = m->sender;
+    if (m->type == SF_DHT__PONG) {
+        d->seen_as = m->addr;
+    }
     struct sf_dht_contact c = {m->sender, *from};
     sf_dht__table_heard(d, &c, true);
     if (r->lk != NULL) {
@@ -281,11 +284,11 @@ static int on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const stru
     return 0;
 }
 
-static void on_request(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
+static int on_request(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
 {
     struct sf_dht__msg *rep = calloc(1, sizeof *rep);
     if (rep == NULL) {
-        return;
+        return -ENOMEM;
     }
     rep->tid = m->tid;
     rep->type = (uint8_t)(m->type + 1);
@@ -315,7 +318,24 @@ static void on_request(struct sf_dht *d, const struct sf_dht_addr *from, const s
     if (!d->joined && d->join_tries == 0 && sf_dht__table_count(d) > 0) {
         start_join_lookup(d);
     }
+    return 0;
 }
+
+static int on_bye(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
+{
+    sf_dht__table_remove(d, &m->sender, SF_DHT_DEAD_BYE);
+    return 0;
+}
+
+typedef int (*dht_handler_fn)(struct sf_dht *d, const struct sf_dht_addr *from,
+                              const struct sf_dht__msg *m);
+static const dht_handler_fn handlers[SF_DHT__TYPE_MAX] = {
+    [SF_DHT__PING] = on_request,       [SF_DHT__PONG] = on_reply,
+    [SF_DHT__FIND_NODE] = on_request,  [SF_DHT__NODES] = on_reply,
+    [SF_DHT__FIND_VALUE] = on_request, [SF_DHT__VALUES] = on_reply,
+    [SF_DHT__STORE] = on_request,      [SF_DHT__STORE_ACK] = on_reply,
+    [SF_DHT__BYE] = on_bye,
+};
 
 int sf_dht_input(struct sf_dht *d, const struct sf_dht_addr *from, const uint8_t *buf,
                  size_t len, uint64_t now)
@@ -359,12 +379,9 @@ int sf_dht_input(struct sf_dht *d, const struct sf_dht_addr *from, const uint8_t
             return SF_ERR_PROTO;
         }
     }
-    if (m->type == SF_DHT__BYE) {
-        sf_dht__table_remove(d, &m->sender, SF_DHT_DEAD_BYE);
-    } else if (m->type % 2 == 0) {
-        rc = on_reply(d, from, m);
-    } else {
-        on_request(d, from, m);
+    /* decode checked the type; the bound is checked again before indexing */
+    if (m->type < SF_DHT__TYPE_MAX && handlers[m->type] != NULL) {
+        rc = handlers[m->type](d, from, m);
     }
     free(m);
     return rc;
@@ -490,4 +507,13 @@ const char *sf_dht_drop_name(enum sf_dht_drop why)
 const struct sf_dht_id *sf_dht_self(const struct sf_dht *d)
 {
     return &d->cfg.id;
+}
+
+int sf_dht_observed_addr(const struct sf_dht *d, struct sf_dht_addr *out)
+{
+    if (d->seen_as.len == 0) {
+        return -ENOENT;
+    }
+    *out = d->seen_as;
+    return 0;
 }

@@ -114,9 +114,11 @@ static int split_last(struct sf_dht *d)
      * newest first (they are the likeliest alive). */
     while (old->n < d->cfg.k && old->nrep > 0) {
         old->ent[old->n++] = old->rep[--old->nrep];
+        d->st.contacts++;
     }
     while (nw->n < d->cfg.k && nw->nrep > 0) {
         nw->ent[nw->n++] = nw->rep[--nw->nrep];
+        d->st.contacts++;
     }
     d->st.buckets = (uint64_t)d->nb;
     return 0;
@@ -405,4 +407,37 @@ void sf_dht__table_free(struct sf_dht *d)
         free(d->bucket[bi].rep);
         d->bucket[bi].ent = d->bucket[bi].rep = NULL;
     }
+}
+
+int sf_dht_contact_state(const struct sf_dht *d, const struct sf_dht_id *id, uint64_t *last_seen,
+                         int *fails)
+{
+    const struct sf_dht__bucket *b = &d->bucket[sf_dht__bucket_of(d, id)];
+    int i = find_in(b->ent, b->n, id);
+    if (i < 0) {
+        return -ENOENT;
+    }
+    if (last_seen != NULL) {
+        *last_seen = b->ent[i].last_seen;
+    }
+    if (fails != NULL) {
+        *fails = b->ent[i].fails;
+    }
+    return 0;
+}
+
+int sf_dht_remove_contact(struct sf_dht *d, const struct sf_dht_id *id)
+{
+    struct sf_dht__bucket *b = &d->bucket[sf_dht__bucket_of(d, id)];
+    int i = find_in(b->ent, b->n, id);
+    if (i < 0) {
+        return -ENOENT;
+    }
+    del_at(b->ent, &b->n, i);
+    d->st.contacts--;
+    if (b->nrep > 0) {
+        b->ent[b->n++] = b->rep[--b->nrep];
+        d->st.contacts++;
+    }
+    return 0;
 }

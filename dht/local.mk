@@ -19,3 +19,31 @@ TESTS += tests/check_dht
 tests_check_dht_SOURCES = tests/check_dht.c dht/dht_sim.c dht/dht_sim.h
 tests_check_dht_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_dht_LDADD = libsfdht.la libsfbase.la $(CHECK_LIBS) -lm
+
+# Packet fuzzing: make check replays the corpus through the generic driver
+# (tests/fuzz/replay.c); make fuzz-dht builds the libFuzzer binary (clang).
+# Run: tests/fuzz/fuzz-dht -max_total_time=180 NEWDIR $(srcdir)/tests/fuzz/corpus/dht
+check_PROGRAMS += tests/fuzz/replay_dht tests/fuzz/gen_dht_corpus
+tests_fuzz_gen_dht_corpus_SOURCES = tests/fuzz/gen_dht_corpus.c
+tests_fuzz_gen_dht_corpus_LDADD = libsfdht.la libsfbase.la
+tests_fuzz_replay_dht_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_dht.c
+tests_fuzz_replay_dht_LDADD = libsfdht.la libsfbase.la
+TESTS += tests/fuzz/run-dht.sh
+EXTRA_DIST += tests/fuzz/run-dht.sh tests/fuzz/corpus/dht
+FUZZ_DHT_SRCS = tests/fuzz/fuzz_dht.c dht/dht_node.c dht/dht_table.c dht/dht_lookup.c \
+	dht/dht_store.c dht/dht_packet.c runtime/base/err.c runtime/base/log.c \
+	runtime/base/tun.c
+FUZZ_DHT_HDRS = dht/sf_dht.h dht/dht_int.h
+.PHONY: fuzz-dht
+if HAVE_CLANG
+fuzz-dht: tests/fuzz/fuzz-dht
+tests/fuzz/fuzz-dht: $(FUZZ_DHT_SRCS:%=$(srcdir)/%) $(FUZZ_DHT_HDRS:%=$(srcdir)/%)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  -o $@ $(FUZZ_DHT_SRCS:%=$(srcdir)/%) -lpthread
+CLEANFILES += tests/fuzz/fuzz-dht
+else
+fuzz-dht:
+	@echo "fuzz-dht needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif

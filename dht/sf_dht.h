@@ -128,7 +128,9 @@ struct sf_dht_value {
 struct sf_dht_result {
     int status;                        /* 0, or negative (e.g. -ETIMEDOUT: no one answered) */
     const struct sf_dht_contact *nodes; /* closest responders, nearest first */
-    size_t n_nodes;                    /* <= k; for a put: nodes that stored it */
+    size_t n_nodes;                    /* <= k; for a put: nodes that acknowledged
+                                        * it (our own copy, if we are among
+                                        * the k closest, is not listed) */
     const struct sf_dht_value *values; /* get: one per publisher, highest seq */
     size_t n_values;
     unsigned hops;     /* depth at which the nearest result was reached */
@@ -195,8 +197,19 @@ const char *sf_dht_drop_name(enum sf_dht_drop d);
 /* Copy up to max contacts of the routing table to out (bucket order);
  * returns how many the table holds. */
 size_t sf_dht_contacts(const struct sf_dht *dht, struct sf_dht_contact *out, size_t max);
+/* Liveness the core tracks for a routing-table contact: when we last got
+ * a valid packet from it (the "now" of that call) and how many RPCs in a
+ * row it missed. 0 or -ENOENT (not in the table). */
+int sf_dht_contact_state(const struct sf_dht *dht, const struct sf_dht_id *id,
+                         uint64_t *last_seen, int *fails);
+/* Drop a contact another layer found dead (e.g. the daemon's keep-alives).
+ * contact_dead is not called for it. 0 or -ENOENT. */
+int sf_dht_remove_contact(struct sf_dht *dht, const struct sf_dht_id *id);
 /* Own id. */
 const struct sf_dht_id *sf_dht_self(const struct sf_dht *dht);
+/* Our address as the last PONG's sender saw it (for publishing our own
+ * record behind NAT or with a wildcard bind). 0 or -ENOENT. */
+int sf_dht_observed_addr(const struct sf_dht *dht, struct sf_dht_addr *out);
 
 /* XOR distance helpers. cmp: <0 if a is closer to target than b. */
 int sf_dht_id_cmp_dist(const struct sf_dht_id *target, const struct sf_dht_id *a,

@@ -324,6 +324,18 @@ START_TEST(test_eviction)
         has_a |= memcmp(all[i].id.b, a.id.b, SF_DHT_ID_LEN) == 0;
     }
     ck_assert(has_new && !has_a);
+    /* a PONG tells us how we are seen */
+    size_t from = c->n;
+    ck_assert_int_eq(sf_dht_join(d, &b.addr, now), 0);
+    answer_pings(d, c, from, alive, 2, now + 5);
+    struct sf_dht_addr me;
+    ck_assert_int_eq(sf_dht_observed_addr(d, &me), 0);
+    ck_assert_uint_eq(me.len, 4);
+    uint64_t seen_b = 0;
+    int fails_b = -1;
+    ck_assert_int_eq(sf_dht_contact_state(d, &b.id, &seen_b, &fails_b), 0);
+    ck_assert_uint_eq(seen_b, now + 5);
+    ck_assert_int_eq(fails_b, 0);
     struct sf_dht_stats st;
     sf_dht_get_stats(d, &st);
     ck_assert_uint_eq(st.contacts_dead, 1);
@@ -348,6 +360,17 @@ START_TEST(test_bye)
     ck_assert_uint_eq(sf_dht_contacts(d, all, 4), 0);
     ck_assert_uint_eq(c->ndead, 1);
     ck_assert_int_eq(c->why[0], SF_DHT_DEAD_BYE);
+    /* liveness as tracked, and removal by another layer (no callback) */
+    sf_dht_add_contact(d, &a, 6);
+    uint64_t seen = 0;
+    int fails = -1;
+    ck_assert_int_eq(sf_dht_contact_state(d, &a.id, &seen, &fails), 0);
+    ck_assert_uint_eq(seen, 6);
+    ck_assert_int_eq(fails, 0);
+    ck_assert_int_eq(sf_dht_remove_contact(d, &a.id), 0);
+    ck_assert_int_eq(sf_dht_remove_contact(d, &a.id), -ENOENT);
+    ck_assert_int_eq(sf_dht_contact_state(d, &a.id, NULL, NULL), -ENOENT);
+    ck_assert_uint_eq(c->ndead, 1);
     /* leave sends BYE to every contact */
     sf_dht_add_contact(d, &a, 6);
     size_t before = c->n;
