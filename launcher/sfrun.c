@@ -39,7 +39,15 @@ struct sfrun {
     struct sf_wire_rx rx;
     uint32_t seq;
     int sig_fd;
-    bool stdin_watched;
+    bool stdin_watched;    /* stdin is registered with the loop */
+    bool stdin_file;       /* stdin cannot be polled (file, /dev/null) */
+    bool stdin_done;       /* EOF sent */
+    bool stdin_off;        /* not forwarding stdin (yet, or at all) */
+    bool stdin_busy;
+    /* Frames to sfd not yet written. Never block on sfd: it may be blocked
+     * writing output to us (cat big | sfrun cat would deadlock). */
+    uint8_t *tx;
+    size_t tx_len, tx_off;
     bool done, timed_out, stdout_broken;
     int exit_code;
     int nranks;
@@ -48,11 +56,56 @@ struct sfrun {
     int term_signals;      /* SIGINT/TERM/HUP/QUIT seen */
 };
 
+/* Above this many queued bytes to sfd, stdin is not read. */
+#define SFRUN_TX_HIGH (1u << 20)
+
+static void stdin_resume(struct sfrun *s);
+
+/* Write what the socket takes now; watch for writability if more is left. */
+static int tx_flush(struct sfrun *s)
+{
+    while (s->tx_off < s->tx_len) {
+        ssize_t n = send(s->fd, s->tx + s->tx_off, s->tx_len - s->tx_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            s->tx_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            break;
+        } else {
+            return n < 0 ? -errno : -EPIPE; /* on_sfd reports the lost daemon */
+        }
+    }
+    if (s->tx_off == s->tx_len) {
+        s->tx_off = s->tx_len = 0;
+    }
+    if (s->loop != NULL && s->fd >= 0) {
+        sf_loop_mod_fd(s->loop, s->fd, SF_LOOP_IN | (s->tx_len > 0 ? SF_LOOP_OUT : 0));
+    }
+    if (s->tx_len - s->tx_off < SFRUN_TX_HIGH) {
+        stdin_resume(s);
+    }
+    return 0;
+}
+
 static int send_enc(struct sfrun *s, struct sf_wire_enc *e)
 {
     int rc = sf_wire_enc_end(e);
     if (rc == 0) {
-        rc = sf_wire_write_all(s->fd, e->buf, e->len);
+        if (s->tx_off > 0) {
+            memmove(s->tx, s->tx + s->tx_off, s->tx_len - s->tx_off);
+            s->tx_len -= s->tx_off;
+            s->tx_off = 0;
+        }
+        uint8_t *nb = realloc(s->tx, s->tx_len + e->len);
+        if (nb == NULL) {
+            rc = -ENOMEM;
+        } else {
+            s->tx = nb;
+            memcpy(s->tx + s->tx_len, e->buf, e->len);
+            s->tx_len += e->len;
+            rc = tx_flush(s);
+        }
     }
     sf_wire_enc_free(e);
     return rc;
@@ -208,6 +261,12 @@ static void handle_msg(struct sfrun *s, const struct sf_wire_msg *m)
 static void on_sfd(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sfrun *s = arg;
+    if (events & SF_LOOP_OUT) {
+        tx_flush(s);
+    }
+    if (!(events & (SF_LOOP_IN | SF_LOOP_HUP | SF_LOOP_ERR))) {
+        return;
+    }
     long n = sf_wire_rx_fill(&s->rx, fd);
     if (n == -EAGAIN) {
         return;
@@ -227,18 +286,25 @@ static void on_sfd(struct sf_loop *loop, int fd, int events, void *arg)
     }
 }
 
-static void stdin_eof(struct sfrun *s)
+static void stdin_unwatch(struct sfrun *s)
 {
     if (s->stdin_watched) {
         sf_loop_del_fd(s->loop, 0);
         s->stdin_watched = false;
     }
+}
+
+static void stdin_eof(struct sfrun *s)
+{
+    stdin_unwatch(s);
+    s->stdin_done = true;
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_STDIN, s->seq++);
     sf_wire_put_bytes(&e, NULL, 0);
     send_enc(s, &e);
 }
 
+/* Read one chunk of stdin and queue it; false once stdin is finished. */
 static bool stdin_send_chunk(struct sfrun *s)
 {
     uint8_t buf[65536];
@@ -256,12 +322,43 @@ static bool stdin_send_chunk(struct sfrun *s)
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_STDIN, s->seq++);
     sf_wire_put_bytes(&e, buf, (size_t)n);
-    return send_enc(s, &e) == 0;
+    send_enc(s, &e);
+    return !s->stdin_done;
+}
+
+static bool tx_full(struct sfrun *s)
+{
+    return s->tx_len - s->tx_off >= SFRUN_TX_HIGH;
 }
 
 static void on_stdin(struct sf_loop *loop, int fd, int events, void *arg)
 {
-    stdin_send_chunk(arg);
+    struct sfrun *s = arg;
+    if (stdin_send_chunk(s) && tx_full(s)) {
+        stdin_unwatch(s); /* backpressure: tx_flush resumes us */
+    }
+}
+
+/* Called when the queue to sfd has room again. */
+static void stdin_resume(struct sfrun *s)
+{
+    /* Re-entered via stdin_send_chunk -> send_enc -> tx_flush. */
+    if (s->stdin_busy || s->stdin_off || s->stdin_done || s->loop == NULL) {
+        return;
+    }
+    s->stdin_busy = true;
+    if (s->stdin_file) {
+        /* Files are always readable: pump until the queue is full. */
+        while (!tx_full(s) && stdin_send_chunk(s)) {
+        }
+    } else if (!s->stdin_watched) {
+        if (sf_loop_add_fd(s->loop, 0, SF_LOOP_IN, on_stdin, s) == 0) {
+            s->stdin_watched = true;
+        } else {
+            stdin_eof(s);
+        }
+    }
+    s->stdin_busy = false;
 }
 
 static void setup_stdin(struct sfrun *s)
@@ -272,15 +369,16 @@ static void setup_stdin(struct sfrun *s)
         stdin_eof(s);
         return;
     }
+    s->stdin_off = false;
     int rc = sf_loop_add_fd(s->loop, 0, SF_LOOP_IN, on_stdin, s);
     if (rc == 0) {
         s->stdin_watched = true;
         return;
     }
     if (rc == -EPERM) {
-        /* Regular file or /dev/null: epoll refuses them, they never block. */
-        while (stdin_send_chunk(s)) {
-        }
+        /* Regular file or /dev/null: epoll refuses them; they never block. */
+        s->stdin_file = true;
+        stdin_resume(s);
         return;
     }
     stdin_eof(s); /* closed or unusable stdin */
@@ -491,6 +589,7 @@ int main(int argc, char **argv)
     memset(s, 0, sizeof(*s));
     s->fd = -1;
     s->sig_fd = -1;
+    s->stdin_off = true; /* until setup_stdin */
     sf_log_init("sfrun");
     int rc = sfrun_parse_args(argc, argv, &s->o);
     if (rc != 0) {
@@ -563,7 +662,8 @@ int main(int argc, char **argv)
     }
     rc = submit(s, env);
     if (rc == 0) {
-        rc = sf_loop_add_fd(s->loop, s->fd, SF_LOOP_IN, on_sfd, s);
+        rc = sf_loop_add_fd(s->loop, s->fd, SF_LOOP_IN | (s->tx_len > 0 ? SF_LOOP_OUT : 0),
+                            on_sfd, s);
     }
     if (rc == 0) {
         rc = sf_loop_add_fd(s->loop, s->sig_fd, SF_LOOP_IN, on_signal, s);
@@ -590,6 +690,7 @@ int main(int argc, char **argv)
     int code = s->exit_code;
     sf_loop_destroy(s->loop);
     sf_wire_rx_free(&s->rx);
+    free(s->tx);
     free(s->exited);
     if (s->lines != NULL) {
         for (int i = 0; i < s->nranks * 2; i++) {

@@ -29,6 +29,15 @@ check_grep "rank 0 reads stdin" "^rank 0 read 2$" "$out"
 check_grep "rank 1 gets no stdin" "^rank 1 read 0$" "$out"
 check_grep "rank 2 gets no stdin" "^rank 2 read 0$" "$out"
 
+# Large stdin echoed back by rank 0: stdin and output flow at once (a
+# launcher that blocks on either side deadlocks here).
+head -c 8000000 /dev/urandom >"$TMP/big"
+want=$(cksum <"$TMP/big")
+got=$("$SFRUN" -n 2 cat <"$TMP/big" 2>"$err" | cksum)
+check "8 MB from a file through rank 0 and back" "$want" "$got"
+got=$(cat "$TMP/big" | "$SFRUN" -n 1 cat 2>"$err" | cksum)
+check "8 MB from a pipe through rank 0 and back" "$want" "$got"
+
 "$SFRUN" -n 2 --tag-output sh -c 'printf "a\nb"; echo e >&2' </dev/null >"$out" 2>"$err"
 check "tag-output exit 0" 0 $?
 check_grep "tagged stdout line" '^\[1,1\]<stdout>:a$' "$out"
