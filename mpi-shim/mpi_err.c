@@ -179,7 +179,7 @@ int sf_mpi__raise_rt(MPI_Comm comm, int rc, const char *fn)
 int sf_mpi__unsupported(const char *fn)
 {
     return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_UNSUPPORTED_OPERATION, fn,
-                         "%s is not supported by Starfish yet", fn);
+                         "not supported by Starfish yet");
 }
 
 /* ---- bindings ---- */
