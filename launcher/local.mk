@@ -37,6 +37,9 @@ sf-launcher-install-links:
 	  for l in mpirun mpiexec; do rm -f $$l && $(LN_S) sfrun $$l || exit 1; done && \
 	  rm -f mpicc && $(LN_S) sfcc mpicc
 .PHONY: sf-launcher-install-links
+# The top Makefile.am has no uninstall-hook list; this is the only one.
+uninstall-hook:
+	rm -f $(DESTDIR)$(bindir)/mpirun $(DESTDIR)$(bindir)/mpiexec $(DESTDIR)$(bindir)/mpicc
 
 # Launcher tests: shell scripts over the build tree, plus a hand-made rank
 # that does sfd's wire-up without libmpi.

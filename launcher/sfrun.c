@@ -240,7 +240,7 @@ static void handle_msg(struct sfrun *s, const struct sf_wire_msg *m)
             }
         }
         int code = (int)m->f[0].i;
-        if (m->f[1].len > 0 && !s->timed_out && code != 0) {
+        if (m->f[1].len > 0 && !s->timed_out) {
             fprintf(stderr, "sfrun: %.*s\n", (int)m->f[1].len, (const char *)m->f[1].p);
         }
         finish(s, s->timed_out ? SFRUN_EXIT_TIMEOUT : code);
