@@ -63,11 +63,10 @@ struct sf_rt_req {
  * open the transports, publish this rank's addresses and receive the job's
  * address table. Returns 0, -ENOENT when not started by sfrun (no daemon
  * in the environment), or another negative code. The handle is owned by
- * the caller until sf_rt_finalize. */
-/* Without SF_SFD_FD the return is -ENOENT and *out is nevertheless a
- * usable one-rank engine (rank 0 of 1, self-sends only), owned by the
- * caller like any other: the MPI layer runs a singleton on it. On any
- * other error *out is NULL. */
+ * the caller until sf_rt_finalize.
+ * With -ENOENT *out is nevertheless a usable one-rank engine (rank 0 of 1,
+ * self-sends only), owned by the caller like any other: the MPI layer runs
+ * a singleton on it. On any other error *out is NULL. */
 int sf_rt_init(struct sf_rt **out);
 /* Tell the daemon this rank finalized, drain outstanding sends, close the
  * transports and free the handle. Peers must have finished communicating
@@ -94,7 +93,8 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
  * SF_RT_ANY_SOURCE) with 'tag' (or SF_RT_ANY_TAG) on context ctx. A longer
  * message completes with status.error = SF_ERR_TRUNCATE and len bytes kept.
  * source == SF_RT_PROC_NULL completes at once with source PROC_NULL,
- * tag ANY_TAG, count 0. */
+ * tag ANY_TAG, count 0. SF_RT_ANY_TAG matches only tags >= 0: negative
+ * tags are for the library's own traffic. */
 int sf_rt_irecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len, int source,
                 uint32_t ctx, int tag);
 /* Non-blocking probe. *flag set when a matching message has arrived; then
@@ -106,7 +106,10 @@ int sf_rt_imrecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len,
                  struct sf_rt_msg *msg);
 /* Cancel a pending receive (a send that has not been matched may also be
  * cancelled). On success the request completes with status.cancelled set;
- * a request already matched completes normally. 0 or a negative code. */
+ * a request already matched completes normally. 0 or a negative code.
+ * Sends: only a send whose packet has not left this process yet (or a
+ * self-send not yet received) is withdrawn; an announced send completes
+ * normally with cancelled false, as MPI permits. */
 int sf_rt_cancel(struct sf_rt *rt, struct sf_rt_req *req);
 
 /* Drive all transports and the daemon connection once. Returns the number
