@@ -862,6 +862,41 @@ START_TEST(test_sim_churn_converges)
 }
 END_TEST
 
+/* Steady churn: nodes crash and new ones join every second; once it stops
+ * the tables settle and lookups are exact again. */
+START_TEST(test_sim_steady_churn)
+{
+    size_t n = sim_nodes();
+    struct sf_dht_sim *s = build(n, 7007);
+    size_t per_s = n / 200 ? n / 200 : 1;
+    uint64_t t0 = s->now;
+    for (int sec = 0; sec < 60; sec++) {
+        for (size_t i = 0; i < per_s; i++) {
+            sf_dht_sim_kill(s, (size_t)random_live(s));
+            ck_assert_int_ge(sf_dht_sim_add(s, random_live(s)), 0);
+        }
+        sf_dht_sim_run_until(s, s->now + 1000);
+    }
+    struct lookup_stats during = lookups(s, 100);
+    size_t total, dead = sf_dht_sim_dead_contacts(s, &total);
+    uint64_t t1 = s->now;
+    while (dead > 0 && s->now - t1 < 600000) {
+        sf_dht_sim_run_until(s, s->now + 1000);
+        dead = sf_dht_sim_dead_contacts(s, &total);
+    }
+    struct lookup_stats after = lookups(s, 200);
+    printf("dht sim: steady churn, %zu crashes + %zu joins per s for 60 s over %zu nodes: "
+           "lookups exact %u/%u (all live %u); settled %.1f s later; then exact %u/%u\n",
+           per_s, per_s, n, during.exact, during.count, during.only_live,
+           (double)(s->now - t1) / 1000, after.exact, after.count);
+    (void)t0;
+    ck_assert_uint_eq(during.only_live, during.count);
+    ck_assert_uint_eq(dead, 0);
+    ck_assert_uint_eq(after.exact, after.count);
+    sf_dht_sim_destroy(s);
+}
+END_TEST
+
 static bool wait(struct sf_dht_sim *s, struct probe *p)
 {
     return sf_dht_sim_run_flag(s, &p->done, s->now + 600000);
@@ -1180,6 +1215,7 @@ static Suite *dht_suite(void)
     tcase_add_test(sim, test_sim_lookups_exact);
     tcase_add_test(sim, test_sim_hops_grow_log);
     tcase_add_test(sim, test_sim_churn_converges);
+    tcase_add_test(sim, test_sim_steady_churn);
     tcase_add_test(sim, test_sim_values);
     tcase_add_test(sim, test_sim_value_expiry);
     tcase_add_test(sim, test_sim_auth_hooks);
