@@ -896,7 +896,7 @@ END_TEST
 
 /* ---- real wire-up: forked ranks, this process plays sfd ---- */
 
-enum job_mode { JOB_RUN, JOB_KILL };
+enum job_mode { JOB_RUN, JOB_KILL, JOB_NOSHM };
 
 /* What each rank does: a ring of small and large messages, then a gather
  * to rank 0 and a reply (a barrier) so nobody finalizes while a peer
@@ -1019,6 +1019,10 @@ static void run_job_nodes(int n, const int *nodes, const char *fi_provider, enum
             setenv(SF_ENV_SFD_FD, b, 1);
             snprintf(b, sizeof(b), "%d", shm[node_of[i]]);
             setenv(SF_ENV_SHM_FD, b, 1);
+            if (mode == JOB_NOSHM) {
+                unsetenv(SF_ENV_SHM_FD); /* sfd could not make a segment */
+                mode = JOB_RUN;
+            }
             setenv(SF_ENV_OVERSUB, "1", 1);
             if (fi_provider != NULL) {
                 setenv("FI_PROVIDER", fi_provider, 1);
@@ -1048,7 +1052,7 @@ static void run_job_nodes(int n, const int *nodes, const char *fi_provider, enum
         read_frame(fds[i], &rx[i], &m);
         ck_assert_int_eq(m.op, SF_OP_RANK_ADDR);
         ck_assert_int_eq(m.f[0].i, i);
-        if (fi_provider == NULL && lsize[node_of[i]] == n) {
+        if (fi_provider == NULL && lsize[node_of[i]] == n && mode != JOB_NOSHM) {
             ck_assert_uint_eq(m.f[1].len, 17); /* no fabric address: ofi not opened */
         } else {
             ck_assert_uint_gt(m.f[1].len, 17);
@@ -1121,6 +1125,13 @@ START_TEST(t_wireup_ofi)
 }
 END_TEST
 
+START_TEST(t_wireup_no_segment)
+{
+    /* No SF_SHM_FD: same-node peers go through libfabric. */
+    run_job(2, NULL, JOB_NOSHM);
+}
+END_TEST
+
 START_TEST(t_wireup_two_nodes)
 {
     /* Ranks 0 and 2 share "node" 0 (shm), 1 and 3 node 1: every ring hop
@@ -1167,6 +1178,7 @@ Suite *rt_suite(void)
     tcase_set_timeout(tw, 120);
     tcase_add_test(tw, t_wireup_shm);
     tcase_add_test(tw, t_wireup_ofi);
+    tcase_add_test(tw, t_wireup_no_segment);
     tcase_add_test(tw, t_wireup_two_nodes);
     tcase_add_test(tw, t_wireup_kill);
     suite_add_tcase(s, tw);

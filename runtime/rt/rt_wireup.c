@@ -335,10 +335,12 @@ int sf_rt_init(struct sf_rt **out)
     sf_wire_rx_init(rt->rx);
 
     /* libfabric costs start-up time: open it only when some peer is off
-     * this node or the user forced a provider. Decided before the table
-     * arrives because our fabric address must be in the blob. */
+     * this node, the user forced a provider, or sfd gave no shared segment
+     * for same-node peers. Decided before the table arrives because our
+     * fabric address must be in the blob. */
     bool fi_forced = getenv("FI_PROVIDER") != NULL;
-    bool need_ofi = fi_forced || lsize < size;
+    bool use_shm = shm_fd >= 0 && !fi_forced && lsize > 1;
+    bool need_ofi = fi_forced || lsize < size || (lsize > 1 && !use_shm);
     uint8_t blob[RT_BLOB_HDR + 1024];
     size_t alen = 0;
     struct sf_net *ofi = NULL;
@@ -427,7 +429,7 @@ int sf_rt_init(struct sf_rt **out)
             goto fail;
         }
     }
-    if (shm_fd >= 0 && !fi_forced && lsize > 1) {
+    if (use_shm) {
         rc = rt_open_shm(rt, (int)shm_fd, lrank, lsize, b);
         if (rc < 0) {
             free(b);
