@@ -20,6 +20,7 @@ struct sf_sfd_job;
 struct sf_sfd_tun {
     double kill_grace;  /* seconds between SIGTERM and SIGKILL at job end */
     size_t output_chunk; /* bytes read from a rank's pipe per OUTPUT frame */
+    bool stdout_pty;     /* rank stdout is a raw pty (line-buffered stdio) */
 };
 extern const struct sf_tun_table sf_sfd__tun_table;
 

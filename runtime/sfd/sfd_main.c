@@ -25,6 +25,9 @@ static const struct sf_tun sfd_tun_items[] = {
      offsetof(struct sf_sfd_tun, kill_grace)},
     {"output_chunk", SF_TUN_SIZE, "64k", "bytes read from a rank's stdout/stderr per message",
      offsetof(struct sf_sfd_tun, output_chunk)},
+    {"stdout_pty", SF_TUN_BOOL, "1",
+     "give ranks a raw pseudo-terminal as stdout (line-buffered, like Open MPI); 0: a pipe",
+     offsetof(struct sf_sfd_tun, stdout_pty)},
 };
 const struct sf_tun_table sf_sfd__tun_table = {"sfd", sfd_tun_items,
                                                sizeof(sfd_tun_items) / sizeof(sfd_tun_items[0])};

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <pty.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "runtime/base/sf_env.h"
@@ -259,6 +261,31 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
     _exit(err == ENOENT ? 127 : 126);
 }
 
+/* The rank's stdout: a pseudo-terminal in raw mode by default, so C stdio
+ * in the rank line-buffers (as under Open MPI, whose ranks also see a tty)
+ * and output shows up before the rank exits; a pipe when the tunable says
+ * so or no pty is available. out[0] is our end, out[1] the rank's. */
+static int stdout_channel(struct sf_sfd_job *job, int out[2])
+{
+    if (job->sfd->tun.stdout_pty) {
+        int m, sl;
+        if (openpty(&m, &sl, NULL, NULL, NULL) == 0) {
+            struct termios t;
+            if (tcgetattr(sl, &t) == 0) {
+                cfmakeraw(&t); /* no \n -> \r\n, no echo: bytes pass unchanged */
+                tcsetattr(sl, TCSANOW, &t);
+            }
+            fcntl(m, F_SETFD, FD_CLOEXEC);
+            fcntl(sl, F_SETFD, FD_CLOEXEC);
+            out[0] = m;
+            out[1] = sl;
+            return 0;
+        }
+        SF_WARN_ONCE("no pseudo-terminal for rank stdout (%s): using pipes", strerror(errno));
+    }
+    return pipe2(out, O_CLOEXEC);
+}
+
 int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r)
 {
     int sv[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
@@ -266,7 +293,7 @@ int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r)
     char **env = NULL;
     size_t first = 0;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
-        pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+        stdout_channel(job, out) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
         (r->rank == 0 && pipe2(in, O_CLOEXEC) != 0)) {
         rc = -errno;
         goto fail;

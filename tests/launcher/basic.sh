@@ -16,6 +16,14 @@ check "3 lines of output" 3 "$(wc -l <"$out" | tr -d ' ')"
     </dev/null >"$out" 2>"$err"
 check "control socket and shm segment are inherited" 2 "$(grep -c fds-ok "$out")"
 
+"$SFRUN" -n 2 sh -c '[ -t 1 ] && echo "stdout tty"; [ -t 2 ] || echo "stderr pipe"' </dev/null >"$out" 2>"$err"
+check "rank stdout is a terminal (line-buffered stdio)" 2 "$(grep -c 'stdout tty' "$out")"
+check "rank stderr is a pipe" 2 "$(grep -c 'stderr pipe' "$out")"
+SF_SFD_STDOUT_PTY=0 "$SFRUN" -n 1 sh -c '[ -t 1 ] || echo "stdout pipe"' </dev/null >"$out" 2>"$err"
+check "SF_SFD_STDOUT_PTY=0 gives a pipe" "stdout pipe" "$(cat "$out")"
+"$SFRUN" -n 4 --oversubscribe sh -c 'seq 1 50000' </dev/null >"$out" 2>"$err"
+check "no output lost when ranks exit at once" 200000 "$(wc -l <"$out" | tr -d ' ')"
+
 export SF_TEST_INHERITED=inh
 SF_TEST_NAMED=named "$SFRUN" -n 2 -x SF_TEST_NAMED -x SF_TEST_SET=val -x SF_TEST_INHERITED=over \
     sh -c 'echo "$SF_TEST_NAMED $SF_TEST_SET $SF_TEST_INHERITED"' </dev/null >"$out" 2>"$err"
