@@ -27,7 +27,8 @@ void sfrun_usage(FILE *out)
             "  --params             print the tunables (SF_* environment variables)\n"
             "  --version, --help\n"
             "Accepted and ignored (Open MPI): --allow-run-as-root, --mca K V (warns),\n"
-            "  --map-by X, --rank-by X, --report-bindings, --display-map, -q/--quiet.\n"
+            "  --host/-H X and --hostfile F (warn: single host for now), --map-by X,\n"
+            "  --rank-by X, --report-bindings, --display-map, --use-hwthread-cpus, -q.\n"
             "Exit status: the job's (lowest failed rank's status, 128+signal if killed,\n"
             "  the MPI_Abort code); 2 bad usage; 110 timeout; 126/127 program not\n"
             "  executable/not found; 1 launcher failure; 128+sig when sfrun got\n"
@@ -89,7 +90,7 @@ static int add_xvar(struct sfrun_opts *o, const char *spec)
 
 enum opt_id {
     O_N, O_X, O_TAG, O_TIMEOUT, O_OVER, O_NOOVER, O_BIND, O_VERSION, O_HELP, O_PARAMS,
-    O_IGNORE0, O_IGNORE1, O_MCA,
+    O_IGNORE0, O_IGNORE1, O_MCA, O_HOSTS,
 };
 
 struct opt {
@@ -122,6 +123,11 @@ static const struct opt opts[] = {
     {"rank-by", O_IGNORE1, 1},
     {"mca", O_MCA, 2},
     {"gmca", O_MCA, 2},
+    {"host", O_HOSTS, 1},
+    {"H", O_HOSTS, 1},
+    {"hostfile", O_HOSTS, 1},
+    {"machinefile", O_HOSTS, 1},
+    {"use-hwthread-cpus", O_IGNORE0, 0},
 };
 
 int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
@@ -232,6 +238,12 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
             return 0;
         case O_IGNORE0:
         case O_IGNORE1:
+            break;
+        case O_HOSTS:
+            fprintf(stderr,
+                    "sfrun: warning: ignoring --%s %s: multi-node launch is not implemented "
+                    "yet; all ranks run on this host\n",
+                    op->name, args[0]);
             break;
         case O_MCA:
             fprintf(stderr, "sfrun: warning: ignoring Open MPI parameter --%s %s %s\n", op->name,

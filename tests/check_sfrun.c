@@ -109,6 +109,8 @@ START_TEST(test_ignored_and_unknown)
                      0);
     ck_assert_int_eq(o.n, 2);
     ck_assert_str_eq(o.argv[0], "prog");
+    ck_assert_int_eq(PARSE(&o, "-H", "localhost", "--hostfile=hf", "prog"), 0);
+    ck_assert_str_eq(o.argv[0], "prog");
     ck_assert_int_eq(PARSE(&o, "--mca", "btl", "prog"), SFRUN_EXIT_USAGE); /* eats prog */
     ck_assert_int_eq(PARSE(&o, "--frobnicate", "prog"), SFRUN_EXIT_USAGE);
 }
