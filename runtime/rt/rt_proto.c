@@ -168,7 +168,9 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
     if (xlen > 0) {
         memcpy(&x, (const unsigned char *)pkt + RT_HDR_LEN, xlen);
     }
-    if (w < 0 || w >= rt->size) {
+    /* Replies go back over the peer's route, so a packet "from" ourselves
+     * or from a rank we have no route to cannot be handled. */
+    if (w < 0 || w >= rt->size || w == rt->rank || rt->peers[w].tr == NULL) {
         rt_drop(rt, "bad route", w);
         return;
     }

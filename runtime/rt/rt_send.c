@@ -71,7 +71,8 @@ int sf_rt__send_pkt(struct sf_rt *rt, int dest, struct rt_hdr *h, const struct r
     p->copy = NULL;
     p->plen = plen;
     p->hlen = (uint32_t)(RT_HDR_LEN + xlen);
-    if (owner != NULL && owner->state == RT_S_QUEUED && pe->npend < RT_PEND_COPY_MAX) {
+    if (owner != NULL && owner->state == RT_S_QUEUED && pe->npend < RT_PEND_COPY_MAX &&
+        plen <= rt->eager) {
         if (rt->ncopy_cache > 0) {
             p->copy = rt->copy_cache[--rt->ncopy_cache];
         } else {
