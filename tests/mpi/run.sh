@@ -24,6 +24,16 @@ for p in $progs; do
     run "$p singleton" env -u SF_SFD_FD "$T/$p"
 done
 
+ntest=$((ntest + 1))
+if env -u SF_SFD_FD "$T/fatal" >"$TMP/fatal" 2>&1; then
+    fail "fatal singleton: exited 0"
+elif grep -q "MPI_Send: invalid rank 6 (size 1) on communicator MPI_COMM_WORLD" "$TMP/fatal"; then
+    ok "fatal singleton: aborted with the handler's message"
+else
+    fail "fatal singleton: no error handler message in:"
+    sed 's/^/    /' "$TMP/fatal"
+fi
+
 if [ ! -x "$SFRUN" ]; then
     echo "SKIP: $SFRUN not built; only singleton runs done"
     [ "$nfail" -eq 0 ] || finish
