@@ -132,14 +132,19 @@ static int bsend_start(struct ompi_request_t *r)
         return MPI_ERR_BUFFER;
     }
     struct sf_mpi_bsend *b = bsend_alloc(need);
-    if (b == NULL) {
-        /* Finished sends may have freed room. */
-        sf_rt_progress(sf_mpi__st.rt);
+    /* Sends that have finished free their room: progress while the
+     * runtime is still handling events, then give up (messages waiting
+     * for a receiver would never free it). */
+    for (int i = 0; b == NULL && i < 64; i++) {
+        int n = sf_rt_progress(sf_mpi__st.rt);
         bsend_reap();
         b = bsend_alloc(need);
-        if (b == NULL) {
-            return MPI_ERR_BUFFER;
+        if (n <= 0) {
+            break;
         }
+    }
+    if (b == NULL) {
+        return MPI_ERR_BUFFER;
     }
     char *data = sf_mpi__st.bsend_buf + b->off;
     sf_mpi__pack(r->type, r->count, r->ubuf, data);
