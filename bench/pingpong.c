@@ -68,6 +68,27 @@ static double bandwidth(int rank, char *sbuf, char *rbuf, int bytes, int iters)
     return (double)bytes * WINDOW * iters / t / 1e6;
 }
 
+/* Round trips for about 'secs' seconds before any timing: the first
+ * second or so after start-up is often slower (pages, caches, the launcher
+ * settling). Rank 0 decides when to stop and says so in the message. */
+static void warm_up(int rank, double secs)
+{
+    int go = 1;
+    double t0 = MPI_Wtime();
+    while (go) {
+        if (rank == 0) {
+            go = MPI_Wtime() - t0 < secs;
+            MPI_Send(&go, 1, MPI_INT, 1, 4, MPI_COMM_WORLD);
+            MPI_Recv(&go, 1, MPI_INT, 1, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else if (rank == 1) {
+            MPI_Recv(&go, 1, MPI_INT, 0, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(&go, 1, MPI_INT, 0, 4, MPI_COMM_WORLD);
+        } else {
+            go = 0;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -86,6 +107,7 @@ int main(int argc, char **argv)
     memset(sbuf, 'a', max);
     memset(rbuf, 'b', max);
 
+    warm_up(rank, 1.0);
     static const int lat_sizes[] = {8, 1024, 65536, 1 << 20};
     for (size_t k = 0; k < sizeof lat_sizes / sizeof lat_sizes[0]; k++) {
         int b = lat_sizes[k];
