@@ -39,10 +39,10 @@ struct sfrun {
     struct sf_wire_rx rx;
     uint32_t seq;
     int sig_fd;
-    bool stdin_watched;    /* stdin is registered with the loop */
-    bool stdin_file;       /* stdin cannot be polled (file, /dev/null) */
-    bool stdin_done;       /* EOF sent */
-    bool stdin_off;        /* not forwarding stdin (yet, or at all) */
+    bool stdin_watched; /* stdin is registered with the loop */
+    bool stdin_file;    /* stdin cannot be polled (file, /dev/null) */
+    bool stdin_done;    /* EOF sent */
+    bool stdin_off;     /* not forwarding stdin (yet, or at all) */
     bool stdin_busy;
     /* Frames to sfd not yet written. Never block on sfd: it may be blocked
      * writing output to us (cat big | sfrun cat would deadlock). */
@@ -395,8 +395,8 @@ static void on_timeout(struct sf_loop *loop, void *arg)
             off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d", off ? "," : "", r);
         }
     }
-    fprintf(stderr, "sfrun: job timed out after %s s; ranks still running: %s\n",
-            s->o.timeout_text, off > 0 ? list : "none");
+    fprintf(stderr, "sfrun: job timed out after %s s; ranks still running: %s\n", s->o.timeout_text,
+            off > 0 ? list : "none");
     s->timed_out = true;
     s->term_signals++;
     send_signal(s, SIGTERM);
@@ -503,7 +503,9 @@ static int submit(struct sfrun *s, char **env)
     char bind[32], over[32];
     snprintf(bind, sizeof(bind), "bind=%s", s->o.bind_core ? "core" : "none");
     snprintf(over, sizeof(over), "oversubscribe=%s",
-             s->o.oversub < 0 ? "auto" : s->o.oversub ? "yes" : "no");
+             s->o.oversub < 0 ? "auto"
+             : s->o.oversub   ? "yes"
+                              : "no");
     char *opts[] = {bind, over};
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_JOB_SUBMIT, s->seq++);
@@ -662,8 +664,8 @@ int main(int argc, char **argv)
     }
     rc = submit(s, env);
     if (rc == 0) {
-        rc = sf_loop_add_fd(s->loop, s->fd, SF_LOOP_IN | (s->tx_len > 0 ? SF_LOOP_OUT : 0),
-                            on_sfd, s);
+        rc = sf_loop_add_fd(s->loop, s->fd, SF_LOOP_IN | (s->tx_len > 0 ? SF_LOOP_OUT : 0), on_sfd,
+                            s);
     }
     if (rc == 0) {
         rc = sf_loop_add_fd(s->loop, s->sig_fd, SF_LOOP_IN, on_signal, s);

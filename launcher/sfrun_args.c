@@ -89,8 +89,20 @@ static int add_xvar(struct sfrun_opts *o, const char *spec)
 }
 
 enum opt_id {
-    O_N, O_X, O_TAG, O_TIMEOUT, O_OVER, O_NOOVER, O_BIND, O_VERSION, O_HELP, O_PARAMS,
-    O_IGNORE0, O_IGNORE1, O_MCA, O_HOSTS,
+    O_N,
+    O_X,
+    O_TAG,
+    O_TIMEOUT,
+    O_OVER,
+    O_NOOVER,
+    O_BIND,
+    O_VERSION,
+    O_HELP,
+    O_PARAMS,
+    O_IGNORE0,
+    O_IGNORE1,
+    O_MCA,
+    O_HOSTS,
 };
 
 struct opt {
@@ -252,8 +264,7 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
         }
     }
     if (i >= argc) {
-        return usage_error("no program given%s%s (usage: sfrun -n N program [args...])", "",
-                           "");
+        return usage_error("no program given%s%s (usage: sfrun -n N program [args...])", "", "");
     }
     o->argv = argv + i;
     o->argc = argc - i;

@@ -21,15 +21,15 @@ enum sfrun_action { SFRUN_RUN = 0, SFRUN_HELP, SFRUN_VERSION, SFRUN_PARAMS };
 
 struct sfrun_opts {
     enum sfrun_action action;
-    int n;               /* ranks */
-    char **xvars;        /* "VAR=value" to export (owned array, strings owned) */
+    int n;        /* ranks */
+    char **xvars; /* "VAR=value" to export (owned array, strings owned) */
     size_t nx;
     bool tag_output;
-    double timeout;      /* seconds; 0 = none */
+    double timeout;           /* seconds; 0 = none */
     const char *timeout_text; /* as given, for the message */
-    int oversub;         /* -1 default (run with a notice), 0 refuse, 1 silent */
+    int oversub;              /* -1 default (run with a notice), 0 refuse, 1 silent */
     bool bind_core;
-    char **argv;         /* program and its arguments (points into main's argv) */
+    char **argv; /* program and its arguments (points into main's argv) */
     int argc;
 };
 

@@ -10,14 +10,14 @@
 #include "launcher/sfrun_int.h"
 
 #define ARGV(...) ((char *[]){"sfrun", __VA_ARGS__, NULL})
-#define PARSE(o, ...)                                                                         \
-    ({                                                                                        \
-        char **v_ = ARGV(__VA_ARGS__);                                                        \
-        int c_ = 0;                                                                           \
-        while (v_[c_] != NULL) {                                                              \
-            c_++;                                                                             \
-        }                                                                                     \
-        sfrun_parse_args(c_, v_, (o));                                                        \
+#define PARSE(o, ...)                                                                              \
+    ({                                                                                             \
+        char **v_ = ARGV(__VA_ARGS__);                                                             \
+        int c_ = 0;                                                                                \
+        while (v_[c_] != NULL) {                                                                   \
+            c_++;                                                                                  \
+        }                                                                                          \
+        sfrun_parse_args(c_, v_, (o));                                                             \
     })
 
 START_TEST(test_n_spellings)
@@ -83,8 +83,8 @@ END_TEST
 START_TEST(test_flags)
 {
     struct sfrun_opts o;
-    ck_assert_int_eq(PARSE(&o, "--tag-output", "--timeout", "1.5", "--nooversubscribe",
-                           "--bind-to", "core", "prog"),
+    ck_assert_int_eq(PARSE(&o, "--tag-output", "--timeout", "1.5", "--nooversubscribe", "--bind-to",
+                           "core", "prog"),
                      0);
     ck_assert(o.tag_output);
     ck_assert(o.timeout > 1.49 && o.timeout < 1.51);

@@ -18,7 +18,7 @@ struct sf_sfd_job;
 
 /* Tunables of module "sfd" (SF_SFD_<NAME>). */
 struct sf_sfd_tun {
-    double kill_grace;  /* seconds between SIGTERM and SIGKILL at job end */
+    double kill_grace;   /* seconds between SIGTERM and SIGKILL at job end */
     size_t output_chunk; /* bytes read from a rank's pipe per OUTPUT frame */
     bool stdout_pty;     /* rank stdout is a raw pty (line-buffered stdio) */
 };
@@ -43,19 +43,19 @@ struct sf_sfd_bufq {
 struct sf_sfd_rank {
     struct sf_sfd_job *job;
     int rank;
-    pid_t pid;            /* 0 once reaped */
-    int ctl_fd;           /* our end of the rank's socketpair, -1 when closed */
+    pid_t pid;  /* 0 once reaped */
+    int ctl_fd; /* our end of the rank's socketpair, -1 when closed */
     struct sf_wire_rx rx;
-    int out_fd, err_fd;   /* read ends of stdout/stderr pipes, -1 at EOF */
-    int in_fd;            /* write end of rank 0's stdin pipe, else -1 */
+    int out_fd, err_fd; /* read ends of stdout/stderr pipes, -1 at EOF */
+    int in_fd;          /* write end of rank 0's stdin pipe, else -1 */
     struct sf_sfd_bufq inq;
-    bool in_eof;          /* client sent STDIN EOF: close in_fd once drained */
+    bool in_eof; /* client sent STDIN EOF: close in_fd once drained */
     bool hello, finalized, signalled, exited;
-    bool reaped;          /* waited for, exit not yet judged */
-    int wstatus;          /* from waitpid, valid when reaped */
-    uint8_t *addr;        /* RANK_ADDR blob (owned), NULL until published */
+    bool reaped;   /* waited for, exit not yet judged */
+    int wstatus;   /* from waitpid, valid when reaped */
+    uint8_t *addr; /* RANK_ADDR blob (owned), NULL until published */
     size_t addr_len;
-    int status;           /* exit code, or 128+sig */
+    int status; /* exit code, or 128+sig */
 };
 
 enum sf_sfd_job_state { SFD_JOB_RUNNING = 0, SFD_JOB_ENDING, SFD_JOB_DONE };
@@ -71,29 +71,29 @@ struct sf_sfd_job {
     bool bind_core;
     bool oversubscribed;
     int shm_fd;
-    pid_t pgid;         /* the job's process group (first rank's pid) */
-    int naddr;          /* ranks that published an address */
+    pid_t pgid; /* the job's process group (first rank's pid) */
+    int naddr;  /* ranks that published an address */
     bool table_sent;
-    int nlive;          /* ranks not yet reaped */
+    int nlive; /* ranks not yet reaped */
     enum sf_sfd_job_state state;
-    int fail_rank;      /* lowest rank that failed on its own, -1 if none */
-    int exit_code;      /* JOB_DONE status */
-    char *message;      /* JOB_DONE text (owned) */
-    int end_signal;     /* signal that ended the job (from the client), 0 if none */
+    int fail_rank;  /* lowest rank that failed on its own, -1 if none */
+    int exit_code;  /* JOB_DONE status */
+    char *message;  /* JOB_DONE text (owned) */
+    int end_signal; /* signal that ended the job (from the client), 0 if none */
     struct sf_timer *kill_timer;
 };
 
 struct sf_sfd {
     struct sf_loop *loop;
     struct sf_sfd_tun tun;
-    int sig_fd;         /* signalfd: SIGCHLD, SIGTERM, SIGINT, SIGHUP */
+    int sig_fd; /* signalfd: SIGCHLD, SIGTERM, SIGINT, SIGHUP */
     char host[256];
-    int ncores;         /* hwloc core count, >= 1 */
-    void *topo;         /* hwloc_topology_t, NULL if hwloc failed */
+    int ncores;                   /* hwloc core count, >= 1 */
+    void *topo;                   /* hwloc_topology_t, NULL if hwloc failed */
     struct sf_sfd_client *client; /* embedded mode: the one client */
     struct sf_sfd_job *job;       /* embedded mode: the one job */
     uint64_t next_job;
-    int exit_code;      /* the daemon's own exit status */
+    int exit_code; /* the daemon's own exit status */
 };
 
 /* sfd_client.c: frames from/to a client. */

@@ -163,7 +163,7 @@ static int on_goodbye(void *ctx, const struct sf_wire_msg *m)
 }
 
 static const sf_wire_handler rank_ops[SF_OP_COUNT] = {
-    [SF_OP_RANK_HELLO] = on_hello,   [SF_OP_RANK_ADDR] = on_addr,
+    [SF_OP_RANK_HELLO] = on_hello,       [SF_OP_RANK_ADDR] = on_addr,
     [SF_OP_RANK_FINALIZE] = on_finalize, [SF_OP_RANK_ABORT] = on_abort,
     [SF_OP_GOODBYE] = on_goodbye,
 };
@@ -185,8 +185,7 @@ static void ctl_read(struct sf_sfd_rank *r)
             }
         }
         if (rc < 0) {
-            SF_WARN("rank %d: corrupt control stream (%s): closing it", r->rank,
-                    sf_strerror(rc));
+            SF_WARN("rank %d: corrupt control stream (%s): closing it", r->rank, sf_strerror(rc));
             close_fd(r, &r->ctl_fd);
             return;
         }

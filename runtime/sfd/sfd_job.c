@@ -99,12 +99,12 @@ static int make_shm(struct sf_sfd_job *job)
 int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct sf_wire_msg *m)
 {
     if (c->job != NULL || sfd->job != NULL) {
-        return sf_sfd__client_error(c, -EBUSY, "this daemon runs one job at a time (embedded mode)");
+        return sf_sfd__client_error(c, -EBUSY,
+                                    "this daemon runs one job at a time (embedded mode)");
     }
     int n = (int)m->f[0].i;
     if (n < 1 || n > SFD_MAX_RANKS) {
-        return sf_sfd__client_error(c, -EINVAL, "bad number of ranks %d (1..%d)", n,
-                                    SFD_MAX_RANKS);
+        return sf_sfd__client_error(c, -EINVAL, "bad number of ranks %d (1..%d)", n, SFD_MAX_RANKS);
     }
     if (m->f[2].len == 0) {
         return sf_sfd__client_error(c, -EINVAL, "empty command line");
@@ -144,8 +144,8 @@ int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct
         sf_sfd__job_free(job);
         return 0;
     }
-    job->bind_core = bind != NULL && strcmp(bind, "core") == 0 && !job->oversubscribed &&
-                     sfd->topo != NULL;
+    job->bind_core =
+        bind != NULL && strcmp(bind, "core") == 0 && !job->oversubscribed && sfd->topo != NULL;
     bool notice = job->oversubscribed && (over == NULL || strcmp(over, "yes") != 0);
     strv_free(opts);
 
@@ -181,8 +181,8 @@ int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct
         struct sf_sfd_rank *r = &job->ranks[i];
         rc = sf_sfd__spawn_rank(job, r);
         if (rc != 0) {
-            sf_sfd__job_fail(job, i, 1, "rank %d on host %s could not be started: %s", i,
-                             sfd->host, sf_strerror(rc));
+            sf_sfd__job_fail(job, i, 1, "rank %d on host %s could not be started: %s", i, sfd->host,
+                             sf_strerror(rc));
             break;
         }
         job->nlive++;

@@ -34,11 +34,10 @@ const struct sf_tun_table sf_sfd__tun_table = {"sfd", sfd_tun_items,
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sfd --embedded --fd N   serve one sfrun over inherited socket N\n"
-            "       sfd --params            print tunables (SF_SFD_*)\n"
-            "       sfd --version\n"
-            "The cluster (listening) mode is not implemented yet.\n");
+    fprintf(out, "usage: sfd --embedded --fd N   serve one sfrun over inherited socket N\n"
+                 "       sfd --params            print tunables (SF_SFD_*)\n"
+                 "       sfd --version\n"
+                 "The cluster (listening) mode is not implemented yet.\n");
 }
 
 /* Reap every exited child, then let the job rules look at them. Reaping

@@ -57,10 +57,23 @@ void sf_sfd__topo_free(struct sf_sfd *sfd)
 /* Variables sfd sets; inherited copies are dropped so a nested sfrun or a
  * stale environment cannot confuse the rank. */
 static const char *const owned_vars[] = {
-    SF_ENV_JOB, SF_ENV_RANK, SF_ENV_SIZE, SF_ENV_LOCAL_RANK, SF_ENV_LOCAL_SIZE, SF_ENV_NODE,
-    SF_ENV_SFD_FD, SF_ENV_SHM_FD, SF_ENV_OVERSUB, SF_ENV_HOST, "OMPI_COMM_WORLD_RANK",
-    "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
-    "OMPI_COMM_WORLD_NODE_RANK", "PMI_RANK", "PMI_SIZE",
+    SF_ENV_JOB,
+    SF_ENV_RANK,
+    SF_ENV_SIZE,
+    SF_ENV_LOCAL_RANK,
+    SF_ENV_LOCAL_SIZE,
+    SF_ENV_NODE,
+    SF_ENV_SFD_FD,
+    SF_ENV_SHM_FD,
+    SF_ENV_OVERSUB,
+    SF_ENV_HOST,
+    "OMPI_COMM_WORLD_RANK",
+    "OMPI_COMM_WORLD_SIZE",
+    "OMPI_COMM_WORLD_LOCAL_RANK",
+    "OMPI_COMM_WORLD_LOCAL_SIZE",
+    "OMPI_COMM_WORLD_NODE_RANK",
+    "PMI_RANK",
+    "PMI_SIZE",
 };
 #define NOWNED (sizeof(owned_vars) / sizeof(owned_vars[0]))
 
@@ -103,14 +116,14 @@ static char **build_env(struct sf_sfd_job *job, int rank, int ctl_fd, size_t *no
     }
     size_t first = k;
     char buf[512];
-#define ADD(...)                                      \
-    do {                                              \
-        snprintf(buf, sizeof(buf), __VA_ARGS__);      \
-        env[k] = strdup(buf);                         \
-        if (env[k] == NULL) {                         \
-            goto oom;                                 \
-        }                                             \
-        k++;                                          \
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(buf, sizeof(buf), __VA_ARGS__);                                                   \
+        env[k] = strdup(buf);                                                                      \
+        if (env[k] == NULL) {                                                                      \
+            goto oom;                                                                              \
+        }                                                                                          \
+        k++;                                                                                       \
     } while (0)
     ADD("%s=%llu", SF_ENV_JOB, (unsigned long long)job->id);
     ADD("%s=%d", SF_ENV_RANK, rank);
@@ -207,9 +220,11 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
     }
     if (job->bind_core) {
         hwloc_topology_t topo = (hwloc_topology_t)job->sfd->topo;
-        hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(r->rank % job->sfd->ncores));
+        hwloc_obj_t core =
+            hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(r->rank % job->sfd->ncores));
         if (core == NULL) {
-            core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)(r->rank % job->sfd->ncores));
+            core =
+                hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)(r->rank % job->sfd->ncores));
         }
         if (core != NULL) {
             hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_PROCESS);

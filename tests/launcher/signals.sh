@@ -18,6 +18,7 @@ wait_until no_proc_matching "$mark-t" || fail "ranks left after --timeout"
 script='trap "echo rank \$OMPI_COMM_WORLD_RANK got INT; exit 0" INT
         trap "echo rank \$OMPI_COMM_WORLD_RANK got USR1" USR1
         echo ready; while :; do sleep 0.1; done'
+: >"$out" # the last job's "ready" lines must not count
 "$SFRUN" -n 3 sh -c "$script" "$mark-i" </dev/null >"$out" 2>"$err" &
 runpid=$!
 if wait_until lines_at_least "$out" ready 3; then
@@ -35,6 +36,7 @@ wait_until no_proc_matching "$mark-i"
 check "no rank left after SIGINT" 0 "$(pgrep -f -- "$mark-i" | wc -l)"
 
 # A rank that ignores SIGTERM is SIGKILLed after the grace period.
+: >"$out" # the last job's "ready" lines must not count
 SF_SFD_KILL_GRACE=200ms "$SFRUN" -n 2 sh -c 'trap "" TERM; echo ready; while :; do sleep 0.1; done' \
     "$mark-g" </dev/null >"$out" 2>"$err" &
 runpid=$!
@@ -45,6 +47,7 @@ wait_until no_proc_matching "$mark-g"
 check "no rank left after SIGKILL escalation" 0 "$(pgrep -f -- "$mark-g" | wc -l)"
 
 # kill -9 of sfrun: sfd and the ranks go too.
+: >"$out" # the last job's "ready" lines must not count
 "$SFRUN" -n 3 sh -c 'echo ready; while :; do sleep 0.1; done' "$mark-k" </dev/null >"$out" 2>"$err" &
 runpid=$!
 if wait_until lines_at_least "$out" ready 3; then
@@ -61,10 +64,11 @@ else
 fi
 # kill -9 of sfd: sfrun reports the lost daemon and exits 1; ranks die
 # with their parent.
+: >"$out" # the last job's "ready" lines must not count
 "$SFRUN" -n 2 sh -c 'echo ready; while :; do sleep 0.1; done' "$mark-d" </dev/null >"$out" 2>"$err" &
 runpid=$!
 if wait_until lines_at_least "$out" ready 2; then
-    kill -9 "$(pgrep -P $runpid)"
+    kill -9 "$(pgrep -P $runpid)" || kill -9 $runpid
     wait $runpid
     check "sfrun exits 1 when sfd dies" 1 $?
     check_grep "and says so" "lost the Starfish daemon" "$err"
