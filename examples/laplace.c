@@ -30,13 +30,14 @@ int main(int argc, char **argv)
 
     /* Rows 1..n are interior; this rank owns rows lo..hi-1, stored with one
      * ghost row on each side; columns 0..n+1 include the boundary. */
-    int lo = 1 + (int)((long long)n * rank / size), hi = 1 + (int)((long long)n * (rank + 1) / size);
+    int lo = 1 + (int)((long long)n * rank / size),
+        hi = 1 + (int)((long long)n * (rank + 1) / size);
     int rows = hi - lo, w = n + 2;
     double *u = calloc((size_t)(rows + 2) * w, sizeof *u);
     if (u == NULL) {
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
-#define U(i, j) u[(size_t)((i) - lo + 1) * w + (j)]
+#define U(i, j) u[(size_t)((i)-lo + 1) * w + (j)]
     for (int i = lo - 1; i <= hi; i++) {
         double y = i * h;
         U(i, 0) = exact(0, y);
@@ -58,8 +59,8 @@ int main(int argc, char **argv)
             /* Swap halo rows: send my first row up and last row down. */
             MPI_Sendrecv(&U(lo, 0), w, MPI_DOUBLE, up, 0, &U(hi, 0), w, MPI_DOUBLE, down, 0,
                          MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            MPI_Sendrecv(&U(hi - 1, 0), w, MPI_DOUBLE, down, 1, &U(lo - 1, 0), w, MPI_DOUBLE, up,
-                         1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Sendrecv(&U(hi - 1, 0), w, MPI_DOUBLE, down, 1, &U(lo - 1, 0), w, MPI_DOUBLE, up, 1,
+                         MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             for (int i = lo; i < hi; i++) {
                 for (int j = 1 + (i + color) % 2; j <= n; j += 2) {
                     double gs = 0.25 * (U(i - 1, j) + U(i + 1, j) + U(i, j - 1) + U(i, j + 1));

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int allreduce_rd(const struct sf_coll_comm *c, unsigned char *rbuf, size_t count,
-                        size_t n, const struct sf_coll_op *op)
+static int allreduce_rd(const struct sf_coll_comm *c, unsigned char *rbuf, size_t count, size_t n,
+                        const struct sf_coll_op *op)
 {
     int p = c->size, rank = c->rank;
     int p2 = 1;
@@ -115,8 +115,8 @@ static int allreduce_ring(const struct sf_coll_comm *c, unsigned char *rbuf, siz
         int sj = (rank - s + p) % p, rj = (rank - s - 1 + 2 * p) % p;
         size_t slo = ring_lo(count, p, sj), shi = ring_lo(count, p, sj + 1);
         size_t rlo = ring_lo(count, p, rj), rhi = ring_lo(count, p, rj + 1);
-        rc = sf_coll__sendrecv(c, rbuf + slo * es, (shi - slo) * es, right, tmp,
-                               (rhi - rlo) * es, left, SF_COLL__TAG(SF_COLL__T_ALLREDUCE_RS, s));
+        rc = sf_coll__sendrecv(c, rbuf + slo * es, (shi - slo) * es, right, tmp, (rhi - rlo) * es,
+                               left, SF_COLL__TAG(SF_COLL__T_ALLREDUCE_RS, s));
         if (rc == 0) {
             rc = op->fn(tmp, rbuf + rlo * es, rhi - rlo, op->arg);
         }

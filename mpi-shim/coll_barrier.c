@@ -10,8 +10,8 @@ int sf_coll_barrier(const struct sf_coll_comm *c)
     for (int k = 0, d = 1; d < p; k++, d <<= 1) {
         int to = (c->rank + d) % p;
         int from = (c->rank - d + p) % p;
-        int rc = sf_coll__sendrecv(c, &sb, 0, to, &rb, 0, from,
-                                   SF_COLL__TAG(SF_COLL__T_BARRIER, k));
+        int rc =
+            sf_coll__sendrecv(c, &sb, 0, to, &rb, 0, from, SF_COLL__TAG(SF_COLL__T_BARRIER, k));
         if (rc != 0) {
             return rc;
         }

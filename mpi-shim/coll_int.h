@@ -24,7 +24,7 @@ enum {
     SF_COLL__T_ALLREDUCE_RS = 9,
     SF_COLL__T_ALLREDUCE_AG = 10,
 };
-#define SF_COLL__TAG(alg, step) ((int)(((alg) << 16) | ((step) & 0xffff)))
+#define SF_COLL__TAG(alg, step) ((int)(((alg) << 16) | ((step)&0xffff)))
 
 /* Algorithm switch points, bytes; read once from SF_COLL_<NAME>.
  * Process-wide read-only configuration: every rank of a job sees the same

@@ -55,8 +55,7 @@ int sf_coll__send(const struct sf_coll_comm *c, const void *buf, size_t len, int
 {
     struct sf_rt_req s;
     memset(&s, 0, sizeof s);
-    int rc = sf_rt_isend(c->rt, &s, buf, len, c->world[peer], c->ctx, c->rank, tag,
-                         SF_RT_STANDARD);
+    int rc = sf_rt_isend(c->rt, &s, buf, len, c->world[peer], c->ctx, c->rank, tag, SF_RT_STANDARD);
     if (rc != 0) {
         return rc;
     }
@@ -86,8 +85,7 @@ int sf_coll__sendrecv(const struct sf_coll_comm *c, const void *sbuf, size_t sle
     if (rc != 0) {
         return rc;
     }
-    rc = sf_rt_isend(c->rt, &s, sbuf, slen, c->world[dest], c->ctx, c->rank, tag,
-                     SF_RT_STANDARD);
+    rc = sf_rt_isend(c->rt, &s, sbuf, slen, c->world[dest], c->ctx, c->rank, tag, SF_RT_STANDARD);
     if (rc != 0) {
         /* The receive lives on this stack frame: it must not outlive it. */
         if (sf_rt_cancel(c->rt, &r) == 0) {

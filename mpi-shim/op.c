@@ -54,14 +54,16 @@ typedef void (*op_kern)(const void *restrict in, void *restrict inout, size_t n)
         VT v;                                                                                      \
         int i;                                                                                     \
     };                                                                                             \
-    K_LOOP(k_maxloc_##tag, struct pair_##tag,                                                      \
-           if (a[i].v > b[i].v) { b[i] = a[i]; } else if (a[i].v == b[i].v && a[i].i < b[i].i) {   \
-               b[i].i = a[i].i;                                                                    \
-           })                                                                                      \
-    K_LOOP(k_minloc_##tag, struct pair_##tag,                                                      \
-           if (a[i].v < b[i].v) { b[i] = a[i]; } else if (a[i].v == b[i].v && a[i].i < b[i].i) {   \
-               b[i].i = a[i].i;                                                                    \
-           })
+    K_LOOP(                                                                                        \
+        k_maxloc_##tag, struct pair_##tag,                                                         \
+        if (a[i].v > b[i].v) { b[i] = a[i]; } else if (a[i].v == b[i].v && a[i].i < b[i].i) {      \
+            b[i].i = a[i].i;                                                                       \
+        })                                                                                         \
+    K_LOOP(                                                                                        \
+        k_minloc_##tag, struct pair_##tag,                                                         \
+        if (a[i].v < b[i].v) { b[i] = a[i]; } else if (a[i].v == b[i].v && a[i].i < b[i].i) {      \
+            b[i].i = a[i].i;                                                                       \
+        })
 
 /* C integer types (MPI-3.1 5.9.2), plus the multi-language MPI_AINT,
  * MPI_OFFSET and MPI_COUNT, which take the same operations. */
@@ -143,8 +145,8 @@ static const op_kern kern[SF_T_LAST][SF_OP_LAST] = {
     [SF_T_FLOAT] = ROW_FLT(float),
     [SF_T_DOUBLE] = ROW_FLT(double),
     [SF_T_LONG_DOUBLE] = ROW_FLT(ldouble),
-    [SF_T_C_BOOL] = {[SF_OP_LAND] = k_land_bool, [SF_OP_LOR] = k_lor_bool,
-                     [SF_OP_LXOR] = k_lxor_bool},
+    [SF_T_C_BOOL] =
+        {[SF_OP_LAND] = k_land_bool, [SF_OP_LOR] = k_lor_bool, [SF_OP_LXOR] = k_lxor_bool},
     [SF_T_INT8] = ROW_INT(i8),
     [SF_T_INT16] = ROW_INT(i16),
     [SF_T_INT32] = ROW_INT(i32),
@@ -173,7 +175,10 @@ static const op_kern kern[SF_T_LAST][SF_OP_LAST] = {
 struct tinfo {
     unsigned char size, align;
 };
-#define TI(T) {sizeof(T), _Alignof(T)}
+#define TI(T)                                                                                      \
+    {                                                                                              \
+        sizeof(T), _Alignof(T)                                                                     \
+    }
 static const struct tinfo tinfo[SF_T_LAST] = {
     [SF_T_CHAR] = TI(char),
     [SF_T_SIGNED_CHAR] = TI(signed char),

@@ -28,7 +28,7 @@ struct fworld {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int size;
-    struct fmsg **unexp;     /* per world rank, arrival order */
+    struct fmsg **unexp;       /* per world rank, arrival order */
     struct sf_rt_req **posted; /* per world rank, post order (linked by next) */
 };
 
@@ -352,12 +352,15 @@ static void body_reduce(struct rankctx *r)
                 memcpy(id, is, n * 8);
                 memcpy(md, ms, n * 16);
             }
-            ck_assert_int_eq(sf_coll_reduce(&r->comm, inplace && me == root ? NULL : s, d, n,
-                                            &OP_DSUM, root), 0);
-            ck_assert_int_eq(sf_coll_reduce(&r->comm, inplace && me == root ? NULL : is, id, n,
-                                            &OP_ISUM, root), 0);
-            ck_assert_int_eq(sf_coll_reduce(&r->comm, inplace && me == root ? NULL : ms, md, n,
-                                            &OP_MAT, root), 0);
+            ck_assert_int_eq(
+                sf_coll_reduce(&r->comm, inplace && me == root ? NULL : s, d, n, &OP_DSUM, root),
+                0);
+            ck_assert_int_eq(
+                sf_coll_reduce(&r->comm, inplace && me == root ? NULL : is, id, n, &OP_ISUM, root),
+                0);
+            ck_assert_int_eq(
+                sf_coll_reduce(&r->comm, inplace && me == root ? NULL : ms, md, n, &OP_MAT, root),
+                0);
             if (me != root) {
                 continue;
             }

@@ -23,7 +23,10 @@ struct tdesc {
     const char *name;
 };
 
-#define D(t, f, s, g) {t, f, s, g, #t}
+#define D(t, f, s, g)                                                                              \
+    {                                                                                              \
+        t, f, s, g, #t                                                                             \
+    }
 static const struct tdesc types[] = {
     D(SF_T_CHAR, F_TEXT, 1, true),
     D(SF_T_SIGNED_CHAR, F_INT, 1, true),
@@ -67,12 +70,30 @@ static const struct tdesc types[] = {
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 /* The pair layouts as MPI defines them (value, then int). */
-struct p_f { float v; int i; };
-struct p_d { double v; int i; };
-struct p_l { long v; int i; };
-struct p_i { int v; int i; };
-struct p_s { short v; int i; };
-struct p_ld { long double v; int i; };
+struct p_f {
+    float v;
+    int i;
+};
+struct p_d {
+    double v;
+    int i;
+};
+struct p_l {
+    long v;
+    int i;
+};
+struct p_i {
+    int v;
+    int i;
+};
+struct p_s {
+    short v;
+    int i;
+};
+struct p_ld {
+    long double v;
+    int i;
+};
 
 /* Validity per MPI-3.1 section 5.9.2, written as a family table. */
 static bool spec_valid(enum sf_op_kind op, enum fam f)
@@ -106,13 +127,20 @@ static bool spec_valid(enum sf_op_kind op, enum fam f)
 static size_t elem_size(const struct tdesc *d)
 {
     switch (d->t) {
-    case SF_T_FLOAT_INT: return sizeof(struct p_f);
-    case SF_T_DOUBLE_INT: return sizeof(struct p_d);
-    case SF_T_LONG_INT: return sizeof(struct p_l);
-    case SF_T_2INT: return sizeof(struct p_i);
-    case SF_T_SHORT_INT: return sizeof(struct p_s);
-    case SF_T_LONG_DOUBLE_INT: return sizeof(struct p_ld);
-    default: return d->size;
+    case SF_T_FLOAT_INT:
+        return sizeof(struct p_f);
+    case SF_T_DOUBLE_INT:
+        return sizeof(struct p_d);
+    case SF_T_LONG_INT:
+        return sizeof(struct p_l);
+    case SF_T_2INT:
+        return sizeof(struct p_i);
+    case SF_T_SHORT_INT:
+        return sizeof(struct p_s);
+    case SF_T_LONG_DOUBLE_INT:
+        return sizeof(struct p_ld);
+    default:
+        return d->size;
     }
 }
 
@@ -136,19 +164,44 @@ static void ref_int(enum sf_op_kind op, const struct tdesc *d, const void *a, vo
     int64_t sa = ld_s(a, d->size), sb = ld_s(b, d->size);
     bool gt = d->sgn ? sa > sb : ua > ub;
     switch (op) {
-    case SF_OP_MAX: r = gt ? ua : ub; break;
-    case SF_OP_MIN: r = gt ? ub : ua; break;
-    case SF_OP_SUM: r = ua + ub; break;
-    case SF_OP_PROD: r = ua * ub; break;
-    case SF_OP_LAND: r = ua && ub; break;
-    case SF_OP_LOR: r = ua || ub; break;
-    case SF_OP_LXOR: r = (ua != 0) != (ub != 0); break;
-    case SF_OP_BAND: r = ua & ub; break;
-    case SF_OP_BOR: r = ua | ub; break;
-    case SF_OP_BXOR: r = ua ^ ub; break;
-    case SF_OP_REPLACE: r = ua; break;
-    case SF_OP_NO_OP: r = ub; break;
-    default: ck_abort_msg("bad op");
+    case SF_OP_MAX:
+        r = gt ? ua : ub;
+        break;
+    case SF_OP_MIN:
+        r = gt ? ub : ua;
+        break;
+    case SF_OP_SUM:
+        r = ua + ub;
+        break;
+    case SF_OP_PROD:
+        r = ua * ub;
+        break;
+    case SF_OP_LAND:
+        r = ua && ub;
+        break;
+    case SF_OP_LOR:
+        r = ua || ub;
+        break;
+    case SF_OP_LXOR:
+        r = (ua != 0) != (ub != 0);
+        break;
+    case SF_OP_BAND:
+        r = ua & ub;
+        break;
+    case SF_OP_BOR:
+        r = ua | ub;
+        break;
+    case SF_OP_BXOR:
+        r = ua ^ ub;
+        break;
+    case SF_OP_REPLACE:
+        r = ua;
+        break;
+    case SF_OP_NO_OP:
+        r = ub;
+        break;
+    default:
+        ck_abort_msg("bad op");
     }
     memcpy(b, &r, d->size);
 }
@@ -159,12 +212,23 @@ static void ref_int(enum sf_op_kind op, const struct tdesc *d, const void *a, vo
         memcpy(&x, a, sizeof x);                                                                   \
         memcpy(&y, b, sizeof y);                                                                   \
         switch (op) {                                                                              \
-        case SF_OP_MAX: y = x > y ? x : y; break;                                                  \
-        case SF_OP_MIN: y = x < y ? x : y; break;                                                  \
-        case SF_OP_SUM: y = x + y; break;                                                          \
-        case SF_OP_PROD: y = x * y; break;                                                         \
-        case SF_OP_REPLACE: y = x; break;                                                          \
-        default: break;                                                                            \
+        case SF_OP_MAX:                                                                            \
+            y = x > y ? x : y;                                                                     \
+            break;                                                                                 \
+        case SF_OP_MIN:                                                                            \
+            y = x < y ? x : y;                                                                     \
+            break;                                                                                 \
+        case SF_OP_SUM:                                                                            \
+            y = x + y;                                                                             \
+            break;                                                                                 \
+        case SF_OP_PROD:                                                                           \
+            y = x * y;                                                                             \
+            break;                                                                                 \
+        case SF_OP_REPLACE:                                                                        \
+            y = x;                                                                                 \
+            break;                                                                                 \
+        default:                                                                                   \
+            break;                                                                                 \
         }                                                                                          \
         memcpy(b, &y, sizeof y);                                                                   \
     } while (0)
@@ -192,7 +256,7 @@ static void ref_int(enum sf_op_kind op, const struct tdesc *d, const void *a, vo
         if (op == SF_OP_REPLACE) {                                                                 \
             y = x;                                                                                 \
         } else if (op != SF_OP_NO_OP) {                                                            \
-            bool better = op == SF_OP_MAXLOC ? x.v > y.v : x.v < y.v;                             \
+            bool better = op == SF_OP_MAXLOC ? x.v > y.v : x.v < y.v;                              \
             if (better || (x.v == y.v && x.i < y.i)) {                                             \
                 y.i = x.i;                                                                         \
             }                                                                                      \
@@ -206,18 +270,42 @@ static void ref_int(enum sf_op_kind op, const struct tdesc *d, const void *a, vo
 static void ref_one(enum sf_op_kind op, const struct tdesc *d, const void *a, void *b)
 {
     switch (d->t) {
-    case SF_T_FLOAT: REF_FLT(float); return;
-    case SF_T_DOUBLE: REF_FLT(double); return;
-    case SF_T_LONG_DOUBLE: REF_FLT(long double); return;
-    case SF_T_C_FLOAT_COMPLEX: REF_CPLX(float _Complex); return;
-    case SF_T_C_DOUBLE_COMPLEX: REF_CPLX(double _Complex); return;
-    case SF_T_C_LONG_DOUBLE_COMPLEX: REF_CPLX(long double _Complex); return;
-    case SF_T_FLOAT_INT: REF_PAIR(p_f); return;
-    case SF_T_DOUBLE_INT: REF_PAIR(p_d); return;
-    case SF_T_LONG_INT: REF_PAIR(p_l); return;
-    case SF_T_2INT: REF_PAIR(p_i); return;
-    case SF_T_SHORT_INT: REF_PAIR(p_s); return;
-    case SF_T_LONG_DOUBLE_INT: REF_PAIR(p_ld); return;
+    case SF_T_FLOAT:
+        REF_FLT(float);
+        return;
+    case SF_T_DOUBLE:
+        REF_FLT(double);
+        return;
+    case SF_T_LONG_DOUBLE:
+        REF_FLT(long double);
+        return;
+    case SF_T_C_FLOAT_COMPLEX:
+        REF_CPLX(float _Complex);
+        return;
+    case SF_T_C_DOUBLE_COMPLEX:
+        REF_CPLX(double _Complex);
+        return;
+    case SF_T_C_LONG_DOUBLE_COMPLEX:
+        REF_CPLX(long double _Complex);
+        return;
+    case SF_T_FLOAT_INT:
+        REF_PAIR(p_f);
+        return;
+    case SF_T_DOUBLE_INT:
+        REF_PAIR(p_d);
+        return;
+    case SF_T_LONG_INT:
+        REF_PAIR(p_l);
+        return;
+    case SF_T_2INT:
+        REF_PAIR(p_i);
+        return;
+    case SF_T_SHORT_INT:
+        REF_PAIR(p_s);
+        return;
+    case SF_T_LONG_DOUBLE_INT:
+        REF_PAIR(p_ld);
+        return;
     case SF_T_C_BOOL: {
         bool x, y;
         memcpy(&x, a, 1);
@@ -234,7 +322,9 @@ static void ref_one(enum sf_op_kind op, const struct tdesc *d, const void *a, vo
         memcpy(b, &y, 1);
         return;
     }
-    default: ref_int(op, d, a, b); return;
+    default:
+        ref_int(op, d, a, b);
+        return;
     }
 }
 
@@ -270,12 +360,36 @@ static void fill_one(const struct tdesc *d, void *p, unsigned r)
     case F_PAIR: {
         int idx = (int)(r >> 8) % 5;
         switch (d->t) {
-        case SF_T_FLOAT_INT: { struct p_f x = {v * 0.5f, idx}; memcpy(p, &x, sizeof x); break; }
-        case SF_T_DOUBLE_INT: { struct p_d x = {v * 0.5, idx}; memcpy(p, &x, sizeof x); break; }
-        case SF_T_LONG_INT: { struct p_l x = {v, idx}; memcpy(p, &x, sizeof x); break; }
-        case SF_T_2INT: { struct p_i x = {v, idx}; memcpy(p, &x, sizeof x); break; }
-        case SF_T_SHORT_INT: { struct p_s x = {(short)v, idx}; memcpy(p, &x, sizeof x); break; }
-        default: { struct p_ld x = {v * 0.5L, idx}; memcpy(p, &x, sizeof x); break; }
+        case SF_T_FLOAT_INT: {
+            struct p_f x = {v * 0.5f, idx};
+            memcpy(p, &x, sizeof x);
+            break;
+        }
+        case SF_T_DOUBLE_INT: {
+            struct p_d x = {v * 0.5, idx};
+            memcpy(p, &x, sizeof x);
+            break;
+        }
+        case SF_T_LONG_INT: {
+            struct p_l x = {v, idx};
+            memcpy(p, &x, sizeof x);
+            break;
+        }
+        case SF_T_2INT: {
+            struct p_i x = {v, idx};
+            memcpy(p, &x, sizeof x);
+            break;
+        }
+        case SF_T_SHORT_INT: {
+            struct p_s x = {(short)v, idx};
+            memcpy(p, &x, sizeof x);
+            break;
+        }
+        default: {
+            struct p_ld x = {v * 0.5L, idx};
+            memcpy(p, &x, sizeof x);
+            break;
+        }
         }
         break;
     }
@@ -352,8 +466,8 @@ static void run_case(enum sf_op_kind op, const struct tdesc *d, size_t n, size_t
             bad = i;
         }
     }
-    ck_assert_msg(bad == n, "op %d type %s elem %zu/%zu off %zu/%zu", (int)op, d->name, bad, n,
-                  oa, ob);
+    ck_assert_msg(bad == n, "op %d type %s elem %zu/%zu off %zu/%zu", (int)op, d->name, bad, n, oa,
+                  ob);
     free(a);
     free(b);
     free(e);
@@ -372,7 +486,7 @@ START_TEST(valid_matrix)
     ck_assert_int_eq(sf_op_valid(SF_OP_SUM, SF_T_NONE), 0);
     ck_assert_int_eq(sf_op_valid(SF_OP_SUM, SF_T_LAST), 0);
     ck_assert_int_eq(sf_op_valid(SF_OP_LAST, SF_T_INT), 0);
-    ck_assert_int_eq(sf_op_valid((enum sf_op_kind)-1, SF_T_INT), 0);
+    ck_assert_int_eq(sf_op_valid((enum sf_op_kind) - 1, SF_T_INT), 0);
 }
 END_TEST
 
@@ -449,7 +563,7 @@ START_TEST(unaligned)
 {
     /* Odd offsets for either or both operands, counts spanning several
      * bounce-buffer chunks. */
-    static const enum sf_op_kind ops[] = {SF_OP_SUM, SF_OP_MAX, SF_OP_PROD, SF_OP_BXOR,
+    static const enum sf_op_kind ops[] = {SF_OP_SUM,  SF_OP_MAX,    SF_OP_PROD,   SF_OP_BXOR,
                                           SF_OP_LAND, SF_OP_MINLOC, SF_OP_REPLACE};
     static const size_t offs[][2] = {{1, 0}, {0, 3}, {5, 5}, {7, 2}};
     for (size_t k = 0; k < NTYPES; k++) {
