@@ -5,10 +5,9 @@
 # Also checks that the binaries carry no RPATH/RUNPATH that would defeat
 # LD_LIBRARY_PATH. Skips (77) without mpicc.openmpi or sfrun.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
-MPICC=${OMPI_MPICC:-$(command -v mpicc.openmpi)}
-# Open MPI's wrappers read OMPI_MPICC (and OMPI_CC) as "the compiler to
-# run": the build's OMPI_MPICC (the wrapper itself) would make it exec
-# itself forever.
+MPICC=${REF_MPICC:-$(command -v mpicc.openmpi)}
+# Open MPI's wrappers read OMPI_MPICC (and OMPI_CC) from the environment as
+# "the compiler to run"; a user's setting must not redirect this test.
 unset OMPI_MPICC OMPI_CC
 if [ -z "$MPICC" ] || [ ! -x "$SFRUN" ]; then
     echo "SKIP: needs Open MPI's mpicc (got '${MPICC}') and $SFRUN"

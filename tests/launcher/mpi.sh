@@ -35,7 +35,7 @@ check_grep "segv message" "rank 1 on host .* was killed by signal 11" "$err"
 
 # Open MPI's wrapper takes $OMPI_MPICC as its own underlying compiler: drop
 # it from the environment or mpicc.openmpi runs itself forever.
-ompicc=$OMPI_MPICC
+ompicc=$REF_MPICC
 if [ -n "$ompicc" ] && env -u OMPI_MPICC "$ompicc" -o "$prog.ompi" "$src" >"$TMP/cc.log" 2>&1; then
     "$SFRUN" -n 2 sh -c "ldd $prog.ompi" </dev/null >"$out" 2>"$err"
     check_grep "Open MPI binary resolves Starfish's libmpi" "libmpi.so.40 => $top_builddir/" "$out"
