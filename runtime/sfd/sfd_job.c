@@ -144,8 +144,9 @@ int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct
         sf_sfd__job_free(job);
         return 0;
     }
-    job->bind_core =
-        bind != NULL && strcmp(bind, "core") == 0 && !job->oversubscribed && sfd->topo != NULL;
+    /* bind and over point into opts: decide everything before freeing it. */
+    bool want_bind = bind != NULL && strcmp(bind, "core") == 0;
+    job->bind_core = want_bind && !job->oversubscribed && sfd->topo != NULL;
     bool notice = job->oversubscribed && (over == NULL || strcmp(over, "yes") != 0);
     strv_free(opts);
 
@@ -167,7 +168,7 @@ int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct
                            n, sfd->ncores, sfd->ncores == 1 ? "" : "s", sfd->host);
         sf_sfd__io_output(job, -1, 2, text, (size_t)len);
     }
-    if (bind != NULL && strcmp(bind, "core") == 0 && !job->bind_core) {
+    if (want_bind && !job->bind_core) {
         SF_DBG("not binding: %s", job->oversubscribed ? "oversubscribed" : "no topology");
     }
     for (int i = 0; i < n; i++) {
