@@ -241,7 +241,7 @@ static void setup_n(int n, unsigned caps, int qcap)
 {
     memset(&fab, 0, sizeof(fab));
     fab.qcap = qcap;
-    fab.max_pkt = 16384;
+    fab.max_pkt = 8192;
     fab.caps = caps;
     nrt = n;
     int world_of[FK_MAX];
@@ -602,7 +602,7 @@ START_TEST(t_large_push)
 {
     large_case(0, true, 1 << 20);
     large_case(0, false, 1 << 20);
-    large_case(0, false, 12 * 1024 + 1); /* just above the default eager limit */
+    large_case(0, false, 16 * 1024 + 1); /* just above the default eager limit */
 }
 END_TEST
 
@@ -623,6 +623,72 @@ START_TEST(t_bulk_eagain)
         wait_all(&s);
         check_fill(in, len, 4);
         free(out);
+        free(in);
+        teardown_n();
+    }
+}
+END_TEST
+
+/* Eager messages larger than a packet travel as fragments. */
+START_TEST(t_frag)
+{
+    for (int qcap = 1000; qcap >= 2; qcap -= 998) {
+        setup_n(3, 0, qcap);
+        size_t len = 16384; /* 2 packets of the fake's 8 KiB */
+        ck_assert_uint_ge(sf_rt_eager_limit(rts[0]), len);
+        unsigned char *o1 = malloc(len), *o2 = malloc(len), *in = calloc(1, len);
+        fill(o1, len, 21);
+        fill(o2, len, 22);
+        struct sf_rt_req s1, s2, s3, r1, r2, r3;
+        /* posted first, standard */
+        ck_assert_int_eq(sf_rt_irecv(rts[1], &r1, in, len, 0, 1, 5), 0);
+        ck_assert_int_eq(sf_rt_isend(rts[0], &s1, o1, len, 1, 1, 0, 5, SF_RT_STANDARD), 0);
+        wait_all(&r1);
+        wait_all(&s1);
+        check_fill(in, len, 21);
+        ck_assert_uint_eq(r1.status.count, len);
+        /* unexpected, from two senders at once; probe sees whole messages */
+        ck_assert_int_eq(sf_rt_isend(rts[0], &s1, o1, len, 1, 1, 0, 6, SF_RT_SYNC), 0);
+        ck_assert_int_eq(sf_rt_isend(rts[2], &s2, o2, len, 1, 1, 2, 6, SF_RT_STANDARD), 0);
+        int v = 7;
+        ck_assert_int_eq(sf_rt_isend(rts[0], &s3, &v, 4, 1, 1, 0, 6, SF_RT_STANDARD), 0);
+        settle();
+        ck_assert(!s1.complete); /* sync: not matched yet */
+        bool flag;
+        struct sf_rt_status st;
+        ck_assert_int_eq(sf_rt_iprobe(rts[1], 2, 1, 6, &flag, &st, NULL), 0);
+        ck_assert(flag);
+        ck_assert_uint_eq(st.count, len);
+        memset(in, 0, len);
+        ck_assert_int_eq(sf_rt_irecv(rts[1], &r2, in, len, 2, 1, 6), 0);
+        ck_assert(r2.complete);
+        check_fill(in, len, 22);
+        /* truncated into a short buffer, then the small one after it */
+        memset(in, 0, len);
+        ck_assert_int_eq(sf_rt_irecv(rts[1], &r1, in, 1000, 0, 1, 6), 0);
+        ck_assert(r1.complete);
+        ck_assert_int_eq(r1.status.error, SF_ERR_TRUNCATE);
+        ck_assert_uint_eq(r1.status.count, 1000);
+        check_fill(in, 1000, 21);
+        ck_assert_int_eq(in[1000], 0);
+        int w = 0;
+        ck_assert_int_eq(sf_rt_irecv(rts[1], &r3, &w, 4, 0, 1, 6), 0);
+        ck_assert(r3.complete);
+        ck_assert_int_eq(w, 7);
+        wait_all(&s1);
+        wait_all(&s2);
+        wait_all(&s3);
+        /* posted first, truncated, sync */
+        memset(in, 0, len);
+        ck_assert_int_eq(sf_rt_irecv(rts[1], &r1, in, 10000, 0, 1, 8), 0); /* cut in the 2nd fragment */
+        ck_assert_int_eq(sf_rt_isend(rts[0], &s1, o1, len, 1, 1, 0, 8, SF_RT_SYNC), 0);
+        wait_all(&s1);
+        wait_all(&r1);
+        ck_assert_int_eq(r1.status.error, SF_ERR_TRUNCATE);
+        check_fill(in, 10000, 21);
+        ck_assert_int_eq(in[10000], 0);
+        free(o1);
+        free(o2);
         free(in);
         teardown_n();
     }
@@ -850,8 +916,7 @@ START_TEST(t_eager_tunable)
     teardown_n();
     setenv("SF_RT_EAGER_LIMIT", "1m", 1);
     setup_n(2, 0, 1000);
-    /* capped by the packet size */
-    ck_assert_uint_le(sf_rt_eager_limit(rts[0]) + RT_HDR_LEN, fab.max_pkt);
+    ck_assert_uint_eq(sf_rt_eager_limit(rts[0]), RT_EAGER_MAX);
     teardown_n();
     unsetenv("SF_RT_EAGER_LIMIT");
 }
@@ -1164,6 +1229,7 @@ Suite *rt_suite(void)
     tcase_add_test(tc, t_large_get);
     tcase_add_test(tc, t_large_push);
     tcase_add_test(tc, t_bulk_eagain);
+    tcase_add_test(tc, t_frag);
     tcase_add_test(tc, t_sync);
     tcase_add_test(tc, t_self);
     tcase_add_test(tc, t_proc_null);

@@ -15,8 +15,8 @@
 #include "runtime/rt/rt_int.h"
 
 static const struct sf_tun rt_tun_items[] = {
-    {"eager_limit", SF_TUN_SIZE, "12k",
-     "messages up to this many bytes go eager (capped by the transports' packet size)",
+    {"eager_limit", SF_TUN_SIZE, "16k",
+     "messages up to this many bytes go eager (fragmented beyond one packet; max 256k)",
      offsetof(struct rt_tun, eager_limit)},
     {"spin", SF_TUN_INT, "2000", "idle polls a wait spins before yielding the core",
      offsetof(struct rt_tun, spin)},
@@ -55,7 +55,7 @@ int sf_rt__new(int rank, int size, struct sf_rt **out)
     if (rt->tun.daemon_poll < 1) {
         rt->tun.daemon_poll = 1;
     }
-    rt->eager = rt->tun.eager_limit;
+    rt->eager = rt->tun.eager_limit < RT_EAGER_MAX ? rt->tun.eager_limit : RT_EAGER_MAX;
     rt->gen = 1;
     rt->next_cookie = 1;
     for (int i = 0; i < RT_MAX_TR; i++) {
@@ -102,10 +102,10 @@ int sf_rt__attach(struct sf_rt *rt, int slot, struct sf_net *net, const int *wor
             rt->peers[w].idx = i;
         }
     }
-    /* One packet must hold header, the largest extension and the payload. */
-    size_t room = net->max_pkt > RT_HDR_LEN + 24 ? net->max_pkt - RT_HDR_LEN - 24 : 0;
-    if (rt->eager > room) {
-        rt->eager = room;
+    /* A packet must hold a header, the largest extension and some payload
+     * for fragmenting to work; a transport that cannot gets no eager. */
+    if (net->max_pkt < RT_HDR_LEN + 24 + 64) {
+        rt->eager = 0;
     }
     return 0;
 }
@@ -131,6 +131,9 @@ void sf_rt__free(struct sf_rt *rt)
                 p = n;
             }
         }
+    }
+    for (int w = 0; rt->peers != NULL && w < rt->size; w++) {
+        free(rt->peers[w].asm_msg);
     }
     struct sf_rt_msg *m = rt->unexp.head;
     while (m != NULL) {

@@ -27,7 +27,12 @@
  *    20    4 len: payload bytes following the header (and extension)
  *    24    . extension (kinds below), then payload
  * Extension (struct rt_ext, 8 bytes per word used):
- *   EAGER           none; with RT_F_SYNC: a = sender request id
+ *   EAGER           none; with RT_F_SYNC: a = sender request id;
+ *                   with RT_F_MULTI (24 bytes): a = sender request id if
+ *                   SYNC, b = message length; FRAG packets carry the rest
+ *   FRAG            none: the next payload bytes of the MULTI message
+ *                   before it (a sender's fragments are contiguous in its
+ *                   stream to one receiver)
  *   RTS             a = sender request id, b = sender buffer address,
  *                   c = message length
  *   CTS             a = sender request id, b = bulk cookie, c = bytes wanted
@@ -40,9 +45,13 @@ enum rt_kind {
     RT_K_CTS = 3,
     RT_K_FIN = 4,
     RT_K_SYNC_ACK = 5,
+    RT_K_FRAG = 6,
     RT_K_COUNT
 };
-enum { RT_F_SYNC = 1 };
+enum { RT_F_SYNC = 1, RT_F_MULTI = 2 };
+/* Largest eager message (SF_RT_EAGER_LIMIT is capped here): beyond one
+ * packet eager messages travel as fragments. */
+#define RT_EAGER_MAX (256u << 10)
 
 struct rt_hdr {
     uint8_t kind;
@@ -60,8 +69,9 @@ struct rt_ext {
 #define RT_HDR_LEN 24
 _Static_assert(sizeof(struct rt_hdr) == RT_HDR_LEN, "rt_hdr layout");
 #define RT_EXT_LEN(kind, flags)                                                  \
-    ((kind) == RT_K_EAGER ? (((flags) & RT_F_SYNC) ? 8 : 0)                      \
-     : (kind) == RT_K_RTS || (kind) == RT_K_CTS ? 24 : (kind) == RT_K_FIN ? 24 : 8)
+    ((kind) == RT_K_EAGER ? (((flags) & RT_F_MULTI) ? 24 : ((flags) & RT_F_SYNC) ? 8 : 0) \
+     : (kind) == RT_K_FRAG                    ? 0                                 \
+     : (kind) == RT_K_RTS || (kind) == RT_K_CTS || (kind) == RT_K_FIN ? 24 : 8)
 
 /* Request states (sf_rt_req.state). */
 enum {
@@ -77,6 +87,7 @@ enum {
     RT_S_BULK_RETRY, /* bulk_send hit -EAGAIN, retried in progress */
     RT_S_SELF,       /* self-send waiting in our own unexpected queue */
     RT_S_QUEUED,     /* standard eager send whose packet waits in the peer's FIFO */
+    RT_S_FRAGS,      /* standard fragmented eager send: fragments still queued */
 };
 
 /* An arrived message not yet matched (also the sf_rt_msg of mprobe).
@@ -130,6 +141,14 @@ struct rt_peer {
     uint32_t tx_seq, rx_seq;
     struct rt_pend *pend_head, *pend_tail;
     int npend;               /* packets in the FIFO */
+    /* Fragmented eager message being received from this peer: into a
+     * matched receive (asm_req) or a buffer that joins the unexpected
+     * queue once whole (asm_msg). */
+    struct sf_rt_req *asm_req;
+    struct sf_rt_msg *asm_msg;
+    size_t asm_off, asm_len;
+    uint64_t asm_sreq;
+    bool asm_sync;
     bool pend_listed;        /* in rt->pend_peers */
 };
 

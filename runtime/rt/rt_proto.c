@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/base/sf_err.h"
@@ -138,6 +139,114 @@ static void rt_drop(struct sf_rt *rt, const char *why, int w)
     SF_WARN_SPARSE("dropped packet from rank %d: %s (%lu dropped)", w, why, rt->dropped);
 }
 
+static void rt_asm_reset(struct rt_peer *pe)
+{
+    pe->asm_req = NULL;
+    pe->asm_msg = NULL;
+    pe->asm_off = pe->asm_len = 0;
+    pe->asm_sreq = 0;
+    pe->asm_sync = false;
+}
+
+static void rt_asm_abort(struct sf_rt *rt, struct rt_peer *pe)
+{
+    if (pe->asm_req != NULL) {
+        pe->asm_req->status.error = SF_ERR_PROTO;
+        sf_rt__complete(pe->asm_req);
+    }
+    if (pe->asm_msg != NULL) {
+        free(pe->asm_msg);
+    }
+    rt_asm_reset(pe);
+}
+
+/* Head of a fragmented eager message: x->b is its length. */
+static int rt_frag_head(struct sf_rt *rt, struct rt_peer *pe, int w, const struct rt_hdr *h,
+                        const struct rt_ext *x, const unsigned char *payload, size_t plen)
+{
+    size_t total = x->b;
+    if (plen == 0 || plen >= total || total > RT_EAGER_MAX) {
+        rt_drop(rt, "bad fragmented message head", w);
+        return 0;
+    }
+    struct sf_rt_req *r = sf_rt__match_posted(rt, h->ctx, h->src, h->tag);
+    if (r != NULL) {
+        rt_recv_status(r, h->src, h->tag, total);
+        memcpy(r->buf, payload, plen < r->status.count ? plen : r->status.count);
+        r->state = RT_S_BULK_RECV; /* matched: no longer cancellable */
+        pe->asm_req = r;
+    } else {
+        /* Whole messages only join the unexpected queue: until then
+         * nothing can match or probe it. */
+        struct sf_rt_msg *m = malloc(sizeof(*m) + total);
+        if (m == NULL) {
+            return -ENOMEM;
+        }
+        m->next = m->prev = NULL;
+        m->self = NULL;
+        m->cap = total;
+        m->ctx = h->ctx;
+        m->src = h->src;
+        m->tag = h->tag;
+        m->kind = RT_K_EAGER;
+        m->flags = h->flags & RT_F_SYNC;
+        m->peer = w;
+        m->len = total;
+        m->sreq = x->a;
+        m->raddr = 0;
+        memcpy(m->data, payload, plen);
+        pe->asm_msg = m;
+    }
+    pe->asm_off = plen;
+    pe->asm_len = total;
+    pe->asm_sreq = x->a;
+    pe->asm_sync = (h->flags & RT_F_SYNC) != 0;
+    return 0;
+}
+
+static int rt_frag(struct sf_rt *rt, struct rt_peer *pe, int w, const unsigned char *payload,
+                   size_t plen)
+{
+    if ((pe->asm_req == NULL && pe->asm_msg == NULL) || plen == 0 ||
+        plen > pe->asm_len - pe->asm_off) {
+        rt_drop(rt, "stray fragment", w);
+        if (pe->asm_req != NULL || pe->asm_msg != NULL) {
+            rt_asm_abort(rt, pe);
+        }
+        return 0;
+    }
+    if (pe->asm_req != NULL) {
+        struct sf_rt_req *r = pe->asm_req;
+        size_t keep = r->status.count; /* receive buffer bytes in use */
+        if (pe->asm_off < keep) {
+            size_t n = keep - pe->asm_off < plen ? keep - pe->asm_off : plen;
+            memcpy((unsigned char *)r->buf + pe->asm_off, payload, n);
+        }
+    } else {
+        memcpy(pe->asm_msg->data + pe->asm_off, payload, plen);
+    }
+    pe->asm_off += plen;
+    if (pe->asm_off < pe->asm_len) {
+        return 0;
+    }
+    struct sf_rt_req *r = pe->asm_req;
+    struct sf_rt_msg *m = pe->asm_msg;
+    uint64_t sreq = pe->asm_sreq;
+    bool sync = pe->asm_sync;
+    rt_asm_reset(pe);
+    if (r != NULL) {
+        sf_rt__complete(r);
+        return sync ? sf_rt__send_ctl(rt, w, RT_K_SYNC_ACK, sreq, 0, 0) : 0;
+    }
+    /* Arrived whole now: a receive posted meanwhile may take it. */
+    r = sf_rt__match_posted(rt, m->ctx, m->src, m->tag);
+    if (r != NULL) {
+        return sf_rt__deliver(rt, r, m);
+    }
+    sf_rt__mlist_push(&rt->unexp, m);
+    return 0;
+}
+
 void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, size_t len)
 {
     struct rt_tr *t = arg;
@@ -159,7 +268,7 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         return;
     }
     size_t xlen = RT_EXT_LEN(h.kind, h.flags);
-    size_t plen = h.kind == RT_K_EAGER ? h.len : 0;
+    size_t plen = h.kind == RT_K_EAGER || h.kind == RT_K_FRAG ? h.len : 0;
     if (len != RT_HDR_LEN + xlen + plen) {
         rt_drop(rt, "bad length", w);
         return;
@@ -181,12 +290,26 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         SF_WARN_SPARSE("rank %d: packet seq %u, expected %u", w, h.seq, pe->rx_seq);
     }
     pe->rx_seq = h.seq + 1;
+    const unsigned char *payload = (const unsigned char *)pkt + RT_HDR_LEN + xlen;
+    if (h.kind == RT_K_FRAG) {
+        rt_fail(rt, rt_frag(rt, pe, w, payload, plen));
+        return;
+    }
+    if (pe->asm_req != NULL || pe->asm_msg != NULL) {
+        /* A sender's fragments are contiguous: anything else now means
+         * its stream is broken. */
+        rt_drop(rt, "fragmented message cut short", w);
+        rt_asm_abort(rt, pe);
+    }
+    if (h.kind == RT_K_EAGER && (h.flags & RT_F_MULTI)) {
+        rt_fail(rt, rt_frag_head(rt, pe, w, &h, &x, payload, plen));
+        return;
+    }
 
     int rc = 0;
     struct sf_rt_req *r;
     switch (h.kind) {
     case RT_K_EAGER: {
-        const unsigned char *payload = (const unsigned char *)pkt + RT_HDR_LEN + xlen;
         r = sf_rt__match_posted(rt, h.ctx, h.src, h.tag);
         if (r != NULL) {
             rt_recv_status(r, h.src, h.tag, plen);

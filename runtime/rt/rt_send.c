@@ -157,7 +157,7 @@ int sf_rt__flush_pending(struct sf_rt *rt)
             }
             if (p->req != NULL) {
                 p->req->proto = NULL;
-                if (p->req->state == RT_S_QUEUED) {
+                if (p->req->state == RT_S_QUEUED || p->req->state == RT_S_FRAGS) {
                     sf_rt__complete(p->req);
                 }
             }
@@ -252,6 +252,52 @@ static int rt_self_send(struct sf_rt *rt, struct sf_rt_req *s)
     return 0;
 }
 
+/* An eager message larger than one packet: a MULTI head then FRAG packets,
+ * all queued back to back on the peer's stream, payloads referenced (never
+ * copied). A standard send completes when its last fragment leaves, a
+ * synchronous one on the receiver's SYNC_ACK. Not cancellable. */
+static int rt_send_frags(struct sf_rt *rt, struct sf_rt_req *req, int dest, struct rt_hdr *h)
+{
+    size_t max_pkt = rt->peers[dest].tr->net->max_pkt;
+    const unsigned char *buf = req->buf;
+    size_t len = req->len;
+    bool sync = req->mode == SF_RT_SYNC;
+    struct rt_ext x = {0, len, 0};
+    if (sync) {
+        req->state = RT_S_WAIT_ACK;
+        x.a = sf_rt__slot_put(rt, req);
+        if (x.a == 0) {
+            return -ENOMEM;
+        }
+    } else {
+        req->state = RT_S_FRAGS;
+    }
+    size_t n = max_pkt - RT_HDR_LEN - 24;
+    h->kind = RT_K_EAGER;
+    h->flags = RT_F_MULTI | (sync ? RT_F_SYNC : 0);
+    h->len = (uint32_t)n;
+    int rc = sf_rt__send_pkt(rt, dest, h, &x, buf, n, NULL);
+    size_t off = n;
+    while (rc == 0 && off < len) {
+        n = len - off < max_pkt - RT_HDR_LEN ? len - off : max_pkt - RT_HDR_LEN;
+        struct rt_hdr f = {.kind = RT_K_FRAG, .ctx = h->ctx, .src = h->src, .tag = h->tag,
+                           .len = (uint32_t)n};
+        bool last = off + n == len;
+        rc = sf_rt__send_pkt(rt, dest, &f, NULL, buf + off, n, last && !sync ? req : NULL);
+        off += n;
+    }
+    if (rc < 0) {
+        if (sync) {
+            sf_rt__slot_take(rt, x.a);
+        }
+        return rc;
+    }
+    if (!sync && req->proto == NULL) {
+        sf_rt__complete(req); /* every fragment left at once */
+    }
+    return 0;
+}
+
 int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t len, int dest,
                 uint32_t ctx, int src_rank, int tag, enum sf_rt_mode mode)
 {
@@ -294,6 +340,10 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
     struct rt_hdr h = {.ctx = ctx, .src = src_rank, .tag = tag};
     struct rt_ext x;
     int rc;
+    size_t max_pkt = rt->peers[dest].tr->net->max_pkt;
+    if (len <= rt->eager && len > max_pkt - RT_HDR_LEN - 24) {
+        return rt_send_frags(rt, req, dest, &h);
+    }
     if (len <= rt->eager) {
         h.kind = RT_K_EAGER;
         h.len = (uint32_t)len;
