@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dht/sf_dht.h"
 
@@ -55,6 +56,69 @@ struct sf_dht__msg {
     struct sf_dht_value values[SF_DHT__MSG_VALUES_MAX]; /* STORE: values[0] */
 };
 
+/* Id equality, inlined: the linear scans call it a lot. */
+static inline bool sf_dht__id_eq(const struct sf_dht_id *a, const struct sf_dht_id *b)
+{
+    uint64_t a0, a1, b0, b1;
+    uint32_t a2, b2;
+    memcpy(&a0, a->b, 8);
+    memcpy(&b0, b->b, 8);
+    if (a0 != b0) {
+        return false;
+    }
+    memcpy(&a1, a->b + 8, 8);
+    memcpy(&b1, b->b + 8, 8);
+    memcpy(&a2, a->b + 16, 4);
+    memcpy(&b2, b->b + 16, 4);
+    return a1 == b1 && a2 == b2;
+}
+
+static inline uint64_t sf_dht__be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v); /* ids compare as big-endian numbers */
+#endif
+    return v;
+}
+
+/* sf_dht_id_cmp_dist, inlined, eight bytes at a time. */
+static inline int sf_dht__cmp_dist(const struct sf_dht_id *t, const struct sf_dht_id *a,
+                                   const struct sf_dht_id *b)
+{
+    for (int off = 0; off < 16; off += 8) {
+        uint64_t tt = sf_dht__be64(t->b + off);
+        uint64_t da = sf_dht__be64(a->b + off) ^ tt, db = sf_dht__be64(b->b + off) ^ tt;
+        if (da != db) {
+            return da < db ? -1 : 1;
+        }
+    }
+    for (int i = 16; i < SF_DHT_ID_LEN; i++) {
+        uint8_t da = a->b[i] ^ t->b[i], db = b->b[i] ^ t->b[i];
+        if (da != db) {
+            return da < db ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* Reset the small fields of m; the node and value arrays are left as they
+ * are (only the first n_nodes/n_values entries are ever read), which keeps
+ * a 5 KiB message cheap on the stack. */
+static inline void sf_dht__msg_init(struct sf_dht__msg *m, uint8_t type)
+{
+    m->type = type;
+    m->tid = 0;
+    m->flags = 0;
+    m->n_nodes = 0;
+    m->n_values = 0;
+    m->sender = (struct sf_dht_id){{0}};
+    m->target = (struct sf_dht_id){{0}};
+    m->cursor = (struct sf_dht_id){{0}};
+    m->addr = (struct sf_dht_addr){0};
+}
+
 /* Encode/decode (dht_packet.c). decode returns 0 or -(1 + enum sf_dht_drop)
  * and never touches anything but *m. encode returns the length or a
  * negative errno (-EMSGSIZE). The checksum and MAC are left zero by encode;
@@ -81,6 +145,8 @@ struct sf_dht__bucket {
     int n, nrep;
     uint64_t refreshed; /* last lookup into its range */
     struct sf_dht__contact *ent; /* k slots, [0] least recently seen */
+    struct sf_dht_id *ids;       /* ent[i].c.id again, packed: the scans read
+                                  * only these (fewer cache lines) */
     struct sf_dht__contact *rep; /* k replacement slots, newest last */
 };
 

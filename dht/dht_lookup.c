@@ -16,7 +16,7 @@ static bool is_self(const struct sf_dht *d, const struct sf_dht_id *id)
 static int cand_find(const struct sf_dht__lookup *lk, const struct sf_dht_id *id)
 {
     for (int i = 0; i < lk->ncand; i++) {
-        if (memcmp(lk->cand[i].c.id.b, id->b, SF_DHT_ID_LEN) == 0) {
+        if (sf_dht__id_eq(&lk->cand[i].c.id, id)) {
             return i;
         }
     }
@@ -32,14 +32,14 @@ static void cand_add(struct sf_dht *d, struct sf_dht__lookup *lk, const struct s
     }
     int j = lk->ncand;
     if (j == lk->capcand) {
-        if (sf_dht_id_cmp_dist(&lk->target, &c->id, &lk->cand[j - 1].c.id) >= 0) {
+        if (sf_dht__cmp_dist(&lk->target, &c->id, &lk->cand[j - 1].c.id) >= 0) {
             return;
         }
         j--;
     } else {
         lk->ncand++;
     }
-    while (j > 0 && sf_dht_id_cmp_dist(&lk->target, &c->id, &lk->cand[j - 1].c.id) < 0) {
+    while (j > 0 && sf_dht__cmp_dist(&lk->target, &c->id, &lk->cand[j - 1].c.id) < 0) {
         lk->cand[j] = lk->cand[j - 1];
         j--;
     }
@@ -117,7 +117,9 @@ static void val_merge(struct sf_dht__lookup *lk, const struct sf_dht_id *pub, ui
 static void send_find(struct sf_dht *d, struct sf_dht__lookup *lk, struct sf_dht__cand *c,
                       bool page, const struct sf_dht_id *cursor)
 {
-    struct sf_dht__msg m = {.target = lk->target};
+    struct sf_dht__msg m;
+    sf_dht__msg_init(&m, SF_DHT__FIND_NODE);
+    m.target = lk->target;
     if (lk->kind == SF_DHT__LK_GET) {
         m.type = SF_DHT__FIND_VALUE;
         if (page) {
@@ -127,8 +129,6 @@ static void send_find(struct sf_dht *d, struct sf_dht__lookup *lk, struct sf_dht
             m.flags |= SF_DHT__FV_CURSOR;
             m.cursor = *cursor;
         }
-    } else {
-        m.type = SF_DHT__FIND_NODE;
     }
     if (sf_dht__request(d, &c->c, true, &m, lk) == 0) {
         c->state = SF_DHT__C_INFLIGHT;

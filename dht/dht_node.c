@@ -286,12 +286,9 @@ static int on_reply(struct sf_dht *d, const struct sf_dht_addr *from, const stru
 
 static int on_request(struct sf_dht *d, const struct sf_dht_addr *from, const struct sf_dht__msg *m)
 {
-    struct sf_dht__msg *rep = calloc(1, sizeof *rep);
-    if (rep == NULL) {
-        return -ENOMEM;
-    }
+    struct sf_dht__msg repm, *rep = &repm;
+    sf_dht__msg_init(rep, (uint8_t)(m->type + 1));
     rep->tid = m->tid;
-    rep->type = (uint8_t)(m->type + 1);
     switch (m->type) {
     case SF_DHT__PING:
         rep->addr = *from;
@@ -311,7 +308,6 @@ static int on_request(struct sf_dht *d, const struct sf_dht_addr *from, const st
         break;
     }
     sf_dht__reply(d, from, rep);
-    free(rep);
     /* Learn the requester after answering, so it is not sent itself. */
     struct sf_dht_contact c = {m->sender, *from};
     sf_dht__table_heard(d, &c, false);
@@ -346,11 +342,7 @@ int sf_dht_input(struct sf_dht *d, const struct sf_dht_addr *from, const uint8_t
         d->st.dropped[SF_DHT_DROP_ADDR]++;
         return SF_ERR_PROTO;
     }
-    /* Big (about 4 KiB): off the stack for small-stack threads. */
-    struct sf_dht__msg *m = malloc(sizeof *m);
-    if (m == NULL) {
-        return -ENOMEM;
-    }
+    struct sf_dht__msg mm, *m = &mm; /* about 5 KiB; decode fills what is read */
     int rc = sf_dht__decode(buf, len, m);
     if (rc == 0 && d->ops.verify != NULL) {
         uint8_t copy[SF_DHT_PKT_MAX];
@@ -367,7 +359,6 @@ int sf_dht_input(struct sf_dht *d, const struct sf_dht_addr *from, const uint8_t
         int why = -rc - 1;
         d->st.dropped[why]++;
         SF_DBG("dht: dropped packet of %zu bytes: %s", len, sf_dht_drop_name(why));
-        free(m);
         switch (why) {
         case SF_DHT_DROP_VERSION:
             return SF_ERR_VERSION;
@@ -383,7 +374,6 @@ int sf_dht_input(struct sf_dht *d, const struct sf_dht_addr *from, const uint8_t
     if (m->type < SF_DHT__TYPE_MAX && handlers[m->type] != NULL) {
         rc = handlers[m->type](d, from, m);
     }
-    free(m);
     return rc;
 }
 
@@ -453,7 +443,8 @@ int sf_dht_join(struct sf_dht *d, const struct sf_dht_addr *addr, uint64_t now)
         d->join[d->njoin++] = *addr;
     }
     d->last_join = now;
-    struct sf_dht__msg m = {.type = SF_DHT__PING};
+    struct sf_dht__msg m;
+    sf_dht__msg_init(&m, SF_DHT__PING);
     struct sf_dht_contact c = {.addr = *addr};
     return sf_dht__request(d, &c, false, &m, NULL);
 }
@@ -471,7 +462,8 @@ int sf_dht_add_contact(struct sf_dht *d, const struct sf_dht_contact *c, uint64_
 void sf_dht_leave(struct sf_dht *d, uint64_t now)
 {
     d->now = now;
-    struct sf_dht__msg m = {.type = SF_DHT__BYE, .tid = 0};
+    struct sf_dht__msg m;
+    sf_dht__msg_init(&m, SF_DHT__BYE);
     int n = build(d, &m);
     if (n < 0) {
         return;

@@ -270,18 +270,14 @@ static int put_init(struct sf_dht__lookup *lk, const void *a)
 static void send_store(struct sf_dht *d, const struct sf_dht_contact *to, const struct sf_dht_id *key,
                        const struct sf_dht_value *v, struct sf_dht__lookup *lk)
 {
-    struct sf_dht__msg *m = calloc(1, sizeof *m);
-    if (m == NULL) {
-        return;
-    }
-    m->type = SF_DHT__STORE;
+    struct sf_dht__msg mm, *m = &mm;
+    sf_dht__msg_init(m, SF_DHT__STORE);
     m->target = *key;
     m->values[0] = *v;
     m->n_values = 1;
     if (sf_dht__request(d, to, true, m, lk) == 0 && lk != NULL) {
         lk->inflight++;
     }
-    free(m);
 }
 
 void sf_dht__store_lookup_done(struct sf_dht *d, struct sf_dht__lookup *lk,

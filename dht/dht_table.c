@@ -11,13 +11,7 @@
 int sf_dht_id_cmp_dist(const struct sf_dht_id *t, const struct sf_dht_id *a,
                        const struct sf_dht_id *b)
 {
-    for (int i = 0; i < SF_DHT_ID_LEN; i++) {
-        uint8_t da = a->b[i] ^ t->b[i], db = b->b[i] ^ t->b[i];
-        if (da != db) {
-            return da < db ? -1 : 1;
-        }
-    }
-    return 0;
+    return sf_dht__cmp_dist(t, a, b);
 }
 
 int sf_dht_id_cpl(const struct sf_dht_id *a, const struct sf_dht_id *b)
@@ -52,7 +46,7 @@ int sf_dht__bucket_of(const struct sf_dht *d, const struct sf_dht_id *id)
 static int find_in(const struct sf_dht__contact *v, int n, const struct sf_dht_id *id)
 {
     for (int i = 0; i < n; i++) {
-        if (memcmp(v[i].c.id.b, id->b, SF_DHT_ID_LEN) == 0) {
+        if (sf_dht__id_eq(&v[i].c.id, id)) {
             return i;
         }
     }
@@ -65,15 +59,41 @@ static void del_at(struct sf_dht__contact *v, int *n, int i)
     (*n)--;
 }
 
+/* Entries change only through these two, which keep ids[] in step. */
+static void ent_del(struct sf_dht__bucket *b, int i)
+{
+    memmove(&b->ids[i], &b->ids[i + 1], (size_t)(b->n - i - 1) * sizeof *b->ids);
+    del_at(b->ent, &b->n, i);
+}
+
+static void ent_push(struct sf_dht__bucket *b, const struct sf_dht__contact *e)
+{
+    b->ids[b->n] = e->c.id;
+    b->ent[b->n++] = *e;
+}
+
+static int find_id(const struct sf_dht__bucket *b, const struct sf_dht_id *id)
+{
+    for (int i = 0; i < b->n; i++) {
+        if (sf_dht__id_eq(&b->ids[i], id)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 static int bucket_alloc(struct sf_dht *d, struct sf_dht__bucket *b)
 {
     if (b->ent == NULL) {
         b->ent = calloc((size_t)d->cfg.k, sizeof *b->ent);
         b->rep = calloc((size_t)d->cfg.k, sizeof *b->rep);
-        if (b->ent == NULL || b->rep == NULL) {
+        b->ids = calloc((size_t)d->cfg.k, sizeof *b->ids);
+        if (b->ent == NULL || b->rep == NULL || b->ids == NULL) {
             free(b->ent);
             free(b->rep);
+            free(b->ids);
             b->ent = b->rep = NULL;
+            b->ids = NULL;
             return -ENOMEM;
         }
     }
@@ -95,8 +115,9 @@ static int split_last(struct sf_dht *d)
     int keep = 0;
     for (int i = 0; i < old->n; i++) {
         if (sf_dht_id_cpl(&d->cfg.id, &old->ent[i].c.id) > L) {
-            nw->ent[nw->n++] = old->ent[i];
+            ent_push(nw, &old->ent[i]);
         } else {
+            old->ids[keep] = old->ent[i].c.id;
             old->ent[keep++] = old->ent[i];
         }
     }
@@ -113,11 +134,11 @@ static int split_last(struct sf_dht *d)
     /* The old bucket may now have room: fill it from its replacements,
      * newest first (they are the likeliest alive). */
     while (old->n < d->cfg.k && old->nrep > 0) {
-        old->ent[old->n++] = old->rep[--old->nrep];
+        ent_push(old, &old->rep[--old->nrep]);
         d->st.contacts++;
     }
     while (nw->n < d->cfg.k && nw->nrep > 0) {
-        nw->ent[nw->n++] = nw->rep[--nw->nrep];
+        ent_push(nw, &nw->rep[--nw->nrep]);
         d->st.contacts++;
     }
     d->st.buckets = (uint64_t)d->nb;
@@ -126,7 +147,8 @@ static int split_last(struct sf_dht *d)
 
 static void ping(struct sf_dht *d, struct sf_dht__contact *e)
 {
-    struct sf_dht__msg m = {.type = SF_DHT__PING};
+    struct sf_dht__msg m;
+    sf_dht__msg_init(&m, SF_DHT__PING);
     e->last_ping = d->now;
     (void)sf_dht__request(d, &e->c, true, &m, NULL);
 }
@@ -142,7 +164,7 @@ void sf_dht__table_heard(struct sf_dht *d, const struct sf_dht_contact *c, bool 
         if (bucket_alloc(d, b) != 0) {
             return;
         }
-        int i = find_in(b->ent, b->n, &c->id);
+        int i = find_id(b, &c->id);
         if (i >= 0) {
             struct sf_dht__contact e = b->ent[i];
             if (!addr_eq(&e.c.addr, &c->addr)) {
@@ -156,8 +178,8 @@ void sf_dht__table_heard(struct sf_dht *d, const struct sf_dht_contact *c, bool 
             }
             e.last_seen = d->now;
             e.fails = 0;
-            del_at(b->ent, &b->n, i);
-            b->ent[b->n++] = e;
+            ent_del(b, i);
+            ent_push(b, &e);
             return;
         }
         struct sf_dht__contact e = {.c = *c, .last_seen = d->now};
@@ -166,7 +188,7 @@ void sf_dht__table_heard(struct sf_dht *d, const struct sf_dht_contact *c, bool 
             if (r >= 0) {
                 del_at(b->rep, &b->nrep, r);
             }
-            b->ent[b->n++] = e;
+            ent_push(b, &e);
             d->st.contacts++;
             return;
         }
@@ -199,11 +221,11 @@ static void remove_at(struct sf_dht *d, struct sf_dht__bucket *b, int i,
                       enum sf_dht_dead_reason why)
 {
     struct sf_dht_contact gone = b->ent[i].c;
-    del_at(b->ent, &b->n, i);
+    ent_del(b, i);
     d->st.contacts--;
     d->st.contacts_dead++;
     if (b->nrep > 0) {
-        b->ent[b->n++] = b->rep[--b->nrep];
+        ent_push(b, &b->rep[--b->nrep]);
         d->st.contacts++;
     }
     if (d->ops.contact_dead != NULL) {
@@ -215,7 +237,7 @@ void sf_dht__table_remove(struct sf_dht *d, const struct sf_dht_id *id,
                           enum sf_dht_dead_reason why)
 {
     struct sf_dht__bucket *b = &d->bucket[sf_dht__bucket_of(d, id)];
-    int i = find_in(b->ent, b->n, id);
+    int i = find_id(b, id);
     if (i >= 0) {
         remove_at(d, b, i, why);
         return;
@@ -229,7 +251,7 @@ void sf_dht__table_remove(struct sf_dht *d, const struct sf_dht_id *id,
 void sf_dht__table_failed(struct sf_dht *d, const struct sf_dht_contact *c)
 {
     struct sf_dht__bucket *b = &d->bucket[sf_dht__bucket_of(d, &c->id)];
-    int i = find_in(b->ent, b->n, &c->id);
+    int i = find_id(b, &c->id);
     if (i < 0) {
         i = find_in(b->rep, b->nrep, &c->id);
         if (i >= 0 && addr_eq(&b->rep[i].c.addr, &c->addr)) {
@@ -250,15 +272,16 @@ static void closest_scan(const struct sf_dht__bucket *b, const struct sf_dht_id 
                          struct sf_dht_contact *out, size_t n, size_t *have)
 {
     for (int i = 0; i < b->n; i++) {
+        const struct sf_dht_id *id = &b->ids[i];
+        if (*have == n && sf_dht__cmp_dist(target, id, &out[n - 1].id) >= 0) {
+            continue;
+        }
         const struct sf_dht__contact *e = &b->ent[i];
         if (e->fails > 0) {
             continue; /* questionable until it answers again */
         }
-        if (*have == n && sf_dht_id_cmp_dist(target, &e->c.id, &out[n - 1].id) >= 0) {
-            continue;
-        }
         size_t j = *have < n ? (*have)++ : n - 1;
-        while (j > 0 && sf_dht_id_cmp_dist(target, &e->c.id, &out[j - 1].id) < 0) {
+        while (j > 0 && sf_dht__cmp_dist(target, id, &out[j - 1].id) < 0) {
             out[j] = out[j - 1];
             j--;
         }
@@ -393,7 +416,8 @@ void sf_dht__table_maintain(struct sf_dht *d)
         d->joined = false;
         d->join_tries = 0;
         for (int i = 0; i < d->njoin; i++) {
-            struct sf_dht__msg m = {.type = SF_DHT__PING};
+            struct sf_dht__msg m;
+            sf_dht__msg_init(&m, SF_DHT__PING);
             struct sf_dht_contact c = {.addr = d->join[i]};
             (void)sf_dht__request(d, &c, false, &m, NULL);
         }
@@ -405,7 +429,9 @@ void sf_dht__table_free(struct sf_dht *d)
     for (int bi = 0; bi <= SF_DHT__ID_BITS; bi++) {
         free(d->bucket[bi].ent);
         free(d->bucket[bi].rep);
+        free(d->bucket[bi].ids);
         d->bucket[bi].ent = d->bucket[bi].rep = NULL;
+        d->bucket[bi].ids = NULL;
     }
 }
 
@@ -413,7 +439,7 @@ int sf_dht_contact_state(const struct sf_dht *d, const struct sf_dht_id *id, uin
                          int *fails)
 {
     const struct sf_dht__bucket *b = &d->bucket[sf_dht__bucket_of(d, id)];
-    int i = find_in(b->ent, b->n, id);
+    int i = find_id(b, id);
     if (i < 0) {
         return -ENOENT;
     }
@@ -429,14 +455,14 @@ int sf_dht_contact_state(const struct sf_dht *d, const struct sf_dht_id *id, uin
 int sf_dht_remove_contact(struct sf_dht *d, const struct sf_dht_id *id)
 {
     struct sf_dht__bucket *b = &d->bucket[sf_dht__bucket_of(d, id)];
-    int i = find_in(b->ent, b->n, id);
+    int i = find_id(b, id);
     if (i < 0) {
         return -ENOENT;
     }
-    del_at(b->ent, &b->n, i);
+    ent_del(b, i);
     d->st.contacts--;
     if (b->nrep > 0) {
-        b->ent[b->n++] = b->rep[--b->nrep];
+        ent_push(b, &b->rep[--b->nrep]);
         d->st.contacts++;
     }
     return 0;
