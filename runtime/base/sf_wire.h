@@ -57,6 +57,34 @@ enum sf_wire_op {
     SF_OP_ERROR = 14,        /* code, message: request refused */
     /* both ways */
     SF_OP_GOODBYE = 15,      /* orderly close; reason */
+    /* sfd <-> sfd (control port, every frame followed by a MAC, see
+     * runtime/sfd/sfd_auth.c). 16..39 belong to the daemons. */
+    SF_OP_PEER_HELLO = 16,     /* connector's nonce */
+    SF_OP_PEER_CHALLENGE = 17, /* acceptor's nonce */
+    SF_OP_PEER_JOIN = 18,      /* node id, incarnation, name, port, slots, version */
+    SF_OP_PEER_LIST = 19,      /* members ("id inc host port name slots") */
+    SF_OP_PEER_PING = 20,      /* sender's clock (ms): keep-alive */
+    SF_OP_PEER_GONE = 21,      /* node id, incarnation, reason: failure verdict */
+    SF_OP_SPAWN = 22,          /* job, n, node index, nnodes, ranks, argv, env, cwd, opts */
+    SF_OP_JOB_RANK_ADDR = 23,  /* job, rank, blob */
+    SF_OP_JOB_TABLE = 24,      /* job, epoch, node of each rank, blobs (as ADDR_TABLE) */
+    SF_OP_JOB_OUTPUT = 25,     /* job, rank, stream, bytes */
+    SF_OP_JOB_RANK_EXIT = 26,  /* job, rank, status, cause, failed */
+    SF_OP_JOB_FAIL = 27,       /* job, rank, code, text */
+    SF_OP_JOB_KILL = 28,       /* job, signo, reason: tear the job down */
+    SF_OP_JOB_SIGNAL = 29,     /* job, signo: forward to ranks */
+    SF_OP_JOB_STDIN = 30,      /* job, bytes (empty = EOF) */
+    SF_OP_JOB_PART_DONE = 31,  /* job: all ranks of this node are gone */
+    /* sf/sfrun <-> local sfd */
+    SF_OP_STATUS_REQ = 32,     /* what (0: node status and counters) */
+    SF_OP_STATUS = 33,         /* lines "key=value" */
+    /* 34..39: reserved for the daemons (empty schema until used) */
+    SF_OP_RESERVED_34 = 34,
+    SF_OP_RESERVED_35,
+    SF_OP_RESERVED_36,
+    SF_OP_RESERVED_37,
+    SF_OP_RESERVED_38,
+    SF_OP_RESERVED_39,
     SF_OP_COUNT
 };
 

@@ -23,6 +23,36 @@ static const struct sf_wire_schema schemas[SF_OP_COUNT] = {
     [SF_OP_JOB_DONE] = {"JOB_DONE", 2, F(SF_WK_I32, SF_WK_STR)},                /* exit code, text */
     [SF_OP_ERROR] = {"ERROR", 2, F(SF_WK_I32, SF_WK_STR)},                      /* code, text */
     [SF_OP_GOODBYE] = {"GOODBYE", 1, F(SF_WK_STR)},                             /* reason */
+    [SF_OP_PEER_HELLO] = {"PEER_HELLO", 1, F(SF_WK_BYTES)},                     /* nonce */
+    [SF_OP_PEER_CHALLENGE] = {"PEER_CHALLENGE", 1, F(SF_WK_BYTES)},             /* nonce */
+    /* node id, incarnation, name, control port, slots, software version */
+    [SF_OP_PEER_JOIN] = {"PEER_JOIN", 6,
+                         F(SF_WK_U64, SF_WK_U64, SF_WK_STR, SF_WK_U32, SF_WK_I32, SF_WK_STR)},
+    [SF_OP_PEER_LIST] = {"PEER_LIST", 1, F(SF_WK_STRV)},                        /* members */
+    [SF_OP_PEER_PING] = {"PEER_PING", 1, F(SF_WK_U64)},                         /* clock ms */
+    [SF_OP_PEER_GONE] = {"PEER_GONE", 3, F(SF_WK_U64, SF_WK_U64, SF_WK_STR)},   /* id, inc, why */
+    /* job, n, node index, nnodes, ranks here, argv, env, cwd, opts */
+    [SF_OP_SPAWN] = {"SPAWN", 9,
+                     F(SF_WK_U64, SF_WK_I32, SF_WK_I32, SF_WK_I32, SF_WK_I32V, SF_WK_STRV,
+                       SF_WK_STRV, SF_WK_STR, SF_WK_STRV)},
+    [SF_OP_JOB_RANK_ADDR] = {"JOB_RANK_ADDR", 3, F(SF_WK_U64, SF_WK_I32, SF_WK_BYTES)},
+    [SF_OP_JOB_TABLE] = {"JOB_TABLE", 4, F(SF_WK_U64, SF_WK_U32, SF_WK_I32V, SF_WK_BYTES)},
+    [SF_OP_JOB_OUTPUT] = {"JOB_OUTPUT", 4, F(SF_WK_U64, SF_WK_I32, SF_WK_U8, SF_WK_BYTES)},
+    [SF_OP_JOB_RANK_EXIT] = {"JOB_RANK_EXIT", 5,
+                             F(SF_WK_U64, SF_WK_I32, SF_WK_I32, SF_WK_STR, SF_WK_U8)},
+    [SF_OP_JOB_FAIL] = {"JOB_FAIL", 4, F(SF_WK_U64, SF_WK_I32, SF_WK_I32, SF_WK_STR)},
+    [SF_OP_JOB_KILL] = {"JOB_KILL", 3, F(SF_WK_U64, SF_WK_I32, SF_WK_STR)},
+    [SF_OP_JOB_SIGNAL] = {"JOB_SIGNAL", 2, F(SF_WK_U64, SF_WK_I32)},
+    [SF_OP_JOB_STDIN] = {"JOB_STDIN", 2, F(SF_WK_U64, SF_WK_BYTES)},
+    [SF_OP_JOB_PART_DONE] = {"JOB_PART_DONE", 1, F(SF_WK_U64)},
+    [SF_OP_STATUS_REQ] = {"STATUS_REQ", 1, F(SF_WK_U32)},
+    [SF_OP_STATUS] = {"STATUS", 1, F(SF_WK_STRV)},
+    [SF_OP_RESERVED_34] = {"RESERVED_34", 0, F(0)},
+    [SF_OP_RESERVED_35] = {"RESERVED_35", 0, F(0)},
+    [SF_OP_RESERVED_36] = {"RESERVED_36", 0, F(0)},
+    [SF_OP_RESERVED_37] = {"RESERVED_37", 0, F(0)},
+    [SF_OP_RESERVED_38] = {"RESERVED_38", 0, F(0)},
+    [SF_OP_RESERVED_39] = {"RESERVED_39", 0, F(0)},
 };
 
 const struct sf_wire_schema *sf_wire_schema(uint8_t op)

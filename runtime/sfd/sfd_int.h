@@ -1,7 +1,36 @@
-/* sfd internals: the daemon, its clients (sfrun), jobs and their ranks.
- * Only the embedded mode exists (one client on an inherited socket, one
- * job); the structures keep lists so a listening mode can add clients and
- * jobs later. Everything here runs on the daemon's single loop thread. */
+/* sfd internals: the daemon, its clients (sfrun, sf), other daemons, jobs
+ * and their ranks. Two modes: embedded (one sfrun on an inherited socket,
+ * one job, the daemon exits with it) and listening (a cluster daemon: many
+ * clients and jobs, peers over TCP). Everything runs on the loop thread.
+ *
+ * Files and names shared with sfrun/sf ("tools") -- a contract:
+ *   state dir   --state-dir DIR; default $XDG_RUNTIME_DIR/starfish/sfd, or
+ *               ~/.starfish/sfd without XDG_RUNTIME_DIR. Created mode 0700.
+ *     DIR/sfd.sock    Unix stream socket for local clients (peer uid must
+ *                     be the daemon's uid, checked with SO_PEERCRED)
+ *     DIR/sfd.pid     the daemon's pid, written once it listens
+ *     DIR/sfd.addr    "HOST:PORT" of its TCP control port, written once it
+ *                     listens (a client may wait for this file to appear)
+ *     DIR/node.id     16 hex digits: the node id, kept across restarts
+ *     DIR/cluster.key key used when --cluster-key is not given
+ *   cluster key 32 random bytes, file mode 0600, created on first start if
+ *               absent (`--cluster-key FILE`); all daemons of a cluster share it.
+ *   port        --port P (default 7300): TCP control port; the DHT uses UDP
+ *               on the same number. --port 0 picks a free one (see sfd.addr).
+ *   cluster record (written by `sf up`, read by sfrun and sf):
+ *               $XDG_RUNTIME_DIR/starfish/cluster, or ~/.starfish/cluster;
+ *               text, one line per daemon "node NAME STATE_DIR HOST:PORT",
+ *               '#' lines ignored. sfrun connects to the first line's
+ *               STATE_DIR/sfd.sock. SF_CLUSTER=DIR or `sfrun --cluster DIR`
+ *               (a daemon's state dir) override it; no record: embedded.
+ *   JOB_SUBMIT opts keys ("key=value"), besides bind/oversubscribe:
+ *     map-by=slot|node  fill nodes slot by slot (default) or round-robin
+ *     npernode=N        exactly N ranks per node (-N)
+ *     hosts=a,b:2,c     candidate nodes by name, optional slots (":N");
+ *                       a --hostfile becomes this list (slots=N -> :N)
+ *     ft=abort          the only fault policy
+ *   Node names: --name NAME, default "HOSTNAME:PORT" (unique on one host).
+ */
 #ifndef SFD_INT_H
 #define SFD_INT_H
 
