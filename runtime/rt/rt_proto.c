@@ -172,7 +172,10 @@ static int rt_frag_head(struct sf_rt *rt, struct rt_peer *pe, int w, const struc
     struct sf_rt_req *r = sf_rt__match_posted(rt, h->ctx, h->src, h->tag);
     if (r != NULL) {
         rt_recv_status(r, h->src, h->tag, total);
-        memcpy(r->buf, payload, plen < r->status.count ? plen : r->status.count);
+        size_t n = plen < r->status.count ? plen : r->status.count;
+        if (n > 0) {
+            memcpy(r->buf, payload, n);
+        }
         r->state = RT_S_BULK_RECV; /* matched: no longer cancellable */
         pe->asm_req = r;
     } else {
