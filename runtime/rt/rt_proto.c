@@ -1,7 +1,8 @@
 /* runtime/rt protocol: what happens when a packet or a bulk completion
  * arrives, and how a matched message's data reaches the receive buffer
- * (copy for eager, pull or CTS+push for rendezvous). Packets are checked
- * before use; bad ones are dropped and counted, never trusted.
+ * (copy for eager, reassembly of fragments, pull or CTS+push for
+ * rendezvous). Packets are checked before use; bad ones are dropped and
+ * counted, never trusted.
  * Runs inside sf_rt_progress (transport callbacks). Single-threaded. */
 #include "config.h"
 
