@@ -1,7 +1,8 @@
 /* runtime/rt send side: sf_rt_isend (eager in one packet or fragments,
  * eager-sync, rendezvous RTS, self loop-back), the packet output path with
  * its per-peer FIFO for packets the transport refused with -EAGAIN, and
- * starting bulk pushes. Replies (CTS/FIN/SYNC_ACK) are handled in rt_proto.c. Single-threaded. */
+ * starting bulk pushes. Replies (CTS/FIN/SYNC_ACK) are handled in
+ * rt_proto.c. Single-threaded. */
 #include "config.h"
 
 #include <errno.h>
