@@ -5,9 +5,11 @@
 bin_PROGRAMS += launcher/sfrun
 launcher_sfrun_SOURCES = \
 	launcher/sfrun_int.h \
+	launcher/sf_int.h \
 	launcher/sfrun.c \
 	launcher/sfrun_args.c \
-	launcher/sfrun_paths.c
+	launcher/sfrun_paths.c \
+	launcher/sf_hosts.c
 launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(libdir)"'
 launcher_sfrun_LDADD = libsfbase.la
 
@@ -54,6 +56,7 @@ EXTRA_DIST += $(sf_launcher_tests) tests/launcher/mpi_ranks.c
 
 check_PROGRAMS += tests/check_sfrun
 TESTS += tests/check_sfrun
-tests_check_sfrun_SOURCES = tests/check_sfrun.c launcher/sfrun_args.c launcher/sfrun_paths.c
+tests_check_sfrun_SOURCES = tests/check_sfrun.c launcher/sfrun_args.c launcher/sfrun_paths.c \
+	launcher/sf_hosts.c
 tests_check_sfrun_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_sfrun_LDADD = libsfbase.la $(CHECK_LIBS)

@@ -54,6 +54,8 @@ struct sfrun {
     bool *exited;
     struct linebuf *lines; /* [rank * 2 + stream - 1] */
     int term_signals;      /* SIGINT/TERM/HUP/QUIT seen */
+    char **place;          /* placement opts "key=value" (owned) */
+    size_t nplace;
 };
 
 /* Above this many queued bytes to sfd, stdin is not read. */
@@ -506,7 +508,17 @@ static int submit(struct sfrun *s, char **env)
              s->o.oversub < 0 ? "auto"
              : s->o.oversub   ? "yes"
                               : "no");
-    char *opts[] = {bind, over};
+    char *base[] = {bind, over};
+    /* bind, oversubscribe, then the placement opts (hosts, npernode,
+     * map-by) computed in main. */
+    char *opts[2 + 8];
+    size_t nopts = 0;
+    for (size_t i = 0; i < 2; i++) {
+        opts[nopts++] = base[i];
+    }
+    for (size_t i = 0; i < s->nplace && nopts < sizeof(opts) / sizeof(opts[0]); i++) {
+        opts[nopts++] = s->place[i];
+    }
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_JOB_SUBMIT, s->seq++);
     sf_wire_put_i32(&e, s->o.n);
@@ -514,7 +526,7 @@ static int submit(struct sfrun *s, char **env)
     sf_wire_put_strv(&e, s->o.argv, (size_t)s->o.argc);
     sf_wire_put_strv(&e, env, nenv);
     sf_wire_put_str(&e, cwd);
-    sf_wire_put_strv(&e, opts, 2);
+    sf_wire_put_strv(&e, opts, nopts);
     return send_enc(s, &e);
 }
 
@@ -611,6 +623,10 @@ int main(int argc, char **argv)
         break;
     }
 
+    rc = sfrun_placement_opts(&s->o, &s->place, &s->nplace);
+    if (rc != 0) {
+        return rc;
+    }
     char *libdir = sfrun_find_libmpi(self_dir);
     if (libdir == NULL) {
         SF_DBG("no Starfish libmpi.so.40 found: LD_LIBRARY_PATH left as is");
@@ -700,6 +716,10 @@ int main(int argc, char **argv)
         }
         free(s->lines);
     }
+    for (size_t i = 0; i < s->nplace; i++) {
+        free(s->place[i]);
+    }
+    free(s->place);
     free(env);
     free(libdir);
     free(sfd_path);

@@ -1,11 +1,13 @@
 /* sfrun's command line: Starfish's flags plus the Open MPI spellings users
  * type (single or double dash, -np, --opt=value), some of Open MPI's
- * harmless flags accepted and ignored. Parsing only: no I/O beyond error
- * messages. Single-threaded. */
+ * harmless flags accepted and ignored, and the placement options turned
+ * into JOB_SUBMIT opts. Parsing only: no I/O beyond error messages and
+ * reading a --hostfile. Single-threaded. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "launcher/sfrun_int.h"
@@ -26,8 +28,16 @@ void sfrun_usage(FILE *out)
             "                       default none)\n"
             "  --params             print the tunables (SF_* environment variables)\n"
             "  --version, --help\n"
+            "Clusters (a running one is found through its record, see `sf up`):\n"
+            "  --host, -H a,b:2,c   run on these hosts (host[:slots]; repeats add slots)\n"
+            "  --hostfile FILE      hosts from FILE, lines `host [slots=N]`, # comments\n"
+            "  -N, --npernode N     N ranks per node\n"
+            "  --map-by slot|node   fill each node's slots first (default) or round-robin\n"
+            "                       over nodes (also ppr:N:node = -N N)\n"
+            "  --cluster DIR        use the cluster recorded in DIR (default: $SF_CLUSTER,\n"
+            "                       $XDG_RUNTIME_DIR/starfish or /tmp/starfish-UID)\n"
+            "  --sim-nodes K        start K daemons on loopback for this job only\n"
             "Accepted and ignored (Open MPI): --allow-run-as-root, --mca K V (warns),\n"
-            "  --host/-H X and --hostfile F (warn: single host for now), --map-by X,\n"
             "  --rank-by X, --report-bindings, --display-map, --use-hwthread-cpus, -q.\n"
             "Exit status: the job's (lowest failed rank's status, 128+signal if killed,\n"
             "  the MPI_Abort code); 2 bad usage; 110 timeout; 126/127 program not\n"
@@ -88,6 +98,74 @@ static int add_xvar(struct sfrun_opts *o, const char *spec)
     return 0;
 }
 
+/* --map-by: Starfish places by slot or by node. Open MPI's finer objects
+ * (core, socket, ...) fill a node before the next, which is "slot" at node
+ * granularity; ppr:N:node is -N N. Modifiers after ':' are Open MPI's:
+ * oversubscribe/nooversubscribe are honoured, others ignored with a note. */
+static int parse_map_by(struct sfrun_opts *o, const char *spec)
+{
+    char base[32];
+    const char *colon = strchr(spec, ':');
+    size_t bl = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+    if (bl == 0 || bl >= sizeof(base)) {
+        return usage_error("--map-by takes slot or node, got '%s'%s", spec, "");
+    }
+    memcpy(base, spec, bl);
+    base[bl] = '\0';
+    for (char *c = base; *c; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
+    if (strcmp(base, "ppr") == 0) {
+        /* ppr:N:node */
+        char num[16];
+        const char *rest = colon != NULL ? colon + 1 : "";
+        const char *c2 = strchr(rest, ':');
+        if (c2 == NULL || (size_t)(c2 - rest) >= sizeof(num) ||
+            strcmp(c2 + 1, "node") != 0) {
+            return usage_error("--map-by ppr: only ppr:N:node is supported, got '%s'%s", spec,
+                               "");
+        }
+        memcpy(num, rest, (size_t)(c2 - rest));
+        num[c2 - rest] = '\0';
+        if (parse_n(num, &o->npernode) != 0) {
+            return usage_error("--map-by ppr:N:node needs a positive N, got '%s'%s", spec, "");
+        }
+        return 0;
+    }
+    static const char *const slotlike[] = {"slot", "core", "hwthread", "socket", "package",
+                                           "numa", "l3cache", "l2cache", "l1cache", "board"};
+    if (strcmp(base, "node") == 0) {
+        o->map_by = "node";
+    } else {
+        size_t k;
+        for (k = 0; k < sizeof(slotlike) / sizeof(slotlike[0]); k++) {
+            if (strcmp(base, slotlike[k]) == 0) {
+                break;
+            }
+        }
+        if (k == sizeof(slotlike) / sizeof(slotlike[0])) {
+            return usage_error("--map-by takes slot or node, got '%s'%s", spec, "");
+        }
+        o->map_by = "slot";
+    }
+    while (colon != NULL) {
+        const char *m = colon + 1;
+        colon = strchr(m, ':');
+        size_t ml = colon != NULL ? (size_t)(colon - m) : strlen(m);
+        if (ml == 13 && strncasecmp(m, "oversubscribe", 13) == 0) {
+            o->oversub = 1;
+        } else if (ml == 15 && strncasecmp(m, "nooversubscribe", 15) == 0) {
+            o->oversub = 0;
+        } else {
+            fprintf(stderr, "sfrun: warning: --map-by %s: ignoring modifier '%.*s'\n", spec,
+                    (int)ml, m);
+        }
+    }
+    return 0;
+}
+
 enum opt_id {
     O_N,
     O_X,
@@ -102,7 +180,12 @@ enum opt_id {
     O_IGNORE0,
     O_IGNORE1,
     O_MCA,
-    O_HOSTS,
+    O_HOST,
+    O_HOSTFILE,
+    O_NPERNODE,
+    O_MAPBY,
+    O_CLUSTER,
+    O_SIMNODES,
 };
 
 struct opt {
@@ -131,14 +214,18 @@ static const struct opt opts[] = {
     {"display-map", O_IGNORE0, 0},
     {"q", O_IGNORE0, 0},
     {"quiet", O_IGNORE0, 0},
-    {"map-by", O_IGNORE1, 1},
+    {"map-by", O_MAPBY, 1},
     {"rank-by", O_IGNORE1, 1},
     {"mca", O_MCA, 2},
     {"gmca", O_MCA, 2},
-    {"host", O_HOSTS, 1},
-    {"H", O_HOSTS, 1},
-    {"hostfile", O_HOSTS, 1},
-    {"machinefile", O_HOSTS, 1},
+    {"host", O_HOST, 1},
+    {"H", O_HOST, 1},
+    {"hostfile", O_HOSTFILE, 1},
+    {"machinefile", O_HOSTFILE, 1},
+    {"N", O_NPERNODE, 1},
+    {"npernode", O_NPERNODE, 1},
+    {"cluster", O_CLUSTER, 1},
+    {"sim-nodes", O_SIMNODES, 1},
     {"use-hwthread-cpus", O_IGNORE0, 0},
 };
 
@@ -251,11 +338,49 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
         case O_IGNORE0:
         case O_IGNORE1:
             break;
-        case O_HOSTS:
-            fprintf(stderr,
-                    "sfrun: warning: ignoring --%s %s: multi-node launch is not implemented "
-                    "yet; all ranks run on this host\n",
-                    op->name, args[0]);
+        case O_HOST: {
+            char err[512];
+            int rc = sf_hosts_parse_list(&o->hosts, args[0], err, sizeof(err));
+            if (rc == -ENOMEM) {
+                fprintf(stderr, "sfrun: out of memory\n");
+                return SFRUN_EXIT_INTERNAL;
+            }
+            if (rc != 0) {
+                return usage_error("--host: %s%s", err, "");
+            }
+            break;
+        }
+        case O_HOSTFILE:
+            if (o->hostfile != NULL) {
+                return usage_error("only one --hostfile is allowed (got '%s' and '%s')",
+                                   o->hostfile, args[0]);
+            }
+            o->hostfile = args[0];
+            break;
+        case O_NPERNODE:
+            if (parse_n(args[0], &o->npernode) != 0) {
+                return usage_error("-N/--npernode needs a positive number, got '%s'%s", args[0],
+                                   "");
+            }
+            break;
+        case O_MAPBY: {
+            int rc = parse_map_by(o, args[0]);
+            if (rc != 0) {
+                return rc;
+            }
+            break;
+        }
+        case O_CLUSTER:
+            if (args[0][0] == '\0') {
+                return usage_error("--cluster needs a directory%s%s", "", "");
+            }
+            o->cluster_dir = args[0];
+            break;
+        case O_SIMNODES:
+            if (parse_n(args[0], &o->sim_nodes) != 0 || o->sim_nodes > SF_CLUSTER_MAX_NODES) {
+                o->sim_nodes = 0;
+                return usage_error("--sim-nodes needs a number 1..64, got '%s'%s", args[0], "");
+            }
             break;
         case O_MCA:
             fprintf(stderr, "sfrun: warning: ignoring Open MPI parameter --%s %s %s\n", op->name,
@@ -271,8 +396,73 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
     return 0;
 }
 
+static char *kv_fmt(const char *key, const char *val)
+{
+    size_t l = strlen(key) + strlen(val) + 2;
+    char *s = malloc(l);
+    if (s != NULL) {
+        snprintf(s, l, "%s=%s", key, val);
+    }
+    return s;
+}
+
+int sfrun_placement_opts(struct sfrun_opts *o, char ***kv, size_t *n)
+{
+    if (o->hostfile != NULL) {
+        char err[512];
+        int rc = sf_hosts_read_file(&o->hosts, o->hostfile, err, sizeof(err));
+        if (rc == -ENOMEM) {
+            fprintf(stderr, "sfrun: out of memory\n");
+            return SFRUN_EXIT_INTERNAL;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "sfrun: %s\n", err);
+            return SFRUN_EXIT_USAGE;
+        }
+        o->hostfile = NULL; /* merged: a second call must not add it twice */
+    }
+    char *add[3];
+    size_t na = 0;
+    char num[16];
+    if (o->hosts.n > 0) {
+        char *h = sf_hosts_format(&o->hosts);
+        add[na] = h != NULL ? kv_fmt("hosts", h) : NULL;
+        free(h);
+        na++;
+    }
+    if (o->npernode > 0) {
+        snprintf(num, sizeof(num), "%d", o->npernode);
+        add[na++] = kv_fmt("npernode", num);
+    }
+    if (o->map_by != NULL) {
+        add[na++] = kv_fmt("map-by", o->map_by);
+    }
+    char **nv = realloc(*kv, (*n + na + 1) * sizeof(char *));
+    bool oom = nv == NULL;
+    for (size_t i = 0; i < na; i++) {
+        oom = oom || add[i] == NULL;
+    }
+    if (oom) {
+        for (size_t i = 0; i < na; i++) {
+            free(add[i]);
+        }
+        if (nv != NULL) {
+            *kv = nv;
+        }
+        fprintf(stderr, "sfrun: out of memory\n");
+        return SFRUN_EXIT_INTERNAL;
+    }
+    *kv = nv;
+    for (size_t i = 0; i < na; i++) {
+        nv[(*n)++] = add[i];
+    }
+    nv[*n] = NULL;
+    return 0;
+}
+
 void sfrun_opts_free(struct sfrun_opts *o)
 {
+    sf_hosts_free(&o->hosts);
     for (size_t i = 0; i < o->nx; i++) {
         free(o->xvars[i]);
     }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "launcher/sf_int.h"
+
 /* Exit codes besides the job's own status (see sfrun --help). */
 enum {
     SFRUN_EXIT_INTERNAL = 1,  /* daemon lost, refused job, system error */
@@ -29,6 +31,14 @@ struct sfrun_opts {
     const char *timeout_text; /* as given, for the message */
     int oversub;              /* -1 default (run with a notice), 0 refuse, 1 silent */
     bool bind_core;
+    /* Placement across a cluster (passed to the daemon as JOB_SUBMIT
+     * opts; the daemon places). */
+    struct sf_hostlist hosts; /* --host entries (owned) */
+    const char *hostfile;     /* --hostfile, read by sfrun_placement_opts */
+    int npernode;             /* -N / --npernode, 0 = not given */
+    const char *map_by;       /* "slot", "node" or NULL (daemon default) */
+    const char *cluster_dir;  /* --cluster DIR */
+    int sim_nodes;            /* --sim-nodes K, 0 = no */
     char **argv; /* program and its arguments (points into main's argv) */
     int argc;
 };
@@ -37,6 +47,12 @@ struct sfrun_opts {
  * the reason to stderr. */
 int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o);
 void sfrun_opts_free(struct sfrun_opts *o);
+/* The placement options as "key=value" strings for JOB_SUBMIT: hosts=
+ * (--host and --hostfile merged; reads the hostfile), npernode=, map-by=.
+ * Appends to *kv (malloc'd strings, array grown). Returns 0, or
+ * SFRUN_EXIT_USAGE after printing the reason (hostfile errors name the
+ * line), or SFRUN_EXIT_INTERNAL on ENOMEM. */
+int sfrun_placement_opts(struct sfrun_opts *o, char ***kv, size_t *n);
 void sfrun_usage(FILE *out);
 
 /* Directory of the running executable (malloc'd) or NULL. */

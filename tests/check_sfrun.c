@@ -3,9 +3,11 @@
  * program's own arguments begin. Process and daemon behaviour is covered
  * by the shell tests in tests/launcher/. Fork mode: each test in its own process. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "launcher/sfrun_int.h"
 
@@ -140,6 +142,97 @@ START_TEST(test_check_program)
 }
 END_TEST
 
+START_TEST(test_placement_flags)
+{
+    struct sfrun_opts o;
+    ck_assert_int_eq(PARSE(&o, "--host", "a,b:2", "-H", "c,a", "-N", "3", "--map-by", "node",
+                           "prog"),
+                     0);
+    ck_assert_uint_eq(o.hosts.n, 3);
+    ck_assert_str_eq(o.hosts.v[0].name, "a");
+    ck_assert_int_eq(o.hosts.v[0].slots, 2); /* listed twice */
+    ck_assert_int_eq(o.hosts.v[1].slots, 2);
+    ck_assert_int_eq(o.hosts.v[2].slots, 0);
+    ck_assert_int_eq(o.npernode, 3);
+    ck_assert_str_eq(o.map_by, "node");
+    char **kv = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(sfrun_placement_opts(&o, &kv, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(kv[0], "hosts=a:2,b:2,c");
+    ck_assert_str_eq(kv[1], "npernode=3");
+    ck_assert_str_eq(kv[2], "map-by=node");
+    ck_assert_ptr_null(kv[3]);
+    sfrun_opts_free(&o);
+
+    ck_assert_int_eq(PARSE(&o, "--map-by", "ppr:4:node", "--npernode=2", "prog"), 0);
+    ck_assert_int_eq(o.npernode, 2); /* the later flag wins */
+    ck_assert_ptr_null(o.map_by);
+    ck_assert_int_eq(PARSE(&o, "--map-by", "ppr:4:node", "prog"), 0);
+    ck_assert_int_eq(o.npernode, 4);
+    ck_assert_int_eq(PARSE(&o, "--map-by", "core:OVERSUBSCRIBE", "prog"), 0);
+    ck_assert_str_eq(o.map_by, "slot");
+    ck_assert_int_eq(o.oversub, 1);
+    ck_assert_int_eq(PARSE(&o, "--map-by", "slot", "--cluster", "/x", "--sim-nodes", "3", "prog"),
+                     0);
+    ck_assert_str_eq(o.cluster_dir, "/x");
+    ck_assert_int_eq(o.sim_nodes, 3);
+    /* Nothing given: no opts. */
+    ck_assert_int_eq(PARSE(&o, "prog"), 0);
+    kv = NULL;
+    n = 0;
+    ck_assert_int_eq(sfrun_placement_opts(&o, &kv, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    free(kv);
+}
+END_TEST
+
+START_TEST(test_placement_errors)
+{
+    struct sfrun_opts o;
+    ck_assert_int_eq(PARSE(&o, "--map-by", "diagonal", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--map-by", "ppr:2:socket", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--map-by", "ppr:0:node", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "-N", "0", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--host", "a,,b", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--host", "a:0", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--host", "a b", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--sim-nodes", "65", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--sim-nodes", "0", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--hostfile", "a", "--hostfile", "b", "prog"), SFRUN_EXIT_USAGE);
+}
+END_TEST
+
+START_TEST(test_hostfile_opts)
+{
+    char path[] = "/tmp/check_sfrun_hfXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "# nodes\nn1 slots=2\n\nn2   # default slots\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    struct sfrun_opts o;
+    ck_assert_int_eq(PARSE(&o, "--hostfile", path, "-H", "n0", "prog"), 0);
+    char **kv = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(sfrun_placement_opts(&o, &kv, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(kv[0], "hosts=n0,n1:2,n2");
+    /* A bad line: usage error, the message names the line. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    text = "n1 slots=2\nn2 slots=two\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    ck_assert_int_eq(PARSE(&o, "--hostfile", path, "prog"), 0);
+    n = 0;
+    ck_assert_int_eq(sfrun_placement_opts(&o, &kv, &n), SFRUN_EXIT_USAGE);
+    unlink(path);
+    ck_assert_int_eq(PARSE(&o, "--hostfile", path, "prog"), 0);
+    ck_assert_int_eq(sfrun_placement_opts(&o, &kv, &n), SFRUN_EXIT_USAGE);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sfrun");
@@ -153,6 +246,9 @@ int main(void)
     tcase_add_test(tc, test_ignored_and_unknown);
     tcase_add_test(tc, test_actions);
     tcase_add_test(tc, test_check_program);
+    tcase_add_test(tc, test_placement_flags);
+    tcase_add_test(tc, test_placement_errors);
+    tcase_add_test(tc, test_hostfile_opts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);
