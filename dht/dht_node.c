@@ -233,14 +233,18 @@ static bool addr_eq(const struct sf_dht_addr *a, const struct sf_dht_addr *b)
 
 static void start_join_lookup(struct sf_dht *d);
 
-/* The self lookup ended: now refresh every bucket (a few per tick), which
- * fills the table and makes us known across the id space. If it found
+/* The self lookup ended: now refresh every bucket not yet full (a few per
+ * tick), which fills the table and makes us known across the id space. If it found
  * fewer than k nodes, the network may still be forming (mass start): try
  * again next tick, a bounded number of times. */
 static void join_done(struct sf_dht *d, const struct sf_dht_result *r, void *arg)
 {
     for (int i = 0; i < d->nb; i++) {
-        d->bucket[i].refreshed = d->now - (uint64_t)d->cfg.refresh_ms;
+        /* A bucket the self lookup already filled gains nothing now; the
+         * regular refresh still comes round. */
+        if (d->bucket[i].n < d->cfg.k) {
+            d->bucket[i].refreshed = d->now - (uint64_t)d->cfg.refresh_ms;
+        }
     }
     if (r->n_nodes < (size_t)d->cfg.k && d->join_tries < SF_DHT__JOIN_TRIES) {
         d->joined = false;

@@ -138,7 +138,8 @@ struct sf_dht_result {
 };
 
 /* Called once when an operation ends; everything in r is only valid during
- * the call. The callback may start new operations. */
+ * the call. The callback may start new operations, but must not destroy the
+ * handle or feed it packets (no sf_dht_input/sf_dht_periodic from inside). */
 typedef void (*sf_dht_done_fn)(struct sf_dht *dht, const struct sf_dht_result *r, void *arg);
 
 /* Iterative FIND_NODE: the k nodes closest to target (self excluded) that
