@@ -646,6 +646,155 @@ START_TEST(test_malformed_rejected)
 }
 END_TEST
 
+/* Send a request to d as 'peer' and decode the reply it sent back. */
+static void ask(struct sf_dht *d, struct cap *c, struct sf_dht__msg *m, uint8_t peer, uint64_t now,
+                struct sf_dht__msg *reply)
+{
+    struct sf_dht_id id = id_byte((uint8_t)(0x80 | peer), peer);
+    uint8_t buf[SF_DHT_PKT_MAX];
+    m->tid = 1000u + peer;
+    size_t len = pkt_of(m, &id, buf);
+    size_t before = c->n;
+    ck_assert_int_eq(sf_dht_input(d, &(struct sf_dht_addr){.len = 4, .b = {9, 9, 9, peer}}, buf,
+                                  len, now),
+                     0);
+    ck_assert_uint_gt(c->n, before);
+    ck_assert_int_eq(sf_dht__decode(c->pkt[before].buf, c->pkt[before].len, reply), 0);
+    ck_assert_uint_eq(reply->tid, m->tid);
+    ck_assert_uint_eq(reply->type, m->type + 1);
+}
+
+/* The holder's side of the value model, packet by packet: versions,
+ * stale and full refusals, withdrawal, expiry and paging. */
+START_TEST(test_store_rules)
+{
+    struct cap *c = calloc(1, sizeof *c);
+    struct sf_dht_config cfg;
+    sf_dht_config_default(&cfg);
+    cfg.id = id_byte(0x01, 0x01);
+    cfg.max_values = 40;
+    struct sf_dht_ops ops = {.send = cap_send};
+    struct sf_dht *d;
+    ck_assert_int_eq(sf_dht_create(&cfg, &ops, c, 0, &d), 0);
+    static struct sf_dht__msg m, r;
+    struct sf_dht_id key = id_byte(0x22, 0x22), key2 = id_byte(0x33, 0x33);
+    struct sf_dht_id p1 = id_byte(0xa1, 1), p2 = id_byte(0xa2, 2), p3 = id_byte(0xa3, 3);
+    uint64_t now = 100;
+
+#define STORE_AS(pub_, seq_, ttl_, text_, want_)                                            do {                                                                                      sf_dht__msg_init(&m, SF_DHT__STORE);                                                  m.target = key;                                                                       m.n_values = 1;                                                                       m.values[0] = (struct sf_dht_value){(pub_), (seq_), (ttl_), strlen(text_),                                                (const uint8_t *)(text_)};                        ask(d, c, &m, 1, now, &r);                                                            ck_assert_uint_eq(r.flags, (want_));                                              } while (0)
+
+    STORE_AS(p1, 5, 1000, "a", SF_DHT__ACK_STORED);
+    STORE_AS(p1, 4, 1000, "old", SF_DHT__ACK_STALE);
+    STORE_AS(p1, 6, 1000, "b", SF_DHT__ACK_STORED);
+    STORE_AS(p2, 1, 5000, "p2", SF_DHT__ACK_STORED);
+    STORE_AS(p3, 1, 5000, "p3", SF_DHT__ACK_STORED);
+    sf_dht__msg_init(&m, SF_DHT__FIND_VALUE);
+    m.target = key;
+    ask(d, c, &m, 2, now, &r);
+    ck_assert_uint_eq(r.n_values, 3);
+    ck_assert_mem_eq(r.values[0].publisher.b, p1.b, SF_DHT_ID_LEN); /* sorted */
+    ck_assert_uint_eq(r.values[0].seq, 6);
+    ck_assert_uint_eq(r.values[0].len, 1);
+    ck_assert_mem_eq(r.values[0].data, "b", 1);
+    ck_assert_uint_eq(r.values[0].ttl_ms, 1000);
+    ck_assert_uint_eq(r.flags, 0);
+    /* ttl 0 withdraws a record */
+    STORE_AS(p2, 2, 0, "", SF_DHT__ACK_STORED);
+    sf_dht__msg_init(&m, SF_DHT__FIND_VALUE);
+    m.target = key;
+    ask(d, c, &m, 2, now, &r);
+    ck_assert_uint_eq(r.n_values, 2);
+    /* p1's record expires after its TTL, p3's does not yet */
+    now = 1200;
+    sf_dht_periodic(d, now);
+    sf_dht__msg_init(&m, SF_DHT__FIND_VALUE);
+    m.target = key;
+    ask(d, c, &m, 2, now, &r);
+    ck_assert_uint_eq(r.n_values, 1);
+    ck_assert_mem_eq(r.values[0].publisher.b, p3.b, SF_DHT_ID_LEN);
+    ck_assert_uint_eq(r.values[0].ttl_ms, 5000 + 100 - 1200);
+    struct sf_dht_stats st;
+    sf_dht_get_stats(d, &st);
+    ck_assert_uint_eq(st.values_held, 1);
+    ck_assert_uint_ge(st.values_expired, 1);
+    ck_assert_uint_eq(st.values_rejected, 1);
+
+    /* Paging: 39 records of 100 bytes under key2 (then the store is full);
+     * the first reply carries some and says "more", the values-only pages
+     * after a cursor bring the rest, each exactly once. */
+    char text[101];
+    memset(text, 'x', 100);
+    text[100] = 0;
+    key = key2;
+    for (int i = 0; i < 39; i++) {
+        struct sf_dht_id pub = id_byte((uint8_t)(0x40 + i), (uint8_t)i);
+        STORE_AS(pub, 1, 60000, text, SF_DHT__ACK_STORED);
+    }
+    STORE_AS(id_byte(0xee, 0xee), 1, 60000, "one too many", SF_DHT__ACK_FULL);
+    int got = 0, pages = 0;
+    struct sf_dht_id cursor = {{0}};
+    bool first = true;
+    for (;;) {
+        sf_dht__msg_init(&m, SF_DHT__FIND_VALUE);
+        m.target = key2;
+        if (!first) {
+            m.flags = SF_DHT__FV_CURSOR | SF_DHT__FV_VALUES_ONLY;
+            m.cursor = cursor;
+        }
+        ask(d, c, &m, 3, now, &r);
+        pages++;
+        if (!first) {
+            ck_assert_uint_eq(r.n_nodes, 0);
+        }
+        for (size_t i = 0; i < r.n_values; i++) {
+            ck_assert_uint_eq(r.values[i].publisher.b[0], 0x40 + got);
+            got++;
+        }
+        if (!(r.flags & SF_DHT__VAL_MORE)) {
+            break;
+        }
+        ck_assert_uint_gt(r.n_values, 0);
+        cursor = r.values[r.n_values - 1].publisher;
+        first = false;
+    }
+    ck_assert_int_eq(got, 39);
+    ck_assert_int_ge(pages, 3);
+    sf_dht_destroy(d);
+    free(c);
+}
+END_TEST
+
+/* A node alone: operations end at once with "no one to ask". */
+static void alone_done(struct sf_dht *dht, const struct sf_dht_result *r, void *arg)
+{
+    *(int *)arg = r->status;
+}
+
+START_TEST(test_alone)
+{
+    struct cap *c = calloc(1, sizeof *c);
+    struct sf_dht_id self = id_byte(0x42, 0);
+    struct sf_dht *d = mk(c, &self, 20);
+    int st = 1;
+    ck_assert_int_eq(sf_dht_find_node(d, &self, alone_done, &st, 0), 0);
+    ck_assert_int_eq(st, -EHOSTUNREACH);
+    st = 1;
+    ck_assert_int_eq(sf_dht_put(d, &self, 1, "x", 1, 1000, alone_done, &st, 0), 0);
+    ck_assert_int_eq(st, -EHOSTUNREACH);
+    /* ... but the record is held locally, and a get finds it there */
+    st = 1;
+    ck_assert_int_eq(sf_dht_get(d, &self, alone_done, &st, 0), 0);
+    ck_assert_int_eq(st, 0);
+    ck_assert_int_eq(sf_dht_put(d, &self, 1, "x", SF_DHT_VALUE_MAX + 1, 1000, NULL, NULL, 0),
+                     -EINVAL);
+    ck_assert_int_eq(sf_dht_unput(d, &self), 0);
+    ck_assert_int_eq(sf_dht_unput(d, &self), -ENOENT);
+    ck_assert_uint_eq(c->n, 0);
+    sf_dht_destroy(d);
+    free(c);
+}
+END_TEST
+
 START_TEST(test_config)
 {
     struct sf_dht_config cfg;
@@ -1209,6 +1358,8 @@ static Suite *dht_suite(void)
     tcase_add_test(u, test_packet_round_trip);
     tcase_add_test(u, test_malformed_rejected);
     tcase_add_test(u, test_config);
+    tcase_add_test(u, test_store_rules);
+    tcase_add_test(u, test_alone);
     suite_add_tcase(s, u);
     TCase *sim = tcase_create("sim");
     tcase_set_timeout(sim, 600);
