@@ -23,6 +23,8 @@ enum {
     SF_COLL__T_ALLREDUCE_FOLD = 8,
     SF_COLL__T_ALLREDUCE_RS = 9,
     SF_COLL__T_ALLREDUCE_AG = 10,
+    SF_COLL__T_REDUCE_RS = 11,
+    SF_COLL__T_REDUCE_GATHER = 12,
 };
 #define SF_COLL__TAG(alg, step) ((int)(((alg) << 16) | ((step)&0xffff)))
 
@@ -32,6 +34,7 @@ enum {
 struct sf_coll__tun {
     size_t bcast_large;     /* >= : scatter + ring allgather (size > 2) */
     size_t allreduce_large; /* >= : reduce-scatter + allgather (Rabenseifner or ring) */
+    size_t reduce_large;    /* >= : reduce-scatter + gather (commutative, p = 2^k) */
 };
 const struct sf_coll__tun *sf_coll__tun(void);
 

@@ -23,6 +23,9 @@ static const struct sf_tun coll_tun_items[] = {
     {"allreduce_large", SF_TUN_SIZE, "128k",
      "allreduces of at least this many bytes use reduce-scatter + allgather",
      offsetof(struct sf_coll__tun, allreduce_large)},
+    {"reduce_large", SF_TUN_SIZE, "128k",
+     "reduces of at least this many bytes use reduce-scatter + gather",
+     offsetof(struct sf_coll__tun, reduce_large)},
 };
 static const struct sf_tun_table coll_tun_table = {
     "coll", coll_tun_items, sizeof(coll_tun_items) / sizeof(coll_tun_items[0])};
@@ -37,6 +40,7 @@ const struct sf_coll__tun *sf_coll__tun(void)
         if (sf_tun_load(&coll_tun_table, &tun) != 0) {
             tun.bcast_large = 8u << 20;
             tun.allreduce_large = 128u << 10;
+            tun.reduce_large = 128u << 10;
         }
         loaded = true;
     }

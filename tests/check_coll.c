@@ -503,10 +503,13 @@ START_TEST(thresholds_low)
 {
     setenv("SF_COLL_BCAST_LARGE", "1", 1);
     setenv("SF_COLL_ALLREDUCE_LARGE", "8", 1);
-    struct red_out a = {0};
+    setenv("SF_COLL_REDUCE_LARGE", "8", 1);
+    struct red_out a = {0}, b = {0};
     run_ranks(_i, body_bcast, NULL);
     run_ranks(_i, body_allreduce, &a);
+    run_ranks(_i, body_reduce, &b);
     free_out(&a);
+    free_out(&b);
 }
 END_TEST
 
