@@ -1,8 +1,7 @@
 /* MPI start-up, shut-down and environment queries: Init/Init_thread bring
  * up the rank runtime and the predefined communicators, Finalize runs a
- * barrier and tears it down; Wtime, versions, processor name, the
- * predefined attributes of MPI_COMM_WORLD. Called from the program's
- * (single) MPI thread. */
+ * barrier and tears it down; Wtime, versions, processor name. Called
+ * from the program's (single) MPI thread. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,16 +19,6 @@
 struct sf_mpi_state sf_mpi__st;
 
 static pthread_t main_thread;
-
-/* Values the predefined attributes point at (the standard hands out
- * pointers to them). */
-static int attr_tag_ub = INT_MAX;
-static int attr_host = MPI_PROC_NULL;
-static int attr_io = MPI_ANY_SOURCE;
-static int attr_wtime_global = 0;
-static int attr_appnum;
-static int attr_universe;
-static int attr_lastcode = MPI_ERR_LASTCODE;
 
 static int do_init(const char *fn, int required, int *provided)
 {
@@ -71,8 +60,6 @@ static int do_init(const char *fn, int required, int *provided)
     sf_mpi__comm_setup(SF_COMM_WORLD, SF_MPI_CTX_WORLD, rank, size, world, "MPI_COMM_WORLD");
     sf_mpi__comm_setup(SF_COMM_SELF, SF_MPI_CTX_SELF, 0, 1, sf_mpi__st.self_rank,
                        "MPI_COMM_SELF");
-    attr_appnum = 0;
-    attr_universe = size;
     /* Starfish's engine serialises callers: SERIALIZED is the most we give. */
     int level = required;
     if (level > MPI_THREAD_SERIALIZED) {
@@ -132,6 +119,10 @@ int PMPI_Finalize(void)
     if (err) {
         return err;
     }
+    /* MPI_COMM_SELF's attributes go first, while MPI is fully usable (the
+     * standard's finalize hook), then MPI_COMM_WORLD's. */
+    sf_mpi__attr_delete_all(SF_MPI_ATTR_COMM, SF_COMM_SELF, &SF_COMM_SELF->attrs);
+    sf_mpi__attr_delete_all(SF_MPI_ATTR_COMM, SF_COMM_WORLD, &SF_COMM_WORLD->attrs);
     /* Buffered sends must reach their peers before the barrier. */
     int rc = sf_mpi__bsend_detach_wait();
     if (rc == 0) {
@@ -288,46 +279,3 @@ double PMPI_Wtick(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 SF_MPI_ALIAS(Wtick);
-
-int PMPI_Comm_get_attr(MPI_Comm comm, int comm_keyval, void *attribute_val, int *flag)
-{
-    static const char fn[] = "MPI_Comm_get_attr";
-    int err = sf_mpi__chk_init(fn);
-    if (!err) {
-        err = sf_mpi__chk_comm(fn, comm);
-    }
-    if (err) {
-        return err;
-    }
-    if (attribute_val == NULL || flag == NULL) {
-        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "attribute_val or flag is NULL");
-    }
-    int *v;
-    switch (comm_keyval) {
-    case MPI_TAG_UB: v = &attr_tag_ub; break;
-    case MPI_HOST: v = &attr_host; break;
-    case MPI_IO: v = &attr_io; break;
-    case MPI_WTIME_IS_GLOBAL: v = &attr_wtime_global; break;
-    case MPI_APPNUM: v = &attr_appnum; break;
-    case MPI_UNIVERSE_SIZE: v = &attr_universe; break;
-    case MPI_LASTUSEDCODE: v = &attr_lastcode; break;
-    default:
-        /* User keyvals (attribute caching) are not implemented yet, so no
-         * other keyval can be valid. */
-        return sf_mpi__raise(comm, MPI_ERR_KEYVAL, fn,
-                             "keyval %d is not a predefined communicator attribute "
-                             "(attribute caching is not supported by Starfish yet)",
-                             comm_keyval);
-    }
-    /* Predefined attributes are attached to MPI_COMM_WORLD (and its dups). */
-    *(int **)attribute_val = v;
-    *flag = 1;
-    return MPI_SUCCESS;
-}
-SF_MPI_ALIAS(Comm_get_attr);
-
-int PMPI_Attr_get(MPI_Comm comm, int keyval, void *attribute_val, int *flag)
-{
-    return PMPI_Comm_get_attr(comm, keyval, attribute_val, flag);
-}
-SF_MPI_ALIAS(Attr_get);

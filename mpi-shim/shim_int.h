@@ -71,6 +71,17 @@ struct ompi_communicator_t {
     struct ompi_errhandler_t *errh;
     struct sf_coll_comm coll;
     char name[MPI_MAX_OBJECT_NAME];
+    /* Inter-communicators: 'size'/'world' address the REMOTE group (so
+     * point-to-point needs no special case) and 'rank' is the own rank in
+     * the local group; the local group is local_size/local_world, and
+     * 'coll' runs over it (library-internal use: the MPI collective
+     * bindings refuse inter-communicators for now). */
+    bool is_inter;
+    int local_size;
+    int *local_world;           /* inter only; owned */
+    struct sf_mpi_attr *attrs;  /* cached attributes, in setting order (mpi_attr.c) */
+    struct sf_mpi_topo *topo;   /* Cartesian/graph/dist-graph topology or NULL (mpi_topo.c) */
+    struct ompi_info_t *info;   /* hints (Comm_set_info, dup_with_info) or NULL; owned */
 };
 
 /* A datatype is 'n' consecutive copies of a predefined element ('elem',
@@ -91,6 +102,8 @@ struct ompi_datatype_t {
     /* element layout (predefined only): part 0 at offset 0, part 1 at off1 */
     size_t part0, part1, off1;
     int combiner;         /* MPI_COMBINER_NAMED / _CONTIGUOUS */
+    struct sf_mpi_attr *attrs; /* cached attributes (mpi_attr.c); Type_dup copies and
+                                * Type_free deletes them: sf_mpi__attr_copy/_delete_all */
     int refcount;
     char name[MPI_MAX_OBJECT_NAME];
 };
@@ -143,8 +156,19 @@ struct ompi_message_t {
     int source, tag;
 };
 
+/* Info objects: 'which' 0 = MPI_INFO_NULL, 1 = MPI_INFO_ENV (filled on
+ * first use), 2 = created by the program. Keys keep insertion order. */
+struct sf_mpi_info_kv {
+    struct sf_mpi_info_kv *next;
+    char *key, *val;
+};
+struct ompi_info_t {
+    uint32_t magic;
+    int which;
+    int nkeys;
+    struct sf_mpi_info_kv *kv;
+};
 /* Objects we only need as predefined handles for now. */
-struct ompi_info_t { uint32_t magic; int which; };
 struct ompi_win_t { uint32_t magic; };
 struct ompi_file_t { uint32_t magic; };
 
@@ -254,6 +278,44 @@ int sf_mpi__raise_op(MPI_Comm comm, int cls, const char *fn, const struct ompi_r
 /* --- communicators (mpi_comm.c) --- */
 void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,
                         int *world, const char *name);
+/* Communicator for a collective binding: 0, or raises MPI_ERR_COMM for an
+ * inter-communicator (inter-communicator collectives are not supported). */
+int sf_mpi__chk_intra(const char *fn, MPI_Comm comm);
+
+/* --- groups (mpi_group.c) --- */
+/* A new group of n members with the given world ranks (copied). NULL if
+ * out of memory. */
+struct ompi_group_t *sf_mpi__group_new(int n, const int *world);
+
+/* --- attribute caching (mpi_attr.c) --- */
+struct sf_mpi_attr;
+enum sf_mpi_attr_kind { SF_MPI_ATTR_COMM = 0, SF_MPI_ATTR_TYPE, SF_MPI_ATTR_WIN };
+/* On dup: run the copy callbacks of old's attributes (setting order) and
+ * attach what they return to *to (a list, initially NULL). 0 or the MPI
+ * class a callback returned (the partial list is then deleted). */
+int sf_mpi__attr_copy(enum sf_mpi_attr_kind kind, void *oldobj, struct sf_mpi_attr *from,
+                      void *newobj, struct sf_mpi_attr **to);
+/* On free: run the delete callbacks (reverse setting order) and empty
+ * *list. 0 or the first failing callback's class (the rest still run). */
+int sf_mpi__attr_delete_all(enum sf_mpi_attr_kind kind, void *obj, struct sf_mpi_attr **list);
+/* Built-in attribute of MPI_LASTUSEDCODE follows MPI_Add_error_code. */
+void sf_mpi__attr_lastcode(int code);
+
+/* --- info (mpi_info.c) --- */
+bool sf_mpi__info_ok(MPI_Info info, bool null_ok);
+/* A copy of info (NULL for MPI_INFO_NULL); *err set to an MPI class on
+ * failure. */
+struct ompi_info_t *sf_mpi__info_dup(MPI_Info info, int *err);
+void sf_mpi__info_free(struct ompi_info_t *info);
+
+/* --- topologies (mpi_topo.c) --- */
+void sf_mpi__topo_free(struct sf_mpi_topo *t);
+struct sf_mpi_topo *sf_mpi__topo_dup(const struct sf_mpi_topo *t);
+
+/* --- user error classes/codes (mpi_f2c.c): class of a code added by
+ * MPI_Add_error_code/class, or -1; its string or NULL --- */
+int sf_mpi__user_err_class(int code);
+const char *sf_mpi__user_err_string(int code);
 
 
 /* Thread-unsafe helpers for statuses */
