@@ -41,7 +41,8 @@ static double wall(void)
 
 static int run(size_t n)
 {
-    struct sf_dht_sim_config sc = {.seed = 42 + n, .lat_min_ms = 5, .lat_max_ms = 40, .loss = 0.005};
+    struct sf_dht_sim_config sc = {
+        .seed = 42 + n, .lat_min_ms = 5, .lat_max_ms = 40, .loss = 0.005};
     sf_dht_config_default(&sc.dht);
     sc.dht.rpc_timeout_ms = 300;
     struct sf_dht_sim *s;
@@ -120,7 +121,8 @@ static int run(size_t n)
                                 knows += sf_dht_sim_addr_idx(&cs[z].addr) == (long)want[x];
                             }
                         }
-                        fprintf(stderr, "  miss rank %zu node %zu known by %zu, joined t=%zu\n", rank, want[x], knows, want[x]);
+                        fprintf(stderr, "  miss rank %zu: node %zu, in %zu tables\n", rank,
+                                want[x], knows);
                     }
                 }
                 fprintf(stderr, "lookup got %zu, missed %zu\n", p[j].n, miss);

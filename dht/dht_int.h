@@ -319,7 +319,8 @@ int sf_dht__store_put(struct sf_dht *d, const struct sf_dht_id *key, const struc
 struct sf_dht__key *sf_dht__store_find(const struct sf_dht *d, const struct sf_dht_id *key);
 /* Fill m->values from key's records after cursor until room runs out;
  * sets SF_DHT__VAL_MORE in m->flags if some were left. */
-void sf_dht__store_fill(struct sf_dht *d, const struct sf_dht_id *key, const struct sf_dht_id *cursor,
+void sf_dht__store_fill(struct sf_dht *d, const struct sf_dht_id *key,
+                        const struct sf_dht_id *cursor,
                         struct sf_dht__msg *m);
 void sf_dht__store_maintain(struct sf_dht *d);
 /* Our own store: merge into lookup results, and put completion. */

@@ -212,7 +212,8 @@ nomem:
     return SF_DHT__ACK_FULL;
 }
 
-void sf_dht__store_fill(struct sf_dht *d, const struct sf_dht_id *key, const struct sf_dht_id *cursor,
+void sf_dht__store_fill(struct sf_dht *d, const struct sf_dht_id *key,
+                        const struct sf_dht_id *cursor,
                         struct sf_dht__msg *m)
 {
     const struct sf_dht__key *ke = sf_dht__store_find(d, key);
@@ -267,8 +268,9 @@ static int put_init(struct sf_dht__lookup *lk, const void *a)
     return 0;
 }
 
-static void send_store(struct sf_dht *d, const struct sf_dht_contact *to, const struct sf_dht_id *key,
-                       const struct sf_dht_value *v, struct sf_dht__lookup *lk)
+static void send_store(struct sf_dht *d, const struct sf_dht_contact *to,
+                       const struct sf_dht_id *key, const struct sf_dht_value *v,
+                       struct sf_dht__lookup *lk)
 {
     struct sf_dht__msg mm, *m = &mm;
     sf_dht__msg_init(m, SF_DHT__STORE);
@@ -286,7 +288,8 @@ void sf_dht__store_lookup_done(struct sf_dht *d, struct sf_dht__lookup *lk,
     if (lk->kind == SF_DHT__LK_PUT) {
         struct sf_dht_value v = {d->cfg.id, lk->seq, lk->ttl_ms, lk->len, lk->data};
         /* We hold it too if we are among the k closest to the key. */
-        if (n < (size_t)d->cfg.k || sf_dht_id_cmp_dist(&lk->target, &d->cfg.id, &nodes[n - 1].id) < 0) {
+        if (n < (size_t)d->cfg.k ||
+            sf_dht_id_cmp_dist(&lk->target, &d->cfg.id, &nodes[n - 1].id) < 0) {
             (void)sf_dht__store_put(d, &lk->target, &v);
         }
         for (size_t i = 0; i < n; i++) {

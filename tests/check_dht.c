@@ -264,8 +264,8 @@ START_TEST(test_closest_brute_force)
 END_TEST
 
 /* Answer every captured PING to an address in 'alive' with a PONG. */
-static void answer_pings(struct sf_dht *d, struct cap *c, size_t from, const struct sf_dht_contact *alive,
-                         size_t nalive, uint64_t now)
+static void answer_pings(struct sf_dht *d, struct cap *c, size_t from,
+                         const struct sf_dht_contact *alive, size_t nalive, uint64_t now)
 {
     for (size_t i = from; i < c->n; i++) {
         struct sf_dht__msg m;
@@ -664,6 +664,20 @@ static void ask(struct sf_dht *d, struct cap *c, struct sf_dht__msg *m, uint8_t 
     ck_assert_uint_eq(reply->type, m->type + 1);
 }
 
+/* STORE one record under key as 'pub' (sent by peer 1); check the ack. */
+static void store_as(struct sf_dht *d, struct cap *c, const struct sf_dht_id *key,
+                     struct sf_dht_id pub, uint64_t seq, uint32_t ttl, const char *text,
+                     int want, uint64_t now)
+{
+    static struct sf_dht__msg m, r;
+    sf_dht__msg_init(&m, SF_DHT__STORE);
+    m.target = *key;
+    m.n_values = 1;
+    m.values[0] = (struct sf_dht_value){pub, seq, ttl, strlen(text), (const uint8_t *)text};
+    ask(d, c, &m, 1, now, &r);
+    ck_assert_uint_eq(r.flags, want);
+}
+
 /* The holder's side of the value model, packet by packet: versions,
  * stale and full refusals, withdrawal, expiry and paging. */
 START_TEST(test_store_rules)
@@ -681,13 +695,13 @@ START_TEST(test_store_rules)
     struct sf_dht_id p1 = id_byte(0xa1, 1), p2 = id_byte(0xa2, 2), p3 = id_byte(0xa3, 3);
     uint64_t now = 100;
 
-#define STORE_AS(pub_, seq_, ttl_, text_, want_)                                            do {                                                                                      sf_dht__msg_init(&m, SF_DHT__STORE);                                                  m.target = key;                                                                       m.n_values = 1;                                                                       m.values[0] = (struct sf_dht_value){(pub_), (seq_), (ttl_), strlen(text_),                                                (const uint8_t *)(text_)};                        ask(d, c, &m, 1, now, &r);                                                            ck_assert_uint_eq(r.flags, (want_));                                              } while (0)
 
-    STORE_AS(p1, 5, 1000, "a", SF_DHT__ACK_STORED);
-    STORE_AS(p1, 4, 1000, "old", SF_DHT__ACK_STALE);
-    STORE_AS(p1, 6, 1000, "b", SF_DHT__ACK_STORED);
-    STORE_AS(p2, 1, 5000, "p2", SF_DHT__ACK_STORED);
-    STORE_AS(p3, 1, 5000, "p3", SF_DHT__ACK_STORED);
+
+    store_as(d, c, &key, p1, 5, 1000, "a", SF_DHT__ACK_STORED, now);
+    store_as(d, c, &key, p1, 4, 1000, "old", SF_DHT__ACK_STALE, now);
+    store_as(d, c, &key, p1, 6, 1000, "b", SF_DHT__ACK_STORED, now);
+    store_as(d, c, &key, p2, 1, 5000, "p2", SF_DHT__ACK_STORED, now);
+    store_as(d, c, &key, p3, 1, 5000, "p3", SF_DHT__ACK_STORED, now);
     sf_dht__msg_init(&m, SF_DHT__FIND_VALUE);
     m.target = key;
     ask(d, c, &m, 2, now, &r);
@@ -699,7 +713,7 @@ START_TEST(test_store_rules)
     ck_assert_uint_eq(r.values[0].ttl_ms, 1000);
     ck_assert_uint_eq(r.flags, 0);
     /* ttl 0 withdraws a record */
-    STORE_AS(p2, 2, 0, "", SF_DHT__ACK_STORED);
+    store_as(d, c, &key, p2, 2, 0, "", SF_DHT__ACK_STORED, now);
     sf_dht__msg_init(&m, SF_DHT__FIND_VALUE);
     m.target = key;
     ask(d, c, &m, 2, now, &r);
@@ -728,9 +742,9 @@ START_TEST(test_store_rules)
     key = key2;
     for (int i = 0; i < 39; i++) {
         struct sf_dht_id pub = id_byte((uint8_t)(0x40 + i), (uint8_t)i);
-        STORE_AS(pub, 1, 60000, text, SF_DHT__ACK_STORED);
+        store_as(d, c, &key, pub, 1, 60000, text, SF_DHT__ACK_STORED, now);
     }
-    STORE_AS(id_byte(0xee, 0xee), 1, 60000, "one too many", SF_DHT__ACK_FULL);
+    store_as(d, c, &key, id_byte(0xee, 0xee), 1, 60000, "one too many", SF_DHT__ACK_FULL, now);
     int got = 0, pages = 0;
     struct sf_dht_id cursor = {{0}};
     bool first = true;
@@ -906,7 +920,8 @@ static struct lookup_stats lookups(struct sf_dht_sim *s, unsigned count)
             memset(&p[j], 0, sizeof p[j]);
             src[j] = random_live(s);
             sf_dht_sim_random_id(s, &tgt[j]);
-            ck_assert_int_eq(sf_dht_find_node(s->node[src[j]]->dht, &tgt[j], on_done, &p[j], s->now), 0);
+            struct sf_dht *q = s->node[src[j]]->dht;
+            ck_assert_int_eq(sf_dht_find_node(q, &tgt[j], on_done, &p[j], s->now), 0);
             sf_dht_sim_poke(s, (size_t)src[j]);
         }
         for (int j = 0; j < BATCH; j++) {
@@ -918,7 +933,7 @@ static struct lookup_stats lookups(struct sf_dht_sim *s, unsigned count)
             for (size_t x = 0; x < p[j].n; x++) {
                 long idx = sf_dht_sim_addr_idx(&p[j].nodes[x].addr);
                 live &= idx >= 0 && s->node[idx]->dht != NULL;
-                ok &= x < k && memcmp(s->node[want[x]]->id.b, p[j].nodes[x].id.b, SF_DHT_ID_LEN) == 0;
+                ok &= x < k && sf_dht__id_eq(&s->node[want[x]]->id, &p[j].nodes[x].id);
             }
             ls.count++;
             ls.exact += ok;

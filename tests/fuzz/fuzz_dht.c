@@ -34,7 +34,8 @@ static int fz_send(void *ctx, const struct sf_dht_addr *to, const uint8_t *buf, 
     struct fz *f = ctx;
     f->sent++;
     if (len >= SF_DHT__HDR_LEN && buf[1] % 2 == 1 && buf[1] != SF_DHT__BYE) {
-        f->last_tid = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+        f->last_tid =
+            (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
         f->last_type = buf[1];
         f->have_req = true;
     }
