@@ -23,7 +23,7 @@ static const struct sf_tun coll_tun_items[] = {
     {"allreduce_large", SF_TUN_SIZE, "128k",
      "allreduces of at least this many bytes use reduce-scatter + allgather",
      offsetof(struct sf_coll__tun, allreduce_large)},
-    {"reduce_large", SF_TUN_SIZE, "128k",
+    {"reduce_large", SF_TUN_SIZE, "8m",
      "reduces of at least this many bytes use reduce-scatter + gather",
      offsetof(struct sf_coll__tun, reduce_large)},
 };
@@ -40,7 +40,7 @@ const struct sf_coll__tun *sf_coll__tun(void)
         if (sf_tun_load(&coll_tun_table, &tun) != 0) {
             tun.bcast_large = 8u << 20;
             tun.allreduce_large = 128u << 10;
-            tun.reduce_large = 128u << 10;
+            tun.reduce_large = 8u << 20;
         }
         loaded = true;
     }
