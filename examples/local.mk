@@ -12,3 +12,4 @@ examples_ring_LDADD = libmpi.la
 examples_laplace_SOURCES = examples/laplace.c
 examples_laplace_CPPFLAGS = $(sf_examples_cppflags)
 examples_laplace_LDADD = libmpi.la -lm
+EXTRA_DIST += examples/README.md
