@@ -10,7 +10,7 @@ libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 	mpi-shim/mpi_objects.c mpi-shim/mpi_err.c mpi-shim/mpi_check.c \
 	mpi-shim/mpi_init.c mpi-shim/mpi_type.c mpi-shim/mpi_pt2pt.c \
 	mpi-shim/mpi_req.c mpi-shim/mpi_comm.c mpi-shim/mpi_coll.c \
-	mpi-shim/mpi_misc.c \
+	mpi-shim/mpi_misc.c mpi-shim/dt_build.c mpi-shim/dt_pack.c \
 	mpi-shim/mpi_group.c mpi-shim/mpi_attr.c mpi-shim/mpi_info.c mpi-shim/mpi_topo.c
 nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
 libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \

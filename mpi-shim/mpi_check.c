@@ -59,8 +59,9 @@ int sf_mpi__chk_buf(const char *fn, MPI_Comm comm, const void *buf, int count, M
         return err;
     }
     /* MPI_BOTTOM (NULL) is a valid base address only with absolute
-     * datatypes, which do not exist yet: refuse NULL with data. */
-    if (buf == NULL && count > 0 && type->size > 0) {
+     * datatypes (data at addresses away from 0, e.g. struct types with
+     * displacements from MPI_Get_address): refuse NULL otherwise. */
+    if (buf == NULL && count > 0 && type->size > 0 && type->true_lb == 0) {
         return sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "NULL buffer with count %d", count);
     }
     return 0;

@@ -65,10 +65,14 @@ static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
         *mult = 1;
         return 0;
     }
+    /* Predefined ops need one basic element type throughout (a derived
+     * type of doubles is fine, a struct of int and double is not). */
     MPI_Datatype elem = type->elem;
-    if (elem->basic == SF_T_NONE || !sf_op_valid(op->kind, elem->basic)) {
+    if (elem == NULL || elem->basic == SF_T_NONE || !sf_op_valid(op->kind, elem->basic)) {
         return sf_mpi__raise(comm, MPI_ERR_OP, fn, "%s is not defined for datatype %s",
-                             op->name, elem->name);
+                             op->name,
+                             elem != NULL ? elem->name
+                             : type->name[0] ? type->name : "(derived, mixed element types)");
     }
     ctx->kind = op->kind;
     ctx->type = elem->basic;
@@ -76,6 +80,57 @@ static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
     out->elem_size = (size_t)elem->extent;
     *mult = type->n;
     return 0;
+}
+
+/* Predefined reductions see only elements: a datatype whose data is not
+ * one span of memory is reduced on packed copies ('tmp'); a span is used
+ * in place from its first byte. User ops get the memory image as is. */
+struct red_stage {
+    char *tmp;
+    size_t bytes;
+    const void *s;
+    void *r;
+};
+
+static int stage_in(struct red_stage *st, const struct sf_coll_op *sop, MPI_Datatype t, int count,
+                    const void *sendbuf, void *recvbuf, bool recv_is_input)
+{
+    st->tmp = NULL;
+    st->s = sendbuf;
+    st->r = recvbuf;
+    if (sop->fn != predef_fn) {
+        return 0;
+    }
+    if (sf_mpi__type_span(t, count)) {
+        st->s = sendbuf != NULL ? (const char *)sendbuf + t->true_lb : NULL;
+        st->r = recvbuf != NULL ? (char *)recvbuf + t->true_lb : NULL;
+        return 0;
+    }
+    st->bytes = sf_mpi__type_bytes(t, count);
+    st->tmp = malloc(2 * st->bytes + 1);
+    if (st->tmp == NULL) {
+        return MPI_ERR_NO_MEM;
+    }
+    if (sendbuf != NULL) {
+        sf_mpi__pack(t, count, sendbuf, st->tmp);
+        st->s = st->tmp;
+    }
+    st->r = st->tmp + st->bytes;
+    if (recv_is_input) {
+        sf_mpi__pack(t, count, recvbuf, st->r);
+    }
+    return 0;
+}
+
+static void stage_out(struct red_stage *st, MPI_Datatype t, int count, void *recvbuf,
+                      bool has_result)
+{
+    if (st->tmp != NULL) {
+        if (has_result) {
+            sf_mpi__unpack(t, count, st->r, st->bytes, recvbuf);
+        }
+        free(st->tmp);
+    }
 }
 
 static int chk_coll(const char *fn, MPI_Comm comm)
@@ -112,10 +167,25 @@ int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Com
     if (err) {
         return err;
     }
-    /* Types with holes travel as their memory image (all ranks share one
-     * ABI), which keeps bcast a single byte transfer. */
-    size_t bytes = (size_t)count * (size_t)datatype->extent;
-    int rc = sf_coll_bcast(&comm->coll, buffer, bytes, root);
+    /* A span goes as is; other layouts as packed bytes (the gaps of the
+     * receivers' buffers must stay untouched). */
+    size_t bytes = sf_mpi__type_bytes(datatype, count);
+    if (sf_mpi__type_span(datatype, count)) {
+        int rc = sf_coll_bcast(&comm->coll, (char *)buffer + datatype->true_lb, bytes, root);
+        return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+    }
+    char *tmp = malloc(bytes);
+    if (tmp == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory for %zu bytes", bytes);
+    }
+    if (comm->rank == root) {
+        sf_mpi__pack(datatype, count, buffer, tmp);
+    }
+    int rc = sf_coll_bcast(&comm->coll, tmp, bytes, root);
+    if (rc >= 0 && comm->rank != root) {
+        sf_mpi__unpack(datatype, count, tmp, bytes, buffer);
+    }
+    free(tmp);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Bcast);
@@ -148,7 +218,14 @@ int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype data
         return err;
     }
     size_t n = (size_t)count * mult;
-    int rc = sf_coll_reduce(&comm->coll, in_place ? NULL : sendbuf, recvbuf, n, &sop, root);
+    struct red_stage st;
+    bool root_ = comm->rank == root;
+    if (stage_in(&st, &sop, datatype, count, in_place ? NULL : sendbuf, root_ ? recvbuf : NULL,
+                 in_place)) {
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    int rc = sf_coll_reduce(&comm->coll, st.s, st.r, n, &sop, root);
+    stage_out(&st, datatype, count, recvbuf, rc >= 0 && root_);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Reduce);
@@ -175,7 +252,12 @@ int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
         return err;
     }
     size_t n = (size_t)count * mult;
-    int rc = sf_coll_allreduce(&comm->coll, in_place ? NULL : sendbuf, recvbuf, n, &sop);
+    struct red_stage st;
+    if (stage_in(&st, &sop, datatype, count, in_place ? NULL : sendbuf, recvbuf, in_place)) {
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    int rc = sf_coll_allreduce(&comm->coll, st.s, st.r, n, &sop);
+    stage_out(&st, datatype, count, recvbuf, rc >= 0);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Allreduce);
@@ -201,7 +283,12 @@ int PMPI_Reduce_local(const void *inbuf, void *inoutbuf, int count, MPI_Datatype
     if (err) {
         return err;
     }
-    int rc = sop.fn(inbuf, inoutbuf, (size_t)count * mult, sop.arg);
+    struct red_stage st;
+    if (stage_in(&st, &sop, datatype, count, inbuf, inoutbuf, true)) {
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    int rc = sop.fn(st.s, st.r, (size_t)count * mult, sop.arg);
+    stage_out(&st, datatype, count, inoutbuf, rc >= 0);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Reduce_local);

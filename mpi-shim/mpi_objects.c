@@ -80,21 +80,37 @@ SF_OP(ompi_mpi_op_replace, SF_OP_REPLACE, "MPI_REPLACE");
 SF_OP(ompi_mpi_op_no_op, SF_OP_NO_OP, "MPI_NO_OP");
 
 /* --- datatypes --- */
-/* A one-part element type of 'sz' bytes. */
-#define SF_DT(sym, t, sz, nm)                                                    \
+/* A one-part element type of 'sz' bytes aligned to 'al'; its flattened
+ * form is one block and one signature run (itself). */
+#define SF_DT_A(sym, t, sz, al, nm)                                              \
     struct ompi_predefined_datatype_t sym = {                                    \
         .u.obj = {.magic = SF_MPI_MAGIC_TYPE, .predefined = true, .committed = true,     \
-                  .basic = (t), .size = (sz), .extent = (sz), .n = 1,            \
-                  .elem = &sym.u.obj, .part0 = (sz), .combiner = MPI_COMBINER_NAMED, \
-                  .refcount = 1, .name = nm}}
-/* A value-index pair laid out like the C struct 'st' {v; i}. */
+                  .contig = true, .has_lb = true, .has_ub = true,                \
+                  .basic = (t), .size = (sz), .extent = (sz), .true_extent = (sz), \
+                  .align = (al), .n = 1, .elem = &sym.u.obj, .part0 = (sz),      \
+                  .nent = 1, .ent = sym.u.obj.ent1, .ent1 = {{0, (sz), 1, 0}},   \
+                  .nsig = 1, .sig = sym.u.obj.run1, .run1 = {{&sym.u.obj, 1}},   \
+                  .combiner = MPI_COMBINER_NAMED, .refcount = 1, .name = nm}}
+#define SF_DT(sym, t, sz, nm) SF_DT_A(sym, t, sz, (sz) > 16 ? 16 : (sz), nm)
+/* A value-index pair laid out like the C struct 'st' {v; i}: two blocks. */
 #define SF_DT_PAIR(sym, t, st, nm)                                               \
     struct ompi_predefined_datatype_t sym = {                                    \
         .u.obj = {.magic = SF_MPI_MAGIC_TYPE, .predefined = true, .committed = true,     \
+                  .has_lb = true, .has_ub = true,                                \
                   .basic = (t), .size = sizeof(((st *)0)->v) + sizeof(((st *)0)->i), \
-                  .extent = sizeof(st), .n = 1, .elem = &sym.u.obj,              \
+                  .extent = sizeof(st), .true_extent = offsetof(st, i) + sizeof(int), \
+                  .align = _Alignof(st), .n = 1, .elem = &sym.u.obj,             \
                   .part0 = sizeof(((st *)0)->v), .part1 = sizeof(((st *)0)->i),  \
-                  .off1 = offsetof(st, i), .combiner = MPI_COMBINER_NAMED,       \
+                  .off1 = offsetof(st, i), .nent = 2, .ent = sym.u.obj.ent1,      \
+                  .ent1 = {{0, sizeof(((st *)0)->v), 1, 0}, {offsetof(st, i), sizeof(int), 1, 0}}, \
+                  .nsig = 1, .sig = sym.u.obj.run1, .run1 = {{&sym.u.obj, 1}},   \
+                  .combiner = MPI_COMBINER_NAMED, .refcount = 1, .name = nm}}
+/* MPI_LB / MPI_UB: no data, only a marker. */
+#define SF_DT_MARK(sym, islb, nm)                                                \
+    struct ompi_predefined_datatype_t sym = {                                    \
+        .u.obj = {.magic = SF_MPI_MAGIC_TYPE, .predefined = true, .committed = true,     \
+                  .contig = true, .xlb = (islb), .has_lb = (islb), .xub = !(islb), \
+                  .has_ub = !(islb), .align = 1, .combiner = MPI_COMBINER_NAMED,  \
                   .refcount = 1, .name = nm}}
 
 struct ompi_predefined_datatype_t ompi_mpi_datatype_null = {
@@ -131,19 +147,14 @@ SF_DT(ompi_mpi_uint64_t, SF_T_UINT64, 8, "MPI_UINT64_T");
 SF_DT(ompi_mpi_aint, SF_T_AINT, sizeof(MPI_Aint), "MPI_AINT");
 SF_DT(ompi_mpi_offset, SF_T_OFFSET, sizeof(MPI_Offset), "MPI_OFFSET");
 SF_DT(ompi_mpi_count, SF_T_COUNT, sizeof(MPI_Count), "MPI_COUNT");
-SF_DT(ompi_mpi_c_float_complex, SF_T_C_FLOAT_COMPLEX, sizeof(float _Complex),
-      "MPI_C_FLOAT_COMPLEX");
-SF_DT(ompi_mpi_c_double_complex, SF_T_C_DOUBLE_COMPLEX, sizeof(double _Complex),
-      "MPI_C_DOUBLE_COMPLEX");
-SF_DT(ompi_mpi_c_long_double_complex, SF_T_C_LONG_DOUBLE_COMPLEX, sizeof(long double _Complex),
-      "MPI_C_LONG_DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_c_float_complex, SF_T_C_FLOAT_COMPLEX, sizeof(float _Complex), _Alignof(float), "MPI_C_FLOAT_COMPLEX");
+SF_DT_A(ompi_mpi_c_double_complex, SF_T_C_DOUBLE_COMPLEX, sizeof(double _Complex), _Alignof(double), "MPI_C_DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_c_long_double_complex, SF_T_C_LONG_DOUBLE_COMPLEX, sizeof(long double _Complex), _Alignof(long double), "MPI_C_LONG_DOUBLE_COMPLEX");
 /* C++ types: same representation as their C counterparts on this ABI. */
 SF_DT(ompi_mpi_cxx_bool, SF_T_C_BOOL, 1, "MPI_CXX_BOOL");
-SF_DT(ompi_mpi_cxx_cplex, SF_T_C_FLOAT_COMPLEX, sizeof(float _Complex), "MPI_CXX_FLOAT_COMPLEX");
-SF_DT(ompi_mpi_cxx_dblcplex, SF_T_C_DOUBLE_COMPLEX, sizeof(double _Complex),
-      "MPI_CXX_DOUBLE_COMPLEX");
-SF_DT(ompi_mpi_cxx_ldblcplex, SF_T_C_LONG_DOUBLE_COMPLEX, sizeof(long double _Complex),
-      "MPI_CXX_LONG_DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_cxx_cplex, SF_T_C_FLOAT_COMPLEX, sizeof(float _Complex), _Alignof(float), "MPI_CXX_FLOAT_COMPLEX");
+SF_DT_A(ompi_mpi_cxx_dblcplex, SF_T_C_DOUBLE_COMPLEX, sizeof(double _Complex), _Alignof(double), "MPI_CXX_DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_cxx_ldblcplex, SF_T_C_LONG_DOUBLE_COMPLEX, sizeof(long double _Complex), _Alignof(long double), "MPI_CXX_LONG_DOUBLE_COMPLEX");
 /* Fortran types (gfortran's sizes): transferable; reductions only where a
  * C kernel has the same semantics (integers, reals, complexes). */
 SF_DT(ompi_mpi_character, SF_T_NONE, 1, "MPI_CHARACTER");
@@ -151,10 +162,9 @@ SF_DT(ompi_mpi_logical, SF_T_NONE, 4, "MPI_LOGICAL");
 SF_DT(ompi_mpi_integer, SF_T_INT32, 4, "MPI_INTEGER");
 SF_DT(ompi_mpi_real, SF_T_FLOAT, 4, "MPI_REAL");
 SF_DT(ompi_mpi_dblprec, SF_T_DOUBLE, 8, "MPI_DOUBLE_PRECISION");
-SF_DT(ompi_mpi_cplex, SF_T_C_FLOAT_COMPLEX, 8, "MPI_COMPLEX");
-SF_DT(ompi_mpi_dblcplex, SF_T_C_DOUBLE_COMPLEX, 16, "MPI_DOUBLE_COMPLEX");
-SF_DT(ompi_mpi_ldblcplex, SF_T_C_LONG_DOUBLE_COMPLEX, sizeof(long double _Complex),
-      "MPI_LONG_DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_cplex, SF_T_C_FLOAT_COMPLEX, 8, 4, "MPI_COMPLEX");
+SF_DT_A(ompi_mpi_dblcplex, SF_T_C_DOUBLE_COMPLEX, 16, 8, "MPI_DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_ldblcplex, SF_T_C_LONG_DOUBLE_COMPLEX, sizeof(long double _Complex), _Alignof(long double), "MPI_LONG_DOUBLE_COMPLEX");
 SF_DT(ompi_mpi_logical1, SF_T_NONE, 1, "MPI_LOGICAL1");
 SF_DT(ompi_mpi_logical2, SF_T_NONE, 2, "MPI_LOGICAL2");
 SF_DT(ompi_mpi_logical4, SF_T_NONE, 4, "MPI_LOGICAL4");
@@ -168,15 +178,15 @@ SF_DT(ompi_mpi_real2, SF_T_NONE, 2, "MPI_REAL2");
 SF_DT(ompi_mpi_real4, SF_T_FLOAT, 4, "MPI_REAL4");
 SF_DT(ompi_mpi_real8, SF_T_DOUBLE, 8, "MPI_REAL8");
 SF_DT(ompi_mpi_real16, SF_T_NONE, 16, "MPI_REAL16");
-SF_DT(ompi_mpi_complex8, SF_T_C_FLOAT_COMPLEX, 8, "MPI_COMPLEX8");
-SF_DT(ompi_mpi_complex16, SF_T_C_DOUBLE_COMPLEX, 16, "MPI_COMPLEX16");
-SF_DT(ompi_mpi_complex32, SF_T_NONE, 32, "MPI_COMPLEX32");
+SF_DT_A(ompi_mpi_complex8, SF_T_C_FLOAT_COMPLEX, 8, 4, "MPI_COMPLEX8");
+SF_DT_A(ompi_mpi_complex16, SF_T_C_DOUBLE_COMPLEX, 16, 8, "MPI_COMPLEX16");
+SF_DT_A(ompi_mpi_complex32, SF_T_NONE, 32, 16, "MPI_COMPLEX32");
 /* Fortran pairs are two same-typed values: no hole. */
-SF_DT(ompi_mpi_2integer, SF_T_2INT, 8, "MPI_2INTEGER");
-SF_DT(ompi_mpi_2real, SF_T_NONE, 8, "MPI_2REAL");
-SF_DT(ompi_mpi_2dblprec, SF_T_NONE, 16, "MPI_2DOUBLE_PRECISION");
-SF_DT(ompi_mpi_2cplex, SF_T_NONE, 16, "MPI_2COMPLEX");
-SF_DT(ompi_mpi_2dblcplex, SF_T_NONE, 32, "MPI_2DOUBLE_COMPLEX");
+SF_DT_A(ompi_mpi_2integer, SF_T_2INT, 8, 4, "MPI_2INTEGER");
+SF_DT_A(ompi_mpi_2real, SF_T_NONE, 8, 4, "MPI_2REAL");
+SF_DT_A(ompi_mpi_2dblprec, SF_T_NONE, 16, 8, "MPI_2DOUBLE_PRECISION");
+SF_DT_A(ompi_mpi_2cplex, SF_T_NONE, 16, 4, "MPI_2COMPLEX");
+SF_DT_A(ompi_mpi_2dblcplex, SF_T_NONE, 32, 8, "MPI_2DOUBLE_COMPLEX");
 
 /* C pair types for MINLOC/MAXLOC */
 struct sf_pair_float_int { float v; int i; };
@@ -194,8 +204,8 @@ SF_DT_PAIR(ompi_mpi_longdbl_int, SF_T_LONG_DOUBLE_INT, struct sf_pair_long_doubl
            "MPI_LONG_DOUBLE_INT");
 
 /* Removed in MPI-3.0 but still exported: markers of zero size. */
-SF_DT(ompi_mpi_lb, SF_T_NONE, 0, "MPI_LB");
-SF_DT(ompi_mpi_ub, SF_T_NONE, 0, "MPI_UB");
+SF_DT_MARK(ompi_mpi_lb, true, "MPI_LB");
+SF_DT_MARK(ompi_mpi_ub, false, "MPI_UB");
 
 /* --- info, windows, files --- */
 struct ompi_predefined_info_t ompi_mpi_info_null = {.u.obj = {.magic = SF_MPI_MAGIC_OTHER, .which = 0}};

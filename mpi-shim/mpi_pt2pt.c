@@ -235,14 +235,16 @@ int sf_mpi__p2p_start(struct ompi_request_t *r)
         return 0;
     }
     size_t bytes = sf_mpi__type_bytes(r->type, r->count);
-    bool contig = sf_mpi__type_contig(r->type);
+    /* One span of memory goes as is; anything else through a packed copy. */
+    bool contig = sf_mpi__type_span(r->type, r->count);
+    char *span = (char *)r->ubuf + (contig ? r->type->true_lb : 0);
     int rc;
     if (r->kind == SF_MPI_REQ_SEND) {
         if (r->bsend) {
             sf_mpi__status_empty(&r->done_status);
             return bsend_start(r);
         }
-        const void *src = r->ubuf;
+        const void *src = span;
         if (!contig && bytes > 0) {
             if (r->tmp == NULL || r->tmplen < bytes) {
                 free(r->tmp);
@@ -258,7 +260,7 @@ int sf_mpi__p2p_start(struct ompi_request_t *r)
         rc = sf_rt_isend(sf_mpi__st.rt, &r->rt, src, bytes, c->world[r->peer], c->ctx, c->rank,
                          r->tag, r->mode);
     } else {
-        void *dst = r->ubuf;
+        void *dst = span;
         if (!contig && bytes > 0) {
             if (r->tmp == NULL || r->tmplen < bytes) {
                 free(r->tmp);
@@ -785,8 +787,9 @@ static int mrecv_start(const char *fn, void *buf, int count, MPI_Datatype type,
     sf_mpi__p2p_prepare(r, SF_MPI_REQ_RECV, buf, count, type, msg->source, msg->tag, comm,
                         SF_RT_STANDARD, false);
     size_t bytes = sf_mpi__type_bytes(type, count);
-    void *dst = buf;
-    if (!sf_mpi__type_contig(type) && bytes > 0) {
+    bool contig = sf_mpi__type_span(type, count);
+    void *dst = (char *)buf + (contig ? type->true_lb : 0);
+    if (!contig && bytes > 0) {
         r->tmp = malloc(bytes);
         r->tmplen = bytes;
         if (r->tmp == NULL) {

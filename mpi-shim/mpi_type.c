@@ -1,48 +1,11 @@
-/* Datatypes: sizes, extents and names of the predefined types, packing of
- * types with holes, element counts from statuses, and the contiguous
- * constructor. Other derived-type constructors come with the datatype
- * issue and are reported as unsupported until then. Caller's thread. */
+/* Datatype queries: sizes, extents, true extents, names, and counts of
+ * items and basic elements from statuses (partial elements included).
+ * Construction is in dt_build.c, packing in dt_pack.c. Caller's thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpi-shim/shim_int.h"
-
-void sf_mpi__pack(MPI_Datatype t, int count, const void *ubuf, void *packed)
-{
-    const struct ompi_datatype_t *e = t->elem;
-    size_t n = (size_t)count * t->n;
-    const char *s = ubuf;
-    char *d = packed;
-    for (size_t i = 0; i < n; i++, s += e->extent) {
-        memcpy(d, s, e->part0);
-        d += e->part0;
-        if (e->part1) {
-            memcpy(d, s + e->off1, e->part1);
-            d += e->part1;
-        }
-    }
-}
-
-void sf_mpi__unpack(MPI_Datatype t, int count, const void *packed, size_t bytes, void *ubuf)
-{
-    const struct ompi_datatype_t *e = t->elem;
-    size_t n = (size_t)count * t->n;
-    const char *s = packed;
-    char *d = ubuf;
-    for (size_t i = 0; i < n && bytes > 0; i++, d += e->extent) {
-        size_t k = e->part0 < bytes ? e->part0 : bytes;
-        memcpy(d, s, k);
-        s += k;
-        bytes -= k;
-        if (e->part1 && bytes > 0) {
-            k = e->part1 < bytes ? e->part1 : bytes;
-            memcpy(d + e->off1, s, k);
-            s += k;
-            bytes -= k;
-        }
-    }
-}
 
 static int chk_type_arg(const char *fn, MPI_Datatype type)
 {
@@ -119,18 +82,6 @@ int PMPI_Type_get_extent_x(MPI_Datatype datatype, MPI_Count *lb, MPI_Count *exte
 }
 SF_MPI_ALIAS(Type_get_extent_x);
 
-/* The true extent spans the data only: for a pair type the trailing
- * padding after the index is not part of it. */
-static MPI_Aint true_extent(MPI_Datatype t)
-{
-    const struct ompi_datatype_t *e = t->elem;
-    if (t->n == 0 || t->size == 0) {
-        return 0;
-    }
-    MPI_Aint last = e->part1 ? (MPI_Aint)(e->off1 + e->part1) : (MPI_Aint)e->part0;
-    return (MPI_Aint)(t->n - 1) * e->extent + last;
-}
-
 int PMPI_Type_get_true_extent(MPI_Datatype datatype, MPI_Aint *true_lb, MPI_Aint *true_extent_)
 {
     static const char fn[] = "MPI_Type_get_true_extent";
@@ -140,8 +91,8 @@ int PMPI_Type_get_true_extent(MPI_Datatype datatype, MPI_Aint *true_lb, MPI_Aint
     }
     SF_NULLARG(fn, true_lb);
     SF_NULLARG(fn, true_extent_);
-    *true_lb = datatype->lb;
-    *true_extent_ = true_extent(datatype);
+    *true_lb = datatype->true_lb;
+    *true_extent_ = datatype->true_extent;
     return MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Type_get_true_extent);
@@ -155,8 +106,8 @@ int PMPI_Type_get_true_extent_x(MPI_Datatype datatype, MPI_Count *true_lb, MPI_C
     }
     SF_NULLARG(fn, true_lb);
     SF_NULLARG(fn, true_extent_);
-    *true_lb = datatype->lb;
-    *true_extent_ = true_extent(datatype);
+    *true_lb = datatype->true_lb;
+    *true_extent_ = datatype->true_extent;
     return MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Type_get_true_extent_x);
@@ -195,121 +146,71 @@ int PMPI_Type_set_name(MPI_Datatype datatype, const char *type_name)
 }
 SF_MPI_ALIAS(Type_set_name);
 
-int PMPI_Type_commit(MPI_Datatype *datatype)
-{
-    static const char fn[] = "MPI_Type_commit";
-    SF_NULLARG(fn, datatype);
-    int err = chk_type_arg(fn, *datatype);
-    if (err) {
-        return err;
-    }
-    /* Predefined types are committed already; committing again is harmless. */
-    (*datatype)->committed = true;
-    return MPI_SUCCESS;
-}
-SF_MPI_ALIAS(Type_commit);
-
-void sf_mpi__type_release(MPI_Datatype t)
-{
-    if (!t->predefined && --t->refcount == 0) {
-        t->magic = SF_MPI_MAGIC_DEAD;
-        free(t);
-    }
-}
-
-int PMPI_Type_free(MPI_Datatype *datatype)
-{
-    static const char fn[] = "MPI_Type_free";
-    SF_NULLARG(fn, datatype);
-    int err = chk_type_arg(fn, *datatype);
-    if (err) {
-        return err;
-    }
-    if ((*datatype)->predefined) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn,
-                             "cannot free predefined datatype %s", (*datatype)->name);
-    }
-    /* Pending operations hold their own references. */
-    sf_mpi__type_release(*datatype);
-    *datatype = MPI_DATATYPE_NULL;
-    return MPI_SUCCESS;
-}
-SF_MPI_ALIAS(Type_free);
-
-static int new_contig(const char *fn, size_t count, MPI_Datatype old, int combiner,
-                      MPI_Datatype *out)
-{
-    struct ompi_datatype_t *t = calloc(1, sizeof(*t));
-    if (t == NULL) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    t->magic = SF_MPI_MAGIC_TYPE;
-    t->basic = old->basic;
-    t->size = count * old->size;
-    t->lb = 0;
-    t->extent = (MPI_Aint)count * old->extent;
-    t->n = count * old->n;
-    t->elem = old->elem;
-    t->combiner = combiner;
-    t->refcount = 1;
-    *out = t;
-    return MPI_SUCCESS;
-}
-
-int PMPI_Type_contiguous(int count, MPI_Datatype oldtype, MPI_Datatype *newtype)
-{
-    static const char fn[] = "MPI_Type_contiguous";
-    int err = chk_type_arg(fn, oldtype);
-    if (err) {
-        return err;
-    }
-    SF_NULLARG(fn, newtype);
-    if (count < 0) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_COUNT, fn, "negative count %d", count);
-    }
-    if (oldtype == MPI_LB || oldtype == MPI_UB) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn, "MPI_LB/MPI_UB are not supported");
-    }
-    return new_contig(fn, (size_t)count, oldtype, MPI_COMBINER_CONTIGUOUS, newtype);
-}
-SF_MPI_ALIAS(Type_contiguous);
-
-int PMPI_Type_dup(MPI_Datatype oldtype, MPI_Datatype *newtype)
-{
-    static const char fn[] = "MPI_Type_dup";
-    int err = chk_type_arg(fn, oldtype);
-    if (err) {
-        return err;
-    }
-    SF_NULLARG(fn, newtype);
-    err = new_contig(fn, 1, oldtype, MPI_COMBINER_DUP, newtype);
-    if (!err) {
-        (*newtype)->committed = oldtype->committed;
-    }
-    return err;
-}
-SF_MPI_ALIAS(Type_dup);
-
 /* ---- element counts ---- */
+
+/* Basic elements of a predefined element (pairs count as two). */
+static MPI_Count elem_parts(MPI_Datatype e)
+{
+    return e->part1 ? 2 : 1;
+}
 
 /* Basic elements in 'bytes' of packed data of type t; -1 when 'bytes'
  * ends inside a basic element. */
 static MPI_Count elements_of(MPI_Datatype t, size_t bytes)
 {
-    const struct ompi_datatype_t *e = t->elem;
-    size_t esz = e->part0 + e->part1;
-    if (esz == 0) {
+    if (t->size == 0) {
         return 0;
     }
-    size_t full = bytes / esz, rem = bytes % esz;
-    MPI_Count n = (MPI_Count)(full * (e->part1 ? 2 : 1));
-    if (rem == 0) {
-        return n;
+    MPI_Count per = 0;
+    for (size_t i = 0; i < t->nsig; i++) {
+        per += (MPI_Count)t->sig[i].n * elem_parts(t->sig[i].t);
     }
-    if (e->part1 && rem == e->part0) {
-        return n + 1;
+    MPI_Count n = (MPI_Count)(bytes / t->size) * per;
+    size_t rem = bytes % t->size;
+    for (size_t i = 0; i < t->nsig && rem > 0; i++) {
+        MPI_Datatype e = t->sig[i].t;
+        size_t k = rem / e->size;
+        if (k >= t->sig[i].n) {
+            k = t->sig[i].n;
+        }
+        n += (MPI_Count)k * elem_parts(e);
+        rem -= k * e->size;
+        if (k < t->sig[i].n && rem > 0) {
+            if (e->part1 && rem == e->part0) {
+                return n + 1;
+            }
+            return -1;
+        }
     }
-    return -1;
+    return n;
+}
+
+/* Bytes of packed data holding the first 'count' basic elements of
+ * instances of t, repeated as needed. */
+static size_t bytes_of(MPI_Datatype t, size_t count)
+{
+    size_t per = 0;
+    for (size_t i = 0; i < t->nsig; i++) {
+        per += t->sig[i].n * (size_t)elem_parts(t->sig[i].t);
+    }
+    if (per == 0) {
+        return 0;
+    }
+    size_t bytes = count / per * t->size, rem = count % per;
+    for (size_t i = 0; i < t->nsig && rem > 0; i++) {
+        MPI_Datatype e = t->sig[i].t;
+        size_t parts = (size_t)elem_parts(e), k = rem / parts;
+        if (k >= t->sig[i].n) {
+            k = t->sig[i].n;
+        }
+        bytes += k * e->size;
+        rem -= k * parts;
+        if (k < t->sig[i].n && rem > 0) {
+            bytes += e->part0; /* the value half of a pair */
+            rem = 0;
+        }
+    }
+    return bytes;
 }
 
 int PMPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count)
@@ -371,10 +272,7 @@ int PMPI_Status_set_elements_x(MPI_Status *status, MPI_Datatype datatype, MPI_Co
     if (count < 0) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_COUNT, fn, "negative count %lld", count);
     }
-    const struct ompi_datatype_t *e = datatype->elem;
-    size_t per = e->part1 ? 2 : 1;
-    status->_ucount = (size_t)count / per * (e->part0 + e->part1) +
-                      ((size_t)count % per ? e->part0 : 0);
+    status->_ucount = bytes_of(datatype, (size_t)count);
     return MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Status_set_elements_x);
@@ -401,23 +299,3 @@ int PMPI_Test_cancelled(const MPI_Status *status, int *flag)
     return MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Test_cancelled);
-
-int PMPI_Type_get_envelope(MPI_Datatype datatype, int *num_integers, int *num_addresses,
-                           int *num_datatypes, int *combiner)
-{
-    static const char fn[] = "MPI_Type_get_envelope";
-    int err = chk_type_arg(fn, datatype);
-    if (err) {
-        return err;
-    }
-    SF_NULLARG(fn, num_integers);
-    SF_NULLARG(fn, num_addresses);
-    SF_NULLARG(fn, num_datatypes);
-    SF_NULLARG(fn, combiner);
-    *combiner = datatype->combiner;
-    *num_addresses = 0;
-    *num_integers = datatype->combiner == MPI_COMBINER_CONTIGUOUS ? 1 : 0;
-    *num_datatypes = datatype->combiner == MPI_COMBINER_NAMED ? 0 : 1;
-    return MPI_SUCCESS;
-}
-SF_MPI_ALIAS(Type_get_envelope);

@@ -84,24 +84,58 @@ struct ompi_communicator_t {
     struct ompi_info_t *info;   /* hints (Comm_set_info, dup_with_info) or NULL; owned */
 };
 
-/* A datatype is 'n' consecutive copies of a predefined element ('elem',
- * which is itself when predefined) spaced elem->extent apart. That covers
- * every predefined type and MPI_Type_contiguous; more general maps come
- * with the derived-datatype issue. A predefined element made of two parts
- * (the MINLOC/MAXLOC pair types) has a hole: 'size' < 'extent'. */
+/* A datatype's layout, flattened when it is built (dt_build.c):
+ * - 'ent': the data of one instance as strided blocks in typemap (= pack)
+ *   order, each 'n' blocks of 'len' bytes at off, off + stride, ...
+ *   relative to the buffer address; adjacent blocks are merged as they are
+ *   appended, so a vector of doubles is one entry whatever its count.
+ * - 'sig': the type signature as runs of predefined elements (pair types
+ *   such as MPI_DOUBLE_INT stay one element), merged; it drives
+ *   reductions, external32 and element counts.
+ * 'contig' means one block at true_lb whose length is the extent: count
+ * instances are then one span of memory and go without copies.
+ * Predefined types point 'ent'/'sig' at their inline one-entry arrays. */
+struct sf_dt_ent {
+    MPI_Aint off;
+    size_t len;
+    size_t n;
+    MPI_Aint stride;
+};
+struct sf_dt_run {
+    struct ompi_datatype_t *t; /* predefined element type */
+    size_t n;
+};
 struct ompi_datatype_t {
     uint32_t magic;
     bool predefined;
     bool committed;
     bool is_null;
-    enum sf_type basic;   /* element kind for reductions; SF_T_NONE if none */
+    bool contig;
+    bool xlb, xub;        /* lb/ub set by markers (MPI_LB/MPI_UB, resized) */
+    bool has_lb, has_ub;  /* the typemap has any lb/ub contributor */
+    enum sf_type basic;   /* predefined: element kind for reductions */
     size_t size;          /* bytes of data in one instance */
-    MPI_Aint lb, extent;  /* true lb/extent are the same for these maps */
-    size_t n;             /* elements per instance */
+    MPI_Aint lb, extent;
+    MPI_Aint true_lb, true_extent;
+    size_t align;         /* for the struct extent padding rule */
+    /* uniform signature: all elements of predefined type 'elem' (n per
+     * instance); elem is NULL when the signature mixes types */
+    size_t n;
     struct ompi_datatype_t *elem;
-    /* element layout (predefined only): part 0 at offset 0, part 1 at off1 */
+    size_t nent, nsig;
+    struct sf_dt_ent *ent;
+    struct sf_dt_run *sig;
+    /* predefined only: element layout (pairs: part 1 at off1) and the
+     * inline flattened form */
     size_t part0, part1, off1;
-    int combiner;         /* MPI_COMBINER_NAMED / _CONTIGUOUS */
+    struct sf_dt_ent ent1[2];
+    struct sf_dt_run run1[1];
+    /* construction arguments for MPI_Type_get_contents */
+    int combiner;
+    int ni, na, nd;
+    int *ints;
+    MPI_Aint *aints;
+    struct ompi_datatype_t **types; /* referenced */
     struct sf_mpi_attr *attrs; /* cached attributes (mpi_attr.c); Type_dup copies and
                                 * Type_free deletes them: sf_mpi__attr_copy/_delete_all */
     int refcount;
@@ -225,10 +259,20 @@ int sf_mpi__chk_root(const char *fn, MPI_Comm comm, int root);
 bool sf_mpi__comm_ok(MPI_Comm comm);
 bool sf_mpi__type_ok(MPI_Datatype type);
 
-/* --- datatypes (mpi_type.c) --- */
+/* --- datatypes (mpi_type.c, dt_build.c, dt_pack.c) --- */
+/* Can count instances be sent straight from the buffer (the data is the
+ * span [buf + t->true_lb, + count * size))? */
+static inline bool sf_mpi__type_span(MPI_Datatype t, int count)
+{
+    if (t->nent == 0) {
+        return true;
+    }
+    return t->nent == 1 && t->ent[0].n == 1 && (count <= 1 || t->contig);
+}
+/* Legacy test: a contiguous type whose data starts at the buffer address. */
 static inline bool sf_mpi__type_contig(MPI_Datatype t)
 {
-    return t->elem->size == (size_t)t->elem->extent;
+    return t->contig && t->true_lb == 0;
 }
 /* Bytes on the wire for count instances. */
 static inline size_t sf_mpi__type_bytes(MPI_Datatype t, int count)
@@ -238,6 +282,19 @@ static inline size_t sf_mpi__type_bytes(MPI_Datatype t, int count)
 void sf_mpi__pack(MPI_Datatype t, int count, const void *ubuf, void *packed);
 /* Unpacks 'bytes' of packed data (possibly fewer than count instances). */
 void sf_mpi__unpack(MPI_Datatype t, int count, const void *packed, size_t bytes, void *ubuf);
+
+/* Resumable pack engine: a cursor walks count instances of t at 'base';
+ * each call moves at most 'max' bytes and returns how many it moved, so
+ * a large message can go through a bounded staging buffer. */
+struct sf_dt_cursor {
+    MPI_Datatype t;
+    char *base;
+    size_t count;
+    size_t inst, ent, rep, boff; /* position: instance, entry, block, byte */
+};
+void sf_mpi__dt_cursor(struct sf_dt_cursor *c, MPI_Datatype t, size_t count, const void *base);
+size_t sf_mpi__dt_pack(struct sf_dt_cursor *c, void *out, size_t max);
+size_t sf_mpi__dt_unpack(struct sf_dt_cursor *c, const void *in, size_t len);
 
 /* --- requests and point-to-point (mpi_pt2pt.c, mpi_req.c) --- */
 void sf_mpi__type_release(MPI_Datatype t);
