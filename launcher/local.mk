@@ -9,9 +9,25 @@ launcher_sfrun_SOURCES = \
 	launcher/sfrun.c \
 	launcher/sfrun_args.c \
 	launcher/sfrun_paths.c \
-	launcher/sf_hosts.c
+	launcher/sf_hosts.c \
+	launcher/sf_cluster.c \
+	launcher/sf_keygen.c \
+	launcher/sf_query.c
 launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(libdir)"'
 launcher_sfrun_LDADD = libsfbase.la
+
+# sf: the admin tool (keygen, up/down, node drills, status/nodes/jobs).
+bin_PROGRAMS += launcher/sf
+launcher_sf_SOURCES = \
+	launcher/sf_int.h \
+	launcher/sf.c \
+	launcher/sf_cluster.c \
+	launcher/sf_hosts.c \
+	launcher/sf_keygen.c \
+	launcher/sf_query.c \
+	launcher/sfrun_paths.c
+launcher_sf_CPPFLAGS = $(launcher_sfrun_CPPFLAGS)
+launcher_sf_LDADD = libsfbase.la
 
 # sfcc: installed wrapper (installed paths) and a build-tree twin used by
 # the tests (source tree's mpi.h, build tree's .libs).

@@ -1,6 +1,8 @@
 /* Host lists for sfrun: `--host a,b:2,c` and Open MPI style hostfiles
  * (`host slots=N`), merged into one list of unique hosts. Parsing only:
  * placement is the daemon's. No global state, single-threaded. */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -126,14 +126,26 @@ struct sf_rows {
     char **v;
     size_t n;
 };
+/* STATUS_REQ "what" values (runtime/base/sf_wire.h: 0 is the node's own
+ * status and drop counters; 1 and 2 are what sf asks for its tables). */
+enum { SF_QUERY_STATUS = 0, SF_QUERY_NODES = 1, SF_QUERY_JOBS = 2 };
+/* "status" | "nodes" | "jobs" -> what, or -EINVAL. */
+int sf_query_what(const char *topic);
 /* Send STATUS_REQ(topic) on fd and wait up to timeout seconds for the
  * reply. 0, or a negative code with err set (an ERROR reply's text, or
  * SF_ERR_UNSUPPORTED when the daemon does not know the request). */
 int sf_query(int fd, const char *topic, double timeout, struct sf_rows *out, char *err,
              size_t errlen);
 void sf_rows_free(struct sf_rows *r);
+int sf_rows_add(struct sf_rows *r, const char *s, size_t len);
+/* Rows of kind "node" whose state is absent, alive, up or self. */
+int sf_rows_count_alive(const struct sf_rows *r);
+/* The kinds of multi-column rows, in order of first appearance. */
+size_t sf_rows_kinds(const struct sf_rows *r, char kinds[][32], size_t max);
 /* Print the rows of one kind as an aligned table (columns: the keys in
- * order of first appearance). Returns how many rows were printed. */
+ * order of first appearance; "-" where a row lacks one). Kind "" prints
+ * the single "key=value" rows as a two-column list. Returns how many rows
+ * were printed. */
 size_t sf_rows_table(FILE *out, const struct sf_rows *r, const char *kind);
 /* Value of key in a row ("" if absent), copied into buf. */
 const char *sf_row_get(const char *row, const char *key, char *buf, size_t len);

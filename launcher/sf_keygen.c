@@ -2,6 +2,8 @@
  * its owner can read. Never overwrites unless asked; a forced overwrite
  * goes through a temporary file and rename so a reader never sees half a
  * key. Does not print the key. Single-threaded. */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,0 +1,375 @@
+/* sf: the Starfish admin tool. `sf keygen`, `sf up/down` (a cluster on this
+ * machine), `sf node kill|cut|heal` (fault drills), and `sf status/nodes/
+ * jobs` (asks the local daemon over its Unix socket). The daemons do the
+ * work; this program starts, stops and asks them. Single-threaded. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launcher/sf_int.h"
+#include "launcher/sfrun_int.h"
+#include "runtime/base/sf_err.h"
+#include "runtime/base/sf_log.h"
+#include "runtime/base/sf_tun.h"
+
+enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sf [--dir DIR] COMMAND [args]\n"
+            "  keygen [--force] [FILE]   write a new cluster key (32 random bytes, mode 0600;\n"
+            "                            default DIR/cluster.key); refuses to overwrite\n"
+            "                            without --force\n"
+            "  up --nodes K [--netns] [--base-port P] [--wait SECS] [--key FILE]\n"
+            "                            start K daemons in the background (loopback ports\n"
+            "                            P, P+1, ...; or, as root, each in network namespace\n"
+            "                            sf-nI with address 10.250.0.I on bridge sfbr0) and\n"
+            "                            wait until they all see each other\n"
+            "  down [--grace SECS]       stop them (SIGTERM, SIGKILL after SECS, default 5),\n"
+            "                            remove namespaces, bridge and state\n"
+            "  node kill NODE            SIGKILL a node's daemon and its ranks\n"
+            "  node cut|heal NODE        take a namespaced node's link down / up\n"
+            "  status | nodes | jobs     ask the local daemon (tables)\n"
+            "  where                     print the cluster's nodes from its record\n"
+            "NODE: name (n2), number (2) or address. DIR: the cluster directory, default\n"
+            "$SF_CLUSTER_DIR, $XDG_RUNTIME_DIR/starfish or ~/.starfish.\n"
+            "Environment: SF_SFD (daemon program).\n");
+}
+
+static int usage_err(const char *msg, const char *arg)
+{
+    fprintf(stderr, "sf: %s%s\n(see sf --help)\n", msg, arg != NULL ? arg : "");
+    return SF_EXIT_USAGE;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int cmd_keygen(const char *dir, int argc, char **argv)
+{
+    bool force = false;
+    const char *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
+            force = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return usage_err("keygen: unknown option ", argv[i]);
+        } else if (file == NULL) {
+            file = argv[i];
+        } else {
+            return usage_err("keygen: more than one file: ", argv[i]);
+        }
+    }
+    char path[PATH_MAX];
+    if (file == NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, SF_CLUSTER_KEYFILE);
+        /* The default place is ours to create. */
+        mkdir(dir, 0700);
+        file = path;
+    }
+    int rc = sf_keygen(file, force);
+    if (rc == -EEXIST) {
+        fprintf(stderr, "sf: %s exists; use --force to replace it (daemons using the old key "
+                        "will no longer accept this one)\n",
+                file);
+        return SF_EXIT_FAIL;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sf: cannot write key %s: %s\n", file, sf_strerror(rc));
+        return SF_EXIT_FAIL;
+    }
+    printf("wrote cluster key %s\n", file);
+    return SF_EXIT_OK;
+}
+
+static void print_where(const struct sf_cluster *c)
+{
+    printf("%-6s %-24s %-8s %-10s %s\n", "NODE", "ADDR", "PID", "NETNS", "STATE");
+    for (int i = 0; i < c->n; i++) {
+        const struct sf_cnode *nd = &c->nodes[i];
+        bool alive = sf_cluster_node_alive(nd);
+        char pid[24];
+        snprintf(pid, sizeof(pid), "%ld", (long)nd->pid);
+        printf("%-6s %-24s %-8s %-10s %s%s\n", nd->name, nd->addr, nd->pid > 0 ? pid : "-",
+               nd->ns[0] ? nd->ns : "-", nd->state, nd->pid > 0 && !alive ? "  (not running)" : "");
+    }
+}
+
+static int cmd_up(const char *dir, int argc, char **argv)
+{
+    struct sf_up_opts o = {0};
+    struct sf_cluster c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.dir, sizeof(c.dir), "%s", dir);
+    o.wait = 20.0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--netns") == 0) {
+            o.netns = true;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o.quiet = true;
+            continue;
+        }
+        if (v == NULL) {
+            return usage_err("up: unknown option or missing value: ", a);
+        }
+        i++;
+        if (strcmp(a, "--nodes") == 0 || strcmp(a, "-n") == 0) {
+            if (parse_int(v, 1, SF_CLUSTER_MAX_NODES, &o.nodes) != 0) {
+                return usage_err("up: --nodes needs 1..64, got ", v);
+            }
+        } else if (strcmp(a, "--base-port") == 0) {
+            if (parse_int(v, 1024, 65535, &o.base_port) != 0) {
+                return usage_err("up: --base-port needs 1024..65535, got ", v);
+            }
+        } else if (strcmp(a, "--wait") == 0) {
+            if (sf_tun_parse_seconds(v, &o.wait) != 0 || !(o.wait > 0)) {
+                return usage_err("up: --wait needs seconds, got ", v);
+            }
+        } else if (strcmp(a, "--key") == 0) {
+            if (v[0] != '/') {
+                char cwd[PATH_MAX];
+                if (getcwd(cwd, sizeof(cwd)) == NULL) {
+                    return usage_err("up: cannot resolve ", v);
+                }
+                if (snprintf(c.key, sizeof(c.key), "%s/%s", cwd, v) >= (int)sizeof(c.key)) {
+                    return usage_err("up: key path too long: ", v);
+                }
+            } else if (snprintf(c.key, sizeof(c.key), "%s", v) >= (int)sizeof(c.key)) {
+                return usage_err("up: key path too long: ", v);
+            }
+        } else {
+            return usage_err("up: unknown option ", a);
+        }
+    }
+    if (o.nodes == 0) {
+        return usage_err("up: --nodes K is required", NULL);
+    }
+    if (o.netns && geteuid() != 0) {
+        fprintf(stderr, "sf: up --netns needs root (it creates network namespaces and a "
+                        "bridge); without --netns the nodes use loopback ports\n");
+        return SF_EXIT_FAIL;
+    }
+    char *self = sfrun_self_dir();
+    char *sfd = sfrun_find_sfd(self);
+    free(self);
+    if (sfd == NULL) {
+        return SF_EXIT_FAIL;
+    }
+    o.sfd = sfd;
+    char err[1024];
+    int rc = sf_cluster_up(&c, &o, err, sizeof(err));
+    free(sfd);
+    if (rc != 0) {
+        fprintf(stderr, "sf: up failed: %s\n", err);
+        return SF_EXIT_FAIL;
+    }
+    if (!o.quiet) {
+        printf("cluster of %d node%s up in %s\n", c.n, c.n == 1 ? "" : "s", c.dir);
+        print_where(&c);
+    }
+    return SF_EXIT_OK;
+}
+
+static int load(const char *dir, struct sf_cluster *c)
+{
+    char err[1024];
+    if (sf_cluster_load(c, dir, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sf: %s\n", err);
+        return SF_EXIT_FAIL;
+    }
+    return 0;
+}
+
+static int cmd_down(const char *dir, int argc, char **argv)
+{
+    double grace = 5.0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            if (sf_tun_parse_seconds(argv[++i], &grace) != 0 || grace < 0) {
+                return usage_err("down: --grace needs seconds, got ", argv[i]);
+            }
+        } else {
+            return usage_err("down: unknown option ", argv[i]);
+        }
+    }
+    struct sf_cluster c;
+    if (load(dir, &c) != 0) {
+        return SF_EXIT_FAIL;
+    }
+    if (c.netns && geteuid() != 0) {
+        fprintf(stderr, "sf: this cluster uses network namespaces: `sf down` needs root\n");
+        return SF_EXIT_FAIL;
+    }
+    char err[1024];
+    int rc = sf_cluster_down(&c, grace, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "sf: down: %s\n", err);
+        return SF_EXIT_FAIL;
+    }
+    printf("cluster in %s is down\n", dir);
+    return SF_EXIT_OK;
+}
+
+static int cmd_node(const char *dir, int argc, char **argv)
+{
+    if (argc != 2) {
+        return usage_err("node: usage: sf node kill|cut|heal NODE", NULL);
+    }
+    struct sf_cluster c;
+    if (load(dir, &c) != 0) {
+        return SF_EXIT_FAIL;
+    }
+    struct sf_cnode *nd = sf_cluster_node(&c, argv[1]);
+    if (nd == NULL) {
+        fprintf(stderr, "sf: no node '%s' in the cluster in %s (see sf where)\n", argv[1], dir);
+        return SF_EXIT_FAIL;
+    }
+    char err[1024];
+    int rc;
+    if (strcmp(argv[0], "kill") == 0) {
+        rc = sf_cluster_node_kill(&c, nd, err, sizeof(err));
+    } else if (strcmp(argv[0], "cut") == 0 || strcmp(argv[0], "heal") == 0) {
+        rc = sf_cluster_node_link(&c, nd, argv[0][0] == 'h', err, sizeof(err));
+    } else {
+        return usage_err("node: unknown drill ", argv[0]);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sf: node %s %s: %s\n", argv[0], nd->name, err);
+        return SF_EXIT_FAIL;
+    }
+    return SF_EXIT_OK;
+}
+
+static int cmd_query(const char *dir, const char *topic)
+{
+    struct sf_cluster c;
+    char err[1024];
+    int fd = -1;
+    /* A daemon's own state dir (sfd.sock inside) also works as DIR. */
+    char sock[sizeof(c.nodes[0].sock)];
+    if (snprintf(sock, sizeof(sock), "%s/sfd.sock", dir) >= (int)sizeof(sock)) {
+        sock[0] = '\0';
+    }
+    struct stat st;
+    if (sock[0] != '\0' && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        memset(&c, 0, sizeof(c));
+        snprintf(c.dir, sizeof(c.dir), "%s", dir);
+        c.n = 1;
+        snprintf(c.nodes[0].sock, sizeof(c.nodes[0].sock), "%s", sock);
+    } else if (load(dir, &c) != 0) {
+        return SF_EXIT_FAIL;
+    }
+    fd = sf_cluster_connect(&c, err, sizeof(err));
+    if (fd < 0) {
+        fprintf(stderr, "sf: %s\n", err);
+        return SF_EXIT_FAIL;
+    }
+    struct sf_rows rows = {0};
+    int rc = sf_query(fd, topic, 5.0, &rows, err, sizeof(err));
+    close(fd);
+    if (rc != 0) {
+        fprintf(stderr, "sf: %s: %s\n", topic, err);
+        return SF_EXIT_FAIL;
+    }
+    char kinds[16][32];
+    size_t nk = sf_rows_kinds(&rows, kinds, 16);
+    bool any = sf_rows_table(stdout, &rows, "") > 0;
+    for (size_t k = 0; k < nk; k++) {
+        if (any) {
+            putchar('\n');
+        }
+        any = sf_rows_table(stdout, &rows, kinds[k]) > 0 || any;
+    }
+    if (!any) {
+        printf("(nothing)\n");
+    }
+    sf_rows_free(&rows);
+    return SF_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    sf_log_init("sf");
+    signal(SIGPIPE, SIG_IGN);
+    char dir[512];
+    if (sf_cluster_default_dir(dir, sizeof(dir)) != 0) {
+        fprintf(stderr, "sf: cluster directory name too long\n");
+        return SF_EXIT_FAIL;
+    }
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return SF_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("sf (Starfish) %s\n", PACKAGE_VERSION);
+            return SF_EXIT_OK;
+        }
+        if ((strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--cluster") == 0) &&
+            i + 1 < argc) {
+            snprintf(dir, sizeof(dir), "%s", argv[++i]);
+            continue;
+        }
+        return usage_err("unknown option ", argv[i]);
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return SF_EXIT_USAGE;
+    }
+    const char *cmd = argv[i++];
+    int n = argc - i;
+    char **rest = argv + i;
+    if (strcmp(cmd, "keygen") == 0) {
+        return cmd_keygen(dir, n, rest);
+    }
+    if (strcmp(cmd, "up") == 0) {
+        return cmd_up(dir, n, rest);
+    }
+    if (strcmp(cmd, "down") == 0) {
+        return cmd_down(dir, n, rest);
+    }
+    if (strcmp(cmd, "node") == 0) {
+        return cmd_node(dir, n, rest);
+    }
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "nodes") == 0 || strcmp(cmd, "jobs") == 0) {
+        if (n != 0) {
+            return usage_err("no arguments expected after ", cmd);
+        }
+        return cmd_query(dir, cmd);
+    }
+    if (strcmp(cmd, "where") == 0) {
+        struct sf_cluster c;
+        if (load(dir, &c) != 0) {
+            return SF_EXIT_FAIL;
+        }
+        print_where(&c);
+        return SF_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return SF_EXIT_OK;
+    }
+    return usage_err("unknown command ", cmd);
+}
