@@ -76,3 +76,11 @@ tests_check_sfrun_SOURCES = tests/check_sfrun.c launcher/sfrun_args.c launcher/s
 	launcher/sf_hosts.c
 tests_check_sfrun_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_sfrun_LDADD = libsfbase.la $(CHECK_LIBS)
+
+# The admin tools' pure parts (host lists, key file, rows, cluster record).
+check_PROGRAMS += tests/check_sf
+TESTS += tests/check_sf
+tests_check_sf_SOURCES = tests/check_sf.c launcher/sf_hosts.c launcher/sf_keygen.c \
+	launcher/sf_query.c launcher/sf_cluster.c
+tests_check_sf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_sf_LDADD = libsfbase.la $(CHECK_LIBS)
