@@ -1,6 +1,8 @@
 /* DHT lookup cost at scale: builds simulated networks of 100, 1,000 and
- * 5,000 nodes (seeded latency and loss) and prints mean/max hops and
- * messages per lookup, and how many lookups found the exact k closest.
+ * 5,000 nodes (seeded latency and loss) and prints mean/max hops, messages
+ * and simulated time per lookup, how many lookups found the exact k
+ * closest, and (up to 1,000 nodes) how long after 20% of the nodes crash
+ * no routing table names a dead node, with the default tunables.
  * Hand-run benchmark (not in make check). Single-threaded.
  * Usage: bench/dht_hops [N...]   (default 100 1000 5000) */
 #include <stdio.h>
@@ -14,6 +16,8 @@
 #define BATCH 50
 
 struct probe {
+    const struct sf_dht_sim *sim;
+    uint64_t t_start, t_end;
     bool done;
     int status;
     unsigned hops, messages;
@@ -25,6 +29,7 @@ static void on_done(struct sf_dht *dht, const struct sf_dht_result *r, void *arg
 {
     struct probe *p = arg;
     p->done = true;
+    p->t_end = p->sim->now;
     p->status = r->status;
     p->hops = r->hops;
     p->messages = r->messages;
@@ -74,12 +79,14 @@ static int run(size_t n)
     size_t *want = malloc(64 * sizeof *want);
     long *src = malloc(BATCH * sizeof *src);
     struct sf_dht_id *tgt = malloc(BATCH * sizeof *tgt);
-    double hsum = 0, msum = 0;
+    double hsum = 0, msum = 0, tsum = 0;
     unsigned hmax = 0, exact = 0, done = 0;
     t0 = wall();
     for (int b = 0; b < LOOKUPS / BATCH; b++) {
         for (int j = 0; j < BATCH; j++) {
             memset(&p[j], 0, sizeof p[j]);
+            p[j].sim = s;
+            p[j].t_start = s->now;
             src[j] = (long)(sf_dht_sim_rand(s) % n);
             sf_dht_sim_random_id(s, &tgt[j]);
             sf_dht_find_node(s->node[src[j]]->dht, &tgt[j], on_done, &p[j], s->now);
@@ -94,6 +101,7 @@ static int run(size_t n)
             }
             done++;
             hsum += p[j].hops;
+            tsum += (double)(p[j].t_end - p[j].t_start);
             msum += p[j].messages;
             hmax = p[j].hops > hmax ? p[j].hops : hmax;
             size_t k = sf_dht_sim_closest(s, &tgt[j], src[j], (size_t)sc.dht.k, want);
@@ -130,11 +138,33 @@ static int run(size_t n)
         }
     }
     double t_look = wall() - t0;
-    printf("%6zu nodes: hops mean %.2f max %u, messages/lookup %.1f, exact %u/%d, "
-           "build %.2fs (%lu pkts) lookups %.2fs (%lu pkts)\n",
-           n, done ? hsum / done : 0, hmax, done ? msum / done : 0, exact, LOOKUPS, t_build,
-           (unsigned long)sent0, t_look, (unsigned long)(s->sent - sent0));
+    printf("%6zu nodes: hops mean %.2f max %u, messages/lookup %.1f, %.0f ms/lookup "
+           "(simulated), exact %u/%d; wall: build %.2fs (%lu pkts) lookups %.2fs (%lu pkts)\n",
+           n, done ? hsum / done : 0, hmax, done ? msum / done : 0, done ? tsum / done : 0,
+           exact, LOOKUPS, t_build, (unsigned long)sent0, t_look,
+           (unsigned long)(s->sent - sent0));
     fflush(stdout);
+    if (n <= 1000) {
+        /* 20% crash at once: time until every table has dropped them. */
+        for (size_t i = 0; i < n / 5;) {
+            size_t x = (size_t)(sf_dht_sim_rand(s) % n);
+            if (s->node[x]->dht != NULL) {
+                sf_dht_sim_kill(s, x);
+                i++;
+            }
+        }
+        uint64_t t_kill = s->now;
+        size_t total, dead = sf_dht_sim_dead_contacts(s, &total), dead0 = dead;
+        while (dead > 0 && s->now - t_kill < 600000) {
+            sf_dht_sim_run_until(s, s->now + 1000);
+            dead = sf_dht_sim_dead_contacts(s, &total);
+        }
+        printf("%6zu nodes: 20%% crash: %zu dead table entries, all gone after %.0f s "
+               "(simulated; ping_ms %d, %d tries x %d ms, max_fails %d)\n",
+               n, dead0, (double)(s->now - t_kill) / 1000, sc.dht.ping_ms, sc.dht.rpc_tries,
+               sc.dht.rpc_timeout_ms, sc.dht.max_fails);
+        fflush(stdout);
+    }
     free(p);
     free(want);
     free(src);

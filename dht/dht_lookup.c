@@ -225,18 +225,29 @@ void sf_dht__lookup_finish_put(struct sf_dht *d, struct sf_dht__lookup *lk)
 }
 
 /* Send to the nearest unasked candidates until alpha are in flight; end the
- * lookup when the k nearest that did not fail have all answered. */
+ * lookup when the k nearest that did not fail have all answered. Once the
+ * nearest known node has answered, the search has converged (as in the
+ * Kademlia paper's last round): ask the rest of the k nearest at once
+ * instead of alpha at a time, which saves about half the rounds. */
 static void step(struct sf_dht *d, struct sf_dht__lookup *lk)
 {
-    int seen = 0;
+    int seen = 0, limit = d->cfg.alpha;
     bool pending = false;
+    for (int i = 0; i < lk->ncand; i++) {
+        if (lk->cand[i].state != SF_DHT__C_FAILED) {
+            if (lk->cand[i].state == SF_DHT__C_DONE) {
+                limit = d->cfg.k;
+            }
+            break;
+        }
+    }
     for (int i = 0; i < lk->ncand && seen < d->cfg.k; i++) {
         struct sf_dht__cand *c = &lk->cand[i];
         if (c->state == SF_DHT__C_FAILED) {
             continue;
         }
         seen++;
-        if (c->state == SF_DHT__C_NEW && lk->inflight < d->cfg.alpha) {
+        if (c->state == SF_DHT__C_NEW && lk->inflight < limit) {
             send_find(d, lk, c, false, NULL);
         }
         if (c->state == SF_DHT__C_NEW || c->state == SF_DHT__C_INFLIGHT) {
