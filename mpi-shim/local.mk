@@ -10,7 +10,7 @@ libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 	mpi-shim/mpi_objects.c mpi-shim/mpi_err.c mpi-shim/mpi_check.c \
 	mpi-shim/mpi_init.c mpi-shim/mpi_type.c mpi-shim/mpi_pt2pt.c \
 	mpi-shim/mpi_req.c mpi-shim/mpi_comm.c mpi-shim/mpi_coll.c \
-	mpi-shim/mpi_misc.c mpi-shim/dt_build.c mpi-shim/dt_pack.c \
+	mpi-shim/mpi_misc.c mpi-shim/dt_build.c mpi-shim/dt_pack.c mpi-shim/dt_engine.c \
 	mpi-shim/mpi_group.c mpi-shim/mpi_attr.c mpi-shim/mpi_info.c mpi-shim/mpi_topo.c
 nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
 libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \
@@ -54,6 +54,17 @@ tests_check_coll_LDADD = libsfcoll.la libsfbase.la $(CHECK_LIBS) -lpthread
 sf_mpi_test_cppflags = -I$(top_srcdir)/mpi-shim
 check_PROGRAMS += tests/mpi/p2p_basic tests/mpi/p2p_probe tests/mpi/p2p_req \
 	tests/mpi/p2p_bsend tests/mpi/errors tests/mpi/fatal tests/mpi/env_coll
+# --- helper "comm": communicators, groups, attributes, info, topologies ---
+check_PROGRAMS += tests/mpi/comm tests/mpi/attr tests/mpi/topo
+tests_mpi_comm_SOURCES = tests/mpi/comm.c tests/mpi/mt.h
+tests_mpi_comm_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_comm_LDADD = libmpi.la
+tests_mpi_attr_SOURCES = tests/mpi/attr.c tests/mpi/mt.h
+tests_mpi_attr_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_attr_LDADD = libmpi.la
+tests_mpi_topo_SOURCES = tests/mpi/topo.c tests/mpi/mt.h
+tests_mpi_topo_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_topo_LDADD = libmpi.la
 tests_mpi_p2p_basic_SOURCES = tests/mpi/p2p_basic.c tests/mpi/mt.h
 tests_mpi_p2p_basic_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_p2p_basic_LDADD = libmpi.la
