@@ -215,7 +215,8 @@ int PMPI_Comm_size(MPI_Comm comm, int *size)
     if (size == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "size is NULL");
     }
-    *size = comm->size;
+    /* an inter-communicator's size/world describe its remote group */
+    *size = comm->is_inter ? comm->local_size : comm->size;
     return MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Comm_size);
