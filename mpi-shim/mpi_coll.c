@@ -139,6 +139,9 @@ static int chk_coll(const char *fn, MPI_Comm comm)
     if (!err) {
         err = sf_mpi__chk_comm(fn, comm);
     }
+    if (!err) {
+        err = sf_mpi__chk_intra(fn, comm); /* no inter-communicator collectives yet */
+    }
     return err;
 }
 

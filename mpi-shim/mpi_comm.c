@@ -40,9 +40,10 @@ void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, i
 int sf_mpi__chk_intra(const char *fn, MPI_Comm comm)
 {
     if (comm->is_inter) {
-        return sf_mpi__raise(comm, MPI_ERR_COMM, fn,
-                             "%s is an inter-communicator (collectives on inter-communicators "
-                             "are not supported by Starfish yet)",
+        return sf_mpi__raise(comm, MPI_ERR_UNSUPPORTED_OPERATION, fn,
+                             "%s is an inter-communicator (collectives and communicator "
+                             "construction on inter-communicators are not supported by "
+                             "Starfish yet)",
                              sf_mpi__comm_name(comm));
     }
     return 0;

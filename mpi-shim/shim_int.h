@@ -335,8 +335,8 @@ int sf_mpi__raise_op(MPI_Comm comm, int cls, const char *fn, const struct ompi_r
 /* --- communicators (mpi_comm.c) --- */
 void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,
                         int *world, const char *name);
-/* Communicator for a collective binding: 0, or raises MPI_ERR_COMM for an
- * inter-communicator (inter-communicator collectives are not supported). */
+/* Communicator for a collective binding: 0, or raises MPI_ERR_UNSUPPORTED_OPERATION
+ * for an inter-communicator (inter-communicator collectives are not supported). */
 int sf_mpi__chk_intra(const char *fn, MPI_Comm comm);
 
 /* --- groups (mpi_group.c) --- */

@@ -229,6 +229,11 @@ static void inter(void)
         CHECK(in == 2 * lr + (1 - color), "across got %d", in);
         CHECK(st.MPI_SOURCE == lr, "source %d", st.MPI_SOURCE);
     }
+    /* collectives on inter-communicators are refused, not misrun */
+    OK(MPI_Comm_set_errhandler(ic, MPI_ERRORS_RETURN));
+    int e = MPI_Barrier(ic), cls;
+    MPI_Error_class(e, &cls);
+    CHECK(cls == MPI_ERR_UNSUPPORTED_OPERATION, "inter barrier gave %d", e);
     /* a dup of the inter-communicator works the same */
     MPI_Comm ic2;
     OK(MPI_Comm_dup(ic, &ic2));
