@@ -94,3 +94,15 @@ endif
 EXTRA_DIST += tests/abi/run.sh
 CLEANFILES += tests/abi/ompi_env_coll tests/abi/ompi_p2p_basic tests/abi/ompi_p2p_req \
 	tests/abi/ompi_p2p_probe
+
+# --- helper "dtype": derived datatypes ---------------------------------
+# The Check suite runs MPI as a singleton and links the pack engine
+# (dt_engine.c, hidden inside libmpi) a second time to test it directly.
+check_PROGRAMS += tests/check_dtype tests/mpi/dtype
+TESTS += tests/check_dtype
+tests_check_dtype_SOURCES = tests/check_dtype.c mpi-shim/dt_engine.c
+tests_check_dtype_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_dtype_LDADD = libmpi.la $(CHECK_LIBS)
+tests_mpi_dtype_SOURCES = tests/mpi/dtype.c tests/mpi/mt.h
+tests_mpi_dtype_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_dtype_LDADD = libmpi.la

@@ -6,7 +6,7 @@
 # the sfrun part when sfrun is not built. SF_MPI_RUN_QUICK=1: default path only.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 T=$top_builddir/tests/mpi
-progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll"
+progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll dtype"
 
 # run NAME CMD...: the command exits 0 (output kept on failure).
 run() {
