@@ -186,6 +186,11 @@ int sf_mpi__unsupported(const char *fn)
 
 int PMPI_Error_class(int errorcode, int *errorclass)
 {
+    int ucls = sf_mpi__user_err_class(errorcode); /* MPI_Add_error_code/class */
+    if (ucls >= 0 && errorclass != NULL) {
+        *errorclass = ucls;
+        return MPI_SUCCESS;
+    }
     if (class_string(errorcode) == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Error_class",
                              "unknown error code %d", errorcode);
@@ -201,6 +206,9 @@ SF_MPI_ALIAS(Error_class);
 int PMPI_Error_string(int errorcode, char *string, int *resultlen)
 {
     const char *s = class_string(errorcode);
+    if (s == NULL) {
+        s = sf_mpi__user_err_string(errorcode); /* MPI_Add_error_string */
+    }
     if (s == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Error_string",
                              "unknown error code %d", errorcode);

@@ -146,6 +146,54 @@ int main(int argc, char **argv)
     OK(MPI_Info_get(MPI_INFO_ENV, "maxprocs", 10, val, &flag));
     CHECK(flag && atoi(val) == mt_size, "env maxprocs %s", val);
     SAY("info ok");
+
+    /* handle conversions: predefined Fortran values and round trips */
+    CHECK(MPI_Comm_c2f(MPI_COMM_WORLD) == 0 && MPI_Comm_c2f(MPI_COMM_SELF) == 1 &&
+              MPI_Comm_c2f(MPI_COMM_NULL) == 2, "comm fortran values");
+    CHECK(MPI_Type_c2f(MPI_INT) == 39 && MPI_Type_c2f(MPI_DOUBLE) == 46 &&
+              MPI_Type_c2f(MPI_DATATYPE_NULL) == 0, "type fortran values");
+    CHECK(MPI_Op_c2f(MPI_SUM) == 3 && MPI_Group_c2f(MPI_GROUP_EMPTY) == 1 &&
+              MPI_Info_c2f(MPI_INFO_ENV) == 1 && MPI_Errhandler_c2f(MPI_ERRORS_RETURN) == 2,
+          "other fortran values");
+    CHECK(MPI_Comm_f2c(0) == MPI_COMM_WORLD && MPI_Type_f2c(46) == MPI_DOUBLE &&
+              MPI_Op_f2c(1) == MPI_MAX && MPI_Request_f2c(0) == MPI_REQUEST_NULL,
+          "f2c of predefined");
+    MPI_Comm fc;
+    OK(MPI_Comm_dup(MPI_COMM_WORLD, &fc));
+    MPI_Fint f = MPI_Comm_c2f(fc);
+    CHECK(f > 2 && MPI_Comm_f2c(f) == fc && MPI_Comm_c2f(fc) == f, "comm round trip %d", f);
+    MPI_Datatype ft;
+    OK(MPI_Type_contiguous(3, MPI_INT, &ft));
+    f = MPI_Type_c2f(ft);
+    CHECK(f > 72 && MPI_Type_f2c(f) == ft, "type round trip %d", f);
+    MPI_Group fg;
+    OK(MPI_Comm_group(fc, &fg));
+    CHECK(MPI_Group_f2c(MPI_Group_c2f(fg)) == fg, "group round trip");
+    MPI_Request rq;
+    int x = 0;
+    OK(MPI_Irecv(&x, 1, MPI_INT, MPI_PROC_NULL, 0, fc, &rq));
+    CHECK(MPI_Request_f2c(MPI_Request_c2f(rq)) == rq, "request round trip");
+    OK(MPI_Wait(&rq, MPI_STATUS_IGNORE));
+    OK(MPI_Group_free(&fg));
+    OK(MPI_Type_free(&ft));
+    OK(MPI_Comm_free(&fc));
+    SAY("c2f/f2c ok");
+
+    /* program-defined errors */
+    int ucls, ucode, rcls, rlen, *last;
+    char es[MPI_MAX_ERROR_STRING];
+    OK(MPI_Add_error_class(&ucls));
+    OK(MPI_Add_error_code(ucls, &ucode));
+    OK(MPI_Add_error_string(ucode, "my own error"));
+    OK(MPI_Error_class(ucode, &rcls));
+    CHECK(rcls == ucls, "class of the new code %d", rcls);
+    OK(MPI_Error_string(ucode, es, &rlen));
+    CHECK(strcmp(es, "my own error") == 0, "string %s", es);
+    OK(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_LASTUSEDCODE, &last, &flag));
+    CHECK(flag && *last >= ucode, "lastusedcode %d < %d", *last, ucode);
+    OK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    OK(MPI_Comm_call_errhandler(MPI_COMM_WORLD, ucode));
+    SAY("error classes ok");
     MPI_Finalize();
     return 0;
 }
