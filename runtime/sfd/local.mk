@@ -8,6 +8,9 @@ runtime_sfd_sfd_SOURCES = \
 	runtime/sfd/sfd_client.c \
 	runtime/sfd/sfd_job.c \
 	runtime/sfd/sfd_spawn.c \
-	runtime/sfd/sfd_io.c
-runtime_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS)
-runtime_sfd_sfd_LDADD = libsfnet.la libsfbase.la $(HWLOC_LIBS)
+	runtime/sfd/sfd_io.c \
+	runtime/sfd/sfd_auth.c \
+	runtime/sfd/sfd_place.c \
+	runtime/sfd/sfd_peer.c
+runtime_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
+runtime_sfd_sfd_LDADD = libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)

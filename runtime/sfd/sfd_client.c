@@ -1,6 +1,7 @@
-/* sfd's side of a controller connection (sfrun): reads frames, dispatches
- * JOB_SUBMIT / STDIN / SIGNAL / GOODBYE, and sends replies. A lost client
- * takes its job down with it. Runs on the loop thread. */
+/* sfd's side of a controller connection (sfrun, sf): reads frames,
+ * dispatches JOB_SUBMIT / STDIN / SIGNAL / STATUS_REQ / GOODBYE, and queues
+ * replies (never blocking the loop). A lost client takes its job down with
+ * it. Also the byte queue shared with peer connections. Loop thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -13,6 +14,61 @@
 #include "runtime/base/sf_log.h"
 #include "runtime/sfd/sfd_int.h"
 
+int sf_sfd__txq_flush(struct sf_loop *loop, int fd, struct sf_sfd_txq *q)
+{
+    while (q->off < q->len) {
+        ssize_t n = write(fd, q->buf + q->off, q->len - q->off);
+        if (n > 0) {
+            q->off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return sf_loop_mod_fd(loop, fd, SF_LOOP_IN | SF_LOOP_OUT);
+        } else {
+            return n < 0 ? -errno : -EPIPE;
+        }
+    }
+    q->off = q->len = 0;
+    return sf_loop_mod_fd(loop, fd, SF_LOOP_IN);
+}
+
+int sf_sfd__txq_send(struct sf_loop *loop, int fd, struct sf_sfd_txq *q, const void *p, size_t n)
+{
+    bool idle = q->off == q->len;
+    if (idle) {
+        q->off = q->len = 0;
+    }
+    if (q->len - q->off + n > SFD_TXQ_MAX) {
+        return -ENOBUFS;
+    }
+    if (q->off > 0 && q->off > q->cap / 2) {
+        memmove(q->buf, q->buf + q->off, q->len - q->off);
+        q->len -= q->off;
+        q->off = 0;
+    }
+    if (q->len + n > q->cap) {
+        size_t cap = q->cap ? q->cap : 4096;
+        while (cap < q->len + n) {
+            cap *= 2;
+        }
+        uint8_t *nb = realloc(q->buf, cap);
+        if (nb == NULL) {
+            return -ENOMEM;
+        }
+        q->buf = nb;
+        q->cap = cap;
+    }
+    memcpy(q->buf + q->len, p, n);
+    q->len += n;
+    return idle ? sf_sfd__txq_flush(loop, fd, q) : 0;
+}
+
+void sf_sfd__txq_free(struct sf_sfd_txq *q)
+{
+    free(q->buf);
+    memset(q, 0, sizeof(*q));
+}
+
 int sf_sfd__client_send(struct sf_sfd_client *c, struct sf_wire_enc *e)
 {
     if (c->dead) {
@@ -20,7 +76,7 @@ int sf_sfd__client_send(struct sf_sfd_client *c, struct sf_wire_enc *e)
     }
     int rc = sf_wire_enc_end(e);
     if (rc == 0) {
-        rc = sf_wire_write_all(c->fd, e->buf, e->len);
+        rc = sf_sfd__txq_send(c->sfd->loop, c->fd, &c->tx, e->buf, e->len);
         if (rc != 0) {
             SF_DBG("client write failed: %s", sf_strerror(rc));
             sf_sfd__client_lost(c);
@@ -47,8 +103,8 @@ int sf_sfd__client_error(struct sf_sfd_client *c, int code, const char *fmt, ...
     return rc;
 }
 
-/* The client went away (EOF, error, protocol violation). In embedded mode
- * there is nobody else to report to: kill the job and leave. */
+/* The client went away (EOF, error, protocol violation). Its job dies. In
+ * embedded mode there is nobody else to serve: the daemon leaves. */
 void sf_sfd__client_lost(struct sf_sfd_client *c)
 {
     if (c->dead) {
@@ -56,11 +112,18 @@ void sf_sfd__client_lost(struct sf_sfd_client *c)
     }
     c->dead = true;
     sf_loop_del_fd(c->sfd->loop, c->fd);
-    if (c->job != NULL && c->job->state != SFD_JOB_DONE) {
-        SF_INFO("client gone: killing job %llu", (unsigned long long)c->job->id);
-        sf_sfd__job_kill_now(c->job);
+    struct sf_sfd_job *job = c->job;
+    if (job != NULL) {
+        job->client = NULL;
+        c->job = NULL;
+        if (job->state != SFD_JOB_DONE) {
+            SF_INFO("client gone: killing job %llu", (unsigned long long)job->id);
+            sf_sfd__job_kill_now(job);
+        }
     }
-    sf_loop_stop(c->sfd->loop);
+    if (!c->sfd->listening) {
+        sf_loop_stop(c->sfd->loop);
+    }
 }
 
 static int on_submit(void *ctx, const struct sf_wire_msg *m)
@@ -72,10 +135,10 @@ static int on_submit(void *ctx, const struct sf_wire_msg *m)
 static int on_stdin(void *ctx, const struct sf_wire_msg *m)
 {
     struct sf_sfd_client *c = ctx;
-    if (c->job == NULL) {
-        return 0;
+    if (c->job != NULL) {
+        sf_sfd__job_stdin(c->job, m->f[0].p, m->f[0].len);
     }
-    return sf_sfd__io_stdin(c->job, m->f[0].p, m->f[0].len);
+    return 0;
 }
 
 static int on_signal(void *ctx, const struct sf_wire_msg *m)
@@ -92,6 +155,24 @@ static int on_signal(void *ctx, const struct sf_wire_msg *m)
     return 0;
 }
 
+static int on_status(void *ctx, const struct sf_wire_msg *m)
+{
+    struct sf_sfd_client *c = ctx;
+    char **lines = NULL;
+    size_t n = 0;
+    sf_sfd__status_lines(c->sfd, &lines, &n);
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_STATUS, c->seq++);
+    sf_wire_put_strv(&e, lines, n);
+    sf_sfd__client_send(c, &e);
+    sf_wire_enc_free(&e);
+    for (size_t i = 0; i < n; i++) {
+        free(lines[i]);
+    }
+    free(lines);
+    return 0;
+}
+
 static int on_goodbye(void *ctx, const struct sf_wire_msg *m)
 {
     struct sf_sfd_client *c = ctx;
@@ -101,15 +182,24 @@ static int on_goodbye(void *ctx, const struct sf_wire_msg *m)
 }
 
 static const sf_wire_handler client_ops[SF_OP_COUNT] = {
-    [SF_OP_JOB_SUBMIT] = on_submit,
-    [SF_OP_STDIN] = on_stdin,
-    [SF_OP_SIGNAL] = on_signal,
-    [SF_OP_GOODBYE] = on_goodbye,
+    [SF_OP_JOB_SUBMIT] = on_submit, [SF_OP_STDIN] = on_stdin,
+    [SF_OP_SIGNAL] = on_signal,     [SF_OP_GOODBYE] = on_goodbye,
+    [SF_OP_STATUS_REQ] = on_status,
 };
 
 static void on_client_io(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sf_sfd_client *c = arg;
+    if (events & SF_LOOP_OUT) {
+        int rc = sf_sfd__txq_flush(loop, fd, &c->tx);
+        if (rc != 0) {
+            sf_sfd__client_lost(c);
+            return;
+        }
+    }
+    if (!(events & (SF_LOOP_IN | SF_LOOP_HUP | SF_LOOP_ERR))) {
+        return;
+    }
     long n = sf_wire_rx_fill(&c->rx, fd);
     if (n == -EAGAIN) {
         return;
@@ -127,11 +217,13 @@ static void on_client_io(struct sf_loop *loop, int fd, int events, void *arg)
         int hr = sf_wire_dispatch(client_ops, SF_OP_COUNT, c, &m);
         if (hr == SF_ERR_PROTO) {
             /* Valid frame, but not one a client may send: drop it. */
+            c->sfd->drops[SFD_DROP_PROTO]++;
             SF_WARN_SPARSE("client sent unexpected op %u", m.op);
         }
     }
     if (!c->dead && rc < 0) {
         SF_ERR("client stream corrupt (%s): closing", sf_strerror(rc));
+        c->sfd->drops[SFD_DROP_GARBAGE]++;
         sf_sfd__client_lost(c);
     }
 }
@@ -145,7 +237,7 @@ int sf_sfd__client_add(struct sf_sfd *sfd, int fd, struct sf_sfd_client **out)
     c->sfd = sfd;
     c->fd = fd;
     sf_wire_rx_init(&c->rx);
-    /* The inherited socket must not leak into ranks. */
+    /* The socket must not leak into ranks. */
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
@@ -160,16 +252,43 @@ int sf_sfd__client_add(struct sf_sfd *sfd, int fd, struct sf_sfd_client **out)
         free(c);
         return rc;
     }
-    *out = c;
+    c->next = sfd->clients;
+    sfd->clients = c;
+    if (out != NULL) {
+        *out = c;
+    }
     return 0;
 }
 
 void sf_sfd__client_free(struct sf_sfd_client *c)
 {
+    for (struct sf_sfd_client **pp = &c->sfd->clients; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    if (c->job != NULL) {
+        c->job->client = NULL;
+    }
     if (!c->dead) {
         sf_loop_del_fd(c->sfd->loop, c->fd);
     }
     close(c->fd);
     sf_wire_rx_free(&c->rx);
+    sf_sfd__txq_free(&c->tx);
     free(c);
+}
+
+/* Free dead clients, and finished ones whose replies have left. Called
+ * from the loop's before-sleep hook, never from inside a client callback. */
+void sf_sfd__clients_reap(struct sf_sfd *sfd)
+{
+    struct sf_sfd_client *c = sfd->clients, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->dead || (c->close_when_sent && c->tx.off == c->tx.len)) {
+            sf_sfd__client_free(c);
+        }
+    }
 }

@@ -43,24 +43,56 @@
 #include "runtime/base/sf_tun.h"
 #include "runtime/base/sf_wire.h"
 
+#define SFD_DEFAULT_PORT 7300
+#define SFD_KEY_LEN 32
+#define SFD_MAC_LEN 32
+#define SFD_NONCE_LEN 32
+#define SFD_PEER_MAX_BODY SF_WIRE_MAX_BODY
+#define SFD_TXQ_MAX (256u << 20) /* a peer/client this far behind is dropped */
+#define SFD_NAME_MAX 128
+
 struct sf_sfd_job;
+struct sf_sfd_peer;
 
 /* Tunables of module "sfd" (SF_SFD_<NAME>). */
 struct sf_sfd_tun {
     double kill_grace;   /* seconds between SIGTERM and SIGKILL at job end */
     size_t output_chunk; /* bytes read from a rank's pipe per OUTPUT frame */
     bool stdout_pty;     /* rank stdout is a raw pty (line-buffered stdio) */
+    double fail_timeout; /* seconds of silence before a peer is declared gone */
+    double keepalive;    /* seconds between keep-alives to each peer */
 };
 extern const struct sf_tun_table sf_sfd__tun_table;
 
-/* A connected controller (sfrun). Owns fd and rx. */
+/* Why an input frame from a peer was dropped (counted in sfd->drops). */
+enum sf_sfd_drop {
+    SFD_DROP_NONE = 0,
+    SFD_DROP_GARBAGE, /* not a frame: bad magic/version/length */
+    SFD_DROP_MAC,     /* MAC does not verify: wrong key or tampered */
+    SFD_DROP_REPLAY,  /* authentic but an old sequence number */
+    SFD_DROP_DECODE,  /* authentic but fails the schema */
+    SFD_DROP_PROTO,   /* valid frame out of place (state or op) */
+    SFD_DROP_UID,     /* local client of another user */
+    SFD_DROP_COUNT
+};
+
+/* Outgoing byte queue: writes never block the loop. */
+struct sf_sfd_txq {
+    uint8_t *buf;
+    size_t len, off, cap;
+};
+
+/* A connected controller (sfrun, sf). Owns fd, rx and tx. */
 struct sf_sfd_client {
     struct sf_sfd *sfd;
     int fd;
     struct sf_wire_rx rx;
+    struct sf_sfd_txq tx;
     uint32_t seq;
     struct sf_sfd_job *job; /* the job it submitted, or NULL */
     bool dead;              /* EOF or write error seen */
+    bool close_when_sent;   /* listening mode: close after JOB_DONE drains */
+    struct sf_sfd_client *next;
 };
 
 /* Byte queue for a rank's stdin. */
@@ -70,10 +102,13 @@ struct sf_sfd_bufq {
 };
 
 struct sf_sfd_rank {
-    struct sf_sfd_job *job;
+    struct sf_sfd_job *job; /* NULL: not initialised */
     int rank;
-    pid_t pid;  /* 0 once reaped */
-    int ctl_fd; /* our end of the rank's socketpair, -1 when closed */
+    bool local;     /* runs on this node */
+    int node;       /* index of its node in the job */
+    int local_rank; /* index among the ranks of its node */
+    pid_t pid;      /* 0 once reaped */
+    int ctl_fd;     /* our end of the rank's socketpair, -1 when closed */
     struct sf_wire_rx rx;
     int out_fd, err_fd; /* read ends of stdout/stderr pipes, -1 at EOF */
     int in_fd;          /* write end of rank 0's stdin pipe, else -1 */
@@ -89,41 +124,128 @@ struct sf_sfd_rank {
 
 enum sf_sfd_job_state { SFD_JOB_RUNNING = 0, SFD_JOB_ENDING, SFD_JOB_DONE };
 
+/* A node taking part in a job (coordinator's view). */
+struct sf_sfd_jnode {
+    uint64_t id;               /* node id (0 for self in embedded mode) */
+    struct sf_sfd_peer *peer;  /* NULL: this daemon */
+    char name[SFD_NAME_MAX];
+    int nranks;
+    bool done;                 /* all its ranks are gone (PART_DONE or lost) */
+};
+
+/* A job, or this node's part of a job coordinated elsewhere. */
 struct sf_sfd_job {
     struct sf_sfd *sfd;
-    struct sf_sfd_client *client;
+    struct sf_sfd_client *client; /* coordinator: the submitter (NULL once lost) */
+    bool coord;                   /* this daemon coordinates the job */
+    uint64_t coord_id;            /* part: the coordinator's node id */
+    struct sf_sfd_peer *coord_peer; /* part: NULL once the coordinator is lost */
     uint64_t id;
     int n;
-    struct sf_sfd_rank *ranks;
+    struct sf_sfd_rank *ranks; /* all n; only .local ones run here */
+    int nnodes;
+    struct sf_sfd_jnode *nodes; /* coordinator: every node of the job */
+    int self_node;              /* this node's index in the job */
+    int nlocal;                 /* ranks on this node */
     char **argv, **env; /* owned, NULL-terminated */
     char *cwd;
+    char **opts; /* owned (forwarded in SPAWN) */
     bool bind_core;
-    bool oversubscribed;
+    bool oversubscribed; /* this node runs more ranks than it has cores */
     int shm_fd;
-    pid_t pgid; /* the job's process group (first rank's pid) */
-    int naddr;  /* ranks that published an address */
+    pid_t pgid; /* the job's process group here (first local rank's pid) */
+    int naddr;  /* ranks that published an address (coordinator: all nodes) */
     bool table_sent;
-    int nlive; /* ranks not yet reaped */
+    int nlive; /* local ranks not yet reaped */
     enum sf_sfd_job_state state;
     int fail_rank;  /* lowest rank that failed on its own, -1 if none */
     int exit_code;  /* JOB_DONE status */
     char *message;  /* JOB_DONE text (owned) */
     int end_signal; /* signal that ended the job (from the client), 0 if none */
     struct sf_timer *kill_timer;
+    struct sf_sfd_job *next;
+};
+
+/* Another daemon: a member of the cluster. */
+struct sf_sfd_peer {
+    struct sf_sfd *sfd;
+    uint64_t id, inc; /* node id and incarnation (new at every start) */
+    char name[SFD_NAME_MAX];
+    char host[64]; /* control address as we can reach it */
+    uint16_t port;
+    int slots;
+    struct sf_sfd_pconn *conn; /* the established connection, or NULL */
+    uint64_t last_heard;       /* sf_now_ms of the last valid frame */
+    struct sf_sfd_peer *next;
+};
+
+enum sf_sfd_pconn_state {
+    PC_CONNECTING = 0, /* non-blocking connect in progress */
+    PC_HELLO,          /* connector: HELLO sent, waiting for CHALLENGE;
+                          acceptor: waiting for HELLO */
+    PC_JOINING,        /* session keys set, waiting for the peer's JOIN */
+    PC_UP,             /* member connection */
+};
+
+/* A TCP connection to another daemon. Owns fd, buffers and auth state. */
+struct sf_sfd_pconn {
+    struct sf_sfd *sfd;
+    int fd;
+    bool outgoing;
+    enum sf_sfd_pconn_state state;
+    struct sf_sfd_auth {
+        uint8_t key[SFD_KEY_LEN], tx_key[SFD_KEY_LEN], rx_key[SFD_KEY_LEN];
+        uint32_t tx_seq, rx_seq;
+        bool session;
+    } auth;
+    uint8_t nonce_c[SFD_NONCE_LEN], nonce_a[SFD_NONCE_LEN];
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    struct sf_sfd_txq tx;
+    struct sf_sfd_peer *peer; /* set at JOIN */
+    char target[96];          /* outgoing: "host:port" dialled */
+    uint64_t started;         /* sf_now_ms at creation (handshake deadline) */
+    bool dead;
+    struct sf_sfd_pconn *next;
 };
 
 struct sf_sfd {
     struct sf_loop *loop;
     struct sf_sfd_tun tun;
     int sig_fd; /* signalfd: SIGCHLD, SIGTERM, SIGINT, SIGHUP */
-    char host[256];
-    int ncores;                   /* hwloc core count, >= 1 */
-    void *topo;                   /* hwloc_topology_t, NULL if hwloc failed */
-    struct sf_sfd_client *client; /* embedded mode: the one client */
-    struct sf_sfd_job *job;       /* embedded mode: the one job */
+    char host[SFD_NAME_MAX]; /* node name, in messages and SF_HOSTNAME */
+    int ncores;              /* hwloc core count, >= 1 */
+    void *topo;              /* hwloc_topology_t, NULL if hwloc failed */
+    bool listening;          /* cluster daemon (else embedded) */
+    struct sf_sfd_client *clients;
+    struct sf_sfd_job *jobs;
     uint64_t next_job;
     int exit_code; /* the daemon's own exit status */
+    bool stopping;
+    /* listening mode */
+    char *state_dir, *sock_path;
+    char *key_path;  /* --cluster-key, or NULL: STATE_DIR/cluster.key */
+    char *bind_addr; /* --bind ADDR for the control port, NULL: any */
+    int unix_fd, tcp_fd;
+    uint16_t port;
+    uint64_t node_id, inc;
+    uint8_t key[SFD_KEY_LEN];
+    struct sf_sfd_peer *peers;
+    struct sf_sfd_pconn *pconns;
+    char **seeds; /* --join HOST:PORT (owned) */
+    int nseeds;
+    struct sf_timer *tick;
+    uint64_t last_ping, last_seed_try;
+    unsigned long drops[SFD_DROP_COUNT];
+    unsigned long peers_gone, jobs_run;
 };
+
+/* sfd_txq: queued writes. send appends (writing at once when the queue is
+ * empty) and arms SF_LOOP_OUT; flush is called when the fd is writable.
+ * Both return 0 or a negative errno (the connection is then broken). */
+int sf_sfd__txq_send(struct sf_loop *loop, int fd, struct sf_sfd_txq *q, const void *p, size_t n);
+int sf_sfd__txq_flush(struct sf_loop *loop, int fd, struct sf_sfd_txq *q);
+void sf_sfd__txq_free(struct sf_sfd_txq *q);
 
 /* sfd_client.c: frames from/to a client. */
 int sf_sfd__client_add(struct sf_sfd *sfd, int fd, struct sf_sfd_client **out);
@@ -134,6 +256,7 @@ int sf_sfd__client_send(struct sf_sfd_client *c, struct sf_wire_enc *e);
 int sf_sfd__client_error(struct sf_sfd_client *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sf_sfd__client_lost(struct sf_sfd_client *c);
+void sf_sfd__clients_reap(struct sf_sfd *sfd);
 
 /* sfd_job.c: job lifecycle and the failure rules. */
 int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct sf_wire_msg *m);
@@ -144,6 +267,13 @@ void sf_sfd__job_signal(struct sf_sfd_job *job, int signo);
 void sf_sfd__job_kill_now(struct sf_sfd_job *job);
 void sf_sfd__job_check_done(struct sf_sfd_job *job);
 void sf_sfd__job_free(struct sf_sfd_job *job);
+struct sf_sfd_job *sf_sfd__job_find(struct sf_sfd *sfd, uint64_t id);
+/* Peer-facing job ops (the SPAWN / JOB_* frames), called by sfd_peer.c
+ * with the sending peer. */
+int sf_sfd__job_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const struct sf_wire_msg *m);
+/* A member is gone (crash, cut, goodbye): fail or end the jobs it touches. */
+void sf_sfd__job_peer_lost(struct sf_sfd *sfd, struct sf_sfd_peer *p, const char *why);
+void sf_sfd__job_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len);
 
 /* sfd_spawn.c: process creation. */
 int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r);
@@ -157,5 +287,56 @@ void sf_sfd__io_close_rank(struct sf_sfd_rank *r);
 int sf_sfd__io_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len);
 int sf_sfd__io_send_rank(struct sf_sfd_rank *r, struct sf_wire_enc *e);
 int sf_sfd__io_output(struct sf_sfd_job *job, int rank, int stream, const void *p, size_t len);
+/* Coordinator: every address known: send the table to local ranks and
+ * JOB_TABLE to the other nodes. */
+void sf_sfd__io_send_table(struct sf_sfd_job *job);
+/* Send an ADDR_TABLE built from JOB_TABLE fields to the local ranks. */
+void sf_sfd__io_table_from(struct sf_sfd_job *job, const struct sf_wire_msg *m);
+
+/* sfd_auth.c: cluster key and the MAC layer (see the file's header). */
+int sf_sfd__auth_global_init(void);
+/* Read the key (file must be mode 0600 or stricter, exactly SFD_KEY_LEN
+ * bytes); with create, a missing file is made with fresh random bytes. */
+int sf_sfd__key_load(const char *path, bool create, uint8_t key[SFD_KEY_LEN]);
+void sf_sfd__auth_init(struct sf_sfd_auth *a, const uint8_t key[SFD_KEY_LEN]);
+void sf_sfd__auth_session(struct sf_sfd_auth *a, const uint8_t *nonce_conn,
+                          const uint8_t *nonce_acc, bool connector);
+uint32_t sf_sfd__auth_next_seq(struct sf_sfd_auth *a);
+void sf_sfd__auth_mac(const struct sf_sfd_auth *a, const uint8_t *frame, size_t len,
+                      uint8_t mac[SFD_MAC_LEN]);
+/* Open the next sealed frame in buf[0..len): >0 bytes consumed (msg filled
+ * unless *why says it was dropped: REPLAY frames are skipped), 0 if more
+ * bytes are needed, <0 if the stream is unusable (*why says why). */
+long sf_sfd__auth_open(struct sf_sfd_auth *a, const uint8_t *buf, size_t len,
+                       struct sf_wire_msg *msg, enum sf_sfd_drop *why);
+void sf_sfd__auth_random(uint8_t *p, size_t n);
+
+/* sfd_place.c: placement, a pure function. */
+struct sf_sfd_place_node {
+    const char *name;
+    int slots;
+};
+struct sf_sfd_place_req {
+    int n;
+    bool map_by_node;   /* --map-by node (else slot) */
+    int npernode;       /* -N, 0 = not given */
+    const char *hosts;  /* "a,b:2,c" or NULL */
+    bool oversubscribe; /* more ranks than slots allowed */
+};
+/* rank_node[r] = index into nodes of rank r's node (caller's array of
+ * req->n). 0, or -EINVAL/-ENOENT/-ENOSPC with a sentence in err. */
+int sf_sfd__place(const struct sf_sfd_place_node *nodes, int nnodes,
+                  const struct sf_sfd_place_req *req, int *rank_node, char *err, size_t errlen);
+
+/* sfd_peer.c: the control port, membership and failure detection. */
+int sf_sfd__peer_start(struct sf_sfd *sfd);
+void sf_sfd__peer_stop(struct sf_sfd *sfd); /* GOODBYE to all, close all */
+/* Seal and queue one frame (e begun with seq sf_sfd__peer_seq(p)). */
+int sf_sfd__peer_send(struct sf_sfd_peer *p, struct sf_wire_enc *e);
+uint32_t sf_sfd__peer_seq(struct sf_sfd_peer *p);
+struct sf_sfd_peer *sf_sfd__peer_find(struct sf_sfd *sfd, uint64_t id);
+/* Feed bytes received on a peer connection (used by the fuzz target too). */
+void sf_sfd__pconn_input(struct sf_sfd_pconn *pc);
+void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n);
 
 #endif

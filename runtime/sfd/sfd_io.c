@@ -23,6 +23,21 @@ static void close_fd(struct sf_sfd_rank *r, int *fd)
 
 int sf_sfd__io_output(struct sf_sfd_job *job, int rank, int stream, const void *p, size_t len)
 {
+    if (!job->coord) {
+        /* A part forwards its ranks' output to the coordinator. */
+        if (job->coord_peer == NULL) {
+            return SF_ERR_PEER_GONE;
+        }
+        struct sf_wire_enc e;
+        sf_wire_enc_begin(&e, SF_OP_JOB_OUTPUT, sf_sfd__peer_seq(job->coord_peer));
+        sf_wire_put_u64(&e, job->id);
+        sf_wire_put_i32(&e, rank);
+        sf_wire_put_u8(&e, (uint8_t)stream);
+        sf_wire_put_bytes(&e, p, len);
+        int rc = sf_sfd__peer_send(job->coord_peer, &e);
+        sf_wire_enc_free(&e);
+        return rc;
+    }
     struct sf_sfd_client *c = job->client;
     if (c == NULL || c->dead) {
         return SF_ERR_PEER_GONE;
@@ -52,7 +67,19 @@ int sf_sfd__io_send_rank(struct sf_sfd_rank *r, struct sf_wire_enc *e)
     return rc;
 }
 
-static void send_table(struct sf_sfd_job *job)
+/* Send an encoded ADDR_TABLE to this node's ranks. */
+static void table_to_ranks(struct sf_sfd_job *job, struct sf_wire_enc *e)
+{
+    job->table_sent = true;
+    for (int i = 0; i < job->n; i++) {
+        struct sf_sfd_rank *r = &job->ranks[i];
+        if (r->local && r->ctl_fd >= 0 && sf_wire_write_all(r->ctl_fd, e->buf, e->len) != 0) {
+            SF_DBG("rank %d: cannot send the address table", i);
+        }
+    }
+}
+
+void sf_sfd__io_send_table(struct sf_sfd_job *job)
 {
     int32_t *nodes = calloc((size_t)job->n, sizeof(int32_t));
     size_t total = 0;
@@ -63,7 +90,7 @@ static void send_table(struct sf_sfd_job *job)
     if (nodes == NULL || blob == NULL) {
         free(nodes);
         free(blob);
-        sf_sfd__job_fail(job, 0, 1, "sfd on host %s ran out of memory during wire-up",
+        sf_sfd__job_fail(job, -1, 1, "sfd on host %s ran out of memory during wire-up",
                          job->sfd->host);
         return;
     }
@@ -76,7 +103,7 @@ static void send_table(struct sf_sfd_job *job)
         blob[off + 3] = (uint8_t)l;
         memcpy(blob + off + 4, job->ranks[i].addr, l);
         off += 4 + l;
-        nodes[i] = 0; /* single node for now */
+        nodes[i] = job->ranks[i].node;
     }
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_ADDR_TABLE, 0);
@@ -85,20 +112,55 @@ static void send_table(struct sf_sfd_job *job)
     sf_wire_put_bytes(&e, blob, total);
     int rc = sf_wire_enc_end(&e);
     if (rc == 0) {
-        job->table_sent = true;
-        for (int i = 0; i < job->n; i++) {
-            struct sf_sfd_rank *r = &job->ranks[i];
-            if (r->ctl_fd >= 0 && sf_wire_write_all(r->ctl_fd, e.buf, e.len) != 0) {
-                SF_DBG("rank %d: cannot send the address table", i);
+        table_to_ranks(job, &e);
+        for (int k = 0; k < job->nnodes; k++) {
+            struct sf_sfd_jnode *jn = &job->nodes[k];
+            if (jn->peer == NULL || jn->done) {
+                continue;
             }
+            struct sf_wire_enc t;
+            sf_wire_enc_begin(&t, SF_OP_JOB_TABLE, sf_sfd__peer_seq(jn->peer));
+            sf_wire_put_u64(&t, job->id);
+            sf_wire_put_u32(&t, 0);
+            sf_wire_put_i32v(&t, nodes, (size_t)job->n);
+            sf_wire_put_bytes(&t, blob, total);
+            sf_sfd__peer_send(jn->peer, &t);
+            sf_wire_enc_free(&t);
         }
     } else {
-        sf_sfd__job_fail(job, 0, 1, "sfd on host %s could not encode the address table: %s",
+        sf_sfd__job_fail(job, -1, 1, "sfd on host %s could not encode the address table: %s",
                          job->sfd->host, sf_strerror(rc));
     }
     sf_wire_enc_free(&e);
     free(nodes);
     free(blob);
+}
+
+void sf_sfd__io_table_from(struct sf_sfd_job *job, const struct sf_wire_msg *m)
+{
+    if (job->table_sent || m->f[2].len != (uint32_t)job->n) {
+        job->sfd->drops[SFD_DROP_PROTO]++;
+        return;
+    }
+    int32_t *nodes = calloc((size_t)job->n, sizeof(int32_t));
+    if (nodes == NULL) {
+        sf_sfd__job_fail(job, -1, 1, "sfd on host %s ran out of memory during wire-up",
+                         job->sfd->host);
+        return;
+    }
+    for (int i = 0; i < job->n; i++) {
+        nodes[i] = sf_wire_i32v_get(&m->f[2], (uint32_t)i);
+    }
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_ADDR_TABLE, 0);
+    sf_wire_put_u32(&e, (uint32_t)m->f[1].u);
+    sf_wire_put_i32v(&e, nodes, (size_t)job->n);
+    sf_wire_put_bytes(&e, m->f[3].p, m->f[3].len);
+    if (sf_wire_enc_end(&e) == 0) {
+        table_to_ranks(job, &e);
+    }
+    sf_wire_enc_free(&e);
+    free(nodes);
 }
 
 static int on_hello(void *ctx, const struct sf_wire_msg *m)
@@ -133,8 +195,20 @@ static int on_addr(void *ctx, const struct sf_wire_msg *m)
     memcpy(r->addr, m->f[1].p, m->f[1].len);
     r->addr_len = m->f[1].len;
     r->hello = true; /* publishing implies being an MPI rank */
+    if (!job->coord) {
+        if (job->coord_peer != NULL) {
+            struct sf_wire_enc e;
+            sf_wire_enc_begin(&e, SF_OP_JOB_RANK_ADDR, sf_sfd__peer_seq(job->coord_peer));
+            sf_wire_put_u64(&e, job->id);
+            sf_wire_put_i32(&e, r->rank);
+            sf_wire_put_bytes(&e, r->addr, r->addr_len);
+            sf_sfd__peer_send(job->coord_peer, &e);
+            sf_wire_enc_free(&e);
+        }
+        return 0;
+    }
     if (++job->naddr == job->n && job->state == SFD_JOB_RUNNING) {
-        send_table(job);
+        sf_sfd__io_send_table(job);
     }
     return 0;
 }

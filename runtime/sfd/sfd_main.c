@@ -1,8 +1,8 @@
 /* sfd: the node daemon's entry point. Parses the command line, sets up the
- * event loop, the signal fd and (embedded mode) the one client socket, then
- * runs the loop until the job is done or the client is gone. The listening
- * mode (Unix socket, many clients, other daemons) is not implemented yet.
- * Single thread: everything below runs on the loop. */
+ * event loop and the signal fd, then either serves one sfrun on an
+ * inherited socket (embedded: runs until that job is done) or listens as a
+ * cluster daemon (sfd_peer.c) until SIGTERM/SIGINT. Single thread:
+ * everything below runs on the loop. */
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -28,16 +28,25 @@ static const struct sf_tun sfd_tun_items[] = {
     {"stdout_pty", SF_TUN_BOOL, "1",
      "give ranks a raw pseudo-terminal as stdout (line-buffered, like Open MPI); 0: a pipe",
      offsetof(struct sf_sfd_tun, stdout_pty)},
+    {"fail_timeout", SF_TUN_DOUBLE, "1s",
+     "silence after which another daemon is declared gone (its jobs end under --ft=abort)",
+     offsetof(struct sf_sfd_tun, fail_timeout)},
+    {"keepalive", SF_TUN_DOUBLE, "0.25s", "interval of keep-alives between daemons",
+     offsetof(struct sf_sfd_tun, keepalive)},
 };
 const struct sf_tun_table sf_sfd__tun_table = {"sfd", sfd_tun_items,
                                                sizeof(sfd_tun_items) / sizeof(sfd_tun_items[0])};
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sfd --embedded --fd N   serve one sfrun over inherited socket N\n"
-                 "       sfd --params            print tunables (SF_SFD_*)\n"
-                 "       sfd --version\n"
-                 "The cluster (listening) mode is not implemented yet.\n");
+    fprintf(out,
+            "usage: sfd --embedded --fd N   serve one sfrun over inherited socket N\n"
+            "       sfd --listen [--state-dir DIR] [--port P] [--bind ADDR] [--name NAME]\n"
+            "                    [--join HOST:PORT]... [--cluster-key FILE]\n"
+            "                                cluster daemon (see runtime/sfd/sfd_int.h for the\n"
+            "                                files in DIR; the key is created if absent)\n"
+            "       sfd --params            print tunables (SF_SFD_*)\n"
+            "       sfd --version\n");
 }
 
 /* Reap every exited child, then let the job rules look at them. Reaping
@@ -45,7 +54,6 @@ static void usage(FILE *out)
  * failures, not as victims of the teardown the first one triggers. */
 static void reap_children(struct sf_sfd *sfd)
 {
-    struct sf_sfd_job *job = sfd->job;
     bool any = false;
     for (;;) {
         int ws;
@@ -53,29 +61,48 @@ static void reap_children(struct sf_sfd *sfd)
         if (pid <= 0) {
             break;
         }
-        for (int i = 0; job != NULL && i < job->n; i++) {
-            struct sf_sfd_rank *r = &job->ranks[i];
-            if (r->pid == pid) {
-                r->pid = 0; /* never signal a reaped pid: it may be reused */
-                r->reaped = true;
-                r->wstatus = ws;
-                any = true;
-                break;
+        for (struct sf_sfd_job *job = sfd->jobs; job != NULL; job = job->next) {
+            for (int i = 0; i < job->n; i++) {
+                struct sf_sfd_rank *r = &job->ranks[i];
+                if (r->local && r->pid == pid) {
+                    r->pid = 0; /* never signal a reaped pid: it may be reused */
+                    r->reaped = true;
+                    r->wstatus = ws;
+                    any = true;
+                    goto next;
+                }
             }
         }
+    next:;
     }
-    if (job == NULL) {
+    if (!any) {
         return;
     }
-    /* Judge in rank order, so the lowest failed rank of a batch is first. */
-    for (int i = 0; any && i < job->n; i++) {
-        struct sf_sfd_rank *r = &job->ranks[i];
-        if (r->reaped) {
-            r->reaped = false;
-            sf_sfd__job_rank_exited(job, r, r->wstatus);
+    /* Judge in rank order, so the lowest failed rank of a batch is first.
+     * check_done may free the job: walk with a saved next. */
+    struct sf_sfd_job *job = sfd->jobs, *jn;
+    for (; job != NULL; job = jn) {
+        jn = job->next;
+        bool mine = false;
+        for (int i = 0; i < job->n; i++) {
+            struct sf_sfd_rank *r = &job->ranks[i];
+            if (r->reaped) {
+                r->reaped = false;
+                mine = true;
+                sf_sfd__job_rank_exited(job, r, r->wstatus);
+            }
+        }
+        if (mine) {
+            sf_sfd__job_check_done(job);
         }
     }
-    sf_sfd__job_check_done(job);
+}
+
+static void kill_all_jobs(struct sf_sfd *sfd)
+{
+    for (struct sf_sfd_job *job = sfd->jobs; job != NULL; job = job->next) {
+        sf_sfd__job_kill_now(job);
+    }
 }
 
 static void on_signal(struct sf_loop *loop, int fd, int events, void *arg)
@@ -89,10 +116,8 @@ static void on_signal(struct sf_loop *loop, int fd, int events, void *arg)
         } else {
             /* TERM/INT/HUP to the daemon itself (e.g. sfrun's death signal):
              * nobody is left to report to, so kill everything and leave. */
-            SF_INFO("got signal %u: killing the job and exiting", si.ssi_signo);
-            if (sfd->job != NULL) {
-                sf_sfd__job_kill_now(sfd->job);
-            }
+            SF_INFO("got signal %u: killing the jobs and exiting", si.ssi_signo);
+            kill_all_jobs(sfd);
             sfd->exit_code = 128 + (int)si.ssi_signo;
             sf_loop_stop(loop);
             return;
@@ -114,16 +139,23 @@ static int parse_fd(const char *s)
     return (int)v;
 }
 
+static void before_sleep(struct sf_loop *loop, void *arg)
+{
+    sf_sfd__clients_reap(arg);
+}
+
 int main(int argc, char **argv)
 {
-    bool embedded = false;
+    bool embedded = false, listen_mode = false;
     int cfd = -1;
     sf_log_init("sfd");
     struct sf_sfd sfd_s;
     struct sf_sfd *sfd = &sfd_s;
     memset(sfd, 0, sizeof(*sfd));
     sfd->sig_fd = -1;
+    sfd->unix_fd = sfd->tcp_fd = -1;
     sfd->next_job = 1;
+    sfd->port = SFD_DEFAULT_PORT;
     if (sf_tun_load(&sf_sfd__tun_table, &sfd->tun) != 0) {
         return 1;
     }
@@ -138,6 +170,41 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sfd: --fd needs a file descriptor number, got '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (strcmp(a, "--listen") == 0) {
+            listen_mode = true;
+        } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
+            free(sfd->state_dir);
+            sfd->state_dir = strdup(argv[++i]);
+        } else if (strcmp(a, "--cluster-key") == 0 && i + 1 < argc) {
+            sfd->key_path = argv[++i];
+        } else if (strcmp(a, "--bind") == 0 && i + 1 < argc) {
+            sfd->bind_addr = argv[++i];
+        } else if (strcmp(a, "--name") == 0 && i + 1 < argc) {
+            const char *nm = argv[++i];
+            if (strlen(nm) == 0 || strlen(nm) >= sizeof(sfd->host) || strchr(nm, ' ') != NULL) {
+                fprintf(stderr, "sfd: --name needs a name without spaces (< %zu chars)\n",
+                        sizeof(sfd->host));
+                return 2;
+            }
+            strcpy(sfd->host, nm);
+        } else if (strcmp(a, "--port") == 0 && i + 1 < argc) {
+            int p = parse_fd(argv[++i]);
+            if (p < 0 || p > 65535) {
+                fprintf(stderr, "sfd: --port needs a port number, got '%s'\n", argv[i]);
+                return 2;
+            }
+            sfd->port = (uint16_t)p;
+        } else if (strcmp(a, "--join") == 0 && i + 1 < argc) {
+            if (strchr(argv[i + 1], ':') == NULL) {
+                fprintf(stderr, "sfd: --join needs HOST:PORT, got '%s'\n", argv[i + 1]);
+                return 2;
+            }
+            char **nv = realloc(sfd->seeds, sizeof(char *) * (size_t)(sfd->nseeds + 1));
+            if (nv == NULL) {
+                return 1;
+            }
+            sfd->seeds = nv;
+            sfd->seeds[sfd->nseeds++] = argv[++i];
         } else if (strcmp(a, "--params") == 0) {
             sf_tun_print(&sf_sfd__tun_table, &sfd->tun, stdout);
             return 0;
@@ -153,10 +220,25 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!embedded || cfd < 0) {
-        fprintf(stderr, "sfd: only --embedded --fd N is implemented; the cluster mode is not "
-                        "yet\n");
+    if (embedded == listen_mode || (embedded && cfd < 0)) {
+        fprintf(stderr, "sfd: give either --embedded --fd N or --listen\n");
+        usage(stderr);
         return 2;
+    }
+    sfd->listening = listen_mode;
+    if (listen_mode && sfd->state_dir == NULL) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        const char *home = getenv("HOME");
+        char buf[4096];
+        if (xdg != NULL && xdg[0] != '\0') {
+            snprintf(buf, sizeof(buf), "%s/starfish/sfd", xdg);
+        } else if (home != NULL && home[0] != '\0') {
+            snprintf(buf, sizeof(buf), "%s/.starfish/sfd", home);
+        } else {
+            fprintf(stderr, "sfd: no --state-dir, XDG_RUNTIME_DIR or HOME\n");
+            return 2;
+        }
+        sfd->state_dir = strdup(buf);
     }
 
     /* A dying pipe reader must be an EPIPE we handle, not our death. */
@@ -176,7 +258,7 @@ int main(int argc, char **argv)
         perror("sfd: signalfd");
         return 1;
     }
-    if (gethostname(sfd->host, sizeof(sfd->host) - 1) != 0) {
+    if (!listen_mode && gethostname(sfd->host, sizeof(sfd->host) - 1) != 0) {
         strcpy(sfd->host, "localhost");
     }
     sf_sfd__topo_init(sfd);
@@ -186,9 +268,10 @@ int main(int argc, char **argv)
         SF_ERR("cannot create the event loop: %s", sf_strerror(rc));
         return 1;
     }
+    sf_loop_set_before_sleep(sfd->loop, before_sleep, sfd);
     rc = sf_loop_add_fd(sfd->loop, sfd->sig_fd, SF_LOOP_IN, on_signal, sfd);
     if (rc == 0) {
-        rc = sf_sfd__client_add(sfd, cfd, &sfd->client);
+        rc = listen_mode ? sf_sfd__peer_start(sfd) : sf_sfd__client_add(sfd, cfd, NULL);
     }
     if (rc != 0) {
         SF_ERR("start-up failed: %s", sf_strerror(rc));
@@ -197,20 +280,30 @@ int main(int argc, char **argv)
     rc = sf_loop_run(sfd->loop);
     if (rc != 0) {
         SF_ERR("event loop failed: %s", sf_strerror(rc));
-        if (sfd->job != NULL) {
-            sf_sfd__job_kill_now(sfd->job);
-        }
         sfd->exit_code = 1;
     }
-    if (sfd->job != NULL) {
-        sf_sfd__job_free(sfd->job);
+    kill_all_jobs(sfd);
+    if (listen_mode) {
+        sf_sfd__peer_stop(sfd);
     }
-    if (sfd->client != NULL) {
-        sf_sfd__client_free(sfd->client);
+    /* Replies still queued (JOB_DONE above all) go out before we leave. */
+    for (struct sf_sfd_client *c = sfd->clients; c != NULL; c = c->next) {
+        if (!c->dead && c->tx.off < c->tx.len) {
+            sf_wire_write_all(c->fd, c->tx.buf + c->tx.off, c->tx.len - c->tx.off);
+        }
+    }
+    while (sfd->jobs != NULL) {
+        sf_sfd__job_free(sfd->jobs);
+    }
+    while (sfd->clients != NULL) {
+        sf_sfd__client_free(sfd->clients);
     }
     sf_loop_del_fd(sfd->loop, sfd->sig_fd);
     close(sfd->sig_fd);
     sf_loop_destroy(sfd->loop);
     sf_sfd__topo_free(sfd);
+    free(sfd->state_dir);
+    free(sfd->sock_path);
+    free(sfd->seeds);
     return sfd->exit_code;
 }

@@ -128,9 +128,10 @@ static char **build_env(struct sf_sfd_job *job, int rank, int ctl_fd, size_t *no
     ADD("%s=%llu", SF_ENV_JOB, (unsigned long long)job->id);
     ADD("%s=%d", SF_ENV_RANK, rank);
     ADD("%s=%d", SF_ENV_SIZE, job->n);
-    ADD("%s=%d", SF_ENV_LOCAL_RANK, rank);
-    ADD("%s=%d", SF_ENV_LOCAL_SIZE, job->n);
-    ADD("%s=%d", SF_ENV_NODE, 0);
+    int lrank = job->ranks[rank].local_rank;
+    ADD("%s=%d", SF_ENV_LOCAL_RANK, lrank);
+    ADD("%s=%d", SF_ENV_LOCAL_SIZE, job->nlocal);
+    ADD("%s=%d", SF_ENV_NODE, job->self_node);
     ADD("%s=%d", SF_ENV_SFD_FD, ctl_fd);
     if (job->shm_fd >= 0) {
         ADD("%s=%d", SF_ENV_SHM_FD, job->shm_fd);
@@ -139,9 +140,9 @@ static char **build_env(struct sf_sfd_job *job, int rank, int ctl_fd, size_t *no
     ADD("%s=%s", SF_ENV_HOST, job->sfd->host);
     ADD("OMPI_COMM_WORLD_RANK=%d", rank);
     ADD("OMPI_COMM_WORLD_SIZE=%d", job->n);
-    ADD("OMPI_COMM_WORLD_LOCAL_RANK=%d", rank);
-    ADD("OMPI_COMM_WORLD_LOCAL_SIZE=%d", job->n);
-    ADD("OMPI_COMM_WORLD_NODE_RANK=%d", rank);
+    ADD("OMPI_COMM_WORLD_LOCAL_RANK=%d", lrank);
+    ADD("OMPI_COMM_WORLD_LOCAL_SIZE=%d", job->nlocal);
+    ADD("OMPI_COMM_WORLD_NODE_RANK=%d", lrank);
     ADD("PMI_RANK=%d", rank);
     ADD("PMI_SIZE=%d", job->n);
     for (size_t i = 0; i < NDEFAULTS; i++) {
@@ -221,10 +222,10 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
     if (job->bind_core) {
         hwloc_topology_t topo = (hwloc_topology_t)job->sfd->topo;
         hwloc_obj_t core =
-            hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(r->rank % job->sfd->ncores));
+            hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(r->local_rank % job->sfd->ncores));
         if (core == NULL) {
             core =
-                hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)(r->rank % job->sfd->ncores));
+                hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)(r->local_rank % job->sfd->ncores));
         }
         if (core != NULL) {
             hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_PROCESS);
