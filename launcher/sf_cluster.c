@@ -777,6 +777,59 @@ static void rm_rf(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The message for a daemon that died while starting: its log's last
+ * line, since a transient cluster's state dir is removed right after. */
+static int died(const struct sf_cnode *nd, char *err, size_t errlen)
+{
+    char p[PATH_MAX];
+    int rc = path_in(p, sizeof(p), nd->state, "sfd.log");
+    char *log = rc == 0 ? read_small(p, &rc) : NULL;
+    const char *last = "";
+    if (log != NULL) {
+        size_t l = strlen(log);
+        while (l > 0 && (log[l - 1] == '\n' || log[l - 1] == ' ')) {
+            log[--l] = '\0';
+        }
+        char *nl = strrchr(log, '\n');
+        last = nl != NULL ? nl + 1 : log;
+    }
+    fail(err, errlen, SF_ERR_PEER_GONE, "the daemon of node %s exited during start-up%s%.300s",
+         nd->name, last[0] ? ": " : " (no output)", last);
+    free(log);
+    return SF_ERR_PEER_GONE;
+}
+
+/* A daemon started with --port 0 writes the port it got into sfd.addr
+ * once it listens: wait for that (bounded), and keep 127.0.0.1 as the
+ * host, which is where it listens on a loopback cluster. */
+static int read_addr(struct sf_cnode *nd, double deadline, char *err, size_t errlen)
+{
+    char p[PATH_MAX];
+    if (path_in(p, sizeof(p), nd->state, "sfd.addr") != 0) {
+        return fail(err, errlen, -ENAMETOOLONG, "path too long");
+    }
+    for (;;) {
+        int rc;
+        char *text = read_small(p, &rc);
+        if (text != NULL) {
+            char *colon = strrchr(text, ':');
+            long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
+            free(text);
+            if (port > 0 && port < 65536) {
+                snprintf(nd->addr, sizeof(nd->addr), "127.0.0.1:%ld", port);
+                return 0;
+            }
+        }
+        if (!sf_cluster_node_alive(nd)) {
+            return died(nd, err, errlen);
+        }
+        if (now_s() > deadline) {
+            return fail(err, errlen, -ETIMEDOUT, "node %s did not write %s", nd->name, p);
+        }
+        nap_ms(20);
+    }
+}
+
 /* Count the nodes node 1 lists as alive (STATUS_REQ what=1). <0 if the
  * daemon does not answer. */
 static int members_seen(const struct sf_cnode *nd, char *err, size_t errlen)
@@ -846,7 +899,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
     }
     bool no_autodisc = sfd_has_flag(o->sfd, "--no-autodiscover");
     bool bind_flag = sfd_has_flag(o->sfd, "--bind");
-    if (!no_autodisc && !o->netns) {
+    if (!no_autodisc && !o->netns && !o->quiet) {
         /* Discovery packets on the LAN would leave the machine. */
         fprintf(stderr, "sf: note: %s has no --no-autodiscover flag\n", o->sfd);
     }
@@ -875,8 +928,14 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
             fail(err, errlen, rc, "cannot create %s: %s", nd->state, sf_strerror(rc));
             break;
         }
+        if (o->any_port && !o->netns) {
+            snprintf(nd->addr, sizeof(nd->addr), "127.0.0.1:0");
+        }
         rc = spawn_daemon(c, nd, o, i > 0 ? join : NULL, !o->netns && no_autodisc,
                           !o->netns && bind_flag, err, errlen);
+        if (rc == 0 && o->any_port && !o->netns) {
+            rc = read_addr(nd, now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
+        }
         if (rc != 0) {
             break;
         }
@@ -893,11 +952,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
     while (rc == 0) {
         for (int i = 0; i < c->n; i++) {
             if (!sf_cluster_node_alive(&c->nodes[i])) {
-                char logp[PATH_MAX];
-                path_in(logp, sizeof(logp), c->nodes[i].state, "sfd.log");
-                rc = fail(err, errlen, SF_ERR_PEER_GONE,
-                          "the daemon of node %s exited during start-up (see %s)",
-                          c->nodes[i].name, logp);
+                rc = died(&c->nodes[i], err, errlen);
                 break;
             }
         }

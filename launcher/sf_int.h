@@ -90,6 +90,8 @@ struct sf_up_opts {
     int nodes;
     bool netns;
     int base_port;       /* 0: default 7700 */
+    bool any_port;       /* loopback: daemons pick free ports (--port 0),
+                          * read back from their sfd.addr */
     const char *sfd;     /* daemon program */
     double wait;         /* seconds to wait until all see each other */
     bool quiet;

@@ -1,10 +1,11 @@
-/* sfrun (also mpirun/mpiexec): starts a private sfd on a socketpair (no
- * cluster configured is the only case for now), submits the job, streams
- * its output, forwards stdin and signals, and exits with the job's status.
- * Joining an existing cluster (--cluster, Slurm, hostfiles) is not here yet.
- * Single thread running an sf_loop. */
+/* sfrun (also mpirun/mpiexec): reaches a daemon (a running cluster's Unix
+ * socket, a --sim-nodes cluster it starts for the job, or else a private
+ * sfd on a socketpair), submits the job, streams its output, forwards
+ * stdin and signals, and exits with the job's status. Starting daemons
+ * over ssh or Slurm is not here yet. Single thread running an sf_loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -574,6 +577,115 @@ static int start_sfd(struct sfrun *s, const char *sfd_path, const sigset_t *oldm
     return 0;
 }
 
+/* Connected socket to a daemon's Unix socket, or a negative errno. */
+static int connect_sock(const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* Where the job goes (sfd_int.h's contract): --sim-nodes starts a private
+ * cluster on loopback; --cluster DIR / $SF_CLUSTER name a daemon's state
+ * dir (DIR/sfd.sock) or a cluster dir (DIR/cluster); otherwise the record
+ * in the default cluster dir if its daemons answer. Sets s->fd when a
+ * daemon was reached; leaves it -1 for the embedded daemon. Returns 0, or
+ * an exit code after printing why. */
+static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster **simp)
+{
+    char err[1024];
+    int fd = -1;
+    if (s->o.sim_nodes > 0) {
+        struct sf_cluster *c = calloc(1, sizeof(*c));
+        const char *tmp = getenv("TMPDIR");
+        if (c == NULL) {
+            fprintf(stderr, "sfrun: out of memory\n");
+            return SFRUN_EXIT_INTERNAL;
+        }
+        snprintf(c->dir, sizeof(c->dir), "%s/sfsim-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+        if (mkdtemp(c->dir) == NULL) {
+            fprintf(stderr, "sfrun: cannot create %s: %s\n", c->dir, strerror(errno));
+            free(c);
+            return SFRUN_EXIT_INTERNAL;
+        }
+        c->transient = true;
+        struct sf_up_opts uo = {.nodes = s->o.sim_nodes, .any_port = true, .sfd = sfd_path,
+                                .wait = 20.0, .quiet = true};
+        if (sf_cluster_up(c, &uo, err, sizeof(err)) != 0) {
+            fprintf(stderr, "sfrun: --sim-nodes %d: %s\n", s->o.sim_nodes, err);
+            free(c);
+            return SFRUN_EXIT_INTERNAL;
+        }
+        *simp = c;
+        fd = sf_cluster_connect(c, err, sizeof(err));
+        if (fd < 0) {
+            fprintf(stderr, "sfrun: --sim-nodes: %s\n", err);
+            return SFRUN_EXIT_INTERNAL;
+        }
+    } else {
+        const char *dir = s->o.cluster_dir;
+        bool asked = dir != NULL;
+        if (dir == NULL && getenv("SF_CLUSTER") != NULL && getenv("SF_CLUSTER")[0] != '\0') {
+            dir = getenv("SF_CLUSTER");
+            asked = true;
+        }
+        char defdir[512];
+        if (dir == NULL && sf_cluster_default_dir(defdir, sizeof(defdir)) == 0) {
+            dir = defdir;
+        }
+        if (dir == NULL) {
+            return 0;
+        }
+        char sock[PATH_MAX];
+        snprintf(sock, sizeof(sock), "%s/sfd.sock", dir);
+        struct stat st;
+        struct sf_cluster *c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            fprintf(stderr, "sfrun: out of memory\n");
+            return SFRUN_EXIT_INTERNAL;
+        }
+        if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            fd = connect_sock(sock);
+            snprintf(err, sizeof(err), "cannot connect to %s: %s", sock,
+                     fd < 0 ? sf_strerror(fd) : "");
+        } else if (sf_cluster_load(c, dir, err, sizeof(err)) == 0) {
+            fd = sf_cluster_connect(c, err, sizeof(err));
+            if (fd < 0 && !asked) {
+                fprintf(stderr, "sfrun: warning: %s; running on this host only\n", err);
+            }
+        } else {
+            fd = -ENOENT;
+        }
+        free(c);
+        if (fd < 0 && asked) {
+            fprintf(stderr, "sfrun: --cluster %s: %s\n", dir, err);
+            return SFRUN_EXIT_INTERNAL;
+        }
+    }
+    if (fd >= 0) {
+        s->fd = fd;
+        fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+    } else if (s->nplace > 0) {
+        fprintf(stderr, "sfrun: warning: no cluster is running (see sf up, --cluster, "
+                        "--sim-nodes): all ranks run on this host\n");
+    }
+    return 0;
+}
+
 static int run_params(const char *self_dir)
 {
     char *sfd = sfrun_find_sfd(self_dir);
@@ -673,10 +785,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "sfrun: cannot set up: %s\n", strerror(errno));
         return SFRUN_EXIT_INTERNAL;
     }
-    rc = start_sfd(s, sfd_path, &oldmask);
-    if (rc != 0) {
-        fprintf(stderr, "sfrun: cannot start %s: %s\n", sfd_path, sf_strerror(rc));
-        return SFRUN_EXIT_INTERNAL;
+    struct sf_cluster *sim = NULL;
+    rc = find_cluster(s, sfd_path, &sim);
+    if (rc > 0) {
+        return rc; /* message printed */
+    }
+    if (s->fd < 0) {
+        rc = start_sfd(s, sfd_path, &oldmask);
+        if (rc != 0) {
+            fprintf(stderr, "sfrun: cannot start %s: %s\n", sfd_path, sf_strerror(rc));
+            return SFRUN_EXIT_INTERNAL;
+        }
     }
     rc = submit(s, env);
     if (rc == 0) {
@@ -703,7 +822,14 @@ int main(int argc, char **argv)
     /* Closing our end tells sfd to clean up if it has not already. */
     close(s->fd);
     int ws;
-    while (waitpid(s->sfd_pid, &ws, 0) < 0 && errno == EINTR) {
+    while (s->sfd_pid > 0 && waitpid(s->sfd_pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (sim != NULL) {
+        char err[512];
+        if (sf_cluster_down(sim, 5.0, err, sizeof(err)) != 0) {
+            fprintf(stderr, "sfrun: stopping the --sim-nodes daemons: %s\n", err);
+        }
+        free(sim);
     }
     int code = s->exit_code;
     sf_loop_destroy(s->loop);
