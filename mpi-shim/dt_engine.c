@@ -156,3 +156,42 @@ void sf_mpi__unpack(MPI_Datatype t, int count, const void *packed, size_t bytes,
     size_t max = sf_mpi__type_bytes(t, count);
     walk(&c, (char *)packed, bytes < max ? bytes : max, false);
 }
+
+/* Reductions on pair elements (MPI_DOUBLE_INT, ...) need each element in
+ * its memory layout (value, padding, index): widen packed elements to
+ * elem->extent slots in place, last first, and narrow them back. */
+static void widen(MPI_Datatype e, size_t n, char *buf)
+{
+    size_t sz = e->size, ext = (size_t)e->extent;
+    for (size_t i = n; i-- > 0;) {
+        char *s = buf + i * sz, *d = buf + i * ext;
+        memmove(d + e->off1, s + e->part0, e->part1);
+        memmove(d, s, e->part0);
+    }
+}
+
+static void narrow(MPI_Datatype e, size_t n, char *buf)
+{
+    size_t sz = e->size, ext = (size_t)e->extent;
+    for (size_t i = 0; i < n; i++) {
+        char *s = buf + i * ext, *d = buf + i * sz;
+        memmove(d, s, e->part0);
+        memmove(d + e->part0, s + e->off1, e->part1);
+    }
+}
+
+void sf_mpi__dt_gather_elems(MPI_Datatype t, int count, const void *ubuf, void *out)
+{
+    sf_mpi__pack(t, count, ubuf, out);
+    if (t->elem != NULL && t->elem->size != (size_t)t->elem->extent) {
+        widen(t->elem, (size_t)count * t->n, out);
+    }
+}
+
+void sf_mpi__dt_scatter_elems(MPI_Datatype t, int count, void *in, void *ubuf)
+{
+    if (t->elem != NULL && t->elem->size != (size_t)t->elem->extent) {
+        narrow(t->elem, (size_t)count * t->n, in);
+    }
+    sf_mpi__unpack(t, count, in, sf_mpi__type_bytes(t, count), ubuf);
+}

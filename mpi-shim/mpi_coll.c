@@ -82,9 +82,10 @@ static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
     return 0;
 }
 
-/* Predefined reductions see only elements: a datatype whose data is not
- * one span of memory is reduced on packed copies ('tmp'); a span is used
- * in place from its first byte. User ops get the memory image as is. */
+/* Predefined reductions see only an array of elements: a datatype whose
+ * data is not one such span of memory is reduced on gathered copies
+ * ('tmp'); a span is used in place from its first byte. User ops get the
+ * memory image as is. */
 struct red_stage {
     char *tmp;
     size_t bytes;
@@ -98,26 +99,26 @@ static int stage_in(struct red_stage *st, const struct sf_coll_op *sop, MPI_Data
     st->tmp = NULL;
     st->s = sendbuf;
     st->r = recvbuf;
-    if (sop->fn != predef_fn) {
+    if (sop->fn != predef_fn || t->predefined) {
         return 0;
     }
-    if (sf_mpi__type_span(t, count)) {
+    if (sf_mpi__type_span(t, count) && t->elem->size == (size_t)t->elem->extent) {
         st->s = sendbuf != NULL ? (const char *)sendbuf + t->true_lb : NULL;
         st->r = recvbuf != NULL ? (char *)recvbuf + t->true_lb : NULL;
         return 0;
     }
-    st->bytes = sf_mpi__type_bytes(t, count);
+    st->bytes = (size_t)count * t->n * (size_t)t->elem->extent;
     st->tmp = malloc(2 * st->bytes + 1);
     if (st->tmp == NULL) {
         return MPI_ERR_NO_MEM;
     }
     if (sendbuf != NULL) {
-        sf_mpi__pack(t, count, sendbuf, st->tmp);
+        sf_mpi__dt_gather_elems(t, count, sendbuf, st->tmp);
         st->s = st->tmp;
     }
     st->r = st->tmp + st->bytes;
     if (recv_is_input) {
-        sf_mpi__pack(t, count, recvbuf, st->r);
+        sf_mpi__dt_gather_elems(t, count, recvbuf, st->r);
     }
     return 0;
 }
@@ -127,7 +128,7 @@ static void stage_out(struct red_stage *st, MPI_Datatype t, int count, void *rec
 {
     if (st->tmp != NULL) {
         if (has_result) {
-            sf_mpi__unpack(t, count, st->r, st->bytes, recvbuf);
+            sf_mpi__dt_scatter_elems(t, count, st->r, recvbuf);
         }
         free(st->tmp);
     }

@@ -295,6 +295,11 @@ struct sf_dt_cursor {
 void sf_mpi__dt_cursor(struct sf_dt_cursor *c, MPI_Datatype t, size_t count, const void *base);
 size_t sf_mpi__dt_pack(struct sf_dt_cursor *c, void *out, size_t max);
 size_t sf_mpi__dt_unpack(struct sf_dt_cursor *c, const void *in, size_t len);
+/* For reductions: the elements of count instances of t (uniform element
+ * type t->elem) as an array of t->elem extents, and back ('in' is
+ * clobbered). 'out' holds count * t->n * t->elem->extent bytes. */
+void sf_mpi__dt_gather_elems(MPI_Datatype t, int count, const void *ubuf, void *out);
+void sf_mpi__dt_scatter_elems(MPI_Datatype t, int count, void *in, void *ubuf);
 
 /* --- requests and point-to-point (mpi_pt2pt.c, mpi_req.c) --- */
 void sf_mpi__type_release(MPI_Datatype t);

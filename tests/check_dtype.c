@@ -677,6 +677,28 @@ START_TEST(reduce_local_derived)
     ck_assert_int_eq(MPI_Reduce_local(in, io3, 2, c, op), MPI_SUCCESS);
     ck_assert(io3[0] == 11 && io3[1] == 20 && io3[3] == 44);
     MPI_Op_free(&op);
+    /* pair elements keep their memory layout for MAXLOC/MINLOC */
+    struct {
+        double v;
+        int i;
+    } p_in[4] = {{1, 0}, {5, 1}, {2, 2}, {9, 3}}, p_io[4] = {{3, 7}, {5, 0}, {8, 8}, {1, 9}};
+    MPI_Datatype pc, pv;
+    MPI_Type_contiguous(2, MPI_DOUBLE_INT, &pc);
+    MPI_Type_commit(&pc);
+    ck_assert_int_eq(MPI_Reduce_local(p_in, p_io, 2, pc, MPI_MAXLOC), MPI_SUCCESS);
+    ck_assert(p_io[0].v == 3 && p_io[0].i == 7 && p_io[1].v == 5 && p_io[1].i == 0);
+    ck_assert(p_io[2].v == 8 && p_io[2].i == 8 && p_io[3].v == 9 && p_io[3].i == 3);
+    struct {
+        short v;
+        int i;
+    } q_in[4] = {{1, 1}, {2, 2}, {3, 3}, {4, 4}}, q_io[4] = {{5, 5}, {0, 6}, {1, 7}, {9, 8}};
+    MPI_Type_vector(2, 1, 2, MPI_SHORT_INT, &pv);
+    MPI_Type_commit(&pv);
+    ck_assert_int_eq(MPI_Reduce_local(q_in, q_io, 1, pv, MPI_MINLOC), MPI_SUCCESS);
+    ck_assert(q_io[0].v == 1 && q_io[0].i == 1 && q_io[1].v == 0 && q_io[1].i == 6);
+    ck_assert(q_io[2].v == 1 && q_io[2].i == 7 && q_io[3].v == 9 && q_io[3].i == 8);
+    MPI_Type_free(&pc);
+    MPI_Type_free(&pv);
     MPI_Type_free(&s);
     MPI_Type_free(&v);
     MPI_Type_free(&c);
