@@ -1315,9 +1315,11 @@ START_TEST(test_udp_loopback)
     memset(cb.id.b, 0x55, SF_DHT_ID_LEN);
     struct sf_dht_udp *a, *b;
     int rc = sf_dht_udp_open(loop, "127.0.0.1:0", &ca, NULL, NULL, &a);
-    if (rc == -EAFNOSUPPORT || rc == -EPERM) {
+    if (rc == -EAFNOSUPPORT || rc == -EPERM || rc == -EADDRNOTAVAIL) {
+        fprintf(stderr, "test_udp_loopback: skipped, no IPv4 loopback here (%s)\n",
+                strerror(-rc));
         sf_loop_destroy(loop);
-        return; /* no loopback networking here */
+        return;
     }
     ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(sf_dht_udp_open(loop, "127.0.0.1:0", &cb, NULL, NULL, &b), 0);
