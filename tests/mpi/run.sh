@@ -1,12 +1,13 @@
 #!/bin/sh
 # Runs the MPI semantics programs of tests/mpi: as singletons (no sfrun),
-# then under sfrun with 2 and 4 ranks on each data path: Starfish's own
+# then under sfrun with 2 and 4 ranks on each data path (and the
+# communicator programs with 3 and 8 ranks): Starfish's own
 # shared memory (default), libfabric shm and libfabric tcp (-x FI_PROVIDER).
 # fatal.c must end the job with the error handler's message. Skips (77)
 # the sfrun part when sfrun is not built. SF_MPI_RUN_QUICK=1: default path only.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 T=$top_builddir/tests/mpi
-progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll dtype"
+progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll dtype comm attr topo"
 
 # run NAME CMD...: the command exits 0 (output kept on failure).
 run() {
@@ -39,6 +40,14 @@ if [ ! -x "$SFRUN" ]; then
     [ "$nfail" -eq 0 ] || finish
     exit 77
 fi
+
+# Communicator/topology programs also at odd and oversubscribed sizes
+# (uneven splits, 3 x 1 and 4 x 2 grids, unequal inter-communicator halves).
+for n in 3 8; do
+    for p in comm attr topo; do
+        run "$p -n $n" "$SFRUN" -n $n --timeout 300 "$T/$p"
+    done
+done
 
 paths="default shm tcp"
 [ "${SF_MPI_RUN_QUICK:-0}" = 1 ] && paths=default
