@@ -19,6 +19,12 @@ void sf_mpi__dt_cursor(struct sf_dt_cursor *c, MPI_Datatype t, size_t count, con
 static inline void cp(void *d, const void *s, size_t n)
 {
     switch (n) {
+    case 1:
+        *(char *)d = *(const char *)s;
+        break;
+    case 2:
+        memcpy(d, s, 2);
+        break;
     case 4:
         memcpy(d, s, 4);
         break;
@@ -85,6 +91,28 @@ static inline size_t walk(struct sf_dt_cursor *c, char *pk, size_t max, bool pac
         c->inst = t->size ? done / t->size : c->count;
         c->boff = t->size ? done % t->size : 0;
         return k;
+    }
+    /* Whole instances while they fit: no per-block bookkeeping. */
+    if (c->ent == 0 && c->rep == 0 && c->boff == 0) {
+        while (c->inst < c->count && left >= t->size) {
+            char *ib = c->base + (MPI_Aint)c->inst * t->extent;
+            for (size_t i = 0; i < t->nent; i++) {
+                const struct sf_dt_ent *e = &t->ent[i];
+                if (e->n == 1) {
+                    if (pack) {
+                        cp(pk, ib + e->off, e->len);
+                    } else {
+                        cp(ib + e->off, pk, e->len);
+                    }
+                    pk += e->len;
+                } else {
+                    strided(pk, ib + e->off, e->len, e->n, e->stride, pack);
+                    pk += e->n * e->len;
+                }
+            }
+            left -= t->size;
+            c->inst++;
+        }
     }
     while (left > 0 && c->inst < c->count) {
         char *ib = c->base + (MPI_Aint)c->inst * t->extent;
