@@ -68,9 +68,9 @@ static double bandwidth(int rank, char *sbuf, char *rbuf, int bytes, int iters)
     return (double)bytes * WINDOW * iters / t / 1e6;
 }
 
-/* Round trips for about 'secs' seconds before any timing: the first
- * second or so after start-up is often slower (pages, caches, the launcher
- * settling). Rank 0 decides when to stop and says so in the message. */
+/* Round trips for about 'secs' seconds before any timing, so pages,
+ * caches and connections are warm and the launcher's start-up work is
+ * over. Rank 0 decides when to stop and says so in the message. */
 static void warm_up(int rank, double secs)
 {
     int go = 1;
