@@ -169,21 +169,28 @@ static int set_attr(const char *fn, MPI_Comm ecomm, enum sf_mpi_attr_kind kind, 
     }
     struct sf_mpi_attr *a = find(*list, k);
     if (a != NULL) {
-        /* Replacing a value deletes the old one first. */
+        /* Replacing a value deletes the old one first; the attribute then
+         * counts as set last (Open MPI's delete order does the same). */
         int err = run_delete(obj, k, a->val);
         if (err) {
             return sf_mpi__raise(ecomm, err, fn, "the delete callback of keyval %d failed", k);
         }
-        a->val = val;
-        return MPI_SUCCESS;
+        for (struct sf_mpi_attr **p = list; *p != NULL; p = &(*p)->next) {
+            if (*p == a) {
+                *p = a->next;
+                break;
+            }
+        }
+        a->next = NULL;
+    } else {
+        a = calloc(1, sizeof(*a));
+        if (a == NULL) {
+            return sf_mpi__raise(ecomm, MPI_ERR_NO_MEM, fn, "out of memory");
+        }
+        a->keyval = k;
+        kv_tab[k]->refs++;
     }
-    a = calloc(1, sizeof(*a));
-    if (a == NULL) {
-        return sf_mpi__raise(ecomm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    a->keyval = k;
     a->val = val;
-    kv_tab[k]->refs++;
     struct sf_mpi_attr **p = list;
     while (*p != NULL) {
         p = &(*p)->next;
@@ -211,38 +218,63 @@ static int delete_attr(const char *fn, MPI_Comm ecomm, enum sf_mpi_attr_kind kin
     return MPI_SUCCESS;
 }
 
+static int cmp_keyval(const void *a, const void *b)
+{
+    int x = (*(struct sf_mpi_attr *const *)a)->keyval, y = (*(struct sf_mpi_attr *const *)b)->keyval;
+    return (x > y) - (x < y);
+}
+
 int sf_mpi__attr_copy(enum sf_mpi_attr_kind kind, void *oldobj, struct sf_mpi_attr *from,
                       void *newobj, struct sf_mpi_attr **to)
 {
-    (void)kind;
-    struct sf_mpi_attr **tail = to;
+    /* Copies run in keyval creation order, as Open MPI does; the copies
+     * are then 'set' in that order (which the deletes reverse). */
+    size_t n = 0;
     for (struct sf_mpi_attr *a = from; a != NULL; a = a->next) {
-        struct keyval *v = kv_tab[a->keyval];
-        if (v->copy == NULL) {
+        n++;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    struct sf_mpi_attr **v = malloc(sizeof(*v) * n);
+    if (v == NULL) {
+        return MPI_ERR_NO_MEM;
+    }
+    n = 0;
+    for (struct sf_mpi_attr *a = from; a != NULL; a = a->next) {
+        v[n++] = a;
+    }
+    qsort(v, n, sizeof(*v), cmp_keyval);
+    struct sf_mpi_attr **tail = to;
+    int err = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        struct sf_mpi_attr *a = v[i];
+        struct keyval *kv = kv_tab[a->keyval];
+        if (kv->copy == NULL) {
             continue;
         }
         void *out = NULL;
         int flag = 0;
-        int err = v->copy(oldobj, a->keyval, v->extra, a->val, &out, &flag);
-        if (err) {
-            sf_mpi__attr_delete_all(kind, newobj, to);
-            return err;
-        }
-        if (!flag) {
+        err = kv->copy(oldobj, a->keyval, kv->extra, a->val, &out, &flag);
+        if (err || !flag) {
             continue;
         }
-        struct sf_mpi_attr *n = calloc(1, sizeof(*n));
-        if (n == NULL) {
-            sf_mpi__attr_delete_all(kind, newobj, to);
-            return MPI_ERR_NO_MEM;
+        struct sf_mpi_attr *c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            err = MPI_ERR_NO_MEM;
+            break;
         }
-        n->keyval = a->keyval;
-        n->val = out;
-        v->refs++;
-        *tail = n;
-        tail = &n->next;
+        c->keyval = a->keyval;
+        c->val = out;
+        kv->refs++;
+        *tail = c;
+        tail = &c->next;
     }
-    return 0;
+    free(v);
+    if (err) {
+        sf_mpi__attr_delete_all(kind, newobj, to);
+    }
+    return err;
 }
 
 int sf_mpi__attr_delete_all(enum sf_mpi_attr_kind kind, void *obj, struct sf_mpi_attr **list)

@@ -61,7 +61,8 @@ int main(int argc, char **argv)
     CHECK(nlog == 1 && log_[0] == 'A', "replace log %.*s", nlog, log_);
     nlog = 0;
     OK(MPI_Comm_dup(d, &d2));
-    CHECK(nlog == 2 && memcmp(log_, "ba", 2) == 0, "copy order %.*s", nlog, log_);
+    /* keyval creation order (Open MPI's), whatever the setting order */
+    CHECK(nlog == 2 && memcmp(log_, "ab", 2) == 0, "copy order %.*s", nlog, log_);
     OK(MPI_Comm_get_attr(d2, kb, &v, &flag));
     CHECK(flag && (long)v == 11, "copied b %ld", (long)v);
     OK(MPI_Comm_get_attr(d2, ka, &v, &flag));
@@ -75,12 +76,13 @@ int main(int argc, char **argv)
     CHECK(nlog == 1 && log_[0] == 'B', "delete log %.*s", nlog, log_);
     OK(MPI_Comm_get_attr(d2, kb, &v, &flag));
     CHECK(!flag, "deleted attr still there");
-    /* free: reverse setting order (kn has no callback) */
+    /* free: reverse setting order, the replaced a counting as set last
+     * (kn has no callback) */
     nlog = 0;
     OK(MPI_Comm_free_keyval(&ka)); /* still used: callbacks keep working */
     CHECK(ka == MPI_KEYVAL_INVALID, "keyval not reset");
     OK(MPI_Comm_free(&d));
-    CHECK(nlog == 3 && memcmp(log_, "CAB", 3) == 0, "free order %.*s", nlog, log_);
+    CHECK(nlog == 3 && memcmp(log_, "ACB", 3) == 0, "free order %.*s", nlog, log_);
     nlog = 0;
     OK(MPI_Comm_free(&d2));
     CHECK(nlog == 1 && log_[0] == 'A', "free d2 %.*s", nlog, log_);
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
     OK(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ip, &flag));
     CHECK(flag && *ip >= 32767, "tag ub %d", *ip);
     OK(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &ip, &flag));
-    CHECK(flag && *ip >= mt_size, "universe %d", *ip);
+    CHECK(flag && *ip >= 1, "universe %d", *ip); /* Open MPI: slots, may be < size */
     OK(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_WTIME_IS_GLOBAL, &ip, &flag));
     CHECK(flag, "wtime_is_global");
     /* datatype keyvals */
