@@ -84,3 +84,14 @@ tests_check_sf_SOURCES = tests/check_sf.c launcher/sf_hosts.c launcher/sf_keygen
 	launcher/sf_query.c launcher/sf_cluster.c
 tests_check_sf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_sf_LDADD = libsfbase.la $(CHECK_LIBS)
+
+# Cluster tools tests (tests/cluster/): a stand-in daemon for the tools'
+# process/namespace handling, and scripts over the real sfd (which skip
+# while sfd has no --listen mode).
+check_PROGRAMS += tests/cluster/fake_sfd
+tests_cluster_fake_sfd_SOURCES = tests/cluster/fake_sfd.c
+tests_cluster_fake_sfd_LDADD = libsfbase.la
+EXTRA_DIST += tests/lib-cluster.sh
+sf_cluster_tests = tests/cluster/keygen.sh tests/cluster/hostfile.sh tests/cluster/tools.sh
+TESTS += $(sf_cluster_tests)
+EXTRA_DIST += $(sf_cluster_tests)

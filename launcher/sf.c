@@ -30,7 +30,8 @@ static void usage(FILE *out)
             "                            without --force\n"
             "  up --nodes K [--netns] [--base-port P] [--wait SECS] [--key FILE]\n"
             "                            start K daemons in the background (loopback ports\n"
-            "                            P, P+1, ...; or, as root, each in network namespace\n"
+            "                            P, P+1, ... default 7700, 0: any free ones; or, as\n"
+            "                            root, each in network namespace\n"
             "                            sf-nI with address 10.250.0.I on bridge sfbr0) and\n"
             "                            wait until they all see each other\n"
             "  down [--grace SECS]       stop them (SIGTERM, SIGKILL after SECS, default 5),\n"
@@ -139,9 +140,11 @@ static int cmd_up(const char *dir, int argc, char **argv)
                 return usage_err("up: --nodes needs 1..64, got ", v);
             }
         } else if (strcmp(a, "--base-port") == 0) {
-            if (parse_int(v, 1024, 65535, &o.base_port) != 0) {
-                return usage_err("up: --base-port needs 1024..65535, got ", v);
+            if (parse_int(v, 0, 65535, &o.base_port) != 0 ||
+                (o.base_port > 0 && o.base_port < 1024)) {
+                return usage_err("up: --base-port needs 0 (free ports) or 1024..65535, got ", v);
             }
+            o.any_port = o.base_port == 0;
         } else if (strcmp(a, "--wait") == 0) {
             if (sf_tun_parse_seconds(v, &o.wait) != 0 || !(o.wait > 0)) {
                 return usage_err("up: --wait needs seconds, got ", v);

@@ -799,10 +799,12 @@ static int died(const struct sf_cnode *nd, char *err, size_t errlen)
     return SF_ERR_PEER_GONE;
 }
 
-/* A daemon started with --port 0 writes the port it got into sfd.addr
- * once it listens: wait for that (bounded), and keep 127.0.0.1 as the
- * host, which is where it listens on a loopback cluster. */
-static int read_addr(struct sf_cnode *nd, double deadline, char *err, size_t errlen)
+/* A daemon writes "HOST:PORT" into sfd.addr once it listens: wait for
+ * that (bounded). With take_port (it was started with --port 0) take the
+ * port from there, keeping 127.0.0.1 as the host: where it listens on a
+ * loopback cluster. */
+static int read_addr(struct sf_cnode *nd, bool take_port, double deadline, char *err,
+                     size_t errlen)
 {
     char p[PATH_MAX];
     if (path_in(p, sizeof(p), nd->state, "sfd.addr") != 0) {
@@ -816,7 +818,9 @@ static int read_addr(struct sf_cnode *nd, double deadline, char *err, size_t err
             long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
             free(text);
             if (port > 0 && port < 65536) {
-                snprintf(nd->addr, sizeof(nd->addr), "127.0.0.1:%ld", port);
+                if (take_port) {
+                    snprintf(nd->addr, sizeof(nd->addr), "127.0.0.1:%ld", port);
+                }
                 return 0;
             }
         }
@@ -910,12 +914,17 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         memset(nd, 0, sizeof(*nd));
         nd->idx = i + 1;
         snprintf(nd->name, sizeof(nd->name), "n%d", i + 1);
-        if (snprintf(nd->state, sizeof(nd->state), "%s/%s", c->dir, nd->name) >=
-            (int)sizeof(nd->state)) {
-            rc = fail(err, errlen, -ENAMETOOLONG, "path too long");
+        /* Unix socket paths are short (108 bytes with the NUL). */
+        char st[sizeof(nd->state)], sk[sizeof(nd->sock)];
+        int l1 = snprintf(st, sizeof(st), "%s/%s", c->dir, nd->name);
+        int l2 = snprintf(sk, sizeof(sk), "%s/sfd.sock", st);
+        if (l1 < 0 || l2 < 0 || (size_t)l2 >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            rc = fail(err, errlen, -ENAMETOOLONG,
+                      "%s is too long a path for the daemons' Unix sockets", c->dir);
             break;
         }
-        snprintf(nd->sock, sizeof(nd->sock), "%s/sfd.sock", nd->state);
+        memcpy(nd->state, st, sizeof(st));
+        memcpy(nd->sock, sk, sizeof(sk));
         if (o->netns) {
             snprintf(nd->ns, sizeof(nd->ns), SF_NETNS_PREFIX "%d", i + 1);
             snprintf(nd->addr, sizeof(nd->addr), SF_NETNS_NET "%d:%d", i + 1, c->base_port);
@@ -933,8 +942,11 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         }
         rc = spawn_daemon(c, nd, o, i > 0 ? join : NULL, !o->netns && no_autodisc,
                           !o->netns && bind_flag, err, errlen);
-        if (rc == 0 && o->any_port && !o->netns) {
-            rc = read_addr(nd, now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
+        /* Others join node 1: it must listen first. A free port is known
+         * only from the daemon's sfd.addr. */
+        bool take_port = o->any_port && !o->netns;
+        if (rc == 0 && (i == 0 || take_port)) {
+            rc = read_addr(nd, take_port, now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
         }
         if (rc != 0) {
             break;
