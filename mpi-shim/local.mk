@@ -94,6 +94,7 @@ TESTS += tests/abi/run.sh
 endif
 EXTRA_DIST += tests/abi/run.sh
 CLEANFILES += tests/abi/ompi_env_coll tests/abi/ompi_p2p_basic tests/abi/ompi_p2p_req \
+	tests/abi/ompi_comm tests/abi/ompi_attr tests/abi/ompi_topo \
 	tests/abi/ompi_p2p_probe
 
 # --- helper "dtype": derived datatypes ---------------------------------
