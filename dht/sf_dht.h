@@ -45,7 +45,8 @@ enum sf_dht_dead_reason {
 struct sf_dht_ops {
     /* Required. Send one datagram. buf is only valid during the call (copy
      * it if the send is deferred). Return 0 or a negative errno; a failure
-     * counts as a lost packet (the RPC times out). */
+     * counts as a lost packet (the RPC times out). Must not call back into
+     * the handle (queue the datagram instead if delivery is synchronous). */
     int (*send)(void *ctx, const struct sf_dht_addr *to, const uint8_t *buf, size_t len);
     /* Optional authentication hook (cluster key). sign writes
      * SF_DHT_MAC_LEN bytes at pkt + SF_DHT_MAC_OFF, computed over pkt[0..len)
