@@ -6,6 +6,7 @@ libsfdht_la_SOURCES = \
 	dht/dht_node.c dht/dht_table.c dht/dht_lookup.c dht/dht_store.c \
 	dht/dht_packet.c dht/dht_udp.c
 libsfdht_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+EXTRA_DIST += dht/README.md
 
 # Hand-run benchmark: hops and messages per lookup at 100/1k/5k nodes.
 noinst_PROGRAMS += bench/dht_hops
