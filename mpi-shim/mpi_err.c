@@ -96,7 +96,7 @@ static const char *class_string(int cls)
     if (cls == MPI_ERR_LASTCODE) {
         return "MPI_ERR_LASTCODE: last error code";
     }
-    return NULL;
+    return sf_mpi__user_err_string(cls); /* MPI_Add_error_code/string, or NULL */
 }
 
 int sf_mpi__class_of(int rc)
@@ -206,9 +206,6 @@ SF_MPI_ALIAS(Error_class);
 int PMPI_Error_string(int errorcode, char *string, int *resultlen)
 {
     const char *s = class_string(errorcode);
-    if (s == NULL) {
-        s = sf_mpi__user_err_string(errorcode); /* MPI_Add_error_string */
-    }
     if (s == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Error_string",
                              "unknown error code %d", errorcode);

@@ -250,6 +250,11 @@ int PMPI_Cart_create(MPI_Comm comm_old, int ndims, const int dims[], const int p
         return sf_mpi__raise(comm_old, MPI_ERR_ARG, fn, "invalid ndims %d or NULL argument",
                              ndims);
     }
+    if (ndims > 64) {
+        /* a 65-dimensional grid has at least 2^65 processes... unless
+         * dimensions of 1 pad it; keep the fixed-size scratch arrays safe */
+        return sf_mpi__raise(comm_old, MPI_ERR_DIMS, fn, "%d dimensions (at most 64)", ndims);
+    }
     long n = 1;
     for (int i = 0; i < ndims; i++) {
         if (dims[i] <= 0) {
@@ -350,7 +355,7 @@ int PMPI_Cart_shift(MPI_Comm comm, int direction, int disp, int *rank_source, in
     if (rank_source == NULL || rank_dest == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "NULL argument");
     }
-    if (direction < 0 || direction >= comm->topo->ndims || comm->topo->ndims > 64) {
+    if (direction < 0 || direction >= comm->topo->ndims) {
         return sf_mpi__raise(comm, MPI_ERR_DIMS, fn, "invalid direction %d (%d dimensions)",
                              direction, comm->topo->ndims);
     }

@@ -26,6 +26,22 @@ static int del_fn(MPI_Comm c, int k, void *val, void *extra)
     return MPI_SUCCESS;
 }
 
+/* MPI_COMM_SELF's delete callbacks run first in MPI_Finalize, with MPI
+ * still usable. */
+static int self_deleted;
+static int self_del(MPI_Comm c, int k, void *val, void *extra)
+{
+    (void)c;
+    (void)k;
+    (void)extra;
+    int one = 1, sum = 0;
+    if (MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS &&
+        sum == mt_size) {
+        self_deleted = (int)(long)val;
+    }
+    return MPI_SUCCESS;
+}
+
 static int tdel_count;
 static int tdel(MPI_Datatype t, int k, void *val, void *extra)
 {
@@ -196,6 +212,10 @@ int main(int argc, char **argv)
     OK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     OK(MPI_Comm_call_errhandler(MPI_COMM_WORLD, ucode));
     SAY("error classes ok");
+    int ks;
+    OK(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, self_del, &ks, NULL));
+    OK(MPI_Comm_set_attr(MPI_COMM_SELF, ks, (void *)7L));
     MPI_Finalize();
+    CHECK(self_deleted == 7, "MPI_COMM_SELF's attribute was not deleted in MPI_Finalize");
     return 0;
 }
