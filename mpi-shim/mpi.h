@@ -281,8 +281,22 @@ enum {
     MPI_COMBINER_HINDEXED_BLOCK = 18
 };
 
-/* Communicator split types */
+/* Communicator split types (Open MPI's values; OMPI_ ones are its extensions) */
 #define MPI_COMM_TYPE_SHARED 0
+enum {
+    OMPI_COMM_TYPE_HWTHREAD = 1,
+    OMPI_COMM_TYPE_CORE,
+    OMPI_COMM_TYPE_L1CACHE,
+    OMPI_COMM_TYPE_L2CACHE,
+    OMPI_COMM_TYPE_L3CACHE,
+    OMPI_COMM_TYPE_SOCKET,
+    OMPI_COMM_TYPE_NUMA,
+    OMPI_COMM_TYPE_BOARD,
+    OMPI_COMM_TYPE_HOST,
+    OMPI_COMM_TYPE_CU,
+    OMPI_COMM_TYPE_CLUSTER
+};
+#define OMPI_COMM_TYPE_NODE MPI_COMM_TYPE_SHARED
 
 /* Type classes (MPI_Type_match_size) */
 #define MPI_TYPECLASS_INTEGER 1

@@ -518,7 +518,10 @@ int PMPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info,
     int color;
     if (split_type == MPI_UNDEFINED) {
         color = MPI_UNDEFINED;
-    } else if (split_type == MPI_COMM_TYPE_SHARED) {
+    } else if (split_type == OMPI_COMM_TYPE_CU || split_type == OMPI_COMM_TYPE_CLUSTER) {
+        color = 0; /* one cluster (single-node jobs for now) */
+    } else if (split_type == MPI_COMM_TYPE_SHARED || split_type == OMPI_COMM_TYPE_HOST ||
+               split_type == OMPI_COMM_TYPE_BOARD) {
         /* The node's lowest world rank names the node. */
         int cnt = 0;
         const int *node = sf_rt_node_ranks(sf_mpi__st.rt, &cnt);
@@ -530,7 +533,9 @@ int PMPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info,
         }
     } else {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn,
-                             "split type %d is not supported (only MPI_COMM_TYPE_SHARED)",
+                             "split type %d is not supported (MPI_COMM_TYPE_SHARED and "
+                             "OMPI_COMM_TYPE_HOST/BOARD/CU/CLUSTER are; ranks are not bound "
+                             "to cores, so finer hardware splits have no meaning yet)",
                              split_type);
     }
     return split(fn, comm, color, key, newcomm);

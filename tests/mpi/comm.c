@@ -129,6 +129,13 @@ static void splits(void)
     OK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
     OK(MPI_Comm_size(node, &s));
     CHECK(s == mt_size, "node comm size %d", s);
+#ifdef OMPI_COMM_TYPE_NODE
+    MPI_Comm host;
+    OK(MPI_Comm_split_type(MPI_COMM_WORLD, OMPI_COMM_TYPE_HOST, -mt_rank, MPI_INFO_NULL, &host));
+    OK(MPI_Comm_rank(host, &r));
+    CHECK(r == mt_size - 1 - mt_rank, "host comm rank %d", r);
+    OK(MPI_Comm_free(&host));
+#endif
     /* many dups and frees: contexts get reused and never collide */
     for (int i = 0; i < 300; i++) {
         MPI_Comm t;
