@@ -17,7 +17,7 @@ struct keyval {
     copy_fn_t *copy;
     del_fn_t *del;
     void *extra;
-    int refs;   /* attributes using it + 1 while not freed */
+    int refs; /* attributes using it + 1 while not freed */
 };
 
 struct sf_mpi_attr {
@@ -64,12 +64,13 @@ static void kv_unref(int k)
 
 static const char *kind_name(enum sf_mpi_attr_kind kind)
 {
-    return kind == SF_MPI_ATTR_COMM ? "communicator" : kind == SF_MPI_ATTR_TYPE ? "datatype"
-                                                                                 : "window";
+    return kind == SF_MPI_ATTR_COMM   ? "communicator"
+           : kind == SF_MPI_ATTR_TYPE ? "datatype"
+                                      : "window";
 }
 
-static int create_keyval(const char *fn, enum sf_mpi_attr_kind kind, copy_fn_t *copy,
-                         del_fn_t *del, int *keyval, void *extra)
+static int create_keyval(const char *fn, enum sf_mpi_attr_kind kind, copy_fn_t *copy, del_fn_t *del,
+                         int *keyval, void *extra)
 {
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -163,9 +164,9 @@ static int set_attr(const char *fn, MPI_Comm ecomm, enum sf_mpi_attr_kind kind, 
                     struct sf_mpi_attr **list, int k, void *val)
 {
     if (kv_get(k, kind) == NULL) {
-        return sf_mpi__raise(ecomm, MPI_ERR_KEYVAL, fn, "invalid %s keyval %d%s", kind_name(kind),
-                             k, k >= 0 && k < KV_FIRST ? " (predefined attributes are read-only)"
-                                                        : "");
+        return sf_mpi__raise(
+            ecomm, MPI_ERR_KEYVAL, fn, "invalid %s keyval %d%s", kind_name(kind), k,
+            k >= 0 && k < KV_FIRST ? " (predefined attributes are read-only)" : "");
     }
     struct sf_mpi_attr *a = find(*list, k);
     if (a != NULL) {
@@ -203,8 +204,7 @@ static int delete_attr(const char *fn, MPI_Comm ecomm, enum sf_mpi_attr_kind kin
                        struct sf_mpi_attr **list, int k)
 {
     if (kv_get(k, kind) == NULL) {
-        return sf_mpi__raise(ecomm, MPI_ERR_KEYVAL, fn, "invalid %s keyval %d", kind_name(kind),
-                             k);
+        return sf_mpi__raise(ecomm, MPI_ERR_KEYVAL, fn, "invalid %s keyval %d", kind_name(kind), k);
     }
     struct sf_mpi_attr *a = find(*list, k);
     if (a == NULL) {
@@ -220,7 +220,8 @@ static int delete_attr(const char *fn, MPI_Comm ecomm, enum sf_mpi_attr_kind kin
 
 static int cmp_keyval(const void *a, const void *b)
 {
-    int x = (*(struct sf_mpi_attr *const *)a)->keyval, y = (*(struct sf_mpi_attr *const *)b)->keyval;
+    int x = (*(struct sf_mpi_attr *const *)a)->keyval,
+        y = (*(struct sf_mpi_attr *const *)b)->keyval;
     return (x > y) - (x < y);
 }
 
@@ -314,8 +315,7 @@ int PMPI_Comm_create_keyval(MPI_Comm_copy_attr_function *comm_copy_attr_fn,
 {
     return create_keyval("MPI_Comm_create_keyval", SF_MPI_ATTR_COMM,
                          (copy_fn_t *)(void (*)(void))comm_copy_attr_fn,
-                         (del_fn_t *)(void (*)(void))comm_delete_attr_fn, comm_keyval,
-                         extra_state);
+                         (del_fn_t *)(void (*)(void))comm_delete_attr_fn, comm_keyval, extra_state);
 }
 SF_MPI_ALIAS(Comm_create_keyval);
 
@@ -372,17 +372,30 @@ static int comm_get(const char *fn, MPI_Comm comm, int k, void *attribute_val, i
     }
     int *v = NULL;
     switch (k) {
-    case MPI_TAG_UB: v = &attr_tag_ub; break;
-    case MPI_HOST: v = &attr_host; break;
-    case MPI_IO: v = &attr_io; break;
-    case MPI_WTIME_IS_GLOBAL: v = &attr_wtime_global; break;
-    case MPI_APPNUM: v = &attr_appnum; break;
+    case MPI_TAG_UB:
+        v = &attr_tag_ub;
+        break;
+    case MPI_HOST:
+        v = &attr_host;
+        break;
+    case MPI_IO:
+        v = &attr_io;
+        break;
+    case MPI_WTIME_IS_GLOBAL:
+        v = &attr_wtime_global;
+        break;
+    case MPI_APPNUM:
+        v = &attr_appnum;
+        break;
     case MPI_UNIVERSE_SIZE:
         attr_universe = sf_mpi__st.world_size;
         v = &attr_universe;
         break;
-    case MPI_LASTUSEDCODE: v = &attr_lastcode; break;
-    default: break;
+    case MPI_LASTUSEDCODE:
+        v = &attr_lastcode;
+        break;
+    default:
+        break;
     }
     if (v != NULL) {
         /* The predefined attributes are readable on every communicator. */
@@ -451,8 +464,7 @@ int PMPI_Type_create_keyval(MPI_Type_copy_attr_function *type_copy_attr_fn,
 {
     return create_keyval("MPI_Type_create_keyval", SF_MPI_ATTR_TYPE,
                          (copy_fn_t *)(void (*)(void))type_copy_attr_fn,
-                         (del_fn_t *)(void (*)(void))type_delete_attr_fn, type_keyval,
-                         extra_state);
+                         (del_fn_t *)(void (*)(void))type_delete_attr_fn, type_keyval, extra_state);
 }
 SF_MPI_ALIAS(Type_create_keyval);
 
@@ -469,8 +481,7 @@ int PMPI_Type_set_attr(MPI_Datatype type, int type_keyval, void *attr_val)
     if (err) {
         return err;
     }
-    return set_attr(fn, SF_COMM_WORLD, SF_MPI_ATTR_TYPE, type, &type->attrs, type_keyval,
-                    attr_val);
+    return set_attr(fn, SF_COMM_WORLD, SF_MPI_ATTR_TYPE, type, &type->attrs, type_keyval, attr_val);
 }
 SF_MPI_ALIAS(Type_set_attr);
 

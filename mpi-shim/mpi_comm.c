@@ -19,8 +19,8 @@
 
 enum { CTX_WORDS = SF_MPI_MAX_CTX_PAIRS / 64 };
 
-void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,
-                        int *world, const char *name)
+void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size, int *world,
+                        const char *name)
 {
     c->magic = SF_MPI_MAGIC_COMM;
     c->ctx = ctx;
@@ -127,8 +127,8 @@ static int ctx_agree(const struct sf_coll_comm *c, bool take, uint64_t *extra, s
 /* Blocking exchange on (ctx, tag): send to world rank 'dest' as rank
  * 'me', receive from rank 'src' of the same matching space. Either side
  * may be skipped (dest/src SF_RT_PROC_NULL). */
-static int xfer(uint32_t ctx, int tag, int me, const void *sbuf, size_t slen, int dest,
-                void *rbuf, size_t rlen, int src)
+static int xfer(uint32_t ctx, int tag, int me, const void *sbuf, size_t slen, int dest, void *rbuf,
+                size_t rlen, int src)
 {
     struct sf_rt_req s, r;
     int rc = sf_rt_irecv(sf_mpi__st.rt, &r, rbuf, rlen, src, ctx, tag);
@@ -506,8 +506,7 @@ int PMPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
 }
 SF_MPI_ALIAS(Comm_split);
 
-int PMPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info,
-                         MPI_Comm *newcomm)
+int PMPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info, MPI_Comm *newcomm)
 {
     static const char fn[] = "MPI_Comm_split_type";
     int err = chk_comm_out(fn, comm, newcomm);
@@ -619,8 +618,7 @@ SF_MPI_ALIAS(Comm_create);
  * tag derived from the program's tag. Members match each other by their
  * ranks in comm, so concurrent create_group calls on other groups (other
  * tags) cannot be confused with this one. */
-static int group_or(MPI_Comm comm, MPI_Group g, const int *prank, int tag, uint64_t *buf,
-                    size_t n)
+static int group_or(MPI_Comm comm, MPI_Group g, const int *prank, int tag, uint64_t *buf, size_t n)
 {
     int me = g->rank, sz = g->size;
     int t = TAG_CREATE_GROUP(tag);
@@ -853,8 +851,8 @@ int PMPI_Intercomm_merge(MPI_Comm intercomm, int high, MPI_Comm *newintracomm)
     if (rc < 0) {
         return raise_ctx(intercomm, rc, fn);
     }
-    bool first = (mine >> 32) != (theirs >> 32) ? (mine >> 32) == 0
-                                                 : (uint32_t)mine < (uint32_t)theirs;
+    bool first =
+        (mine >> 32) != (theirs >> 32) ? (mine >> 32) == 0 : (uint32_t)mine < (uint32_t)theirs;
     int ln = intercomm->local_size, rn = intercomm->size, n = ln + rn;
     int *w = malloc(sizeof(int) * (size_t)n);
     if (w == NULL) {
@@ -911,9 +909,9 @@ int PMPI_Comm_get_name(MPI_Comm comm, char *comm_name, int *resultlen)
     static const char fn[] = "MPI_Comm_get_name";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
-        err = sf_mpi__comm_ok(comm) ? 0
-                                    : sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_COMM, fn,
-                                                    "invalid communicator");
+        err = sf_mpi__comm_ok(comm)
+                  ? 0
+                  : sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_COMM, fn, "invalid communicator");
     }
     if (err) {
         return err;
@@ -1025,8 +1023,8 @@ int PMPI_Comm_compare(MPI_Comm comm1, MPI_Comm comm2, int *result)
     }
     int r = cmp_lists(comm1->size, comm1->world, comm2->size, comm2->world);
     if (comm1->is_inter && r != MPI_UNEQUAL) {
-        int l = cmp_lists(comm1->local_size, comm1->local_world, comm2->local_size,
-                          comm2->local_world);
+        int l =
+            cmp_lists(comm1->local_size, comm1->local_world, comm2->local_size, comm2->local_world);
         r = l > r ? l : r;
     }
     *result = r;

@@ -95,7 +95,8 @@ static void *const pre_type[] = {
     [69] = (void *)&ompi_mpi_c_float_complex,
     [70] = (void *)&ompi_mpi_c_double_complex,
     [71] = (void *)&ompi_mpi_c_long_double_complex,
-    [72] = (void *)&ompi_mpi_count,    [12] = (void *)&ompi_mpi_integer16,
+    [72] = (void *)&ompi_mpi_count,
+    [12] = (void *)&ompi_mpi_integer16,
     [28] = (void *)&ompi_mpi_real2,
 };
 static void *const pre_comm[] = {(void *)&ompi_mpi_comm_world, (void *)&ompi_mpi_comm_self,
@@ -103,10 +104,10 @@ static void *const pre_comm[] = {(void *)&ompi_mpi_comm_world, (void *)&ompi_mpi
 static void *const pre_group[] = {(void *)&ompi_mpi_group_null, (void *)&ompi_mpi_group_empty};
 static void *const pre_req[] = {(void *)&ompi_request_null};
 static void *const pre_op[] = {
-    (void *)&ompi_mpi_op_null, (void *)&ompi_mpi_op_max,    (void *)&ompi_mpi_op_min,
-    (void *)&ompi_mpi_op_sum,  (void *)&ompi_mpi_op_prod,   (void *)&ompi_mpi_op_land,
-    (void *)&ompi_mpi_op_band, (void *)&ompi_mpi_op_lor,    (void *)&ompi_mpi_op_bor,
-    (void *)&ompi_mpi_op_lxor, (void *)&ompi_mpi_op_bxor,   (void *)&ompi_mpi_op_maxloc,
+    (void *)&ompi_mpi_op_null,   (void *)&ompi_mpi_op_max,     (void *)&ompi_mpi_op_min,
+    (void *)&ompi_mpi_op_sum,    (void *)&ompi_mpi_op_prod,    (void *)&ompi_mpi_op_land,
+    (void *)&ompi_mpi_op_band,   (void *)&ompi_mpi_op_lor,     (void *)&ompi_mpi_op_bor,
+    (void *)&ompi_mpi_op_lxor,   (void *)&ompi_mpi_op_bxor,    (void *)&ompi_mpi_op_maxloc,
     (void *)&ompi_mpi_op_minloc, (void *)&ompi_mpi_op_replace, (void *)&ompi_mpi_op_no_op};
 static void *const pre_info[] = {(void *)&ompi_mpi_info_null, (void *)&ompi_mpi_info_env};
 static void *const pre_errh[] = {(void *)&ompi_mpi_errhandler_null,
@@ -123,11 +124,11 @@ static void ftab_init(int k)
     static const struct {
         void *const *p;
         int n;
-    } pre[K_N] = {[K_COMM] = {pre_comm, N(pre_comm)}, [K_TYPE] = {pre_type, N(pre_type)},
+    } pre[K_N] = {[K_COMM] = {pre_comm, N(pre_comm)},    [K_TYPE] = {pre_type, N(pre_type)},
                   [K_GROUP] = {pre_group, N(pre_group)}, [K_REQ] = {pre_req, N(pre_req)},
-                  [K_OP] = {pre_op, N(pre_op)},       [K_INFO] = {pre_info, N(pre_info)},
-                  [K_ERRH] = {pre_errh, N(pre_errh)}, [K_WIN] = {pre_win, N(pre_win)},
-                  [K_FILE] = {pre_file, N(pre_file)}, [K_MSG] = {pre_msg, N(pre_msg)}};
+                  [K_OP] = {pre_op, N(pre_op)},          [K_INFO] = {pre_info, N(pre_info)},
+                  [K_ERRH] = {pre_errh, N(pre_errh)},    [K_WIN] = {pre_win, N(pre_win)},
+                  [K_FILE] = {pre_file, N(pre_file)},    [K_MSG] = {pre_msg, N(pre_msg)}};
     struct ftab *t = &tabs[k];
     t->init = true;
     for (int i = 0; i < pre[k].n; i++) {
@@ -244,10 +245,16 @@ static void *f2c(int k, MPI_Fint f)
     return tabs[k].obj[f];
 }
 
-#define SF_F2C_PAIR(Kind, Type, K)                                               \
-    MPI_Fint PMPI_##Kind##_c2f(Type h) { return c2f(K, (void *)h); }             \
-    SF_MPI_ALIAS(Kind##_c2f);                                                    \
-    Type PMPI_##Kind##_f2c(MPI_Fint f) { return (Type)f2c(K, f); }               \
+#define SF_F2C_PAIR(Kind, Type, K)                                                                 \
+    MPI_Fint PMPI_##Kind##_c2f(Type h)                                                             \
+    {                                                                                              \
+        return c2f(K, (void *)h);                                                                  \
+    }                                                                                              \
+    SF_MPI_ALIAS(Kind##_c2f);                                                                      \
+    Type PMPI_##Kind##_f2c(MPI_Fint f)                                                             \
+    {                                                                                              \
+        return (Type)f2c(K, f);                                                                    \
+    }                                                                                              \
     SF_MPI_ALIAS(Kind##_f2c)
 
 SF_F2C_PAIR(Comm, MPI_Comm, K_COMM);
@@ -264,8 +271,8 @@ SF_F2C_PAIR(Message, MPI_Message, K_MSG);
 /* --- program-defined error classes and codes --- */
 
 struct uerr {
-    int cls;    /* the class of this code (itself for a class) */
-    char *str;  /* MPI_Add_error_string, or NULL */
+    int cls;   /* the class of this code (itself for a class) */
+    char *str; /* MPI_Add_error_string, or NULL */
 };
 static struct uerr *uerrs; /* code MPI_ERR_LASTCODE + 1 + i */
 static int nuerr;

@@ -10,7 +10,7 @@
 #include "mpi-shim/shim_int.h"
 
 struct sf_mpi_topo {
-    int kind;               /* MPI_CART, MPI_GRAPH, MPI_DIST_GRAPH */
+    int kind; /* MPI_CART, MPI_GRAPH, MPI_DIST_GRAPH */
     /* Cartesian */
     int ndims;
     int *dims, *periods, *coords;
@@ -93,8 +93,10 @@ static int chk_topo(const char *fn, MPI_Comm comm, int kind)
     if (comm->topo == NULL || (kind != 0 && comm->topo->kind != kind)) {
         return sf_mpi__raise(comm, MPI_ERR_TOPOLOGY, fn, "%s has no %s topology",
                              sf_mpi__comm_name(comm),
-                             kind == MPI_CART ? "Cartesian" : kind == MPI_GRAPH ? "graph"
-                                                            : kind == MPI_DIST_GRAPH ? "distributed graph" : "");
+                             kind == MPI_CART         ? "Cartesian"
+                             : kind == MPI_GRAPH      ? "graph"
+                             : kind == MPI_DIST_GRAPH ? "distributed graph"
+                                                      : "");
     }
     return 0;
 }
@@ -247,8 +249,7 @@ int PMPI_Cart_create(MPI_Comm comm_old, int ndims, const int dims[], const int p
         return err;
     }
     if (ndims < 0 || comm_cart == NULL || (ndims > 0 && (dims == NULL || periods == NULL))) {
-        return sf_mpi__raise(comm_old, MPI_ERR_ARG, fn, "invalid ndims %d or NULL argument",
-                             ndims);
+        return sf_mpi__raise(comm_old, MPI_ERR_ARG, fn, "invalid ndims %d or NULL argument", ndims);
     }
     if (ndims > 64) {
         /* a 65-dimensional grid has at least 2^65 processes... unless
@@ -325,8 +326,7 @@ int PMPI_Cart_rank(MPI_Comm comm, const int coords[], int *rank)
     }
     int r = cart_rank(comm->topo, coords);
     if (r < 0) {
-        return sf_mpi__raise(comm, MPI_ERR_ARG, fn,
-                             "coordinates outside a non-periodic dimension");
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "coordinates outside a non-periodic dimension");
     }
     *rank = r;
     return MPI_SUCCESS;
@@ -727,9 +727,8 @@ int PMPI_Dist_graph_create_adjacent(MPI_Comm comm_old, int indegree, const int s
                     (outdegree > 0 && weights_given(destweights)) ||
                     (sourceweights != MPI_UNWEIGHTED && destweights != MPI_UNWEIGHTED);
     struct sf_mpi_topo *t =
-        dist_new(indegree, sources, weights_given(sourceweights) ? sourceweights : NULL,
-                 outdegree, destinations, weights_given(destweights) ? destweights : NULL,
-                 weighted);
+        dist_new(indegree, sources, weights_given(sourceweights) ? sourceweights : NULL, outdegree,
+                 destinations, weights_given(destweights) ? destweights : NULL, weighted);
     if (t != NULL && weighted) {
         /* weights arrays of zero-degree sides stay NULL; fill missing ones with 1 */
         if (t->srcw == NULL && indegree > 0) {
@@ -986,10 +985,10 @@ static int neighbours(MPI_Comm comm, int **in, int *nin, int **out, int *nout, b
  * k of the receive side comes from in-neighbour k. Byte displacements. */
 struct nbr_side {
     const void *buf;
-    const int *counts;     /* NULL: 'count' for every block */
+    const int *counts; /* NULL: 'count' for every block */
     int count;
-    const MPI_Aint *bdispl; /* byte displacements, or NULL */
-    const int *displ;      /* displacements in extents of the type, or NULL */
+    const MPI_Aint *bdispl;    /* byte displacements, or NULL */
+    const int *displ;          /* displacements in extents of the type, or NULL */
     const MPI_Datatype *types; /* per block, or NULL: 'type' */
     MPI_Datatype type;
 };
@@ -1076,8 +1075,8 @@ static int nbr_exchange(const char *fn, MPI_Comm comm, const struct nbr_side *sn
     return cls ? sf_mpi__raise(comm, cls, fn, "neighbour exchange failed") : MPI_SUCCESS;
 }
 
-int PMPI_Neighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
-                           void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+int PMPI_Neighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                           int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
     struct nbr_side s = {.buf = sendbuf, .count = sendcount, .type = sendtype};
     struct nbr_side r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
@@ -1095,15 +1094,14 @@ int PMPI_Neighbor_alltoallv(const void *sendbuf, const int sendcounts[], const i
 }
 SF_MPI_ALIAS(Neighbor_alltoallv);
 
-int PMPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[],
-                            const MPI_Aint sdispls[], const MPI_Datatype sendtypes[],
-                            void *recvbuf, const int recvcounts[], const MPI_Aint rdispls[],
-                            const MPI_Datatype recvtypes[], MPI_Comm comm)
+int PMPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[], const MPI_Aint sdispls[],
+                            const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[],
+                            const MPI_Aint rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm)
 {
-    struct nbr_side s = {.buf = sendbuf, .counts = sendcounts, .bdispl = sdispls,
-                         .types = sendtypes};
-    struct nbr_side r = {.buf = recvbuf, .counts = recvcounts, .bdispl = rdispls,
-                         .types = recvtypes};
+    struct nbr_side s = {
+        .buf = sendbuf, .counts = sendcounts, .bdispl = sdispls, .types = sendtypes};
+    struct nbr_side r = {
+        .buf = recvbuf, .counts = recvcounts, .bdispl = rdispls, .types = recvtypes};
     return nbr_exchange("MPI_Neighbor_alltoallw", comm, &s, &r);
 }
 SF_MPI_ALIAS(Neighbor_alltoallw);
@@ -1159,8 +1157,7 @@ int PMPI_Neighbor_allgatherv(const void *sendbuf, int sendcount, MPI_Datatype se
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
     struct nbr_side s = {.buf = sendbuf, .count = sendcount, .bdispl = d, .type = sendtype};
-    struct nbr_side r = {.buf = recvbuf, .counts = recvcounts, .displ = displs,
-                         .type = recvtype};
+    struct nbr_side r = {.buf = recvbuf, .counts = recvcounts, .displ = displs, .type = recvtype};
     err = nbr_exchange(fn, comm, &s, &r);
     if (d != zero_displ) {
         free(d);

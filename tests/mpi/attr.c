@@ -167,9 +167,11 @@ int main(int argc, char **argv)
 
     /* handle conversions: predefined Fortran values and round trips */
     CHECK(MPI_Comm_c2f(MPI_COMM_WORLD) == 0 && MPI_Comm_c2f(MPI_COMM_SELF) == 1 &&
-              MPI_Comm_c2f(MPI_COMM_NULL) == 2, "comm fortran values");
+              MPI_Comm_c2f(MPI_COMM_NULL) == 2,
+          "comm fortran values");
     CHECK(MPI_Type_c2f(MPI_INT) == 39 && MPI_Type_c2f(MPI_DOUBLE) == 46 &&
-              MPI_Type_c2f(MPI_DATATYPE_NULL) == 0, "type fortran values");
+              MPI_Type_c2f(MPI_DATATYPE_NULL) == 0,
+          "type fortran values");
     CHECK(MPI_Op_c2f(MPI_SUM) == 3 && MPI_Group_c2f(MPI_GROUP_EMPTY) == 1 &&
               MPI_Info_c2f(MPI_INFO_ENV) == 1 && MPI_Errhandler_c2f(MPI_ERRORS_RETURN) == 2,
           "other fortran values");
