@@ -37,8 +37,17 @@ enum {
 
 /* Context ids: each communicator owns an even/odd pair, the even one for
  * point-to-point and the odd one for its collectives. WORLD has 0/1, SELF
- * 2/3; others are allocated from a bitmap agreed on by the parent's
- * members (an allreduce-AND of their free bitmaps). */
+ * 2/3. Every process keeps a bitmap of the pairs it uses (ctx_used); a new
+ * communicator takes the lowest pair unused at ALL its future members
+ * (mpi_comm.c): dup/split/create OR the bitmaps over the parent (one
+ * allreduce), create_group over the group members only (a tree over the
+ * parent's point-to-point context, internal tag from the program's tag),
+ * Intercomm_create ORs each group's bitmap and the two leaders swap theirs
+ * over the peer communicator, merge/dup of an inter-communicator does the
+ * same across it. So no process ever has two communicators on one pair,
+ * and disjoint communicators from one split may share a pair. Library
+ * traffic on a point-to-point context uses negative tags (mpi_comm.c,
+ * mpi_topo.c: -0x40000000 and below), which MPI_ANY_TAG never matches. */
 #define SF_MPI_CTX_WORLD 0u
 #define SF_MPI_CTX_SELF 2u
 #define SF_MPI_MAX_CTX_PAIRS 2048u
