@@ -9,7 +9,7 @@
 #include "dht/dht_int.h"
 
 #define STORE_SLOTS0 64
-#define REPLICATE_PER_TICK 4
+#define REPLICATE_PER_TICK 16
 
 static size_t key_hash(const struct sf_dht *d, const struct sf_dht_id *key)
 {
@@ -317,7 +317,10 @@ void sf_dht__store_lookup_done(struct sf_dht *d, struct sf_dht__lookup *lk,
 
 void sf_dht__store_maintain(struct sf_dht *d)
 {
-    int started = 0;
+    /* Expire everything first; replication lookups start after the scan,
+     * since one may end at once and change the store under it. */
+    struct sf_dht_id due[REPLICATE_PER_TICK];
+    int ndue = 0;
     for (size_t s = 0; s < d->nkslot; s++) {
         struct sf_dht__key *ke = d->kslot[s];
         while (ke != NULL) {
@@ -334,20 +337,19 @@ void sf_dht__store_maintain(struct sf_dht *d)
             }
             if (ke->n == 0) {
                 key_unlink(d, ke);
-            } else if (started < REPLICATE_PER_TICK &&
+            } else if (ndue < REPLICATE_PER_TICK &&
                        d->now - ke->replicated >= (uint64_t)d->cfg.replicate_ms) {
+                /* Keys past the budget wait for the next tick. */
                 ke->replicated = d->now;
                 if (stale) {
-                    struct sf_dht_id key = ke->key;
-                    started++;
-                    /* May finish at once and touch the store: stop here. */
-                    (void)sf_dht__lookup_start(d, SF_DHT__LK_REPLICATE, &key, NULL, NULL, NULL,
-                                               NULL);
-                    return;
+                    due[ndue++] = ke->key;
                 }
             }
             ke = next;
         }
+    }
+    for (int i = 0; i < ndue; i++) {
+        (void)sf_dht__lookup_start(d, SF_DHT__LK_REPLICATE, &due[i], NULL, NULL, NULL, NULL);
     }
 }
 

@@ -876,6 +876,7 @@ struct probe {
     struct {
         struct sf_dht_id pub;
         uint64_t seq;
+        uint32_t ttl_ms;
         size_t len;
         uint8_t data[64];
     } v[128];
@@ -894,6 +895,7 @@ static void on_done(struct sf_dht *dht, const struct sf_dht_result *r, void *arg
     for (size_t i = 0; i < p->nv; i++) {
         p->v[i].pub = r->values[i].publisher;
         p->v[i].seq = r->values[i].seq;
+        p->v[i].ttl_ms = r->values[i].ttl_ms;
         p->v[i].len = r->values[i].len;
         memcpy(p->v[i].data, r->values[i].data, r->values[i].len < 64 ? r->values[i].len : 64);
     }
@@ -1231,6 +1233,46 @@ START_TEST(test_sim_value_expiry)
 }
 END_TEST
 
+/* Holders pass on records nobody re-stores: with the publisher gone, the
+ * record moves to the new closest nodes as the old holders die, and still
+ * expires on the publisher's schedule. */
+START_TEST(test_sim_replication)
+{
+    size_t n = sim_nodes();
+    struct sf_dht_sim *s = build(n, 8008);
+    struct sf_dht_id key;
+    sf_dht_sim_random_id(s, &key);
+    long pub = random_live(s);
+    uint64_t t0 = s->now;
+    put(s, pub, &key, 1, "replicated", 300000);
+    sf_dht_sim_kill(s, (size_t)pub);
+    /* Half of the original holders crash early ... */
+    size_t k = (size_t)s->cfg.dht.k, holders[64];
+    ck_assert_uint_eq(sf_dht_sim_closest(s, &key, -1, k, holders), k);
+    for (size_t i = 0; i < k / 2; i++) {
+        sf_dht_sim_kill(s, holders[i]);
+    }
+    /* ... the survivors replicate (every replicate_ms, once the record has
+     * gone that long without a STORE), then crash too. */
+    sf_dht_sim_run_until(s, t0 + 130000);
+    for (size_t i = k / 2; i < k; i++) {
+        sf_dht_sim_kill(s, holders[i]);
+    }
+    sf_dht_sim_run_until(s, t0 + 140000);
+    struct probe *p = get(s, random_live(s), &key);
+    ck_assert_uint_eq(p->nv, 1);
+    ck_assert_mem_eq(p->v[0].data, "replicated", 10);
+    ck_assert_uint_le(p->v[0].ttl_ms, 300000 - 140000 + 1000);
+    free(p);
+    /* Replication never extends the TTL: gone after 300 s. */
+    sf_dht_sim_run_until(s, t0 + 303000);
+    p = get(s, random_live(s), &key);
+    ck_assert_uint_eq(p->nv, 0);
+    free(p);
+    sf_dht_sim_destroy(s);
+}
+END_TEST
+
 /* A cluster key through the sign/verify hooks: members talk, an outsider
  * with another key is dropped (counted) and never gets in. */
 static int key_sign(void *ctx, uint8_t *pkt, size_t len, uint8_t key)
@@ -1391,6 +1433,7 @@ static Suite *dht_suite(void)
     tcase_add_test(sim, test_sim_steady_churn);
     tcase_add_test(sim, test_sim_values);
     tcase_add_test(sim, test_sim_value_expiry);
+    tcase_add_test(sim, test_sim_replication);
     tcase_add_test(sim, test_sim_auth_hooks);
     suite_add_tcase(s, sim);
     TCase *udp = tcase_create("udp");
