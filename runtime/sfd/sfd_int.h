@@ -222,6 +222,7 @@ struct sf_sfd {
     uint64_t next_job;
     int exit_code; /* the daemon's own exit status */
     bool stopping;
+    bool no_spawn; /* fuzz target: SPAWN never starts processes */
     /* listening mode */
     char *state_dir, *sock_path;
     char *key_path;  /* --cluster-key, or NULL: STATE_DIR/cluster.key */
@@ -329,6 +330,10 @@ int sf_sfd__place(const struct sf_sfd_place_node *nodes, int nnodes,
                   const struct sf_sfd_place_req *req, int *rank_node, char *err, size_t errlen);
 
 /* sfd_peer.c: the control port, membership and failure detection. */
+struct sf_sfd_pconn *sf_sfd__pconn_new(struct sf_sfd *sfd, int fd, bool outgoing);
+void sf_sfd__pconn_close(struct sf_sfd_pconn *pc);
+/* Handle the frames buffered in pc->rbuf; false if pc was closed. */
+bool sf_sfd__pconn_process(struct sf_sfd_pconn *pc);
 int sf_sfd__peer_start(struct sf_sfd *sfd);
 void sf_sfd__peer_stop(struct sf_sfd *sfd); /* GOODBYE to all, close all */
 /* Seal and queue one frame (e begun with seq sf_sfd__peer_seq(p)). */

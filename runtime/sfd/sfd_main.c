@@ -19,24 +19,6 @@
 #include "runtime/base/sf_log.h"
 #include "runtime/sfd/sfd_int.h"
 
-static const struct sf_tun sfd_tun_items[] = {
-    {"kill_grace", SF_TUN_DOUBLE, "2s",
-     "time ranks get between SIGTERM and SIGKILL when a job ends",
-     offsetof(struct sf_sfd_tun, kill_grace)},
-    {"output_chunk", SF_TUN_SIZE, "64k", "bytes read from a rank's stdout/stderr per message",
-     offsetof(struct sf_sfd_tun, output_chunk)},
-    {"stdout_pty", SF_TUN_BOOL, "1",
-     "give ranks a raw pseudo-terminal as stdout (line-buffered, like Open MPI); 0: a pipe",
-     offsetof(struct sf_sfd_tun, stdout_pty)},
-    {"fail_timeout", SF_TUN_DOUBLE, "1s",
-     "silence after which another daemon is declared gone (its jobs end under --ft=abort)",
-     offsetof(struct sf_sfd_tun, fail_timeout)},
-    {"keepalive", SF_TUN_DOUBLE, "0.25s", "interval of keep-alives between daemons",
-     offsetof(struct sf_sfd_tun, keepalive)},
-};
-const struct sf_tun_table sf_sfd__tun_table = {"sfd", sfd_tun_items,
-                                               sizeof(sfd_tun_items) / sizeof(sfd_tun_items[0])};
-
 static void usage(FILE *out)
 {
     fprintf(out,

@@ -30,6 +30,7 @@
 #define TICK_MS 50
 
 static void pc_close(struct sf_sfd_pconn *pc);
+static struct sf_sfd_pconn *pc_new(struct sf_sfd *sfd, int fd, bool outgoing);
 static void declare_gone(struct sf_sfd *sfd, struct sf_sfd_peer *p, const char *why, bool tell);
 
 /* ------------------------------------------------------------------ */
@@ -132,6 +133,16 @@ static void send_list(struct sf_sfd_pconn *pc, struct sf_sfd_peer *only)
 /* connections */
 
 static void on_pc_io(struct sf_loop *loop, int fd, int events, void *arg);
+
+struct sf_sfd_pconn *sf_sfd__pconn_new(struct sf_sfd *sfd, int fd, bool outgoing)
+{
+    return pc_new(sfd, fd, outgoing);
+}
+
+void sf_sfd__pconn_close(struct sf_sfd_pconn *pc)
+{
+    pc_close(pc);
+}
 
 static struct sf_sfd_pconn *pc_new(struct sf_sfd *sfd, int fd, bool outgoing)
 {
@@ -488,7 +499,7 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
 }
 
 /* Process what rbuf holds. Returns false if pc was closed. */
-static bool process(struct sf_sfd_pconn *pc)
+bool sf_sfd__pconn_process(struct sf_sfd_pconn *pc)
 {
     struct sf_sfd *sfd = pc->sfd;
     size_t off = 0;
@@ -570,7 +581,7 @@ void sf_sfd__pconn_input(struct sf_sfd_pconn *pc)
             return;
         }
         pc->rlen += (size_t)n;
-        if (!process(pc)) {
+        if (!sf_sfd__pconn_process(pc)) {
             return;
         }
     }

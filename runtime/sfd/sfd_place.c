@@ -68,7 +68,12 @@ int sf_sfd__place(const struct sf_sfd_place_node *nodes, int nnodes,
         const char *p = req->hosts;
         while (*p != '\0') {
             const char *end = strchrnul(p, ',');
-            const char *colon = memchr(p, ':', (size_t)(end - p));
+            const char *colon = NULL; /* the last ':' of the entry */
+            for (const char *q = p; q < end; q++) {
+                if (*q == ':') {
+                    colon = q;
+                }
+            }
             int want = -1;
             size_t hl = (size_t)(end - p);
             if (colon != NULL) {

@@ -304,6 +304,9 @@ static int stdout_channel(struct sf_sfd_job *job, int out[2])
 
 int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r)
 {
+    if (job->sfd->no_spawn) {
+        return -EPERM;
+    }
     int sv[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
     int rc = 0;
     char **env = NULL;

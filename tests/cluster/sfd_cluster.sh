@@ -1,0 +1,128 @@
+#!/bin/sh
+# Three sfd daemons on loopback ports (private state dirs, one cluster
+# key): membership, a 6-rank MPI job across them, kill -9 of a daemon in
+# the middle of a job (--ft=abort ends it naming the node, nothing left
+# running), rejoin with the same node id, a wrong-key daemon that cannot
+# join, garbage and replayed frames dropped and counted while jobs still run.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+
+SFD=$top_builddir/runtime/sfd/sfd
+POKE=$top_builddir/tests/cluster/sfd_poke
+RING=$top_builddir/examples/ring
+"$SFRUN" --help 2>&1 | grep -q -- '--cluster' || { echo "SKIP: sfrun has no --cluster"; exit 77; }
+[ -x "$RING" ] || { echo "SKIP: examples/ring not built"; exit 77; }
+
+MARK=sfdclu$$
+pids=""
+cleanup() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    pkill -9 -f "$MARK" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+head -c 32 /dev/urandom >"$TMP/key"
+chmod 600 "$TMP/key"
+
+# start NAME [JOIN] [KEY]: a daemon on a free port; its pid in $TMP/NAME.pid.
+start() {
+    j=""
+    [ -n "$2" ] && j="--join $2"
+    SF_LOG_LEVEL=info "$SFD" --listen --state-dir "$TMP/$1" --port 0 --bind 127.0.0.1 \
+        --name "$1" --cluster-key "${3:-$TMP/key}" $j >"$TMP/$1.log" 2>&1 &
+    echo $! >"$TMP/$1.pid"
+    pids="$pids $!"
+    wait_until test -s "$TMP/$1/sfd.addr" || fail "$1 did not start"
+}
+addr() { tr -d '\n' <"$TMP/$1/sfd.addr"; }
+status() { "$POKE" status "$TMP/$1/sfd.sock"; }
+stat_val() { status "$1" | sed -n "s/^$2=//p"; }
+peers_are() { [ "$(stat_val "$1" peers)" = "$2" ]; }
+stat_ge() { v=$(stat_val "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+
+start n1
+start n2 "$(addr n1)"
+start n3 "$(addr n1)"
+for n in n1 n2 n3; do
+    wait_until peers_are $n 2
+    check "$n sees the two others" 2 "$(stat_val $n peers)"
+done
+
+# A job across the three nodes: 2 ranks each, MPI over tcp between nodes.
+out=$TMP/out
+"$SFRUN" --cluster "$TMP/n1" -n 6 sh -c 'echo "rank $SF_RANK on $SF_HOSTNAME node $SF_NODE_ID"' \
+    </dev/null >"$out" 2>&1
+check "shell job exit 0" 0 $?
+for n in n1 n2 n3; do
+    check "2 ranks on $n" 2 "$(grep -c " on $n node" "$out")"
+done
+"$SFRUN" --cluster "$TMP/n2" -n 6 "$RING" 20 "$MARK" </dev/null >"$out" 2>&1
+check "6-rank MPI ring across 3 daemons exit 0" 0 $?
+check_grep "ring result" "token *300 (expected 300)" "$out"
+"$SFRUN" --cluster "$TMP/n3" -n 6 --map-by node sh -c 'echo "r$SF_RANK $SF_HOSTNAME"' \
+    </dev/null >"$out" 2>&1
+check_grep "--map-by node: rank 1 on the second node" "^r1 n1$" "$out"
+
+# kill -9 a daemon in the middle of a long job.
+"$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 100000000 "$MARK" </dev/null >"$out" 2>&1 &
+job=$!
+ranks_running() { [ "$(pgrep -f "$MARK" | wc -l)" -ge 7 ]; } # 6 ranks + sfrun
+wait_until ranks_running
+check "6 ranks running" 0 $?
+wait_until lines_at_least "$TMP/n3.log" "ranks here" 1
+t0=$(date +%s%N)
+kill -9 "$(cat "$TMP/n3.pid")"
+wait_until proc_gone $job
+wait $job
+rc=$?
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+echo "job ended ${ms} ms after the kill"
+check "job fails after a node is killed" 1 $rc
+check_grep "message names the node and ranks" "node n3 .*lost ranks 4,5" "$out"
+[ $ms -le 2000 ] && r=yes || r="no ($ms ms)"
+check "ended within the failure timeout + 1 s" yes "$r"
+wait_until no_proc_matching "$MARK"
+check "no rank left running" 0 $?
+wait_until peers_are n1 1
+check "n1 dropped n3" 1 "$(stat_val n1 peers)"
+
+# n3 comes back with the same node id: it joins as a new member.
+start n3 "$(addr n2)"
+wait_until peers_are n1 2
+check "n3 rejoined" 2 "$(stat_val n1 peers)"
+"$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 20 "$MARK" </dev/null >"$out" 2>&1
+check "next job after the rejoin exit 0" 0 $?
+
+# A daemon with another key cannot join.
+head -c 32 /dev/urandom >"$TMP/badkey"
+chmod 600 "$TMP/badkey"
+before=$(stat_val n1 drop_bad_mac)
+start bad "$(addr n1)" "$TMP/badkey"
+wait_until stat_ge n1 drop_bad_mac $((before + 1))
+check "wrong-key frames counted" 0 $?
+check "wrong-key daemon has no peers" 0 "$(stat_val bad peers)"
+check "cluster unchanged" 2 "$(stat_val n1 peers)"
+kill "$(cat "$TMP/bad.pid")"
+
+# Garbage and replayed frames on the control port.
+"$POKE" garbage "$(addr n1)"
+check "garbage connection is closed" 0 $?
+wait_until stat_ge n1 drop_garbage 1
+check "garbage counted" 0 $?
+mac0=$(stat_val n1 drop_bad_mac)
+"$POKE" replay "$(addr n1)" "$TMP/key"
+check "replay session handled" 0 $?
+wait_until stat_ge n1 drop_replay 1
+check "replayed frame counted" 0 $?
+wait_until stat_ge n1 drop_bad_mac $((mac0 + 1))
+check "recorded session replayed: bad MAC counted" 0 $?
+check "cluster unchanged after the attacks" 2 "$(stat_val n1 peers)"
+"$SFRUN" --cluster "$TMP/n2" -n 6 "$RING" 20 "$MARK" </dev/null >"$out" 2>&1
+check "a job still runs after the attacks" 0 $?
+
+# Orderly exit: GOODBYE, so n1 names it as gone by goodbye, not a crash.
+kill "$(cat "$TMP/n2.pid")"
+wait_until peers_are n1 1
+check_grep "goodbye seen" "n2 .*left (goodbye)" "$TMP/n1.log"
+finish
