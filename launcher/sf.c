@@ -295,9 +295,20 @@ static int cmd_query(const char *dir, const char *topic)
         fprintf(stderr, "sf: %s: %s\n", topic, err);
         return SF_EXIT_FAIL;
     }
+    /* Daemons may answer every STATUS_REQ with everything they know:
+     * nodes and jobs print their own tables, status prints it all. */
     char kinds[16][32];
-    size_t nk = sf_rows_kinds(&rows, kinds, 16);
-    bool any = sf_rows_table(stdout, &rows, "") > 0;
+    size_t nk = 0;
+    bool any = false;
+    if (strcmp(topic, "nodes") == 0) {
+        snprintf(kinds[nk++], 32, "node");
+    } else if (strcmp(topic, "jobs") == 0) {
+        snprintf(kinds[nk++], 32, "job");
+        snprintf(kinds[nk++], 32, "rank");
+    } else {
+        any = sf_rows_table(stdout, &rows, "") > 0;
+        nk = sf_rows_kinds(&rows, kinds, 16);
+    }
     for (size_t k = 0; k < nk; k++) {
         if (any) {
             putchar('\n');
@@ -305,7 +316,7 @@ static int cmd_query(const char *dir, const char *topic)
         any = sf_rows_table(stdout, &rows, kinds[k]) > 0 || any;
     }
     if (!any) {
-        printf("(nothing)\n");
+        printf("(no %s)\n", strcmp(topic, "status") == 0 ? "answer" : topic);
     }
     sf_rows_free(&rows);
     return SF_EXIT_OK;

@@ -849,6 +849,11 @@ static int members_seen(const struct sf_cnode *nd, char *err, size_t errlen)
         return rc;
     }
     int n = sf_rows_count_alive(&rows);
+    if (getenv("SF_DEBUG_UP") != NULL) {
+        for (size_t i = 0; i < rows.n; i++) {
+            fprintf(stderr, "sf: %s: %s\n", nd->name, rows.v[i]);
+        }
+    }
     sf_rows_free(&rows);
     return n;
 }

@@ -32,6 +32,9 @@ int sf_query_what(const char *topic)
     return -EINVAL;
 }
 
+static bool next_tok(const char **p, const char **tok, size_t *len);
+static bool is_kind(const char *row, const char *kind);
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -81,6 +84,107 @@ static int take_status(const struct sf_wire_msg *m, struct sf_rows *out)
     return 0;
 }
 
+/* sfd's STATUS lines (runtime/sfd/sfd_peer.c) are properties of the
+ * node itself ("node=NAME", "id=..", "port=..", "slots=..", "ranks=..")
+ * plus "peer=NAME ID HOST:PORT k=v ..." and "job=ID k=v ... ROLE" rows
+ * with positional fields. Rewrite them into this file's row form: a
+ * "node ... state=self" row for the daemon itself, "node name= id= addr=
+ * ..." per peer, "job id= ... role=" per job. Rows already in that form
+ * pass unchanged. */
+static char *norm_row(const char *row)
+{
+    static const struct {
+        const char *kind, *as, *pos[3];
+    } kinds[] = {
+        {"peer", "node", {"name", "id", "addr"}},
+        {"job", "job", {"id", "role", "role2"}},
+    };
+    const char *p = row, *t;
+    size_t l;
+    if (!next_tok(&p, &t, &l)) {
+        return NULL;
+    }
+    const char *eq = memchr(t, '=', l);
+    if (eq == NULL) {
+        return NULL; /* already "kind k=v ..." */
+    }
+    size_t kl = (size_t)(eq - t);
+    size_t k;
+    for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        if (strlen(kinds[k].kind) == kl && memcmp(t, kinds[k].kind, kl) == 0) {
+            break;
+        }
+    }
+    if (k == sizeof(kinds) / sizeof(kinds[0])) {
+        return NULL;
+    }
+    size_t cap = strlen(row) * 2 + 64;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t off = (size_t)snprintf(out, cap, "%s %s=%.*s", kinds[k].as, kinds[k].pos[0],
+                                  (int)(l - kl - 1), eq + 1);
+    int npos = 1;
+    while (next_tok(&p, &t, &l)) {
+        if (memchr(t, '=', l) != NULL || npos >= 3) {
+            off += (size_t)snprintf(out + off, cap - off, " %.*s", (int)l, t);
+        } else {
+            off += (size_t)snprintf(out + off, cap - off, " %s=%.*s", kinds[k].pos[npos++], (int)l,
+                                    t);
+        }
+    }
+    return out;
+}
+
+static void normalize(struct sf_rows *r)
+{
+    char v[128], self[512];
+    size_t off = 0;
+    bool have_self = false;
+    for (size_t i = 0; i < r->n; i++) {
+        char *nr = norm_row(r->v[i]);
+        if (nr != NULL) {
+            free(r->v[i]);
+            r->v[i] = nr;
+        }
+    }
+    /* The daemon's own properties become its node row. */
+    static const char *const keys[] = {"node", "id", "port", "slots", "ranks", "version"};
+    off = (size_t)snprintf(self, sizeof(self), "node");
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        for (size_t i = 0; i < r->n; i++) {
+            if (!is_kind(r->v[i], "")) {
+                continue;
+            }
+            const char *val = sf_row_get(r->v[i], keys[k], v, sizeof(v));
+            if (val[0] != '\0') {
+                off += (size_t)snprintf(self + off, sizeof(self) - off, " %s=%s",
+                                        k == 0 ? "name" : keys[k], val);
+                have_self = have_self || k == 0;
+                break;
+            }
+        }
+    }
+    if (have_self && off < sizeof(self)) {
+        snprintf(self + off, sizeof(self) - off, " state=self");
+        char **nv = realloc(r->v, (r->n + 1) * sizeof(char *));
+        char *c = strdup(self);
+        if (nv != NULL && c != NULL) {
+            r->v = nv;
+            /* First among the node rows. */
+            memmove(r->v + 1, r->v, r->n * sizeof(char *));
+            r->v[0] = c;
+            r->n++;
+        } else {
+            if (nv != NULL) {
+                r->v = nv;
+            }
+            free(c);
+        }
+    }
+}
+
 int sf_query(int fd, const char *topic, double timeout, struct sf_rows *out, char *err,
              size_t errlen)
 {
@@ -119,6 +223,8 @@ int sf_query(int fd, const char *topic, double timeout, struct sf_rows *out, cha
                 rc = take_status(&m, out);
                 if (rc != 0) {
                     snprintf(err, errlen, "out of memory");
+                } else {
+                    normalize(out);
                 }
                 break;
             }
@@ -232,6 +338,21 @@ int sf_rows_count_alive(const struct sf_rows *r)
 {
     int n = 0;
     char v[64];
+    /* sfd lists every peer it has heard of, and counts the connected ones
+     * in "peers=N": with its own row that is the live membership. */
+    bool self = false;
+    int peers = -1;
+    for (size_t i = 0; i < r->n; i++) {
+        if (is_kind(r->v[i], "node") && strcmp(sf_row_get(r->v[i], "state", v, sizeof(v)),
+                                               "self") == 0) {
+            self = true;
+        } else if (is_kind(r->v[i], "") && sf_row_get(r->v[i], "peers", v, sizeof(v))[0]) {
+            peers = atoi(v);
+        }
+    }
+    if (self && peers >= 0) {
+        return peers + 1;
+    }
     for (size_t i = 0; i < r->n; i++) {
         if (!is_kind(r->v[i], "node")) {
             continue;

@@ -62,10 +62,16 @@ live_procs() {
             END { print n + 0 }'
 }
 
-# nodes_alive: how many nodes `sf nodes` lists as alive.
+# nodes_alive: how many nodes node 1 counts as members: sfd's "peers N"
+# (connected peers) plus itself, else the rows `sf nodes` marks alive.
 nodes_alive() {
+    p=$("$SF" status 2>/dev/null | awk '$1 == "peers" { print $2 }')
+    if [ -n "$p" ]; then
+        echo $((p + 1))
+        return
+    fi
     "$SF" nodes 2>/dev/null | awk '!c { for (i = 1; i <= NF; i++) if ($i == "STATE") c = i; next }
-        $c == "alive" { n++ } END { print n + 0 }'
+        $c == "alive" || $c == "self" { n++ } END { print n + 0 }'
 }
 
 # proc_dead PID: gone or a zombie (init here may reap late).
