@@ -695,10 +695,17 @@ static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster
                 break;
             }
         }
+        size_t keep = 0;
         for (size_t i = 0; i < s->nplace; i++) {
-            free(s->place[i]);
+            if (strncmp(s->place[i], "hosts=", 6) == 0 ||
+                strncmp(s->place[i], "npernode=", 9) == 0 ||
+                strncmp(s->place[i], "map-by=", 7) == 0) {
+                free(s->place[i]);
+            } else {
+                s->place[keep++] = s->place[i];
+            }
         }
-        s->nplace = 0;
+        s->nplace = keep;
     }
     return 0;
 }

@@ -37,6 +37,8 @@ void sfrun_usage(FILE *out)
             "  --cluster DIR        use the cluster recorded in DIR (default: $SF_CLUSTER,\n"
             "                       $XDG_RUNTIME_DIR/starfish or /tmp/starfish-UID)\n"
             "  --sim-nodes K        start K daemons on loopback for this job only\n"
+            "  --ft abort           fault policy: a lost rank or node ends the job (the\n"
+            "                       default and, for now, the only one)\n"
             "Accepted and ignored (Open MPI): --allow-run-as-root, --mca K V (warns),\n"
             "  --rank-by X, --report-bindings, --display-map, --use-hwthread-cpus, -q.\n"
             "Exit status: the job's (lowest failed rank's status, 128+signal if killed,\n"
@@ -186,6 +188,7 @@ enum opt_id {
     O_MAPBY,
     O_CLUSTER,
     O_SIMNODES,
+    O_FT,
 };
 
 struct opt {
@@ -226,6 +229,7 @@ static const struct opt opts[] = {
     {"npernode", O_NPERNODE, 1},
     {"cluster", O_CLUSTER, 1},
     {"sim-nodes", O_SIMNODES, 1},
+    {"ft", O_FT, 1},
     {"use-hwthread-cpus", O_IGNORE0, 0},
 };
 
@@ -376,6 +380,13 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
             }
             o->cluster_dir = args[0];
             break;
+        case O_FT:
+            if (strcmp(args[0], "abort") != 0) {
+                return usage_error("--ft: only 'abort' is implemented, got '%s'%s", args[0],
+                                   " (restart, replay and ulfm are not yet)");
+            }
+            o->ft = "abort";
+            break;
         case O_SIMNODES:
             if (parse_n(args[0], &o->sim_nodes) != 0 || o->sim_nodes > SF_CLUSTER_MAX_NODES) {
                 o->sim_nodes = 0;
@@ -421,7 +432,7 @@ int sfrun_placement_opts(struct sfrun_opts *o, char ***kv, size_t *n)
         }
         o->hostfile = NULL; /* merged: a second call must not add it twice */
     }
-    char *add[3];
+    char *add[4];
     size_t na = 0;
     char num[16];
     if (o->hosts.n > 0) {
@@ -436,6 +447,9 @@ int sfrun_placement_opts(struct sfrun_opts *o, char ***kv, size_t *n)
     }
     if (o->map_by != NULL) {
         add[na++] = kv_fmt("map-by", o->map_by);
+    }
+    if (o->ft != NULL) {
+        add[na++] = kv_fmt("ft", o->ft);
     }
     char **nv = realloc(*kv, (*n + na + 1) * sizeof(char *));
     bool oom = nv == NULL;

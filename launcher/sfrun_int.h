@@ -39,6 +39,7 @@ struct sfrun_opts {
     const char *map_by;       /* "slot", "node" or NULL (daemon default) */
     const char *cluster_dir;  /* --cluster DIR */
     int sim_nodes;            /* --sim-nodes K, 0 = no */
+    const char *ft;           /* --ft policy ("abort") or NULL */
     char **argv; /* program and its arguments (points into main's argv) */
     int argc;
 };
@@ -48,7 +49,8 @@ struct sfrun_opts {
 int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o);
 void sfrun_opts_free(struct sfrun_opts *o);
 /* The placement options as "key=value" strings for JOB_SUBMIT: hosts=
- * (--host and --hostfile merged; reads the hostfile), npernode=, map-by=.
+ * (--host and --hostfile merged; reads the hostfile), npernode=, map-by=,
+ * and the fault policy ft=.
  * Appends to *kv (malloc'd strings, array grown). Returns 0, or
  * SFRUN_EXIT_USAGE after printing the reason (hostfile errors name the
  * line), or SFRUN_EXIT_INTERNAL on ENOMEM. */

@@ -200,6 +200,14 @@ START_TEST(test_placement_errors)
     ck_assert_int_eq(PARSE(&o, "--sim-nodes", "65", "prog"), SFRUN_EXIT_USAGE);
     ck_assert_int_eq(PARSE(&o, "--sim-nodes", "0", "prog"), SFRUN_EXIT_USAGE);
     ck_assert_int_eq(PARSE(&o, "--hostfile", "a", "--hostfile", "b", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--ft", "ulfm", "prog"), SFRUN_EXIT_USAGE);
+    ck_assert_int_eq(PARSE(&o, "--ft=abort", "prog"), 0);
+    ck_assert_str_eq(o.ft, "abort");
+    char **kv = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(sfrun_placement_opts(&o, &kv, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(kv[0], "ft=abort");
 }
 END_TEST
 

@@ -12,6 +12,7 @@ need_netns
 link_state() { ip -o link show "$1" 2>/dev/null | grep -o 'state [A-Z]*' | cut -d' ' -f2; }
 ns_count() { ip netns list | awk '{print $1}' | grep -c '^sf-n[0-9]*$'; }
 two_alive() { [ "$(nodes_alive)" = 2 ]; }
+three_alive() { [ "$(nodes_alive)" = 3 ]; }
 
 round() {
     label=$1
@@ -33,12 +34,28 @@ round() {
     d3=$(cat "$CDIR/n3/sfd.pid")
     check "$label: n3 daemon runs inside sf-n3" 1 "$(ip netns pids sf-n3 | grep -cx "$d3")"
 
+    if [ "$label" = sfd ]; then
+        # A job across the namespaces: ranks talk over the bridge.
+        "$SFRUN" -n 6 sh -c 'echo "rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE"' \
+            </dev/null >"$TMP/jout" 2>"$TMP/jerr"
+        check "$label: 6-rank job across 3 namespaced nodes exits 0" 0 $?
+        check "$label: 6 ranks ran" 6 "$(grep -c '^rank [0-5] of 6$' "$TMP/jout")"
+    fi
     "$SF" node cut n2 >"$TMP/out" 2>&1
     check "$label: node cut exits 0" 0 $?
     check "$label: n2 link is down" DOWN "$(link_state sfv2)"
+    if [ "$label" = sfd ]; then
+        # The stand-in has no keep-alives; sfd must notice the silence.
+        wait_until two_alive
+        check "$label: n1 declares the cut n2 gone" 2 "$(nodes_alive)"
+    fi
     "$SF" node heal n2 >"$TMP/out" 2>&1
     check "$label: node heal exits 0" 0 $?
     check "$label: n2 link is up again" UP "$(link_state sfv2)"
+    if [ "$label" = sfd ]; then
+        wait_until three_alive
+        check "$label: healed n2 is a member again" 3 "$(nodes_alive)"
+    fi
 
     "$SF" node kill n3 >"$TMP/out" 2>&1
     check "$label: node kill exits 0" 0 $?

@@ -28,6 +28,21 @@ check_grep "status shows drop counters" "^drop_bad_mac " "$TMP/out"
 "$SF" jobs >"$TMP/out" 2>&1
 check "sf jobs exits 0" 0 $?
 
+# sfrun finds the cluster through its record, without flags.
+"$SFRUN" -n 4 sh -c 'echo "rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE"' </dev/null \
+    >"$TMP/out" 2>"$TMP/err"
+check "sfrun -n 4 on the recorded cluster exits 0" 0 $?
+check "4 ranks ran" 4 "$(grep -c '^rank [0-3] of 4$' "$TMP/out")"
+check_grep "the job ran on the cluster" "^jobs_run  *[1-9]" "$(
+    "$SF" status >"$TMP/st" 2>&1
+    echo "$TMP/st"
+)"
+# --cluster with one daemon's state dir.
+"$SFRUN" --cluster "$CDIR/n2" -n 2 sh -c 'echo "rank $OMPI_COMM_WORLD_RANK"' </dev/null \
+    >"$TMP/out" 2>"$TMP/err"
+check "sfrun --cluster STATE_DIR exits 0" 0 $?
+check "2 ranks ran" 2 "$(grep -c '^rank [01]$' "$TMP/out")"
+
 "$SF" node kill n3 >"$TMP/out" 2>&1
 check "node kill n3 exits 0" 0 $?
 wait_until two_alive
