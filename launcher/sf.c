@@ -87,8 +87,9 @@ static int cmd_keygen(const char *dir, int argc, char **argv)
     }
     int rc = sf_keygen(file, force);
     if (rc == -EEXIST) {
-        fprintf(stderr, "sf: %s exists; use --force to replace it (daemons using the old key "
-                        "will no longer accept this one)\n",
+        fprintf(stderr,
+                "sf: %s exists; use --force to replace it (daemons using the old key "
+                "will no longer accept this one)\n",
                 file);
         return SF_EXIT_FAIL;
     }
@@ -341,8 +342,7 @@ int main(int argc, char **argv)
             printf("sf (Starfish) %s\n", PACKAGE_VERSION);
             return SF_EXIT_OK;
         }
-        if ((strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--cluster") == 0) &&
-            i + 1 < argc) {
+        if ((strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--cluster") == 0) && i + 1 < argc) {
             snprintf(dir, sizeof(dir), "%s", argv[++i]);
             continue;
         }

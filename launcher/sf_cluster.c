@@ -512,8 +512,8 @@ int sf_cluster_connect(const struct sf_cluster *c, char *err, size_t errlen)
             return rc;
         }
     }
-    return fail(err, errlen, rc, "no daemon of the cluster in %s answers (%s): is it up?",
-                c->dir, sf_strerror(rc));
+    return fail(err, errlen, rc, "no daemon of the cluster in %s answers (%s): is it up?", c->dir,
+                sf_strerror(rc));
 }
 
 /* ---- namespaces --------------------------------------------------------- */
@@ -803,8 +803,7 @@ static int died(const struct sf_cnode *nd, char *err, size_t errlen)
  * that (bounded). With take_port (it was started with --port 0) take the
  * port from there, keeping 127.0.0.1 as the host: where it listens on a
  * loopback cluster. */
-static int read_addr(struct sf_cnode *nd, bool take_port, double deadline, char *err,
-                     size_t errlen)
+static int read_addr(struct sf_cnode *nd, bool take_port, double deadline, char *err, size_t errlen)
 {
     char p[PATH_MAX];
     if (path_in(p, sizeof(p), nd->state, "sfd.addr") != 0) {
@@ -987,9 +986,8 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         }
         if (now_s() > deadline) {
             if (seen >= 0) {
-                rc = fail(err, errlen, -ETIMEDOUT,
-                          "after %.0f s node %s sees %d of %d nodes alive", o->wait > 0 ? o->wait : 20.0,
-                          c->nodes[0].name, seen, c->n);
+                rc = fail(err, errlen, -ETIMEDOUT, "after %.0f s node %s sees %d of %d nodes alive",
+                          o->wait > 0 ? o->wait : 20.0, c->nodes[0].name, seen, c->n);
             } else {
                 rc = fail(err, errlen, -ETIMEDOUT, "after %.0f s: %s", o->wait > 0 ? o->wait : 20.0,
                           qerr);

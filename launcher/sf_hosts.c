@@ -177,12 +177,12 @@ int sf_hosts_parse_text(struct sf_hostlist *hl, const char *text, size_t len, co
             }
             if (klen == 5 && memcmp(w, "slots", 5) == 0) {
                 if (parse_slots(val, vlen, &v) != 0) {
-                    return fail(err, errlen, "%s:%d: slots needs a number 1..%d, got '%.*s'",
-                                fname, lineno, SF_HOSTS_MAX_SLOTS, (int)vlen, val);
+                    return fail(err, errlen, "%s:%d: slots needs a number 1..%d, got '%.*s'", fname,
+                                lineno, SF_HOSTS_MAX_SLOTS, (int)vlen, val);
                 }
                 slots = v;
-            } else if ((klen == 9 && (memcmp(w, "max_slots", 9) == 0 ||
-                                      memcmp(w, "max-slots", 9) == 0))) {
+            } else if ((klen == 9 &&
+                        (memcmp(w, "max_slots", 9) == 0 || memcmp(w, "max-slots", 9) == 0))) {
                 /* Open MPI's oversubscription cap: accepted, not enforced
                  * beyond the daemon's own oversubscribe rule. */
                 if (parse_slots(val, vlen, &v) != 0) {
@@ -190,8 +190,9 @@ int sf_hosts_parse_text(struct sf_hostlist *hl, const char *text, size_t len, co
                                 fname, lineno, SF_HOSTS_MAX_SLOTS, (int)vlen, val);
                 }
             } else {
-                return fail(err, errlen, "%s:%d: unknown attribute '%.*s' (known: slots, max_slots)",
-                            fname, lineno, (int)klen, w);
+                return fail(err, errlen,
+                            "%s:%d: unknown attribute '%.*s' (known: slots, max_slots)", fname,
+                            lineno, (int)klen, w);
             }
         }
         if (name != NULL) {

@@ -61,19 +61,19 @@ int sf_cluster_default_dir(char *buf, size_t len);
 #define SF_CLUSTER_RECORD "cluster" /* the record file inside the dir */
 #define SF_CLUSTER_KEYFILE "cluster.key"
 #define SF_NETNS_BRIDGE "sfbr0"
-#define SF_NETNS_PREFIX "sf-n"       /* namespaces sf-n1 .. sf-nK */
-#define SF_NETNS_VETH "sfv"          /* host-side veth sfv1 .. sfvK */
-#define SF_NETNS_NET "10.250.0."     /* node i has 10.250.0.i/24 */
+#define SF_NETNS_PREFIX "sf-n"   /* namespaces sf-n1 .. sf-nK */
+#define SF_NETNS_VETH "sfv"      /* host-side veth sfv1 .. sfvK */
+#define SF_NETNS_NET "10.250.0." /* node i has 10.250.0.i/24 */
 
 struct sf_cnode {
-    int idx;          /* 1-based */
-    char name[16];    /* n1 .. nK */
-    char addr[64];    /* control address host:port */
-    pid_t pid;        /* daemon pid (0: not running) */
+    int idx;                  /* 1-based */
+    char name[16];            /* n1 .. nK */
+    char addr[64];            /* control address host:port */
+    pid_t pid;                /* daemon pid (0: not running) */
     unsigned long long start; /* its start time (/proc/PID/stat field 22) */
-    char state[512];  /* state directory */
-    char sock[600];   /* its Unix socket */
-    char ns[32];      /* network namespace, "" on loopback */
+    char state[512];          /* state directory */
+    char sock[600];           /* its Unix socket */
+    char ns[32];              /* network namespace, "" on loopback */
 };
 
 struct sf_cluster {
@@ -89,11 +89,11 @@ struct sf_cluster {
 struct sf_up_opts {
     int nodes;
     bool netns;
-    int base_port;       /* 0: default 7700 */
-    bool any_port;       /* loopback: daemons pick free ports (--port 0),
-                          * read back from their sfd.addr */
-    const char *sfd;     /* daemon program */
-    double wait;         /* seconds to wait until all see each other */
+    int base_port;   /* 0: default 7700 */
+    bool any_port;   /* loopback: daemons pick free ports (--port 0),
+                      * read back from their sfd.addr */
+    const char *sfd; /* daemon program */
+    double wait;     /* seconds to wait until all see each other */
     bool quiet;
 };
 

@@ -130,8 +130,8 @@ static char *norm_row(const char *row)
         if (memchr(t, '=', l) != NULL || npos >= 3) {
             off += (size_t)snprintf(out + off, cap - off, " %.*s", (int)l, t);
         } else {
-            off += (size_t)snprintf(out + off, cap - off, " %s=%.*s", kinds[k].pos[npos++], (int)l,
-                                    t);
+            off +=
+                (size_t)snprintf(out + off, cap - off, " %s=%.*s", kinds[k].pos[npos++], (int)l, t);
         }
     }
     return out;
@@ -343,8 +343,8 @@ int sf_rows_count_alive(const struct sf_rows *r)
     bool self = false;
     int peers = -1;
     for (size_t i = 0; i < r->n; i++) {
-        if (is_kind(r->v[i], "node") && strcmp(sf_row_get(r->v[i], "state", v, sizeof(v)),
-                                               "self") == 0) {
+        if (is_kind(r->v[i], "node") &&
+            strcmp(sf_row_get(r->v[i], "state", v, sizeof(v)), "self") == 0) {
             self = true;
         } else if (is_kind(r->v[i], "") && sf_row_get(r->v[i], "peers", v, sizeof(v))[0]) {
             peers = atoi(v);

@@ -623,8 +623,11 @@ static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster
             return SFRUN_EXIT_INTERNAL;
         }
         c->transient = true;
-        struct sf_up_opts uo = {.nodes = s->o.sim_nodes, .any_port = true, .sfd = sfd_path,
-                                .wait = 20.0, .quiet = true};
+        struct sf_up_opts uo = {.nodes = s->o.sim_nodes,
+                                .any_port = true,
+                                .sfd = sfd_path,
+                                .wait = 20.0,
+                                .quiet = true};
         if (sf_cluster_up(c, &uo, err, sizeof(err)) != 0) {
             fprintf(stderr, "sfrun: --sim-nodes %d: %s\n", s->o.sim_nodes, err);
             free(c);
@@ -689,8 +692,9 @@ static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster
             const char *h = s->o.hosts.v[i].name;
             if (strcmp(h, "localhost") != 0 && strcmp(h, "127.0.0.1") != 0 &&
                 strcmp(h, self) != 0) {
-                fprintf(stderr, "sfrun: warning: no cluster is running (see sf up, --cluster, "
-                                "--sim-nodes): host %s ignored, all ranks run on this host\n",
+                fprintf(stderr,
+                        "sfrun: warning: no cluster is running (see sf up, --cluster, "
+                        "--sim-nodes): host %s ignored, all ranks run on this host\n",
                         h);
                 break;
             }

@@ -124,10 +124,8 @@ static int parse_map_by(struct sfrun_opts *o, const char *spec)
         char num[16];
         const char *rest = colon != NULL ? colon + 1 : "";
         const char *c2 = strchr(rest, ':');
-        if (c2 == NULL || (size_t)(c2 - rest) >= sizeof(num) ||
-            strcmp(c2 + 1, "node") != 0) {
-            return usage_error("--map-by ppr: only ppr:N:node is supported, got '%s'%s", spec,
-                               "");
+        if (c2 == NULL || (size_t)(c2 - rest) >= sizeof(num) || strcmp(c2 + 1, "node") != 0) {
+            return usage_error("--map-by ppr: only ppr:N:node is supported, got '%s'%s", spec, "");
         }
         memcpy(num, rest, (size_t)(c2 - rest));
         num[c2 - rest] = '\0';
@@ -136,8 +134,8 @@ static int parse_map_by(struct sfrun_opts *o, const char *spec)
         }
         return 0;
     }
-    static const char *const slotlike[] = {"slot", "core", "hwthread", "socket", "package",
-                                           "numa", "l3cache", "l2cache", "l1cache", "board"};
+    static const char *const slotlike[] = {"slot", "core",    "hwthread", "socket",  "package",
+                                           "numa", "l3cache", "l2cache",  "l1cache", "board"};
     if (strcmp(base, "node") == 0) {
         o->map_by = "node";
     } else {

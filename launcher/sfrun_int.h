@@ -40,7 +40,7 @@ struct sfrun_opts {
     const char *cluster_dir;  /* --cluster DIR */
     int sim_nodes;            /* --sim-nodes K, 0 = no */
     const char *ft;           /* --ft policy ("abort") or NULL */
-    char **argv; /* program and its arguments (points into main's argv) */
+    char **argv;              /* program and its arguments (points into main's argv) */
     int argc;
 };
 

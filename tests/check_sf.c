@@ -33,8 +33,8 @@ START_TEST(test_host_list)
     sf_hosts_free(&hl);
     ck_assert_uint_eq(hl.n, 0);
 
-    const char *bad[] = {"", ",", "a,", ",a", "a:", "a:x", "a:0", "a:65537", "-a", "a b",
-                         "a;b", "a:1:2", ".a"};
+    const char *bad[] = {"",        ",",  "a,",  ",a",  "a:",    "a:x", "a:0",
+                         "a:65537", "-a", "a b", "a;b", "a:1:2", ".a"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         ck_assert_msg(sf_hosts_parse_list(&hl, bad[i], err, sizeof(err)) == -EINVAL, "'%s'",

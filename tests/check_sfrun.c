@@ -145,9 +145,8 @@ END_TEST
 START_TEST(test_placement_flags)
 {
     struct sfrun_opts o;
-    ck_assert_int_eq(PARSE(&o, "--host", "a,b:2", "-H", "c,a", "-N", "3", "--map-by", "node",
-                           "prog"),
-                     0);
+    ck_assert_int_eq(
+        PARSE(&o, "--host", "a,b:2", "-H", "c,a", "-N", "3", "--map-by", "node", "prog"), 0);
     ck_assert_uint_eq(o.hosts.n, 3);
     ck_assert_str_eq(o.hosts.v[0].name, "a");
     ck_assert_int_eq(o.hosts.v[0].slots, 2); /* listed twice */
