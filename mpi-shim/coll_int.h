@@ -25,7 +25,11 @@ enum {
     SF_COLL__T_ALLREDUCE_AG = 10,
     SF_COLL__T_REDUCE_RS = 11,
     SF_COLL__T_REDUCE_GATHER = 12,
+    SF_COLL__T_SCHED = 13, /* blocking runs of schedules */
 };
+/* Non-blocking collectives: bit 30 set and 14 bits of the per-communicator
+ * start sequence (16384 may be outstanding at once). */
+#define SF_COLL__NB_TAG(seq) ((int)(0x40000000u | (((seq)&0x3fffu) << 16)))
 #define SF_COLL__TAG(alg, step) ((int)(((alg) << 16) | ((step)&0xffff)))
 
 /* Algorithm switch points, bytes; read once from SF_COLL_<NAME>.
@@ -35,6 +39,9 @@ struct sf_coll__tun {
     size_t bcast_large;     /* >= : scatter + ring allgather (size > 2) */
     size_t allreduce_large; /* >= : reduce-scatter + allgather (Rabenseifner or ring) */
     size_t reduce_large;    /* >= : reduce-scatter + gather (commutative, p = 2^k) */
+    size_t gather_large;    /* total bytes >= : linear gather/scatter, else binomial */
+    size_t allgather_large; /* total bytes >= : ring allgather, else Bruck */
+    size_t alltoall_large;  /* bytes per pair >= : pairwise exchange, else all posted at once */
 };
 const struct sf_coll__tun *sf_coll__tun(void);
 
@@ -49,5 +56,49 @@ int sf_coll__sendrecv(const struct sf_coll_comm *c, const void *sbuf, size_t sle
 /* Binomial-tree broadcast of len bytes from root (used by bcast and by the
  * non-commutative allreduce). */
 int sf_coll__bcast_binomial(const struct sf_coll_comm *c, void *buf, size_t len, int root);
+
+/* Schedules (coll_sched.c): a list of steps; SF_COLL__S_END closes a
+ * round. A round's transfers are posted together; its copies and reductions
+ * run in order once they have all completed. Pointers are fixed when the
+ * schedule is built (scratch memory comes from sf_coll__s_alloc). */
+enum { SF_COLL__S_SEND = 1, SF_COLL__S_RECV, SF_COLL__S_COPY, SF_COLL__S_OP, SF_COLL__S_END };
+struct sf_coll__step {
+    int kind;
+    int peer;        /* comm rank for SEND/RECV */
+    void *buf;       /* SEND/RECV buffer, COPY destination, OP inout */
+    const void *src; /* COPY source, OP in (the lower-ranked operand) */
+    size_t len;      /* bytes; elements for OP */
+};
+struct sf_rt_req;
+struct sf_coll__sched {
+    struct sf_coll_comm c; /* world[] is a private copy */
+    int tagbase;
+    struct sf_coll_op op;
+    struct sf_coll__step *steps;
+    size_t n, cap;
+    size_t cur;      /* first step of the current round */
+    unsigned round;
+    bool posted;
+    struct sf_rt_req *reqs;
+    size_t nreq, reqcap;
+    void **mem;
+    size_t nmem, memcap;
+    int err;         /* first build failure */
+};
+int sf_coll__sched_init(struct sf_coll__sched *s, const struct sf_coll_comm *c, int tagbase,
+                        const struct sf_coll_op *op);
+int sf_coll__s_send(struct sf_coll__sched *s, const void *buf, size_t len, int peer);
+int sf_coll__s_recv(struct sf_coll__sched *s, void *buf, size_t len, int peer);
+int sf_coll__s_copy(struct sf_coll__sched *s, const void *src, void *dst, size_t len);
+/* inout = in (op) inout over count elements */
+int sf_coll__s_op(struct sf_coll__sched *s, const void *in, void *inout, size_t count);
+int sf_coll__s_round(struct sf_coll__sched *s);
+void *sf_coll__s_alloc(struct sf_coll__sched *s, size_t len);
+/* Run rounds: until done (block) or until a transfer is still pending. */
+int sf_coll__sched_step(struct sf_coll__sched *s, bool block, bool *done);
+void sf_coll__sched_fini(struct sf_coll__sched *s);
+/* Builds the schedule for a (coll_nb.c); 'blocking' lets it pick the
+ * algorithms that only the blocking path has. */
+int sf_coll__build(struct sf_coll__sched *s, const struct sf_coll_args *a, bool blocking);
 
 #endif

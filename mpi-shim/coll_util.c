@@ -26,6 +26,15 @@ static const struct sf_tun coll_tun_items[] = {
     {"reduce_large", SF_TUN_SIZE, "8m",
      "reduces of at least this many bytes use reduce-scatter + gather",
      offsetof(struct sf_coll__tun, reduce_large)},
+    {"gather_large", SF_TUN_SIZE, "64k",
+     "gathers/scatters moving at least this many bytes in total go linear (not binomial)",
+     offsetof(struct sf_coll__tun, gather_large)},
+    {"allgather_large", SF_TUN_SIZE, "64k",
+     "allgathers of at least this many bytes in total use the ring (not Bruck)",
+     offsetof(struct sf_coll__tun, allgather_large)},
+    {"alltoall_large", SF_TUN_SIZE, "8k",
+     "alltoalls of at least this many bytes per pair use pairwise exchange",
+     offsetof(struct sf_coll__tun, alltoall_large)},
 };
 static const struct sf_tun_table coll_tun_table = {
     "coll", coll_tun_items, sizeof(coll_tun_items) / sizeof(coll_tun_items[0])};
@@ -41,6 +50,9 @@ const struct sf_coll__tun *sf_coll__tun(void)
             tun.bcast_large = 8u << 20;
             tun.allreduce_large = 128u << 10;
             tun.reduce_large = 8u << 20;
+            tun.gather_large = 64u << 10;
+            tun.allgather_large = 64u << 10;
+            tun.alltoall_large = 8u << 10;
         }
         loaded = true;
     }

@@ -33,7 +33,7 @@ mpi-shim/unsupported.c: $(srcdir)/mpi-shim/mpi-api.list $(srcdir)/mpi-shim/mpi-a
 noinst_LTLIBRARIES += libsfcoll.la
 libsfcoll_la_SOURCES = mpi-shim/op.c mpi-shim/sf_op.h mpi-shim/sf_coll.h mpi-shim/coll_int.h \
 	mpi-shim/coll_util.c mpi-shim/coll_barrier.c mpi-shim/coll_bcast.c \
-	mpi-shim/coll_reduce.c mpi-shim/coll_allreduce.c
+	mpi-shim/coll_reduce.c mpi-shim/coll_allreduce.c mpi-shim/coll_sched.c mpi-shim/coll_nb.c
 # -fvect-cost-model=dynamic survives a later -O2 in CFLAGS: at -O2 alone gcc 12
 # vectorises only 2 of the kernel loops, with it all of them.
 libsfcoll_la_CFLAGS = $(AM_CFLAGS) -O3 -fvect-cost-model=dynamic -fvisibility=hidden

@@ -32,6 +32,7 @@ void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, i
     c->coll.rank = rank;
     c->coll.size = size;
     c->coll.world = world;
+    c->coll.nb_seq = 0;
     if (name != NULL) {
         snprintf(c->name, sizeof(c->name), "%s", name);
     }

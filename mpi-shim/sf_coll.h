@@ -18,6 +18,7 @@ struct sf_coll_comm {
     uint32_t ctx;      /* context id reserved for this communicator's collectives */
     int rank, size;
     const int *world;  /* world[i]: world rank of member i; owned by the caller */
+    uint32_t nb_seq;   /* non-blocking collectives started so far (must start at 0) */
 };
 
 /* inout[i] = in[i] (op) inout[i], count elements. Returns 0 or a negative
@@ -41,5 +42,68 @@ int sf_coll_reduce(const struct sf_coll_comm *c, const void *sbuf, void *rbuf, s
                    const struct sf_coll_op *op, int root);
 int sf_coll_allreduce(const struct sf_coll_comm *c, const void *sbuf, void *rbuf, size_t count,
                       const struct sf_coll_op *op);
+
+/* The other collectives are described by one argument block and run either
+ * to completion (sf_coll_run) or as a schedule of rounds that the caller
+ * progresses (sf_coll_start / sf_coll_sched_test: non-blocking
+ * collectives). Sizes are bytes except for the reductions (elements of
+ * op->elem_size). Vector variants take one pointer and one byte count per
+ * member instead of displacements, so every block can live anywhere (the
+ * MPI layer points non-contiguous blocks into its packing buffers).
+ * sbuf == NULL (sptr == NULL) means MPI_IN_PLACE:
+ *   gather(v): the root's block is already in place in rbuf / rptr[root];
+ *   scatter(v): rbuf == NULL at the root leaves its block where it is;
+ *   allgather(v): own block already at rbuf + rank * n / rptr[rank];
+ *   alltoall(v), reduce_scatter(_block), scan, exscan: input is in rbuf
+ *   (for alltoallv: the rptr/rcounts blocks). */
+enum sf_coll_kind {
+    SF_COLL_BARRIER = 1, /* no buffers */
+    SF_COLL_BCAST,       /* rbuf, n bytes, root */
+    SF_COLL_REDUCE,      /* sbuf, rbuf (root), n elements, op, root */
+    SF_COLL_ALLREDUCE,   /* sbuf, rbuf, n elements, op */
+    SF_COLL_GATHER,      /* sbuf, n bytes per member, rbuf (root), root */
+    SF_COLL_GATHERV,     /* sbuf, n own bytes; root: rptr, rcounts */
+    SF_COLL_SCATTER,     /* sbuf (root), rbuf, n bytes per member, root */
+    SF_COLL_SCATTERV,    /* root: sptr, scounts; rbuf, n own bytes */
+    SF_COLL_ALLGATHER,   /* sbuf, n bytes per member, rbuf */
+    SF_COLL_ALLGATHERV,  /* sbuf (own block, rcounts[rank] bytes), rptr, rcounts */
+    SF_COLL_ALLTOALL,    /* sbuf, rbuf, n bytes per pair */
+    SF_COLL_ALLTOALLV,   /* sptr, scounts, rptr, rcounts (also alltoallw) */
+    SF_COLL_REDUCE_SCATTER,       /* sbuf, rbuf, rcounts (elements), op */
+    SF_COLL_REDUCE_SCATTER_BLOCK, /* sbuf, rbuf, n elements per member, op */
+    SF_COLL_SCAN,                 /* sbuf, rbuf, n elements, op */
+    SF_COLL_EXSCAN,               /* same; rbuf at rank 0 untouched */
+};
+struct sf_coll_args {
+    enum sf_coll_kind kind;
+    const void *sbuf;
+    void *rbuf;
+    size_t n;
+    const void *const *sptr;
+    const size_t *scounts;
+    void *const *rptr;
+    const size_t *rcounts;
+    const struct sf_coll_op *op; /* copied at start; op->arg must outlive the operation */
+    int root;
+};
+
+/* Blocking: returns when this rank's part is done. */
+int sf_coll_run(const struct sf_coll_comm *c, const struct sf_coll_args *a);
+
+/* Non-blocking: builds the schedule and posts its first round. Arrays and
+ * the comm's world[] are read only during the call; buffers must stay
+ * valid until completion. Every member must start its non-blocking
+ * collectives on c in the same order; they use a tag space of their own
+ * (c->nb_seq, bumped per start, folded into the tags), so they never
+ * match blocking collectives or each other. */
+struct sf_coll_sched;
+int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a,
+                  struct sf_coll_sched **out);
+/* Advance as far as completed transfers allow (the caller drives
+ * sf_rt_progress). *done once finished; returns 0 or the failure (then
+ * *done too). */
+int sf_coll_sched_test(struct sf_coll_sched *s, bool *done);
+/* Frees s; transfers still posted are cancelled first. */
+void sf_coll_sched_free(struct sf_coll_sched *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -513,6 +514,490 @@ START_TEST(thresholds_low)
 }
 END_TEST
 
+/* ---- the schedule-built collectives, blocking and non-blocking ---- */
+
+/* One call of a collective with its buffers and the rbuf bytes it must
+ * leave (gaps and untouched parts included). */
+struct tcall {
+    struct sf_coll_args a;
+    unsigned char *sbuf, *rbuf, *exp;
+    size_t rlen;
+    void **rptr;
+    const void **sptr;
+    size_t *rc, *sc;
+    const char *what;
+};
+
+static unsigned char bval(int from, int to, size_t i)
+{
+    return (unsigned char)(from * 31 + to * 7 + i * 13 + 1);
+}
+/* Vector-variant block sizes; symmetric in (a, b) for in-place alltoallv. */
+static size_t vcnt(size_t n, int a, int b)
+{
+    return n ? n + (size_t)((a + b) % 3) : 0;
+}
+/* Input element e of rank r and the reference combination of ranks lo..hi. */
+static void in_elem(bool mat, int r, size_t e, void *out)
+{
+    if (mat) {
+        mat_of(r, e, out);
+    } else {
+        int64_t v = (int64_t)r * 100003 + (int64_t)e * 7 + 1;
+        memcpy(out, &v, 8);
+    }
+}
+static void ref_elem(bool mat, int lo, int hi, size_t e, void *out)
+{
+    if (mat) {
+        uint32_t ref[4], m[4];
+        mat_of(hi, e, ref);
+        for (int k = hi - 1; k >= lo; k--) {
+            mat_of(k, e, m);
+            op_matmul(m, ref, 1, NULL);
+        }
+        memcpy(out, ref, 16);
+    } else {
+        int64_t s = 0, v;
+        for (int k = lo; k <= hi; k++) {
+            in_elem(false, k, e, &v);
+            s += v;
+        }
+        memcpy(out, &s, 8);
+    }
+}
+
+static void *zalloc(size_t n)
+{
+    void *p = malloc(n + 1);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 0xee, n + 1);
+    return p;
+}
+
+/* Reversed layout with one-byte gaps: block j at off[j]; returns the size. */
+static size_t rev_layout(int p, const size_t *cnt, size_t *off)
+{
+    size_t o = 0;
+    for (int j = p - 1; j >= 0; j--) {
+        off[j] = o;
+        o += cnt[j] + 1;
+    }
+    return o;
+}
+
+static void tc_setup(struct tcall *t, enum sf_coll_kind kind, int p, int r, size_t n, int root,
+                     bool inplace, bool mat)
+{
+    memset(t, 0, sizeof *t);
+    t->a.kind = kind;
+    t->a.n = n;
+    t->a.root = root;
+    t->a.op = mat ? &OP_MAT : &OP_ISUM;
+    size_t es = mat ? 16 : 8;
+    size_t *off = calloc((size_t)p + 1, sizeof(size_t));
+    t->rc = calloc((size_t)p, sizeof(size_t));
+    t->sc = calloc((size_t)p, sizeof(size_t));
+    t->rptr = calloc((size_t)p, sizeof(void *));
+    t->sptr = calloc((size_t)p, sizeof(void *));
+    switch (kind) {
+    case SF_COLL_BARRIER:
+        t->what = "barrier";
+        t->rbuf = zalloc(0);
+        t->exp = zalloc(0);
+        break;
+    case SF_COLL_BCAST:
+        t->what = "bcast";
+        t->rlen = n;
+        t->rbuf = zalloc(n);
+        t->exp = zalloc(n);
+        for (size_t i = 0; i < n; i++) {
+            t->exp[i] = bval(root, 3, i);
+            if (r == root) {
+                t->rbuf[i] = t->exp[i];
+            }
+        }
+        break;
+    case SF_COLL_REDUCE:
+    case SF_COLL_ALLREDUCE:
+    case SF_COLL_SCAN:
+    case SF_COLL_EXSCAN:
+        t->what = kind == SF_COLL_REDUCE      ? "reduce"
+                  : kind == SF_COLL_ALLREDUCE ? "allreduce"
+                  : kind == SF_COLL_SCAN      ? "scan"
+                                              : "exscan";
+        if (kind == SF_COLL_REDUCE && r != root) {
+            inplace = false;
+        }
+        t->sbuf = zalloc(n * es);
+        t->rbuf = zalloc(n * es);
+        t->exp = zalloc(n * es);
+        for (size_t e = 0; e < n; e++) {
+            in_elem(mat, r, e, t->sbuf + e * es);
+        }
+        if (inplace) {
+            memcpy(t->rbuf, t->sbuf, n * es);
+        }
+        memcpy(t->exp, t->rbuf, n * es);
+        if (kind != SF_COLL_REDUCE || r == root) {
+            t->rlen = n * es;
+            for (size_t e = 0; e < n; e++) {
+                int hi = kind == SF_COLL_SCAN ? r : kind == SF_COLL_EXSCAN ? r - 1 : p - 1;
+                if (hi >= 0) {
+                    ref_elem(mat, 0, hi, e, t->exp + e * es);
+                }
+            }
+        }
+        break;
+    case SF_COLL_GATHER:
+        t->what = "gather";
+        t->sbuf = zalloc(n);
+        for (size_t i = 0; i < n; i++) {
+            t->sbuf[i] = bval(r, 0, i);
+        }
+        t->rbuf = zalloc((size_t)p * n);
+        t->exp = zalloc((size_t)p * n);
+        if (r == root) {
+            t->rlen = (size_t)p * n;
+            for (int j = 0; j < p; j++) {
+                for (size_t i = 0; i < n; i++) {
+                    t->exp[(size_t)j * n + i] = bval(j, 0, i);
+                }
+            }
+            if (inplace) {
+                memcpy(t->rbuf + (size_t)r * n, t->sbuf, n);
+            }
+        }
+        inplace = inplace && r == root;
+        break;
+    case SF_COLL_GATHERV:
+        t->what = "gatherv";
+        for (int j = 0; j < p; j++) {
+            t->rc[j] = vcnt(n, j, 0);
+        }
+        t->a.n = t->rc[r];
+        t->sbuf = zalloc(t->rc[r]);
+        for (size_t i = 0; i < t->rc[r]; i++) {
+            t->sbuf[i] = bval(r, 0, i);
+        }
+        t->rlen = rev_layout(p, t->rc, off);
+        t->rbuf = zalloc(t->rlen);
+        t->exp = zalloc(t->rlen);
+        for (int j = 0; j < p; j++) {
+            t->rptr[j] = t->rbuf + off[j];
+            for (size_t i = 0; i < t->rc[j]; i++) {
+                t->exp[off[j] + i] = bval(j, 0, i);
+            }
+        }
+        if (r != root) {
+            t->rlen = 0;
+        } else if (inplace) {
+            memcpy(t->rptr[r], t->sbuf, t->rc[r]);
+        }
+        inplace = inplace && r == root;
+        break;
+    case SF_COLL_SCATTER:
+        t->what = "scatter";
+        t->sbuf = zalloc((size_t)p * n);
+        for (int j = 0; j < p; j++) {
+            for (size_t i = 0; i < n; i++) {
+                t->sbuf[(size_t)j * n + i] = bval(j, 1, i);
+            }
+        }
+        t->rbuf = zalloc(n);
+        t->exp = zalloc(n);
+        inplace = inplace && r == root;
+        if (!inplace) {
+            t->rlen = n;
+            for (size_t i = 0; i < n; i++) {
+                t->exp[i] = bval(r, 1, i);
+            }
+        }
+        break;
+    case SF_COLL_SCATTERV: {
+        t->what = "scatterv";
+        for (int j = 0; j < p; j++) {
+            t->sc[j] = vcnt(n, j, 1);
+        }
+        size_t len = rev_layout(p, t->sc, off);
+        t->sbuf = zalloc(len);
+        for (int j = 0; j < p; j++) {
+            t->sptr[j] = t->sbuf + off[j];
+            for (size_t i = 0; i < t->sc[j]; i++) {
+                t->sbuf[off[j] + i] = bval(j, 1, i);
+            }
+        }
+        t->a.n = t->sc[r];
+        t->rbuf = zalloc(t->sc[r]);
+        t->exp = zalloc(t->sc[r]);
+        inplace = inplace && r == root;
+        if (!inplace) {
+            t->rlen = t->sc[r];
+            for (size_t i = 0; i < t->rlen; i++) {
+                t->exp[i] = bval(r, 1, i);
+            }
+        }
+        break;
+    }
+    case SF_COLL_ALLGATHER:
+        t->what = "allgather";
+        t->sbuf = zalloc(n);
+        for (size_t i = 0; i < n; i++) {
+            t->sbuf[i] = bval(r, 2, i);
+        }
+        t->rlen = (size_t)p * n;
+        t->rbuf = zalloc(t->rlen);
+        t->exp = zalloc(t->rlen);
+        for (int j = 0; j < p; j++) {
+            for (size_t i = 0; i < n; i++) {
+                t->exp[(size_t)j * n + i] = bval(j, 2, i);
+            }
+        }
+        if (inplace) {
+            memcpy(t->rbuf + (size_t)r * n, t->sbuf, n);
+        }
+        break;
+    case SF_COLL_ALLGATHERV:
+        t->what = "allgatherv";
+        for (int j = 0; j < p; j++) {
+            t->rc[j] = vcnt(n, j, 2);
+        }
+        t->sbuf = zalloc(t->rc[r]);
+        for (size_t i = 0; i < t->rc[r]; i++) {
+            t->sbuf[i] = bval(r, 2, i);
+        }
+        t->rlen = rev_layout(p, t->rc, off);
+        t->rbuf = zalloc(t->rlen);
+        t->exp = zalloc(t->rlen);
+        for (int j = 0; j < p; j++) {
+            t->rptr[j] = t->rbuf + off[j];
+            for (size_t i = 0; i < t->rc[j]; i++) {
+                t->exp[off[j] + i] = bval(j, 2, i);
+            }
+        }
+        if (inplace) {
+            memcpy(t->rptr[r], t->sbuf, t->rc[r]);
+        }
+        break;
+    case SF_COLL_ALLTOALL:
+        t->what = "alltoall";
+        t->rlen = (size_t)p * n;
+        t->sbuf = zalloc(t->rlen);
+        t->rbuf = zalloc(t->rlen);
+        t->exp = zalloc(t->rlen);
+        for (int j = 0; j < p; j++) {
+            for (size_t i = 0; i < n; i++) {
+                t->sbuf[(size_t)j * n + i] = bval(r, j, i);
+                t->exp[(size_t)j * n + i] = bval(j, r, i);
+            }
+        }
+        if (inplace) {
+            memcpy(t->rbuf, t->sbuf, t->rlen);
+        }
+        break;
+    case SF_COLL_ALLTOALLV: {
+        t->what = "alltoallv";
+        for (int j = 0; j < p; j++) {
+            t->sc[j] = vcnt(n, r, j);
+            t->rc[j] = vcnt(n, j, r);
+        }
+        size_t sl = 0;
+        for (int j = 0; j < p; j++) {
+            sl += t->sc[j];
+        }
+        t->sbuf = zalloc(sl);
+        t->rlen = rev_layout(p, t->rc, off);
+        t->rbuf = zalloc(t->rlen);
+        t->exp = zalloc(t->rlen);
+        unsigned char *q = t->sbuf;
+        for (int j = 0; j < p; j++) {
+            t->sptr[j] = q;
+            t->rptr[j] = t->rbuf + off[j];
+            for (size_t i = 0; i < t->sc[j]; i++) {
+                q[i] = bval(r, j, i);
+                if (inplace) {
+                    t->rbuf[off[j] + i] = q[i];
+                }
+            }
+            for (size_t i = 0; i < t->rc[j]; i++) {
+                t->exp[off[j] + i] = bval(j, r, i);
+            }
+            q += t->sc[j];
+        }
+        break;
+    }
+    case SF_COLL_REDUCE_SCATTER:
+    case SF_COLL_REDUCE_SCATTER_BLOCK: {
+        bool blk = kind == SF_COLL_REDUCE_SCATTER_BLOCK;
+        t->what = blk ? "reduce_scatter_block" : "reduce_scatter";
+        size_t tot = 0;
+        for (int j = 0; j < p; j++) {
+            off[j] = tot;
+            t->rc[j] = blk ? n : vcnt(n, j, 4);
+            tot += t->rc[j];
+        }
+        t->sbuf = zalloc(tot * es);
+        for (size_t e = 0; e < tot; e++) {
+            in_elem(mat, r, e, t->sbuf + e * es);
+        }
+        t->rbuf = zalloc(tot * es);
+        t->exp = zalloc(tot * es);
+        if (inplace) {
+            memcpy(t->rbuf, t->sbuf, tot * es);
+        }
+        t->rlen = t->rc[r] * es;
+        for (size_t e = 0; e < t->rc[r]; e++) {
+            ref_elem(mat, 0, p - 1, off[r] + e, t->exp + e * es);
+        }
+        break;
+    }
+    }
+    t->a.sbuf = inplace && kind != SF_COLL_SCATTER ? NULL : t->sbuf;
+    t->a.rbuf = t->rbuf;
+    if ((kind == SF_COLL_SCATTER || kind == SF_COLL_SCATTERV) && inplace) {
+        t->a.rbuf = NULL;
+    }
+    t->a.rptr = t->rptr;
+    t->a.rcounts = t->rc;
+    t->a.sptr = inplace && kind == SF_COLL_ALLTOALLV ? NULL : t->sptr;
+    t->a.scounts = t->sc;
+    free(off);
+}
+
+static void tc_check(struct tcall *t, int p, int r, size_t n, int root, bool inplace, bool nb)
+{
+    size_t bad = t->rlen;
+    for (size_t i = 0; i < t->rlen && bad == t->rlen; i++) {
+        if (t->rbuf[i] != t->exp[i]) {
+            bad = i;
+        }
+    }
+    ck_assert_msg(bad == t->rlen, "%s%s p %d rank %d n %zu root %d inplace %d: byte %zu of %zu",
+                  nb ? "i" : "", t->what, p, r, n, root, inplace, bad, t->rlen);
+    free(t->sbuf);
+    free(t->rbuf);
+    free(t->exp);
+    free(t->rptr);
+    free(t->sptr);
+    free(t->rc);
+    free(t->sc);
+}
+
+static const enum sf_coll_kind sched_kinds[] = {
+    SF_COLL_GATHER,    SF_COLL_GATHERV,   SF_COLL_SCATTER,        SF_COLL_SCATTERV,
+    SF_COLL_ALLGATHER, SF_COLL_ALLGATHERV, SF_COLL_ALLTOALL,      SF_COLL_ALLTOALLV,
+    SF_COLL_REDUCE_SCATTER, SF_COLL_REDUCE_SCATTER_BLOCK, SF_COLL_SCAN, SF_COLL_EXSCAN,
+    SF_COLL_BARRIER,   SF_COLL_BCAST,     SF_COLL_REDUCE,         SF_COLL_ALLREDUCE,
+};
+#define NSK (sizeof sched_kinds / sizeof sched_kinds[0])
+static const size_t sched_sizes[] = {0, 1, 7, 300, 9000};
+
+static bool is_red(enum sf_coll_kind k)
+{
+    return k == SF_COLL_REDUCE || k == SF_COLL_ALLREDUCE || k == SF_COLL_REDUCE_SCATTER ||
+           k == SF_COLL_REDUCE_SCATTER_BLOCK || k == SF_COLL_SCAN || k == SF_COLL_EXSCAN;
+}
+static bool has_root(enum sf_coll_kind k)
+{
+    return k == SF_COLL_BCAST || k == SF_COLL_REDUCE || k == SF_COLL_GATHER ||
+           k == SF_COLL_GATHERV || k == SF_COLL_SCATTER || k == SF_COLL_SCATTERV;
+}
+
+/* Blocking: every kind, size, root, in place or not, both ops. */
+static void body_sched(struct rankctx *rc)
+{
+    int p = rc->comm.size, r = rc->comm.rank;
+    for (size_t k = 0; k < NSK; k++) {
+        enum sf_coll_kind kind = sched_kinds[k];
+        for (size_t si = 0; si < sizeof sched_sizes / sizeof sched_sizes[0]; si++) {
+            size_t n = sched_sizes[si];
+            if (is_red(kind)) {
+                n = n > 300 ? 700 : n; /* elements of 8 or 16 bytes */
+            }
+            int nroots = has_root(kind) ? p : 1;
+            for (int root = 0; root < nroots; root++) {
+                for (int ip = 0; ip < 2; ip++) {
+                    for (int mat = 0; mat < (is_red(kind) ? 2 : 1); mat++) {
+                        struct tcall t;
+                        tc_setup(&t, kind, p, r, n, root, ip, mat);
+                        ck_assert_int_eq(sf_coll_run(&rc->comm, &t.a), 0);
+                        tc_check(&t, p, r, n, root, ip, false);
+                    }
+                }
+            }
+        }
+    }
+}
+
+START_TEST(sched_blocking)
+{
+    run_ranks(_i, body_sched, NULL);
+}
+END_TEST
+
+/* Non-blocking: all kinds of one size started at once (plus a blocking
+ * allreduce in between, which must not match them), completed in reverse
+ * order by polling. */
+static void body_nb(struct rankctx *rc)
+{
+    int p = rc->comm.size, r = rc->comm.rank;
+    for (size_t si = 0; si < sizeof sched_sizes / sizeof sched_sizes[0]; si++) {
+        for (int ip = 0; ip < 2; ip++) {
+            struct tcall t[2 * NSK];
+            struct sf_coll_sched *h[2 * NSK];
+            size_t nt = 0;
+            for (size_t k = 0; k < NSK; k++) {
+                enum sf_coll_kind kind = sched_kinds[k];
+                size_t n = sched_sizes[si];
+                if (is_red(kind)) {
+                    n = n > 300 ? 700 : n;
+                }
+                int root = (int)(k + si) % p;
+                for (int mat = 0; mat < (is_red(kind) ? 2 : 1); mat++) {
+                    tc_setup(&t[nt], kind, p, r, n, root, ip, mat);
+                    ck_assert_int_eq(sf_coll_start(&rc->comm, &t[nt].a, &h[nt]), 0);
+                    nt++;
+                }
+                if (k == NSK / 2) {
+                    int64_t v = r + 1;
+                    ck_assert_int_eq(sf_coll_allreduce(&rc->comm, NULL, &v, 1, &OP_ISUM), 0);
+                    ck_assert_int_eq(v, (int64_t)p * (p + 1) / 2);
+                }
+            }
+            for (size_t j = nt; j-- > 0;) {
+                bool done = false;
+                while (!done) {
+                    ck_assert_int_eq(sf_coll_sched_test(h[j], &done), 0);
+                    if (!done) {
+                        sched_yield();
+                    }
+                }
+                sf_coll_sched_free(h[j]);
+            }
+            for (size_t j = 0; j < nt; j++) {
+                tc_check(&t[j], p, r, sched_sizes[si], t[j].a.root, ip, true);
+            }
+        }
+    }
+}
+
+START_TEST(sched_nonblocking)
+{
+    run_ranks(_i, body_nb, NULL);
+}
+END_TEST
+
+/* The other side of each size switch. */
+START_TEST(sched_thresholds_low)
+{
+    setenv("SF_COLL_GATHER_LARGE", "1", 1);
+    setenv("SF_COLL_ALLGATHER_LARGE", "1", 1);
+    setenv("SF_COLL_ALLTOALL_LARGE", "1", 1);
+    run_ranks(_i, body_sched, NULL);
+    run_ranks(_i, body_nb, NULL);
+}
+END_TEST
+
 static Suite *coll_suite(void)
 {
     Suite *s = suite_create("coll");
@@ -524,6 +1009,9 @@ static Suite *coll_suite(void)
     tcase_add_loop_test(tc, reduce, 1, 10);
     tcase_add_loop_test(tc, allreduce, 1, 10);
     tcase_add_loop_test(tc, thresholds_low, 2, 10);
+    tcase_add_loop_test(tc, sched_blocking, 1, 10);
+    tcase_add_loop_test(tc, sched_nonblocking, 1, 10);
+    tcase_add_loop_test(tc, sched_thresholds_low, 1, 10);
     suite_add_tcase(s, tc);
     return s;
 }
