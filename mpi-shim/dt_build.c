@@ -140,8 +140,14 @@ static void acc_piece(struct dt_acc *a, const struct dt_piece *p)
     }
 }
 
-static MPI_Aint amin(MPI_Aint a, MPI_Aint b) { return a < b ? a : b; }
-static MPI_Aint amax(MPI_Aint a, MPI_Aint b) { return a > b ? a : b; }
+static MPI_Aint amin(MPI_Aint a, MPI_Aint b)
+{
+    return a < b ? a : b;
+}
+static MPI_Aint amax(MPI_Aint a, MPI_Aint b)
+{
+    return a > b ? a : b;
+}
 
 /* Fill in the derived fields of t from its entries and signature. */
 static void finish_layout(struct ompi_datatype_t *t)
@@ -174,8 +180,8 @@ static void finish_layout(struct ompi_datatype_t *t)
         t->true_lb = lo;
         t->true_extent = hi - lo;
     }
-    t->contig = t->nent == 0 ||
-                (t->nent == 1 && t->ent[0].n == 1 && (MPI_Aint)t->ent[0].len == t->extent);
+    t->contig =
+        t->nent == 0 || (t->nent == 1 && t->ent[0].n == 1 && (MPI_Aint)t->ent[0].len == t->extent);
 }
 
 static struct ompi_datatype_t *dt_alloc(void)
@@ -323,11 +329,11 @@ static int set_contents(struct ompi_datatype_t *t, int combiner, int ni, const i
 
 /* ---- bindings ---- */
 
-#define SF_NULLARG(fn, p)                                                        \
-    do {                                                                         \
-        if ((p) == NULL) {                                                       \
-            return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, #p " is NULL"); \
-        }                                                                        \
+#define SF_NULLARG(fn, p)                                                                          \
+    do {                                                                                           \
+        if ((p) == NULL) {                                                                         \
+            return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, #p " is NULL");                   \
+        }                                                                                          \
     } while (0)
 
 static int chk_old(const char *fn, MPI_Datatype t)
@@ -676,8 +682,8 @@ static struct ompi_datatype_t *grid_type(int ndims, const int *gsizes, int order
             goto oom;
         }
         for (int i = 0; i < runs[d].n; i++) {
-            pc[i] = (struct dt_piece){cur, (size_t)runs[d].len[i],
-                                      (MPI_Aint)runs[d].start[i] * stride};
+            pc[i] =
+                (struct dt_piece){cur, (size_t)runs[d].len[i], (MPI_Aint)runs[d].start[i] * stride};
         }
         struct ompi_datatype_t *lvl = dt_build(pc, (size_t)runs[d].n, false);
         free(pc);
@@ -740,9 +746,9 @@ static int grid_finish(const char *fn, int ndims, const int *gsizes, int order,
     return MPI_SUCCESS;
 }
 
-int PMPI_Type_create_subarray(int ndims, const int array_of_sizes[],
-                              const int array_of_subsizes[], const int array_of_starts[],
-                              int order, MPI_Datatype oldtype, MPI_Datatype *newtype)
+int PMPI_Type_create_subarray(int ndims, const int array_of_sizes[], const int array_of_subsizes[],
+                              const int array_of_starts[], int order, MPI_Datatype oldtype,
+                              MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_create_subarray";
     int err = chk_old(fn, oldtype);
@@ -762,8 +768,8 @@ int PMPI_Type_create_subarray(int ndims, const int array_of_sizes[],
         int sz = array_of_sizes[i], sub = array_of_subsizes[i], st = array_of_starts[i];
         if (sz <= 0 || sub < 0 || sub > sz || st < 0 || st > sz - sub) {
             return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn,
-                                 "dimension %d: size %d, subsize %d, start %d out of range", i,
-                                 sz, sub, st);
+                                 "dimension %d: size %d, subsize %d, start %d out of range", i, sz,
+                                 sub, st);
         }
     }
     struct dt_runs *runs = calloc((size_t)ndims, sizeof(*runs));
@@ -795,9 +801,9 @@ int PMPI_Type_create_subarray(int ndims, const int array_of_sizes[],
 }
 SF_MPI_ALIAS(Type_create_subarray);
 
-int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[],
-                            const int distribs[], const int dargs[], const int psizes[],
-                            int order, MPI_Datatype oldtype, MPI_Datatype *newtype)
+int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[], const int distribs[],
+                            const int dargs[], const int psizes[], int order, MPI_Datatype oldtype,
+                            MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_create_darray";
     int err = chk_old(fn, oldtype);
@@ -816,8 +822,8 @@ int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[],
     for (int i = 0; i < ndims; i++) {
         if (gsizes[i] <= 0 || psizes[i] <= 0) {
             return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn,
-                                 "dimension %d: gsize %d, psize %d must be positive", i,
-                                 gsizes[i], psizes[i]);
+                                 "dimension %d: gsize %d, psize %d must be positive", i, gsizes[i],
+                                 psizes[i]);
         }
         if (distribs[i] == MPI_DISTRIBUTE_NONE && psizes[i] != 1) {
             return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn,
@@ -827,8 +833,8 @@ int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[],
     }
     if (procs != size || rank < 0 || rank >= size) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn,
-                             "rank %d / size %d do not match the process grid of %ld", rank,
-                             size, procs);
+                             "rank %d / size %d do not match the process grid of %ld", rank, size,
+                             procs);
     }
     struct dt_runs *runs = calloc((size_t)ndims, sizeof(*runs));
     int *ints = malloc(((size_t)ndims * 4 + 4) * sizeof(int));
@@ -908,8 +914,8 @@ int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[],
     memcpy(ints + 3 + 2 * ndims, dargs, (size_t)ndims * sizeof(int));
     memcpy(ints + 3 + 3 * ndims, psizes, (size_t)ndims * sizeof(int));
     ints[3 + 4 * ndims] = order;
-    err = grid_finish(fn, ndims, gsizes, order, runs, oldtype, MPI_COMBINER_DARRAY,
-                      4 * ndims + 4, ints, newtype);
+    err = grid_finish(fn, ndims, gsizes, order, runs, oldtype, MPI_COMBINER_DARRAY, 4 * ndims + 4,
+                      ints, newtype);
     free(ints);
     return err;
 oom:
@@ -944,8 +950,8 @@ int PMPI_Type_free(MPI_Datatype *datatype)
         return err;
     }
     if ((*datatype)->predefined) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn,
-                             "cannot free predefined datatype %s", (*datatype)->name);
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn, "cannot free predefined datatype %s",
+                             (*datatype)->name);
     }
     /* Attributes go with the user's handle; pending operations and types
      * built on it hold their own references to the layout. */

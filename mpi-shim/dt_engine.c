@@ -42,13 +42,13 @@ static inline void cp(void *d, const void *s, size_t n)
 /* n blocks of len bytes, 'stride' apart in user memory, packed densely. */
 static inline void strided(char *pk, char *u, size_t len, size_t n, MPI_Aint stride, bool pack)
 {
-#define SF_STRIDED_LOOP(L)                                \
-    for (size_t i = 0; i < n; i++, pk += (L), u += stride) { \
-        if (pack) {                                       \
-            memcpy(pk, u, (L));                           \
-        } else {                                          \
-            memcpy(u, pk, (L));                           \
-        }                                                 \
+#define SF_STRIDED_LOOP(L)                                                                         \
+    for (size_t i = 0; i < n; i++, pk += (L), u += stride) {                                       \
+        if (pack) {                                                                                \
+            memcpy(pk, u, (L));                                                                    \
+        } else {                                                                                   \
+            memcpy(u, pk, (L));                                                                    \
+        }                                                                                          \
     }
     switch (len) {
     case 4:

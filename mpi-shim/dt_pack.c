@@ -299,8 +299,7 @@ static void ldbl_in(unsigned char *d, const unsigned char *s)
 }
 
 /* Convert one part between native (n) and external (e); both advance. */
-static void x32_part(const struct x32_part *p, const unsigned char **n, unsigned char **e,
-                     bool out)
+static void x32_part(const struct x32_part *p, const unsigned char **n, unsigned char **e, bool out)
 {
     for (unsigned c = 0; c < p->cnt; c++) {
         unsigned char *nat = (unsigned char *)*n;
@@ -425,8 +424,8 @@ int PMPI_Pack_external_size(const char datarep[], int incount, MPI_Datatype data
 }
 SF_MPI_ALIAS(Pack_external_size);
 
-int PMPI_Pack_external(const char datarep[], const void *inbuf, int incount,
-                       MPI_Datatype datatype, void *outbuf, MPI_Aint outsize, MPI_Aint *position)
+int PMPI_Pack_external(const char datarep[], const void *inbuf, int incount, MPI_Datatype datatype,
+                       void *outbuf, MPI_Aint outsize, MPI_Aint *position)
 {
     static const char fn[] = "MPI_Pack_external";
     size_t xs = 0;

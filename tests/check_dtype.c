@@ -367,9 +367,8 @@ START_TEST(subarray_c_and_fortran)
     offsets_are(t, ec, 6);
     extent_is(t, 0, 80, 28, 32, 24);
     MPI_Type_free(&t);
-    ck_assert_int_eq(
-        MPI_Type_create_subarray(2, sizes, sub, start, MPI_ORDER_FORTRAN, MPI_INT, &t),
-        MPI_SUCCESS);
+    ck_assert_int_eq(MPI_Type_create_subarray(2, sizes, sub, start, MPI_ORDER_FORTRAN, MPI_INT, &t),
+                     MPI_SUCCESS);
     MPI_Type_commit(&t);
     /* column-major: offset i + 4 j, i fastest */
     int ef[] = {9, 10, 13, 14, 17, 18};
@@ -396,9 +395,8 @@ START_TEST(darray_block_and_cyclic)
     int darg[] = {MPI_DISTRIBUTE_DFLT_DARG, MPI_DISTRIBUTE_DFLT_DARG}, ps[] = {2, 2};
     MPI_Datatype t;
     /* rank 3 of a 2x2 grid is at (1,1): rows 2-3, columns 3-5 */
-    ck_assert_int_eq(
-        MPI_Type_create_darray(4, 3, 2, gs, dist, darg, ps, MPI_ORDER_C, MPI_INT, &t),
-        MPI_SUCCESS);
+    ck_assert_int_eq(MPI_Type_create_darray(4, 3, 2, gs, dist, darg, ps, MPI_ORDER_C, MPI_INT, &t),
+                     MPI_SUCCESS);
     MPI_Type_commit(&t);
     int e1[] = {15, 16, 17, 21, 22, 23};
     offsets_are(t, e1, 6);
@@ -428,9 +426,8 @@ START_TEST(darray_block_and_cyclic)
     offsets_are(t, e4, 6);
     MPI_Type_free(&t);
     /* a grid that does not match size is refused */
-    ck_assert_int_eq(
-        MPI_Type_create_darray(3, 0, 2, gs, dist, darg, ps, MPI_ORDER_C, MPI_INT, &t),
-        MPI_ERR_ARG);
+    ck_assert_int_eq(MPI_Type_create_darray(3, 0, 2, gs, dist, darg, ps, MPI_ORDER_C, MPI_INT, &t),
+                     MPI_ERR_ARG);
 }
 END_TEST
 
@@ -622,8 +619,7 @@ START_TEST(sendrecv_different_types)
     MPI_Type_vector(4, 1, 4, MPI_DOUBLE, &c);
     MPI_Type_commit(&c);
     MPI_Status st;
-    ck_assert_int_eq(MPI_Sendrecv(m + 1, 1, c, 0, 1, col, 4, MPI_DOUBLE, 0, 1, MPI_COMM_WORLD,
-                                  &st),
+    ck_assert_int_eq(MPI_Sendrecv(m + 1, 1, c, 0, 1, col, 4, MPI_DOUBLE, 0, 1, MPI_COMM_WORLD, &st),
                      MPI_SUCCESS);
     ck_assert(col[0] == 1 && col[1] == 5 && col[2] == 9 && col[3] == 13);
     int n;
@@ -752,8 +748,9 @@ START_TEST(engine_resumable)
     for (size_t chunk = 1; chunk <= 13; chunk++) {
         sf_mpi__dt_cursor(&c, t, N, src);
         size_t got = 0, k;
-        while ((k = sf_mpi__dt_pack(&c, piece + got, chunk < sizeof(piece) - got
-                                                         ? chunk : sizeof(piece) - got)) > 0) {
+        while ((k = sf_mpi__dt_pack(&c, piece + got,
+                                    chunk < sizeof(piece) - got ? chunk : sizeof(piece) - got)) >
+               0) {
             got += k;
         }
         ck_assert_uint_eq(got, 12 * N);
@@ -762,9 +759,8 @@ START_TEST(engine_resumable)
         sf_mpi__dt_cursor(&c, t, N, back);
         got = 0;
         while (got < sizeof(full) &&
-               (k = sf_mpi__dt_unpack(&c, full + got,
-                                      chunk < sizeof(full) - got ? chunk : sizeof(full) - got)) >
-                   0) {
+               (k = sf_mpi__dt_unpack(
+                    &c, full + got, chunk < sizeof(full) - got ? chunk : sizeof(full) - got)) > 0) {
             got += k;
         }
         for (size_t i = 0; i < N; i++) {
