@@ -222,6 +222,22 @@ static int kill_group(pid_t sid, unsigned long long ns_ino)
     return n;
 }
 
+/* The daemon's session id (its pid: it called setsid), or 0 when that pid
+ * now names another process. The kernel keeps a pid from reuse while any
+ * process still has it as session id, so a reused pid means no rank of
+ * ours is left in that session, and a stranger's session must be spared. */
+static pid_t session_of(const struct sf_cnode *nd)
+{
+    unsigned long long st = 0;
+    if (nd->pid <= 0) {
+        return 0;
+    }
+    if (proc_stat(nd->pid, &st, NULL, NULL) == 0 && st != nd->start) {
+        return 0;
+    }
+    return nd->pid;
+}
+
 /* Run a command (no shell), its stderr captured into err. 0, or the exit
  * status (positive) / a negative errno. */
 static int run(char *err, size_t errlen, const char *const *argv)
@@ -848,7 +864,7 @@ static int members_seen(const struct sf_cnode *nd, char *err, size_t errlen)
         return rc;
     }
     int n = sf_rows_count_alive(&rows);
-    if (getenv("SF_DEBUG_UP") != NULL) {
+    if (getenv("SF_DEBUG_UP") != NULL) { /* what the wait sees, for start-up trouble */
         for (size_t i = 0; i < rows.n; i++) {
             fprintf(stderr, "sf: %s: %s\n", nd->name, rows.v[i]);
         }
@@ -1026,7 +1042,7 @@ int sf_cluster_down(struct sf_cluster *c, double grace, char *err, size_t errlen
         /* Ranks left behind in the daemon's session or namespace. */
         char p[64];
         snprintf(p, sizeof(p), "/run/netns/%s", nd->ns);
-        kill_group(nd->pid, nd->ns[0] ? netns_ino(p) : 0);
+        kill_group(session_of(nd), nd->ns[0] ? netns_ino(p) : 0);
     }
     if (c->netns) {
         netns_remove(c, c->n);
@@ -1061,7 +1077,7 @@ int sf_cluster_node_kill(struct sf_cluster *c, struct sf_cnode *nd, char *err, s
     kill(nd->pid, SIGKILL);
     char p[64];
     snprintf(p, sizeof(p), "/run/netns/%s", nd->ns);
-    kill_group(nd->pid, nd->ns[0] ? netns_ino(p) : 0);
+    kill_group(session_of(nd), nd->ns[0] ? netns_ino(p) : 0);
     wait_gone(nd, now_s() + 5.0);
     return 0;
 }
