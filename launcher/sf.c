@@ -296,6 +296,27 @@ static int cmd_query(const char *dir, const char *topic)
         fprintf(stderr, "sf: %s: %s\n", topic, err);
         return SF_EXIT_FAIL;
     }
+    /* The daemon knows its own port, not the address it is reached at:
+     * the record does. */
+    for (size_t i = 0; i < rows.n; i++) {
+        char v[64], nm[64];
+        if (strncmp(rows.v[i], "node ", 5) != 0 ||
+            strcmp(sf_row_get(rows.v[i], "state", v, sizeof(v)), "self") != 0 ||
+            sf_row_get(rows.v[i], "addr", v, sizeof(v))[0] != '\0') {
+            continue;
+        }
+        const struct sf_cnode *nd =
+            sf_cluster_node(&c, sf_row_get(rows.v[i], "name", nm, sizeof(nm)));
+        if (nd != NULL && nd->addr[0] != '\0') {
+            size_t l = strlen(rows.v[i]) + strlen(nd->addr) + 8;
+            char *nr = malloc(l);
+            if (nr != NULL) {
+                snprintf(nr, l, "%s addr=%s", rows.v[i], nd->addr);
+                free(rows.v[i]);
+                rows.v[i] = nr;
+            }
+        }
+    }
     /* Daemons may answer every STATUS_REQ with everything they know:
      * nodes and jobs print their own tables, status prints it all. */
     char kinds[16][32];

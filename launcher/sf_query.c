@@ -425,6 +425,26 @@ size_t sf_rows_table(FILE *out, const struct sf_rows *r, const char *kind)
     if (nrows == 0) {
         return 0;
     }
+    /* Well-known columns first, in this order (stable for the rest), so a
+     * table reads the same whoever wrote the rows. */
+    static const char *const first[] = {"name", "id", "addr", "slots", "load", "ranks", "state"};
+    size_t placed = nc > 0 && clen[0] == strlen(kind) && memcmp(cols[0], kind, clen[0]) == 0;
+    for (size_t f = 0; f < sizeof(first) / sizeof(first[0]); f++) {
+        for (size_t c = placed; c < nc; c++) {
+            if (clen[c] == strlen(first[f]) && memcmp(cols[c], first[f], clen[c]) == 0) {
+                const char *tc = cols[c];
+                size_t tl = clen[c], tw = width[c];
+                memmove(cols + placed + 1, cols + placed, (c - placed) * sizeof(cols[0]));
+                memmove(clen + placed + 1, clen + placed, (c - placed) * sizeof(clen[0]));
+                memmove(width + placed + 1, width + placed, (c - placed) * sizeof(width[0]));
+                cols[placed] = tc;
+                clen[placed] = tl;
+                width[placed] = tw;
+                placed++;
+                break;
+            }
+        }
+    }
     for (size_t c = 0; c < nc; c++) {
         for (size_t k = 0; k < clen[c]; k++) {
             char ch = cols[c][k];

@@ -202,14 +202,14 @@ START_TEST(test_rows)
     size_t n;
     char *t = table(&r, "node", &n);
     ck_assert_uint_eq(n, 3);
-    ck_assert_str_eq(t, "NAME  ADDR            SLOTS  STATE  LOAD\n"
-                        "n1    127.0.0.1:7700  2      alive  -\n"
-                        "n22   127.0.0.1:7701  16     alive  0.5\n"
-                        "n3    -               -      gone   -\n");
+    ck_assert_str_eq(t, "NAME  ADDR            SLOTS  LOAD  STATE\n"
+                        "n1    127.0.0.1:7700  2      -     alive\n"
+                        "n22   127.0.0.1:7701  16     0.5   alive\n"
+                        "n3    -               -      -     gone\n");
     free(t);
     t = table(&r, "job", &n);
     ck_assert_uint_eq(n, 1);
-    ck_assert_str_eq(t, "JOB  N  STATE\n7    6  running\n");
+    ck_assert_str_eq(t, "JOB  STATE    N\n7    running  6\n");
     free(t);
     t = table(&r, "", &n);
     ck_assert_uint_eq(n, 2);
