@@ -214,6 +214,12 @@ static int cmd_replay(const char *target, const char *keyfile)
     sf_wire_put_str(&e, "poke done");
     size_t bl = seal(&a, &e, &bye);
     send_all(fd, bye, bl);
+    /* Read until the daemon hangs up: closing with unread bytes would
+     * reset the connection and discard what we sent. */
+    shutdown(fd, SHUT_WR);
+    uint8_t sink[4096];
+    while (read(fd, sink, sizeof(sink)) > 0) {
+    }
     close(fd);
     /* The recorded session, replayed on a new connection: the HELLO is
      * accepted (it carries no session), the JOIN must not be. */
