@@ -41,7 +41,9 @@ static void usage(FILE *out)
             "  status | nodes | jobs     ask the local daemon (tables)\n"
             "  where                     print the cluster's nodes from its record\n"
             "NODE: name (n2), number (2) or address. DIR: the cluster directory, default\n"
-            "$SF_CLUSTER_DIR, $XDG_RUNTIME_DIR/starfish or ~/.starfish.\n"
+            "$SF_CLUSTER_DIR, $XDG_RUNTIME_DIR/starfish or ~/.starfish; a daemon's state\n"
+            "dir also works for the queries (as does $SF_CLUSTER), and without a record\n"
+            "they ask the daemon in DIR/sfd.\n"
             "Environment: SF_SFD (daemon program).\n");
 }
 
@@ -276,6 +278,15 @@ static int cmd_query(const char *dir, const char *topic)
         sock[0] = '\0';
     }
     struct stat st;
+    char rec[sizeof(sock)];
+    /* No record here but a hand-started daemon in its default state dir
+     * (DIR/sfd, runtime/sfd/sfd_int.h): ask that one. */
+    if (!(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) &&
+        snprintf(rec, sizeof(rec), "%s/%s", dir, SF_CLUSTER_RECORD) < (int)sizeof(rec) &&
+        access(rec, F_OK) != 0 &&
+        snprintf(sock, sizeof(sock), "%s/sfd/sfd.sock", dir) >= (int)sizeof(sock)) {
+        sock[0] = '\0';
+    }
     if (sock[0] != '\0' && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
         memset(&c, 0, sizeof(c));
         snprintf(c.dir, sizeof(c.dir), "%s", dir);
@@ -353,6 +364,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sf: cluster directory name too long\n");
         return SF_EXIT_FAIL;
     }
+    /* SF_CLUSTER names one daemon's state dir (as for sfrun): the
+     * queries ask it; up/down/node keep to the cluster dir. */
+    const char *one = getenv("SF_CLUSTER");
+    bool dir_given = getenv("SF_CLUSTER_DIR") != NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -365,6 +380,7 @@ int main(int argc, char **argv)
         }
         if ((strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--cluster") == 0) && i + 1 < argc) {
             snprintf(dir, sizeof(dir), "%s", argv[++i]);
+            dir_given = true;
             continue;
         }
         return usage_err("unknown option ", argv[i]);
@@ -392,7 +408,7 @@ int main(int argc, char **argv)
         if (n != 0) {
             return usage_err("no arguments expected after ", cmd);
         }
-        return cmd_query(dir, cmd);
+        return cmd_query(!dir_given && one != NULL && one[0] != '\0' ? one : dir, cmd);
     }
     if (strcmp(cmd, "where") == 0) {
         struct sf_cluster c;
