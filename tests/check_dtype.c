@@ -790,6 +790,38 @@ START_TEST(errors_reported)
 }
 END_TEST
 
+START_TEST(empty_types)
+{
+    MPI_Datatype e, s, v;
+    MPI_Type_contiguous(0, MPI_INT, &e);
+    MPI_Type_commit(&e);
+    extent_is(e, 0, 0, 0, 0, 0);
+    MPI_Type_create_struct(0, NULL, NULL, NULL, &s);
+    MPI_Type_commit(&s);
+    extent_is(s, 0, 0, 0, 0, 0);
+    /* a vector of empty blocks is empty too */
+    MPI_Type_vector(5, 0, 3, MPI_DOUBLE, &v);
+    MPI_Type_commit(&v);
+    extent_is(v, 0, 0, 0, 0, 0);
+    int x = 7, y = 9;
+    MPI_Status st;
+    ck_assert_int_eq(MPI_Sendrecv(&x, 3, e, 0, 1, &y, 2, v, 0, 1, MPI_COMM_WORLD, &st),
+                     MPI_SUCCESS);
+    ck_assert_int_eq(y, 9);
+    int n;
+    MPI_Get_count(&st, e, &n);
+    ck_assert_int_eq(n, 0);
+    MPI_Get_elements(&st, v, &n);
+    ck_assert_int_eq(n, 0);
+    int pos = 0;
+    ck_assert_int_eq(MPI_Pack(&x, 4, s, &y, 0, &pos, MPI_COMM_WORLD), MPI_SUCCESS);
+    ck_assert_int_eq(pos, 0);
+    MPI_Type_free(&v);
+    MPI_Type_free(&s);
+    MPI_Type_free(&e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dtype");
@@ -815,6 +847,7 @@ int main(void)
     tcase_add_test(tc, absolute_addresses);
     tcase_add_test(tc, engine_resumable);
     tcase_add_test(tc, errors_reported);
+    tcase_add_test(tc, empty_types);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);
