@@ -43,6 +43,19 @@ check_grep "the job ran on the cluster" "^jobs_run  *[1-9]" "$(
 check "sfrun --cluster STATE_DIR exits 0" 0 $?
 check "2 ranks ran" 2 "$(grep -c '^rank [01]$' "$TMP/out")"
 
+# Placement flags reach the daemon (its placement is sfd's, sfd_place.c):
+# local sizes show how ranks were spread.
+ls_of() { "$SFRUN" "$@" sh -c 'echo "$OMPI_COMM_WORLD_RANK $OMPI_COMM_WORLD_LOCAL_SIZE"' \
+    </dev/null 2>"$TMP/err" | sort -n | awk '{ printf "%s%s", sep, $2; sep = "," }'; }
+check "--host n1:2,n3:2 -n 4: two per node" "2,2,2,2" "$(ls_of --host n1:2,n3:2 -n 4)"
+check "--map-by node -n 4 over 3 nodes" "2,1,1,2" "$(ls_of --map-by node -n 4)"
+check "-N 1 -n 3: one per node" "1,1,1" "$(ls_of -N 1 -n 3)"
+printf '# one node\nn2 slots=3\n' >"$TMP/hf"
+check "--hostfile with one node: all there" "3,3,3" "$(ls_of --hostfile "$TMP/hf" -n 3)"
+"$SFRUN" --host n9 -n 1 true </dev/null >"$TMP/out" 2>"$TMP/err"
+check "an unknown host is refused" 1 $?
+check_grep "the refusal names it" "n9" "$TMP/err"
+
 "$SF" node kill n3 >"$TMP/out" 2>&1
 check "node kill n3 exits 0" 0 $?
 wait_until two_alive
