@@ -15,9 +15,21 @@ cluster_cleanup() {
     if [ -f "$CDIR/cluster" ]; then
         "$SF" down --grace 2 >/dev/null 2>&1
     fi
+    # Daemons an interrupted `sf up` started before writing its record:
+    # by the pids they wrote, if they are still ours (cmdline names CDIR).
+    for f in "$CDIR"/n*/sfd.pid; do
+        [ -f "$f" ] || continue
+        p=$(cat "$f")
+        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$CDIR/"; then
+            kill -KILL "$p" 2>/dev/null
+        fi
+    done
     if [ -n "$NETNS_LOCKED" ]; then
         # Our namespaces only: the lock says no other test owns them.
         for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^sf-n[0-9]*$'); do
+            for p in $(ip netns pids "$ns" 2>/dev/null); do
+                kill -KILL "$p" 2>/dev/null
+            done
             ip netns del "$ns" 2>/dev/null
         done
         ip link del sfbr0 2>/dev/null
