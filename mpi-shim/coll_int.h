@@ -45,6 +45,10 @@ struct sf_coll__tun {
 };
 const struct sf_coll__tun *sf_coll__tun(void);
 
+struct sf_rt_req;
+/* Wait for r, calling c->poll between polls when set. */
+int sf_coll__wait(const struct sf_coll_comm *c, struct sf_rt_req *r);
+
 /* Blocking helpers; peers are ranks in c. A receive must deliver exactly
  * len bytes (the algorithms always know the size): anything else means the
  * ranks disagree about the call and is reported as an error. */
@@ -69,7 +73,6 @@ struct sf_coll__step {
     const void *src; /* COPY source, OP in (the lower-ranked operand) */
     size_t len;      /* bytes; elements for OP */
 };
-struct sf_rt_req;
 struct sf_coll__sched {
     struct sf_coll_comm c; /* world[] is a private copy */
     int tagbase;

@@ -227,7 +227,7 @@ int sf_coll__sched_step(struct sf_coll__sched *s, bool block, bool *done)
                 if (!block) {
                     return 0;
                 }
-                int rc = sf_rt_wait(s->c.rt, &s->reqs[k]);
+                int rc = sf_coll__wait(&s->c, &s->reqs[k]);
                 if (rc != 0) {
                     return rc;
                 }

@@ -59,6 +59,28 @@ const struct sf_coll__tun *sf_coll__tun(void)
     return &tun;
 }
 
+int sf_coll__wait(const struct sf_coll_comm *c, struct sf_rt_req *r)
+{
+    if (c->poll == NULL) {
+        return sf_rt_wait(c->rt, r);
+    }
+    unsigned idle = 0;
+    while (!r->complete) {
+        int n = sf_rt_progress(c->rt);
+        if (n < 0) {
+            return n;
+        }
+        int m = c->poll(c->poll_arg);
+        if (m < 0) {
+            return m;
+        }
+        if (!r->complete) {
+            sf_rt_idle(c->rt, n + m == 0 ? ++idle : (idle = 0));
+        }
+    }
+    return 0;
+}
+
 static int check_recv(const struct sf_rt_req *r, size_t len)
 {
     if (r->status.error != 0) {
@@ -75,7 +97,7 @@ int sf_coll__send(const struct sf_coll_comm *c, const void *buf, size_t len, int
     if (rc != 0) {
         return rc;
     }
-    return sf_rt_wait(c->rt, &s);
+    return sf_coll__wait(c, &s);
 }
 
 int sf_coll__recv(const struct sf_coll_comm *c, void *buf, size_t len, int peer, int tag)
@@ -86,7 +108,7 @@ int sf_coll__recv(const struct sf_coll_comm *c, void *buf, size_t len, int peer,
     if (rc != 0) {
         return rc;
     }
-    rc = sf_rt_wait(c->rt, &r);
+    rc = sf_coll__wait(c, &r);
     return rc != 0 ? rc : check_recv(&r, len);
 }
 
@@ -105,12 +127,12 @@ int sf_coll__sendrecv(const struct sf_coll_comm *c, const void *sbuf, size_t sle
     if (rc != 0) {
         /* The receive lives on this stack frame: it must not outlive it. */
         if (sf_rt_cancel(c->rt, &r) == 0) {
-            (void)sf_rt_wait(c->rt, &r);
+            (void)sf_coll__wait(c, &r);
         }
         return rc;
     }
-    int rr = sf_rt_wait(c->rt, &r);
-    int rs = sf_rt_wait(c->rt, &s);
+    int rr = sf_coll__wait(c, &r);
+    int rs = sf_coll__wait(c, &s);
     if (rr != 0) {
         return rr;
     }

@@ -1,7 +1,8 @@
-/* Collective bindings (barrier, bcast, reduce, allreduce, reduce_local)
- * over sf_coll.h, and reduction operations: the predefined ones map to
- * sf_op.h kernels, user ones are called through a wrapper that passes
- * the datatype handle. Other collectives come with the collectives issue.
+/* Collective bindings over sf_coll.h: all blocking and non-blocking
+ * intra-communicator collectives but the neighbourhood ones (mpi_topo.c),
+ * the request kind of non-blocking collectives and its progress; and
+ * reduction operations: the predefined ones map to sf_op.h kernels, user
+ * ones are called through a wrapper that passes the datatype handle.
  * Caller's thread. */
 #include <limits.h>
 #include <stdio.h>
@@ -146,14 +147,1083 @@ static int chk_coll(const char *fn, MPI_Comm comm)
     return err;
 }
 
+/* ---- the other collectives, blocking and non-blocking ----
+ * A binding checks its arguments, describes the operation as an
+ * sf_coll_args block in a job (which also owns the packing buffers and
+ * remembers what to unpack at the end), and hands the job to go(): run to
+ * completion, or start as a schedule owned by a request. Blocks whose
+ * datatype is one span of memory are used in place; others go through
+ * packing buffers (the pack engine) or, for predefined reductions, the
+ * element gather/scatter of stage_in. */
+
+enum { UN_UNPACK = 0, UN_SCATTER_ELEMS };
+struct unstage {
+    int kind;
+    MPI_Datatype t;
+    size_t count;
+    void *tmp, *user;
+};
+struct sf_mpi_cjob {
+    struct op_ctx ctx;
+    struct sf_coll_op sop;
+    struct sf_coll_args a;
+    void **mem;
+    size_t nmem, capmem;
+    struct unstage *un;
+    size_t nun, capun;
+    int rc;  /* runtime code of a finished non-blocking collective */
+    bool oom;
+};
+
+struct ompi_request_t *sf_mpi__coll_running;
+
+static struct sf_mpi_cjob *job_new(void)
+{
+    return calloc(1, sizeof(struct sf_mpi_cjob));
+}
+
+static void *job_alloc(struct sf_mpi_cjob *j, size_t len)
+{
+    if (j->oom) {
+        return NULL;
+    }
+    if (j->nmem == j->capmem) {
+        size_t nc = j->capmem ? 2 * j->capmem : 8;
+        void **m = realloc(j->mem, nc * sizeof(void *));
+        if (m == NULL) {
+            j->oom = true;
+            return NULL;
+        }
+        j->mem = m;
+        j->capmem = nc;
+    }
+    void *p = malloc(len ? len : 1);
+    if (p == NULL) {
+        j->oom = true;
+        return NULL;
+    }
+    j->mem[j->nmem++] = p;
+    return p;
+}
+
+static void job_later(struct sf_mpi_cjob *j, int kind, MPI_Datatype t, size_t count, void *tmp,
+                      void *user)
+{
+    if (j->oom) {
+        return;
+    }
+    if (j->nun == j->capun) {
+        size_t nc = j->capun ? 2 * j->capun : 8;
+        struct unstage *u = realloc(j->un, nc * sizeof(*u));
+        if (u == NULL) {
+            j->oom = true;
+            return;
+        }
+        j->un = u;
+        j->capun = nc;
+    }
+    sf_mpi__type_retain(t); /* the program may free it before we finish */
+    j->un[j->nun++] = (struct unstage){kind, t, count, tmp, user};
+}
+
+/* Bytes to send for count instances of t at buf. */
+static const void *job_send(struct sf_mpi_cjob *j, MPI_Datatype t, size_t count, const void *buf)
+{
+    if (count == 0 || t->size == 0 || sf_mpi__type_span(t, count > INT_MAX ? 2 : (int)count)) {
+        return (const char *)buf + t->true_lb;
+    }
+    void *tmp = job_alloc(j, count * t->size);
+    if (tmp != NULL) {
+        sf_mpi__pack(t, (int)count, buf, tmp);
+    }
+    return tmp;
+}
+
+/* Where to receive count instances of t for buf; 'input': the bytes there
+ * are read first (in place), 'output': they are the result. */
+static void *job_recv(struct sf_mpi_cjob *j, MPI_Datatype t, size_t count, void *buf, bool input,
+                      bool output)
+{
+    if (count == 0 || t->size == 0 || sf_mpi__type_span(t, count > INT_MAX ? 2 : (int)count)) {
+        return (char *)buf + t->true_lb;
+    }
+    void *tmp = job_alloc(j, count * t->size);
+    if (tmp != NULL) {
+        if (input) {
+            sf_mpi__pack(t, (int)count, buf, tmp);
+        }
+        if (output) {
+            job_later(j, UN_UNPACK, t, count, tmp, buf);
+        }
+    }
+    return tmp;
+}
+
+/* Reduction operands: count_in instances read, count_out written back. */
+static void *job_red(struct sf_mpi_cjob *j, MPI_Datatype t, size_t count_in, size_t count_out,
+                     void *buf)
+{
+    size_t count = count_in > count_out ? count_in : count_out;
+    if (j->sop.fn != predef_fn || t->predefined) {
+        return buf;
+    }
+    if (sf_mpi__type_span(t, count > INT_MAX ? 2 : (int)count) &&
+        t->elem->size == (size_t)t->elem->extent) {
+        return (char *)buf + t->true_lb;
+    }
+    void *tmp = job_alloc(j, count * t->n * (size_t)t->elem->extent);
+    if (tmp != NULL) {
+        if (count_in > 0) {
+            sf_mpi__dt_gather_elems(t, (int)count_in, buf, tmp);
+        }
+        if (count_out > 0) {
+            job_later(j, UN_SCATTER_ELEMS, t, count_out, tmp, buf);
+        }
+    }
+    return tmp;
+}
+
+/* Unpack the results (when 'ok') and free the job. */
+static void job_end(struct sf_mpi_cjob *j, bool ok)
+{
+    for (size_t i = 0; i < j->nun; i++) {
+        struct unstage *u = &j->un[i];
+        if (ok && u->kind == UN_UNPACK) {
+            sf_mpi__unpack(u->t, (int)u->count, u->tmp, u->count * u->t->size, u->user);
+        } else if (ok) {
+            sf_mpi__dt_scatter_elems(u->t, (int)u->count, u->tmp, u->user);
+        }
+        sf_mpi__type_release(u->t);
+    }
+    for (size_t i = 0; i < j->nmem; i++) {
+        free(j->mem[i]);
+    }
+    free(j->mem);
+    free(j->un);
+    free(j);
+}
+
+static int poll_colls(void *arg)
+{
+    (void)arg;
+    return sf_mpi__coll_progress();
+}
+
+/* The communicator's collective view; while non-blocking collectives run,
+ * blocking ones keep them moving as they wait. */
+static const struct sf_coll_comm *coll_of(MPI_Comm comm, struct sf_coll_comm *tmp)
+{
+    if (sf_mpi__coll_running == NULL) {
+        return &comm->coll;
+    }
+    *tmp = comm->coll;
+    tmp->poll = poll_colls;
+    tmp->poll_arg = NULL;
+    return tmp;
+}
+
+int sf_mpi__coll_progress(void)
+{
+    int n = 0;
+    struct ompi_request_t **pp = &sf_mpi__coll_running;
+    while (*pp != NULL) {
+        struct ompi_request_t *r = *pp;
+        bool done;
+        int rc = sf_coll_sched_test(r->sched, &done);
+        if (done) {
+            r->cjob->rc = rc;
+            r->rt.complete = true;
+            *pp = r->next_coll;
+            r->next_coll = NULL;
+            n++;
+        } else {
+            pp = &r->next_coll;
+        }
+    }
+    return n;
+}
+
+static void coll_unlink(struct ompi_request_t *r)
+{
+    for (struct ompi_request_t **pp = &sf_mpi__coll_running; *pp != NULL;
+         pp = &(*pp)->next_coll) {
+        if (*pp == r) {
+            *pp = r->next_coll;
+            r->next_coll = NULL;
+            return;
+        }
+    }
+}
+
+int sf_mpi__coll_finish(struct ompi_request_t *r, MPI_Status *st)
+{
+    int cls = MPI_SUCCESS;
+    if (r->cjob != NULL) {
+        cls = r->cjob->rc < 0 ? sf_mpi__class_of(r->cjob->rc) : MPI_SUCCESS;
+        job_end(r->cjob, cls == MPI_SUCCESS);
+        r->cjob = NULL;
+    }
+    sf_coll_sched_free(r->sched);
+    r->sched = NULL;
+    sf_mpi__status_set(st, MPI_ANY_SOURCE, MPI_ANY_TAG, cls, false, 0);
+    r->rt_started = false;
+    return cls;
+}
+
+void sf_mpi__coll_release(struct ompi_request_t *r)
+{
+    coll_unlink(r);
+    sf_coll_sched_free(r->sched);
+    r->sched = NULL;
+    if (r->cjob != NULL) {
+        job_end(r->cjob, false);
+        r->cjob = NULL;
+    }
+}
+
+/* Run or start job j on comm; frees j (or gives it to the request). */
+static int go(const char *fn, MPI_Comm comm, struct sf_mpi_cjob *j, MPI_Request *req)
+{
+    if (j->oom) {
+        job_end(j, false);
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    if (req == NULL) {
+        struct sf_coll_comm tmp;
+        int rc = sf_coll_run(coll_of(comm, &tmp), &j->a);
+        job_end(j, rc >= 0);
+        return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+    }
+    struct ompi_request_t *r = sf_mpi__req_new();
+    if (r == NULL) {
+        job_end(j, false);
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
+    }
+    int rc = sf_coll_start(&comm->coll, &j->a, &r->sched);
+    if (rc < 0) {
+        job_end(j, false);
+        sf_mpi__req_release(r);
+        return sf_mpi__raise_rt(comm, rc, fn);
+    }
+    r->kind = SF_MPI_REQ_COLL;
+    r->comm = comm;
+    r->cjob = j;
+    r->rt_started = true;
+    r->rt.complete = false;
+    r->active = true;
+    r->next_coll = sf_mpi__coll_running;
+    sf_mpi__coll_running = r;
+    *req = r;
+    return MPI_SUCCESS;
+}
+
+static int chk_req(const char *fn, MPI_Comm comm, MPI_Request *req, bool nb)
+{
+    if (nb && req == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "request is NULL");
+    }
+    return 0;
+}
+
+/* counts[] (and displs[] when given) of n members: present, counts >= 0. */
+static int chk_counts(const char *fn, MPI_Comm comm, const int *counts, const int *displs,
+                      int n, bool need_displs)
+{
+    if (counts == NULL || (need_displs && displs == NULL)) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "counts or displacements array is NULL");
+    }
+    for (int i = 0; i < n; i++) {
+        if (counts[i] < 0) {
+            return sf_mpi__raise(comm, MPI_ERR_COUNT, fn, "negative count %d for rank %d",
+                                 counts[i], i);
+        }
+    }
+    return 0;
+}
+
+static int chk_match(const char *fn, MPI_Comm comm, size_t sbytes, size_t rbytes)
+{
+    if (sbytes != rbytes) {
+        return sf_mpi__raise(comm, MPI_ERR_TRUNCATE, fn,
+                             "own block: %zu bytes sent but %zu bytes expected", sbytes, rbytes);
+    }
+    return 0;
+}
+
+static int no_mem(const char *fn, MPI_Comm comm)
+{
+    return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
+}
+
+static int bcast_impl(const char *fn, void *buffer, int count, MPI_Datatype datatype, int root,
+                      MPI_Comm comm, MPI_Request *req)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, true);
+    }
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, buffer, count, datatype);
+    }
+    if (!err) {
+        err = sf_mpi__chk_root(fn, comm, root);
+    }
+    if (err) {
+        return err;
+    }
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    bool me = comm->rank == root;
+    j->a.kind = SF_COLL_BCAST;
+    j->a.root = root;
+    j->a.n = sf_mpi__type_bytes(datatype, count);
+    j->a.rbuf = job_recv(j, datatype, (size_t)count, buffer, me, !me);
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Ibarrier(MPI_Comm comm, MPI_Request *request)
+{
+    static const char fn[] = "MPI_Ibarrier";
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, request, true);
+    }
+    if (err) {
+        return err;
+    }
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    j->a.kind = SF_COLL_BARRIER;
+    return go(fn, comm, j, request);
+}
+SF_MPI_ALIAS(Ibarrier);
+
+int PMPI_Ibcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm,
+                MPI_Request *request)
+{
+    return bcast_impl("MPI_Ibcast", buffer, count, datatype, root, comm, request);
+}
+SF_MPI_ALIAS(Ibcast);
+
+/* Reductions to all or one (reduce, allreduce, scan, exscan) through a job. */
+static int red_impl(const char *fn, enum sf_coll_kind kind, const void *sendbuf, void *recvbuf,
+                    int count, MPI_Datatype datatype, MPI_Op op, int root, MPI_Comm comm,
+                    MPI_Request *req, bool nb)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    bool rooted = kind == SF_COLL_REDUCE;
+    if (!err && rooted) {
+        err = sf_mpi__chk_root(fn, comm, root);
+    }
+    bool in_place = sendbuf == MPI_IN_PLACE;
+    bool has_out = !rooted || comm->rank == root;
+    if (!err && in_place && !has_out) {
+        err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
+    }
+    if (!err && !in_place) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, count, datatype);
+    }
+    if (!err && has_out) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, count, datatype);
+    }
+    struct sf_mpi_cjob *j = NULL;
+    size_t mult = 1;
+    if (!err) {
+        j = job_new();
+        if (j == NULL) {
+            return no_mem(fn, comm);
+        }
+        err = make_op(fn, comm, op, datatype, &j->ctx, &j->sop, &mult);
+    }
+    if (err) {
+        free(j);
+        return err;
+    }
+    j->a.kind = kind;
+    j->a.root = root;
+    j->a.op = &j->sop;
+    j->a.n = (size_t)count * mult;
+    size_t c = (size_t)count;
+    j->a.sbuf = in_place ? NULL : job_red(j, datatype, c, 0, (void *)sendbuf);
+    /* exscan leaves rank 0's recvbuf alone */
+    bool out = has_out && !(kind == SF_COLL_EXSCAN && comm->rank == 0);
+    j->a.rbuf = has_out ? job_red(j, datatype, in_place ? c : 0, out ? c : 0, recvbuf) : NULL;
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Ireduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+                 int root, MPI_Comm comm, MPI_Request *request)
+{
+    return red_impl("MPI_Ireduce", SF_COLL_REDUCE, sendbuf, recvbuf, count, datatype, op, root,
+                    comm, request, true);
+}
+SF_MPI_ALIAS(Ireduce);
+
+int PMPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
+                    MPI_Op op, MPI_Comm comm, MPI_Request *request)
+{
+    return red_impl("MPI_Iallreduce", SF_COLL_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0,
+                    comm, request, true);
+}
+SF_MPI_ALIAS(Iallreduce);
+
+int PMPI_Scan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+              MPI_Comm comm)
+{
+    return red_impl("MPI_Scan", SF_COLL_SCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
+                    NULL, false);
+}
+SF_MPI_ALIAS(Scan);
+
+int PMPI_Iscan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+               MPI_Comm comm, MPI_Request *request)
+{
+    return red_impl("MPI_Iscan", SF_COLL_SCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
+                    request, true);
+}
+SF_MPI_ALIAS(Iscan);
+
+int PMPI_Exscan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+                MPI_Comm comm)
+{
+    return red_impl("MPI_Exscan", SF_COLL_EXSCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
+                    NULL, false);
+}
+SF_MPI_ALIAS(Exscan);
+
+int PMPI_Iexscan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+                 MPI_Comm comm, MPI_Request *request)
+{
+    return red_impl("MPI_Iexscan", SF_COLL_EXSCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
+                    request, true);
+}
+SF_MPI_ALIAS(Iexscan);
+
+/* reduce_scatter (recvcounts) and reduce_scatter_block (recvcounts NULL,
+ * recvcount each). */
+static int rs_impl(const char *fn, const void *sendbuf, void *recvbuf, const int recvcounts[],
+                   int recvcount, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
+                   MPI_Request *req, bool nb)
+{
+    int p = comm->size, me = comm->rank;
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    if (!err && recvcounts != NULL) {
+        err = chk_counts(fn, comm, recvcounts, NULL, p, false);
+    }
+    size_t total = 0;
+    if (!err) {
+        for (int i = 0; i < p; i++) {
+            total += (size_t)(recvcounts != NULL ? recvcounts[i] : recvcount);
+        }
+        if (total > INT_MAX) {
+            err = sf_mpi__raise(comm, MPI_ERR_COUNT, fn, "%zu elements in total", total);
+        }
+    }
+    int mine = recvcounts != NULL ? (err ? 0 : recvcounts[me]) : recvcount;
+    bool in_place = sendbuf == MPI_IN_PLACE;
+    if (!err && !in_place) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, (int)total, datatype);
+    }
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, in_place ? (int)total : mine, datatype);
+    }
+    struct sf_mpi_cjob *j = NULL;
+    size_t mult = 1;
+    if (!err) {
+        j = job_new();
+        if (j == NULL) {
+            return no_mem(fn, comm);
+        }
+        err = make_op(fn, comm, op, datatype, &j->ctx, &j->sop, &mult);
+    }
+    if (err) {
+        free(j);
+        return err;
+    }
+    j->a.op = &j->sop;
+    if (recvcounts != NULL) {
+        size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)p);
+        for (int i = 0; rc != NULL && i < p; i++) {
+            rc[i] = (size_t)recvcounts[i] * mult;
+        }
+        j->a.kind = SF_COLL_REDUCE_SCATTER;
+        j->a.rcounts = rc;
+    } else {
+        j->a.kind = SF_COLL_REDUCE_SCATTER_BLOCK;
+        j->a.n = (size_t)recvcount * mult;
+    }
+    j->a.sbuf = in_place ? NULL : job_red(j, datatype, total, 0, (void *)sendbuf);
+    j->a.rbuf = job_red(j, datatype, in_place ? total : 0, (size_t)mine, recvbuf);
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Reduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[],
+                        MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Reduce_scatter";
+    if (recvcounts == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts is NULL");
+    }
+    return rs_impl(fn, sendbuf, recvbuf, recvcounts, 0, datatype, op, comm, NULL, false);
+}
+SF_MPI_ALIAS(Reduce_scatter);
+
+int PMPI_Ireduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[],
+                         MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *request)
+{
+    static const char fn[] = "MPI_Ireduce_scatter";
+    if (recvcounts == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts is NULL");
+    }
+    return rs_impl(fn, sendbuf, recvbuf, recvcounts, 0, datatype, op, comm, request, true);
+}
+SF_MPI_ALIAS(Ireduce_scatter);
+
+int PMPI_Reduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount,
+                              MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
+{
+    return rs_impl("MPI_Reduce_scatter_block", sendbuf, recvbuf, NULL, recvcount, datatype, op,
+                   comm, NULL, false);
+}
+SF_MPI_ALIAS(Reduce_scatter_block);
+
+int PMPI_Ireduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount,
+                               MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
+                               MPI_Request *request)
+{
+    return rs_impl("MPI_Ireduce_scatter_block", sendbuf, recvbuf, NULL, recvcount, datatype, op,
+                   comm, request, true);
+}
+SF_MPI_ALIAS(Ireduce_scatter_block);
+
+/* gather (recvcounts NULL) and gatherv */
+static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+                       void *recvbuf, int recvcount, const int *recvcounts, const int *displs,
+                       MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *req, bool nb)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    if (!err) {
+        err = sf_mpi__chk_root(fn, comm, root);
+    }
+    if (err) {
+        return err;
+    }
+    int p = comm->size, me = comm->rank;
+    bool at_root = me == root, in_place = sendbuf == MPI_IN_PLACE, v = displs != NULL;
+    if (in_place && !at_root) {
+        err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
+    }
+    if (!err && !in_place) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
+    }
+    if (!err && at_root && v) {
+        err = chk_counts(fn, comm, recvcounts, displs, p, true);
+        if (!err) {
+            err = sf_mpi__chk_type(fn, comm, recvtype);
+        }
+    } else if (!err && at_root) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
+    }
+    size_t sbytes = in_place ? 0 : sf_mpi__type_bytes(sendtype, sendcount);
+    size_t rbytes = 0;
+    if (!err && at_root) {
+        rbytes = sf_mpi__type_bytes(recvtype, v ? recvcounts[me] : recvcount);
+        if (!in_place) {
+            err = chk_match(fn, comm, sbytes, rbytes);
+        }
+    }
+    if (err) {
+        return err;
+    }
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    j->a.root = root;
+    j->a.sbuf = in_place ? NULL : job_send(j, sendtype, (size_t)sendcount, sendbuf);
+    if (!v) {
+        j->a.kind = SF_COLL_GATHER;
+        j->a.n = at_root ? rbytes : sbytes;
+        if (at_root) {
+            j->a.rbuf = job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, in_place,
+                                 true);
+        }
+        return go(fn, comm, j, req);
+    }
+    j->a.kind = SF_COLL_GATHERV;
+    j->a.n = at_root ? rbytes : sbytes;
+    if (at_root) {
+        void **rp = job_alloc(j, sizeof(void *) * (size_t)p);
+        size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)p);
+        for (int i = 0; rp != NULL && rc != NULL && i < p; i++) {
+            rc[i] = sf_mpi__type_bytes(recvtype, recvcounts[i]);
+            rp[i] = job_recv(j, recvtype, (size_t)recvcounts[i],
+                             (char *)recvbuf + (MPI_Aint)displs[i] * recvtype->extent,
+                             in_place && i == me, true);
+        }
+        j->a.rptr = rp;
+        j->a.rcounts = rc;
+    }
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
+{
+    return gather_impl("MPI_Gather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
+                       NULL, recvtype, root, comm, NULL, false);
+}
+SF_MPI_ALIAS(Gather);
+
+int PMPI_Igather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                 int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm,
+                 MPI_Request *request)
+{
+    return gather_impl("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
+                       NULL, recvtype, root, comm, request, true);
+}
+SF_MPI_ALIAS(Igather);
+
+int PMPI_Gatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                 const int recvcounts[], const int displs[], MPI_Datatype recvtype, int root,
+                 MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Gatherv";
+    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
+    }
+    static const int none[1];
+    return gather_impl(fn, sendbuf, sendcount, sendtype, recvbuf, 0, recvcounts,
+                       displs != NULL ? displs : none, recvtype, root, comm, NULL, false);
+}
+SF_MPI_ALIAS(Gatherv);
+
+int PMPI_Igatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                  const int recvcounts[], const int displs[], MPI_Datatype recvtype, int root,
+                  MPI_Comm comm, MPI_Request *request)
+{
+    static const char fn[] = "MPI_Igatherv";
+    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
+    }
+    static const int none[1];
+    return gather_impl(fn, sendbuf, sendcount, sendtype, recvbuf, 0, recvcounts,
+                       displs != NULL ? displs : none, recvtype, root, comm, request, true);
+}
+SF_MPI_ALIAS(Igatherv);
+
+/* scatter (sendcounts NULL) and scatterv */
+static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, const int *sendcounts,
+                        const int *displs, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                        MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *req,
+                        bool nb)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    if (!err) {
+        err = sf_mpi__chk_root(fn, comm, root);
+    }
+    if (err) {
+        return err;
+    }
+    int p = comm->size, me = comm->rank;
+    bool at_root = me == root, in_place = recvbuf == MPI_IN_PLACE, v = displs != NULL;
+    if (in_place && !at_root) {
+        err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
+    }
+    if (!err && at_root && v) {
+        err = chk_counts(fn, comm, sendcounts, displs, p, true);
+        if (!err) {
+            err = sf_mpi__chk_type(fn, comm, sendtype);
+        }
+    } else if (!err && at_root) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
+    }
+    if (!err && !in_place) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
+    }
+    size_t rbytes = in_place ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
+    size_t sbytes = 0;
+    if (!err && at_root) {
+        sbytes = sf_mpi__type_bytes(sendtype, v ? sendcounts[me] : sendcount);
+        if (!in_place) {
+            err = chk_match(fn, comm, sbytes, rbytes);
+        }
+    }
+    if (err) {
+        return err;
+    }
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    j->a.root = root;
+    j->a.n = at_root ? sbytes : rbytes;
+    j->a.rbuf = in_place ? NULL : job_recv(j, recvtype, (size_t)recvcount, recvbuf, false, true);
+    if (!v) {
+        j->a.kind = SF_COLL_SCATTER;
+        if (at_root) {
+            j->a.sbuf = job_send(j, sendtype, (size_t)sendcount * (size_t)p, sendbuf);
+        }
+        return go(fn, comm, j, req);
+    }
+    j->a.kind = SF_COLL_SCATTERV;
+    if (at_root) {
+        const void **sp = job_alloc(j, sizeof(void *) * (size_t)p);
+        size_t *sc = job_alloc(j, sizeof(size_t) * (size_t)p);
+        for (int i = 0; sp != NULL && sc != NULL && i < p; i++) {
+            sc[i] = sf_mpi__type_bytes(sendtype, sendcounts[i]);
+            sp[i] = job_send(j, sendtype, (size_t)sendcounts[i],
+                             (const char *)sendbuf + (MPI_Aint)displs[i] * sendtype->extent);
+        }
+        j->a.sptr = sp;
+        j->a.scounts = sc;
+    }
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                 int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
+{
+    return scatter_impl("MPI_Scatter", sendbuf, sendcount, NULL, NULL, sendtype, recvbuf,
+                        recvcount, recvtype, root, comm, NULL, false);
+}
+SF_MPI_ALIAS(Scatter);
+
+int PMPI_Iscatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                  int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm,
+                  MPI_Request *request)
+{
+    return scatter_impl("MPI_Iscatter", sendbuf, sendcount, NULL, NULL, sendtype, recvbuf,
+                        recvcount, recvtype, root, comm, request, true);
+}
+SF_MPI_ALIAS(Iscatter);
+
+int PMPI_Scatterv(const void *sendbuf, const int sendcounts[], const int displs[],
+                  MPI_Datatype sendtype, void *recvbuf, int recvcount, MPI_Datatype recvtype,
+                  int root, MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Scatterv";
+    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
+    }
+    static const int none[1];
+    return scatter_impl(fn, sendbuf, 0, sendcounts, displs != NULL ? displs : none, sendtype,
+                        recvbuf, recvcount, recvtype, root, comm, NULL, false);
+}
+SF_MPI_ALIAS(Scatterv);
+
+int PMPI_Iscatterv(const void *sendbuf, const int sendcounts[], const int displs[],
+                   MPI_Datatype sendtype, void *recvbuf, int recvcount, MPI_Datatype recvtype,
+                   int root, MPI_Comm comm, MPI_Request *request)
+{
+    static const char fn[] = "MPI_Iscatterv";
+    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
+    }
+    static const int none[1];
+    return scatter_impl(fn, sendbuf, 0, sendcounts, displs != NULL ? displs : none, sendtype,
+                        recvbuf, recvcount, recvtype, root, comm, request, true);
+}
+SF_MPI_ALIAS(Iscatterv);
+
+/* allgather (recvcounts NULL) and allgatherv */
+static int allgather_impl(const char *fn, const void *sendbuf, int sendcount,
+                          MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                          const int *recvcounts, const int *displs, MPI_Datatype recvtype,
+                          MPI_Comm comm, MPI_Request *req, bool nb)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    if (err) {
+        return err;
+    }
+    int p = comm->size, me = comm->rank;
+    bool in_place = sendbuf == MPI_IN_PLACE, v = recvcounts != NULL || displs != NULL;
+    if (!in_place) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
+    }
+    if (!err && v) {
+        err = chk_counts(fn, comm, recvcounts, displs, p, true);
+        if (!err) {
+            err = sf_mpi__chk_type(fn, comm, recvtype);
+        }
+    } else if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
+    }
+    size_t rbytes = 0;
+    if (!err) {
+        rbytes = sf_mpi__type_bytes(recvtype, v ? recvcounts[me] : recvcount);
+        if (!in_place) {
+            err = chk_match(fn, comm, sf_mpi__type_bytes(sendtype, sendcount), rbytes);
+        }
+    }
+    if (err) {
+        return err;
+    }
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    j->a.sbuf = in_place ? NULL : job_send(j, sendtype, (size_t)sendcount, sendbuf);
+    if (!v) {
+        j->a.kind = SF_COLL_ALLGATHER;
+        j->a.n = rbytes;
+        j->a.rbuf =
+            job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, in_place, true);
+        return go(fn, comm, j, req);
+    }
+    j->a.kind = SF_COLL_ALLGATHERV;
+    void **rp = job_alloc(j, sizeof(void *) * (size_t)p);
+    size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)p);
+    for (int i = 0; rp != NULL && rc != NULL && i < p; i++) {
+        rc[i] = sf_mpi__type_bytes(recvtype, recvcounts[i]);
+        rp[i] = job_recv(j, recvtype, (size_t)recvcounts[i],
+                         (char *)recvbuf + (MPI_Aint)displs[i] * recvtype->extent,
+                         in_place && i == me, true);
+    }
+    j->a.rptr = rp;
+    j->a.rcounts = rc;
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+    return allgather_impl("MPI_Allgather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
+                          NULL, recvtype, comm, NULL, false);
+}
+SF_MPI_ALIAS(Allgather);
+
+int PMPI_Iallgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                    int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+    return allgather_impl("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, recvcount,
+                          NULL, NULL, recvtype, comm, request, true);
+}
+SF_MPI_ALIAS(Iallgather);
+
+int PMPI_Allgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                    const int recvcounts[], const int displs[], MPI_Datatype recvtype,
+                    MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Allgatherv";
+    if (recvcounts == NULL || displs == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts or displs is NULL");
+    }
+    return allgather_impl(fn, sendbuf, sendcount, sendtype, recvbuf, 0, recvcounts, displs,
+                          recvtype, comm, NULL, false);
+}
+SF_MPI_ALIAS(Allgatherv);
+
+int PMPI_Iallgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                     const int recvcounts[], const int displs[], MPI_Datatype recvtype,
+                     MPI_Comm comm, MPI_Request *request)
+{
+    static const char fn[] = "MPI_Iallgatherv";
+    if (recvcounts == NULL || displs == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts or displs is NULL");
+    }
+    return allgather_impl(fn, sendbuf, sendcount, sendtype, recvbuf, 0, recvcounts, displs,
+                          recvtype, comm, request, true);
+}
+SF_MPI_ALIAS(Iallgatherv);
+
+static int alltoall_impl(const char *fn, const void *sendbuf, int sendcount,
+                         MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                         MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req, bool nb)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    bool in_place = sendbuf == MPI_IN_PLACE;
+    if (!err && !in_place) {
+        err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
+    }
+    if (!err) {
+        err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
+    }
+    size_t rbytes = err ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
+    if (!err && !in_place) {
+        err = chk_match(fn, comm, sf_mpi__type_bytes(sendtype, sendcount), rbytes);
+    }
+    if (err) {
+        return err;
+    }
+    size_t p = (size_t)comm->size;
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    j->a.kind = SF_COLL_ALLTOALL;
+    j->a.n = rbytes;
+    j->a.sbuf = in_place ? NULL : job_send(j, sendtype, (size_t)sendcount * p, sendbuf);
+    j->a.rbuf = job_recv(j, recvtype, (size_t)recvcount * p, recvbuf, in_place, true);
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                  int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+    return alltoall_impl("MPI_Alltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount,
+                         recvtype, comm, NULL, false);
+}
+SF_MPI_ALIAS(Alltoall);
+
+int PMPI_Ialltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+    return alltoall_impl("MPI_Ialltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount,
+                         recvtype, comm, request, true);
+}
+SF_MPI_ALIAS(Ialltoall);
+
+/* alltoallv (one type per side, displacements in extents) and alltoallw
+ * (a type per block, displacements in bytes). */
+static int alltoallw_impl(const char *fn, const void *sendbuf, const int sendcounts[],
+                          const int sdispls[], const MPI_Datatype *stypes, MPI_Datatype stype,
+                          void *recvbuf, const int recvcounts[], const int rdispls[],
+                          const MPI_Datatype *rtypes, MPI_Datatype rtype, MPI_Comm comm,
+                          MPI_Request *req, bool nb)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, nb);
+    }
+    if (err) {
+        return err;
+    }
+    int p = comm->size, me = comm->rank;
+    bool in_place = sendbuf == MPI_IN_PLACE, w = rtypes != NULL;
+    if (!in_place) {
+        err = chk_counts(fn, comm, sendcounts, sdispls, p, true);
+    }
+    if (!err) {
+        err = chk_counts(fn, comm, recvcounts, rdispls, p, true);
+    }
+    if (!err && w && ((!in_place && stypes == NULL))) {
+        err = sf_mpi__raise(comm, MPI_ERR_ARG, fn, "sendtypes is NULL");
+    }
+    for (int i = 0; !err && i < p; i++) {
+        if (!in_place) {
+            err = sf_mpi__chk_type(fn, comm, w ? stypes[i] : stype);
+        }
+        if (!err) {
+            err = sf_mpi__chk_type(fn, comm, w ? rtypes[i] : rtype);
+        }
+    }
+    if (!err && !in_place) {
+        MPI_Datatype st = w ? stypes[me] : stype, rt = w ? rtypes[me] : rtype;
+        err = chk_match(fn, comm, sf_mpi__type_bytes(st, sendcounts[me]),
+                        sf_mpi__type_bytes(rt, recvcounts[me]));
+    }
+    if (err) {
+        return err;
+    }
+    struct sf_mpi_cjob *j = job_new();
+    if (j == NULL) {
+        return no_mem(fn, comm);
+    }
+    j->a.kind = SF_COLL_ALLTOALLV;
+    void **rp = job_alloc(j, sizeof(void *) * (size_t)p);
+    size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)p);
+    const void **sp = in_place ? NULL : job_alloc(j, sizeof(void *) * (size_t)p);
+    size_t *sc = in_place ? NULL : job_alloc(j, sizeof(size_t) * (size_t)p);
+    if (j->oom) {
+        return go(fn, comm, j, req);
+    }
+    for (int i = 0; i < p; i++) {
+        MPI_Datatype rt = w ? rtypes[i] : rtype;
+        MPI_Aint roff = w ? rdispls[i] : (MPI_Aint)rdispls[i] * rt->extent;
+        rc[i] = sf_mpi__type_bytes(rt, recvcounts[i]);
+        rp[i] = job_recv(j, rt, (size_t)recvcounts[i], (char *)recvbuf + roff, in_place, true);
+        if (!in_place) {
+            MPI_Datatype st = w ? stypes[i] : stype;
+            MPI_Aint soff = w ? sdispls[i] : (MPI_Aint)sdispls[i] * st->extent;
+            sc[i] = sf_mpi__type_bytes(st, sendcounts[i]);
+            sp[i] = job_send(j, st, (size_t)sendcounts[i], (const char *)sendbuf + soff);
+        }
+    }
+    j->a.rptr = rp;
+    j->a.rcounts = rc;
+    j->a.sptr = sp;
+    j->a.scounts = sc;
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Alltoallv(const void *sendbuf, const int sendcounts[], const int sdispls[],
+                   MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+                   const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm)
+{
+    return alltoallw_impl("MPI_Alltoallv", sendbuf, sendcounts, sdispls, NULL, sendtype, recvbuf,
+                          recvcounts, rdispls, NULL, recvtype, comm, NULL, false);
+}
+SF_MPI_ALIAS(Alltoallv);
+
+int PMPI_Ialltoallv(const void *sendbuf, const int sendcounts[], const int sdispls[],
+                    MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+                    const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm,
+                    MPI_Request *request)
+{
+    return alltoallw_impl("MPI_Ialltoallv", sendbuf, sendcounts, sdispls, NULL, sendtype,
+                          recvbuf, recvcounts, rdispls, NULL, recvtype, comm, request, true);
+}
+SF_MPI_ALIAS(Ialltoallv);
+
+int PMPI_Alltoallw(const void *sendbuf, const int sendcounts[], const int sdispls[],
+                   const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[],
+                   const int rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm)
+{
+    static const char fn[] = "MPI_Alltoallw";
+    if (recvtypes == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvtypes is NULL");
+    }
+    return alltoallw_impl(fn, sendbuf, sendcounts, sdispls, sendtypes, NULL, recvbuf, recvcounts,
+                          rdispls, recvtypes, NULL, comm, NULL, false);
+}
+SF_MPI_ALIAS(Alltoallw);
+
+int PMPI_Ialltoallw(const void *sendbuf, const int sendcounts[], const int sdispls[],
+                    const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[],
+                    const int rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm,
+                    MPI_Request *request)
+{
+    static const char fn[] = "MPI_Ialltoallw";
+    if (recvtypes == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvtypes is NULL");
+    }
+    return alltoallw_impl(fn, sendbuf, sendcounts, sdispls, sendtypes, NULL, recvbuf, recvcounts,
+                          rdispls, recvtypes, NULL, comm, request, true);
+}
+SF_MPI_ALIAS(Ialltoallw);
+
 int PMPI_Barrier(MPI_Comm comm)
 {
     static const char fn[] = "MPI_Barrier";
+    struct sf_coll_comm ctmp;
     int err = chk_coll(fn, comm);
     if (err) {
         return err;
     }
-    int rc = sf_coll_barrier(&comm->coll);
+    int rc = sf_coll_barrier(coll_of(comm, &ctmp));
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Barrier);
@@ -161,6 +1231,7 @@ SF_MPI_ALIAS(Barrier);
 int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm)
 {
     static const char fn[] = "MPI_Bcast";
+    struct sf_coll_comm ctmp;
     int err = chk_coll(fn, comm);
     if (!err) {
         err = sf_mpi__chk_buf(fn, comm, buffer, count, datatype);
@@ -175,7 +1246,8 @@ int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Com
      * receivers' buffers must stay untouched). */
     size_t bytes = sf_mpi__type_bytes(datatype, count);
     if (sf_mpi__type_span(datatype, count)) {
-        int rc = sf_coll_bcast(&comm->coll, (char *)buffer + datatype->true_lb, bytes, root);
+        int rc =
+            sf_coll_bcast(coll_of(comm, &ctmp), (char *)buffer + datatype->true_lb, bytes, root);
         return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
     }
     char *tmp = malloc(bytes);
@@ -185,7 +1257,7 @@ int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Com
     if (comm->rank == root) {
         sf_mpi__pack(datatype, count, buffer, tmp);
     }
-    int rc = sf_coll_bcast(&comm->coll, tmp, bytes, root);
+    int rc = sf_coll_bcast(coll_of(comm, &ctmp), tmp, bytes, root);
     if (rc >= 0 && comm->rank != root) {
         sf_mpi__unpack(datatype, count, tmp, bytes, buffer);
     }
@@ -198,6 +1270,7 @@ int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype data
                 int root, MPI_Comm comm)
 {
     static const char fn[] = "MPI_Reduce";
+    struct sf_coll_comm ctmp;
     int err = chk_coll(fn, comm);
     if (!err) {
         err = sf_mpi__chk_root(fn, comm, root);
@@ -228,7 +1301,7 @@ int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype data
                  in_place)) {
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
-    int rc = sf_coll_reduce(&comm->coll, st.s, st.r, n, &sop, root);
+    int rc = sf_coll_reduce(coll_of(comm, &ctmp), st.s, st.r, n, &sop, root);
     stage_out(&st, datatype, count, recvbuf, rc >= 0 && root_);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
@@ -238,6 +1311,7 @@ int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
                    MPI_Op op, MPI_Comm comm)
 {
     static const char fn[] = "MPI_Allreduce";
+    struct sf_coll_comm ctmp;
     int err = chk_coll(fn, comm);
     bool in_place = sendbuf == MPI_IN_PLACE;
     if (!err && !in_place) {
@@ -260,7 +1334,7 @@ int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
     if (stage_in(&st, &sop, datatype, count, in_place ? NULL : sendbuf, recvbuf, in_place)) {
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
-    int rc = sf_coll_allreduce(&comm->coll, st.s, st.r, n, &sop);
+    int rc = sf_coll_allreduce(coll_of(comm, &ctmp), st.s, st.r, n, &sop);
     stage_out(&st, datatype, count, recvbuf, rc >= 0);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }

@@ -36,6 +36,9 @@ struct ompi_request_t *sf_mpi__req_new(void)
 
 void sf_mpi__req_release(struct ompi_request_t *r)
 {
+    if (r->kind == SF_MPI_REQ_COLL) {
+        sf_mpi__coll_release(r);
+    }
     if (r->type != NULL) {
         sf_mpi__type_release(r->type);
         r->type = NULL;
@@ -283,6 +286,9 @@ int sf_mpi__p2p_start(struct ompi_request_t *r)
 
 int sf_mpi__p2p_finish(struct ompi_request_t *r, MPI_Status *st)
 {
+    if (r->kind == SF_MPI_REQ_COLL) {
+        return sf_mpi__coll_finish(r, st);
+    }
     if (!r->rt_started) {
         if (st != MPI_STATUS_IGNORE) {
             *st = r->done_status;
@@ -307,6 +313,22 @@ int sf_mpi__p2p_finish(struct ompi_request_t *r, MPI_Status *st)
 int sf_mpi__p2p_wait(struct ompi_request_t *r)
 {
     if (!r->rt_started || r->rt.complete) {
+        return 0;
+    }
+    if (r->kind == SF_MPI_REQ_COLL || sf_mpi__coll_running != NULL) {
+        /* A collective is no sf_rt request, and while collectives run,
+         * waiting must drive their schedules too (the peer we wait for may
+         * be waiting for one of them). */
+        unsigned idle = 0;
+        while (!r->rt.complete) {
+            int n = sf_mpi__progress();
+            if (n < 0) {
+                return sf_mpi__class_of(n);
+            }
+            if (!r->rt.complete) {
+                sf_rt_idle(sf_mpi__st.rt, n == 0 ? ++idle : (idle = 0));
+            }
+        }
         return 0;
     }
     int rc = sf_rt_wait(sf_mpi__st.rt, &r->rt);
@@ -338,6 +360,9 @@ void sf_mpi__req_zombie(struct ompi_request_t *r)
 int sf_mpi__progress(void)
 {
     int n = sf_rt_progress(sf_mpi__st.rt);
+    if (n >= 0 && sf_mpi__coll_running != NULL) {
+        n += sf_mpi__coll_progress();
+    }
     if (sf_mpi__st.bsend_list != NULL) {
         bsend_reap();
     }

@@ -441,6 +441,10 @@ int PMPI_Cancel(MPI_Request *request)
     if (r == MPI_REQUEST_NULL || (r->persistent && !r->active)) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_REQUEST, fn, "request is not active");
     }
+    if (r->kind == SF_MPI_REQ_COLL) {
+        return sf_mpi__raise(r->comm, MPI_ERR_REQUEST, fn,
+                             "a non-blocking collective cannot be cancelled");
+    }
     /* Operations complete at start (PROC_NULL, buffered) cannot be undone. */
     if (r->rt_started && !r->rt.complete) {
         int rc = sf_rt_cancel(sf_mpi__st.rt, &r->rt);

@@ -19,6 +19,11 @@ struct sf_coll_comm {
     int rank, size;
     const int *world;  /* world[i]: world rank of member i; owned by the caller */
     uint32_t nb_seq;   /* non-blocking collectives started so far (must start at 0) */
+    /* Optional: called while a blocking collective waits, so that the
+     * caller's other operations (running non-blocking collectives) keep
+     * moving; returns < 0 to give up with that code. NULL: plain waits. */
+    int (*poll)(void *arg);
+    void *poll_arg;
 };
 
 /* inout[i] = in[i] (op) inout[i], count elements. Returns 0 or a negative

@@ -165,7 +165,11 @@ enum sf_mpi_req_kind {
     SF_MPI_REQ_SEND,
     SF_MPI_REQ_RECV,
     SF_MPI_REQ_DONE, /* completed at start (PROC_NULL, errors, bsend copies) */
+    SF_MPI_REQ_COLL, /* non-blocking collective: 'rt.complete' is set by
+                      * sf_mpi__coll_progress when its schedule finishes */
 };
+struct sf_mpi_cjob;
+struct sf_coll_sched;
 
 struct ompi_request_t {
     uint32_t magic;
@@ -188,6 +192,10 @@ struct ompi_request_t {
     size_t tmplen;
     MPI_Status done_status; /* status of a DONE request */
     struct ompi_request_t *next_live; /* list of live requests (debug/finalize) */
+    /* SF_MPI_REQ_COLL (mpi_coll.c) */
+    struct sf_coll_sched *sched;
+    struct sf_mpi_cjob *cjob;
+    struct ompi_request_t *next_coll; /* running collectives */
 };
 
 struct ompi_message_t {
@@ -345,6 +353,15 @@ void sf_mpi__req_zombie(struct ompi_request_t *r);
 int sf_mpi__bsend_detach_wait(void);
 /* Message about a failed operation for the error handler. */
 int sf_mpi__raise_op(MPI_Comm comm, int cls, const char *fn, const struct ompi_request_t *r);
+
+/* --- non-blocking collectives (mpi_coll.c) --- */
+/* Advance every running non-blocking collective; the number finished. */
+int sf_mpi__coll_progress(void);
+/* sf_mpi__p2p_finish for a finished SF_MPI_REQ_COLL request. */
+int sf_mpi__coll_finish(struct ompi_request_t *r, MPI_Status *st);
+/* Free what a collective request still holds (from sf_mpi__req_release). */
+void sf_mpi__coll_release(struct ompi_request_t *r);
+extern struct ompi_request_t *sf_mpi__coll_running;
 
 /* --- communicators (mpi_comm.c) --- */
 void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,

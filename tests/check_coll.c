@@ -148,6 +148,20 @@ int sf_rt_cancel(struct sf_rt *rt, struct sf_rt_req *req)
     return 0;
 }
 
+/* Everything happens at post time here; waiting threads just yield. */
+int sf_rt_progress(struct sf_rt *rt)
+{
+    (void)rt;
+    return 0;
+}
+
+void sf_rt_idle(struct sf_rt *rt, unsigned idle)
+{
+    (void)rt;
+    (void)idle;
+    sched_yield();
+}
+
 /* ---- running p ranks ---- */
 
 struct rankctx {
