@@ -4,6 +4,8 @@
  * envelope/contents, reference counts, reductions on derived types and the
  * resumable pack engine (dt_engine.c linked in). MPI runs as a singleton. */
 #include <check.h>
+#include <complex.h>
+#include <wchar.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +503,24 @@ START_TEST(external32_images)
     MPI_Pack_external("external32", &fi, 1, MPI_FLOAT_INT, buf, sizeof(buf), &pos);
     static const unsigned char ef[8] = {0x3f, 0x80, 0, 0, 0, 0, 0, 7};
     ck_assert_int_eq(memcmp(buf, ef, 8), 0);
+    /* complex: two big-endian reals; wchar: 2 bytes; fixed-size ints */
+    double _Complex z = 1.0 + 2.0 * _Complex_I;
+    pos = 0;
+    MPI_Pack_external("external32", &z, 1, MPI_C_DOUBLE_COMPLEX, buf, sizeof(buf), &pos);
+    ck_assert(pos == 16 && buf[0] == 0x3f && buf[1] == 0xf0 && buf[8] == 0x40 && buf[9] == 0);
+    wchar_t w = L'A';
+    pos = 0;
+    MPI_Pack_external("external32", &w, 1, MPI_WCHAR, buf, sizeof(buf), &pos);
+    ck_assert(pos == 2 && buf[0] == 0 && buf[1] == 0x41);
+    unsigned short us = 0xabcd;
+    int64_t m1 = -1, m1b = 0;
+    pos = 0;
+    MPI_Pack_external("external32", &us, 1, MPI_UNSIGNED_SHORT, buf, sizeof(buf), &pos);
+    MPI_Pack_external("external32", &m1, 1, MPI_INT64_T, buf, sizeof(buf), &pos);
+    ck_assert(pos == 10 && buf[0] == 0xab && buf[1] == 0xcd && buf[2] == 0xff && buf[9] == 0xff);
+    pos = 2;
+    MPI_Unpack_external("external32", buf, 10, &pos, &m1b, 1, MPI_INT64_T);
+    ck_assert(m1b == -1 && pos == 10);
     /* other representations are refused; truncation is reported */
     pos = 0;
     ck_assert_int_eq(MPI_Pack_external("native", &i, 1, MPI_INT, buf, sizeof(buf), &pos),
