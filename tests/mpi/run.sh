@@ -7,7 +7,7 @@
 # the sfrun part when sfrun is not built. SF_MPI_RUN_QUICK=1: default path only.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 T=$top_builddir/tests/mpi
-progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll dtype comm attr topo"
+progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll dtype comm attr topo coll_all"
 
 # run NAME CMD...: the command exits 0 (output kept on failure).
 run() {
@@ -41,10 +41,11 @@ if [ ! -x "$SFRUN" ]; then
     exit 77
 fi
 
-# Communicator/topology programs also at odd and oversubscribed sizes
-# (uneven splits, 3 x 1 and 4 x 2 grids, unequal inter-communicator halves).
+# Communicator/topology programs and all collectives also at odd and
+# oversubscribed sizes (uneven splits, 3 x 1 and 4 x 2 grids, unequal
+# inter-communicator halves, non-power-of-two collective algorithms).
 for n in 3 8; do
-    for p in comm attr topo; do
+    for p in comm attr topo coll_all; do
         run "$p -n $n" "$SFRUN" -n $n --timeout 300 "$T/$p"
     done
 done
