@@ -50,3 +50,21 @@ tests_cluster_sfd_poke_LDADD = libsfbase.la $(SODIUM_LIBS)
 sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh
 TESTS += $(sf_sfd_cluster_tests)
 EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
+
+# make fuzz-sfd: a libFuzzer binary (clang only, never part of make check).
+# Run: tests/fuzz/fuzz-sfd -max_total_time=180 NEWDIR $(srcdir)/tests/fuzz/corpus/sfd
+.PHONY: fuzz-sfd
+if HAVE_CLANG
+fuzz-sfd: tests/fuzz/fuzz-sfd
+tests/fuzz/fuzz-sfd: $(srcdir)/tests/fuzz/fuzz_sfd.c $(sf_sfd_core:%=$(srcdir)/%) libsfnet.la libsfbase.la
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  $(HWLOC_CFLAGS) $(SODIUM_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_sfd.c \
+	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsfnet.a .libs/libsfbase.a $(FABRIC_LIBS) \
+	  $(HWLOC_LIBS) $(SODIUM_LIBS) -lutil -lpthread
+CLEANFILES += tests/fuzz/fuzz-sfd
+else
+fuzz-sfd:
+	@echo "fuzz-sfd needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif

@@ -3,14 +3,60 @@
  * membership and job handling. Input byte 0 picks the start state: even =
  * a fresh incoming connection (handshake), odd = a member connection with
  * a session from all-zero nonces (so a corpus can carry valid MACs). The
- * cluster key is bytes 0..31. SPAWN never starts processes (no_spawn).
+ * cluster key is bytes 0..31. With bit 1 set as well, the rest is raw
+ * wire frames that the harness seals itself (sequence, CRC, MAC), so
+ * mutations reach the dispatch instead of dying at the MAC check. SPAWN
+ * never starts processes (no_spawn).
  * Single-threaded; built by libFuzzer or tests/fuzz/replay.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "runtime/base/base_int.h"
 #include "runtime/sfd/sfd_int.h"
+
+/* Seal raw frames in data[0..size) as the member peer would: rewrite each
+ * header's sequence and CRC, append the MAC. Returns a malloc'd buffer. */
+static uint8_t *reseal(const uint8_t *data, size_t size, size_t *outlen)
+{
+    uint8_t *out = malloc(size + (size / SF_WIRE_HDR_LEN + 1) * SFD_MAC_LEN + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    struct sf_sfd_auth a;
+    uint8_t key[SFD_KEY_LEN], zero[SFD_NONCE_LEN] = {0};
+    for (int i = 0; i < SFD_KEY_LEN; i++) {
+        key[i] = (uint8_t)i;
+    }
+    sf_sfd__auth_init(&a, key);
+    sf_sfd__auth_session(&a, zero, zero, true);
+    size_t off = 0, n = 0;
+    while (size - off >= SF_WIRE_HDR_LEN) {
+        const uint8_t *h = data + off;
+        size_t body = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+        if (body > size - off - SF_WIRE_HDR_LEN) {
+            body = size - off - SF_WIRE_HDR_LEN;
+        }
+        uint8_t *f = out + n;
+        memcpy(f, h, SF_WIRE_HDR_LEN + body);
+        f[4] = (uint8_t)(body >> 24);
+        f[5] = (uint8_t)(body >> 16);
+        f[6] = (uint8_t)(body >> 8);
+        f[7] = (uint8_t)body;
+        uint32_t seq = sf_sfd__auth_next_seq(&a);
+        uint32_t crc = sf_base__crc32c(f + SF_WIRE_HDR_LEN, body);
+        for (int i = 0; i < 4; i++) {
+            f[8 + i] = (uint8_t)(seq >> (24 - 8 * i));
+            f[12 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        }
+        sf_sfd__auth_mac(&a, f, SF_WIRE_HDR_LEN + body, f + SF_WIRE_HDR_LEN + body);
+        n += SF_WIRE_HDR_LEN + body + SFD_MAC_LEN;
+        off += SF_WIRE_HDR_LEN + body;
+    }
+    *outlen = n;
+    return out;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,10 +116,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s.peers = p;
         }
     }
-    pc->rbuf = malloc(size > 1 ? size - 1 : 1);
+    if ((data[0] & 3) == 3) {
+        pc->rbuf = reseal(data + 1, size - 1, &pc->rlen);
+        pc->rcap = pc->rlen;
+    } else {
+        pc->rbuf = malloc(size > 1 ? size - 1 : 1);
+        if (pc->rbuf != NULL) {
+            memcpy(pc->rbuf, data + 1, size - 1);
+            pc->rlen = pc->rcap = size - 1;
+        }
+    }
     if (pc->rbuf != NULL) {
-        memcpy(pc->rbuf, data + 1, size - 1);
-        pc->rlen = pc->rcap = size - 1;
         sf_sfd__pconn_process(pc);
     }
     /* Tear down whatever the input built. */

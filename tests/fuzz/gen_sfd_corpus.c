@@ -34,6 +34,33 @@ static void save(const char *dir, const char *name)
     fclose(f);
 }
 
+/* The member frames in out, without their MACs, as a mode-3 input (the
+ * fuzz harness seals them itself). */
+static void save_raw(const char *dir, const char *name)
+{
+    static uint8_t raw[sizeof(out)];
+    size_t n = 1, off = 1;
+    raw[0] = 3;
+    while (outlen - off >= SF_WIRE_HDR_LEN) {
+        const uint8_t *h = out + off;
+        size_t body = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+        if (off + SF_WIRE_HDR_LEN + body + SFD_MAC_LEN > outlen) {
+            break;
+        }
+        memcpy(raw + n, h, SF_WIRE_HDR_LEN + body);
+        n += SF_WIRE_HDR_LEN + body;
+        off += SF_WIRE_HDR_LEN + body + SFD_MAC_LEN;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(raw, 1, n, f) != n) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+}
+
 static void member(struct sf_sfd_auth *a)
 {
     uint8_t key[SFD_KEY_LEN], zero[SFD_NONCE_LEN] = {0};
@@ -101,6 +128,7 @@ int main(int argc, char **argv)
     sf_wire_put_str(&e, "test");
     seal(&a, &e);
     save(dir, "list-gone");
+    save_raw(dir, "raw-list-gone");
 
     /* A job part: SPAWN (refused by no_spawn), then the job's frames. */
     member(&a);
@@ -142,6 +170,7 @@ int main(int argc, char **argv)
     sf_wire_put_str(&e, "bye");
     seal(&a, &e);
     save(dir, "spawn-job");
+    save_raw(dir, "raw-spawn-job");
 
     /* Coordinator-bound frames for an unknown job, then a bad MAC. */
     member(&a);
