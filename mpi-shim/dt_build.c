@@ -116,23 +116,26 @@ static void acc_piece(struct dt_acc *a, const struct dt_piece *p)
         return;
     }
     /* One-block types repeat as one strided entry, whatever k is. */
-    if (t->nent == 1 && t->ent[0].n == 1) {
+    if (t->rep == 1 && t->nent == 1 && t->ent[0].n == 1) {
         acc_ent(a, p->d + t->ent[0].off, t->ent[0].len, p->k, t->extent);
-    } else if (t->nent == 1 && (MPI_Aint)t->ent[0].n * t->ent[0].stride == t->extent) {
+    } else if (t->rep == 1 && t->nent == 1 &&
+               (MPI_Aint)t->ent[0].n * t->ent[0].stride == t->extent) {
         acc_ent(a, p->d + t->ent[0].off, t->ent[0].len, t->ent[0].n * p->k, t->ent[0].stride);
     } else {
         for (size_t j = 0; j < p->k && !a->oom; j++) {
-            MPI_Aint base = p->d + (MPI_Aint)j * t->extent;
-            for (size_t i = 0; i < t->nent; i++) {
-                const struct sf_dt_ent *e = &t->ent[i];
-                acc_ent(a, base + e->off, e->len, e->n, e->stride);
+            for (size_t r = 0; r < t->rep; r++) {
+                MPI_Aint base = p->d + (MPI_Aint)j * t->extent + (MPI_Aint)r * t->rep_stride;
+                for (size_t i = 0; i < t->nent; i++) {
+                    const struct sf_dt_ent *e = &t->ent[i];
+                    acc_ent(a, base + e->off, e->len, e->n, e->stride);
+                }
             }
         }
     }
     if (t->nsig == 1) {
-        acc_run(a, t->sig[0].t, t->sig[0].n * p->k);
+        acc_run(a, t->sig[0].t, t->sig[0].n * t->rep * p->k);
     } else {
-        for (size_t j = 0; j < p->k && !a->oom; j++) {
+        for (size_t j = 0; j < p->k * t->rep && !a->oom; j++) {
             for (size_t i = 0; i < t->nsig; i++) {
                 acc_run(a, t->sig[i].t, t->sig[i].n);
             }
@@ -156,9 +159,10 @@ static void finish_layout(struct ompi_datatype_t *t)
     for (size_t i = 0; i < t->nsig; i++) {
         t->size += t->sig[i].n * t->sig[i].t->size;
     }
+    t->size *= t->rep;
     if (t->nsig == 1) {
         t->elem = t->sig[0].t;
-        t->n = t->sig[0].n;
+        t->n = t->sig[0].n * t->rep;
         t->basic = t->elem->basic;
     } else {
         t->elem = NULL;
@@ -177,11 +181,12 @@ static void finish_layout(struct ompi_datatype_t *t)
             lo = i == 0 ? l : amin(lo, l);
             hi = i == 0 ? h : amax(hi, h);
         }
-        t->true_lb = lo;
-        t->true_extent = hi - lo;
+        MPI_Aint span = (MPI_Aint)(t->rep - 1) * t->rep_stride;
+        t->true_lb = lo + amin(0, span);
+        t->true_extent = hi + amax(0, span) - t->true_lb;
     }
-    t->contig =
-        t->nent == 0 || (t->nent == 1 && t->ent[0].n == 1 && (MPI_Aint)t->ent[0].len == t->extent);
+    t->contig = t->nent == 0 || (t->rep == 1 && t->nent == 1 && t->ent[0].n == 1 &&
+                                 (MPI_Aint)t->ent[0].len == t->extent);
 }
 
 static struct ompi_datatype_t *dt_alloc(void)
@@ -191,6 +196,7 @@ static struct ompi_datatype_t *dt_alloc(void)
         t->magic = SF_MPI_MAGIC_TYPE;
         t->refcount = 1;
         t->align = 1;
+        t->rep = 1;
     }
     return t;
 }
@@ -216,6 +222,59 @@ void sf_mpi__type_release(MPI_Datatype t)
     }
 }
 
+/* Below this many copies, repeating a multi-block type is flattened. */
+#define SF_DT_REP_MIN 8
+
+/* When the pieces are copies of one multi-block type c at a constant
+ * stride (contiguous(N, c), a vector of single c's, a dup or resize of a
+ * repeated type), keep one copy of c's blocks and set t->rep instead of
+ * writing out every copy: contiguous(1e6, struct) stays small. */
+static void repeat_layout(struct dt_acc *a, struct ompi_datatype_t *t, const struct dt_piece *pc,
+                          size_t np)
+{
+    if (np == 0) {
+        return;
+    }
+    MPI_Datatype c = pc[0].t;
+    size_t k = pc[0].k, copies;
+    MPI_Aint stride;
+    if (k == 0 || (c->rep == 1 && c->nent < 2)) {
+        return; /* one-block types already repeat as one strided entry */
+    }
+    if (np == 1) {
+        copies = k;
+        stride = c->extent;
+    } else {
+        if (k != 1) {
+            return;
+        }
+        stride = pc[1].d - pc[0].d;
+        for (size_t i = 1; i < np; i++) {
+            if (pc[i].t != c || pc[i].k != 1 || pc[i].d - pc[i - 1].d != stride) {
+                return;
+            }
+        }
+        copies = np;
+    }
+    if (c->rep > 1) {
+        /* a repeated type repeats again only if its copies continue evenly */
+        if (copies > 1 && (MPI_Aint)c->rep * c->rep_stride != stride) {
+            return;
+        }
+    } else if (copies < SF_DT_REP_MIN) {
+        return;
+    }
+    for (size_t i = 0; i < c->nent; i++) {
+        const struct sf_dt_ent *e = &c->ent[i];
+        acc_ent(a, pc[0].d + e->off, e->len, e->n, e->stride);
+    }
+    for (size_t i = 0; i < c->nsig; i++) {
+        acc_run(a, c->sig[i].t, c->sig[i].n);
+    }
+    t->rep = c->rep * copies;
+    t->rep_stride = c->rep > 1 ? c->rep_stride : stride;
+}
+
 /* Build a type from pieces: typemap = the pieces in order. lb/ub follow
  * MPI-3.1 4.1 and 4.1.7: explicit markers (MPI_LB/MPI_UB, resized
  * types) win over data bounds; a struct without an explicit ub is padded
@@ -227,6 +286,7 @@ static struct ompi_datatype_t *dt_build(const struct dt_piece *pc, size_t np, bo
         return NULL;
     }
     struct dt_acc a = {0};
+    repeat_layout(&a, t, pc, np);
     MPI_Aint xlb = 0, xub = 0, lb = 0, ub = 0;
     for (size_t i = 0; i < np; i++) {
         const struct dt_piece *p = &pc[i];
@@ -234,7 +294,9 @@ static struct ompi_datatype_t *dt_build(const struct dt_piece *pc, size_t np, bo
         if (p->k == 0) {
             continue;
         }
-        acc_piece(&a, p);
+        if (t->rep == 1) {
+            acc_piece(&a, p);
+        }
         if (c->align > t->align) {
             t->align = c->align;
         }

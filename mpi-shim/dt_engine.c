@@ -93,21 +93,23 @@ static inline size_t walk(struct sf_dt_cursor *c, char *pk, size_t max, bool pac
         return k;
     }
     /* Whole instances while they fit: no per-block bookkeeping. */
-    if (c->ent == 0 && c->rep == 0 && c->boff == 0) {
+    if (c->copy == 0 && c->ent == 0 && c->rep == 0 && c->boff == 0) {
         while (c->inst < c->count && left >= t->size) {
             char *ib = c->base + (MPI_Aint)c->inst * t->extent;
-            for (size_t i = 0; i < t->nent; i++) {
-                const struct sf_dt_ent *e = &t->ent[i];
-                if (e->n == 1) {
-                    if (pack) {
-                        cp(pk, ib + e->off, e->len);
+            for (size_t r = 0; r < t->rep; r++, ib += t->rep_stride) {
+                for (size_t i = 0; i < t->nent; i++) {
+                    const struct sf_dt_ent *e = &t->ent[i];
+                    if (e->n == 1) {
+                        if (pack) {
+                            cp(pk, ib + e->off, e->len);
+                        } else {
+                            cp(ib + e->off, pk, e->len);
+                        }
+                        pk += e->len;
                     } else {
-                        cp(ib + e->off, pk, e->len);
+                        strided(pk, ib + e->off, e->len, e->n, e->stride, pack);
+                        pk += e->n * e->len;
                     }
-                    pk += e->len;
-                } else {
-                    strided(pk, ib + e->off, e->len, e->n, e->stride, pack);
-                    pk += e->n * e->len;
                 }
             }
             left -= t->size;
@@ -115,46 +117,49 @@ static inline size_t walk(struct sf_dt_cursor *c, char *pk, size_t max, bool pac
         }
     }
     while (left > 0 && c->inst < c->count) {
-        char *ib = c->base + (MPI_Aint)c->inst * t->extent;
-        for (; c->ent < t->nent; c->ent++, c->rep = 0) {
-            const struct sf_dt_ent *e = &t->ent[c->ent];
-            if (c->boff == 0 && c->rep < e->n) {
-                /* Whole blocks that fit: the tight loop. */
-                size_t fit = left / e->len, k = e->n - c->rep;
-                if (fit < k) {
-                    k = fit;
-                }
-                if (k > 0) {
-                    strided(pk, ib + e->off + (MPI_Aint)c->rep * e->stride, e->len, k, e->stride,
-                            pack);
-                    pk += k * e->len;
-                    left -= k * e->len;
-                    c->rep += k;
-                }
-            }
-            for (; c->rep < e->n; c->rep++) {
-                char *u = ib + e->off + (MPI_Aint)c->rep * e->stride + c->boff;
-                size_t rem = e->len - c->boff;
-                if (rem > left) {
-                    if (pack) {
-                        memcpy(pk, u, left);
-                    } else {
-                        memcpy(u, pk, left);
+        for (; c->copy < t->rep; c->copy++) {
+            char *ib = c->base + (MPI_Aint)c->inst * t->extent + (MPI_Aint)c->copy * t->rep_stride;
+            for (; c->ent < t->nent; c->ent++, c->rep = 0) {
+                const struct sf_dt_ent *e = &t->ent[c->ent];
+                if (c->boff == 0 && c->rep < e->n) {
+                    /* Whole blocks that fit: the tight loop. */
+                    size_t fit = left / e->len, k = e->n - c->rep;
+                    if (fit < k) {
+                        k = fit;
                     }
-                    c->boff += left;
-                    return max;
+                    if (k > 0) {
+                        strided(pk, ib + e->off + (MPI_Aint)c->rep * e->stride, e->len, k,
+                                e->stride, pack);
+                        pk += k * e->len;
+                        left -= k * e->len;
+                        c->rep += k;
+                    }
                 }
-                if (pack) {
-                    cp(pk, u, rem);
-                } else {
-                    cp(u, pk, rem);
+                for (; c->rep < e->n; c->rep++) {
+                    char *u = ib + e->off + (MPI_Aint)c->rep * e->stride + c->boff;
+                    size_t rem = e->len - c->boff;
+                    if (rem > left) {
+                        if (pack) {
+                            memcpy(pk, u, left);
+                        } else {
+                            memcpy(u, pk, left);
+                        }
+                        c->boff += left;
+                        return max;
+                    }
+                    if (pack) {
+                        cp(pk, u, rem);
+                    } else {
+                        cp(u, pk, rem);
+                    }
+                    pk += rem;
+                    left -= rem;
+                    c->boff = 0;
                 }
-                pk += rem;
-                left -= rem;
-                c->boff = 0;
             }
+            c->ent = 0;
         }
-        c->ent = 0;
+        c->copy = 0;
         c->inst++;
     }
     return max - left;

@@ -357,7 +357,7 @@ static size_t x32_size(MPI_Datatype t, MPI_Datatype *bad)
         }
         sz += one * t->sig[i].n;
     }
-    return sz;
+    return sz * t->rep;
 }
 
 /* Walk the native packed stream of count instances against the external
@@ -365,7 +365,7 @@ static size_t x32_size(MPI_Datatype t, MPI_Datatype *bad)
 static void x32_convert(MPI_Datatype t, size_t count, const unsigned char *nat, unsigned char *ext,
                         bool out)
 {
-    for (size_t k = 0; k < count; k++) {
+    for (size_t k = 0; k < count * t->rep; k++) {
         for (size_t i = 0; i < t->nsig; i++) {
             struct x32_desc x = x32_of(t->sig[i].t);
             for (size_t m = 0; m < t->sig[i].n; m++) {

@@ -88,7 +88,7 @@ SF_OP(ompi_mpi_op_no_op, SF_OP_NO_OP, "MPI_NO_OP");
                   .contig = true, .has_lb = true, .has_ub = true,                \
                   .basic = (t), .size = (sz), .extent = (sz), .true_extent = (sz), \
                   .align = (al), .n = 1, .elem = &sym.u.obj, .part0 = (sz),      \
-                  .nent = 1, .ent = sym.u.obj.ent1, .ent1 = {{0, (sz), 1, 0}},   \
+                  .rep = 1, .nent = 1, .ent = sym.u.obj.ent1, .ent1 = {{0, (sz), 1, 0}},   \
                   .nsig = 1, .sig = sym.u.obj.run1, .run1 = {{&sym.u.obj, 1}},   \
                   .combiner = MPI_COMBINER_NAMED, .refcount = 1, .name = nm}}
 #define SF_DT(sym, t, sz, nm) SF_DT_A(sym, t, sz, (sz) > 16 ? 16 : (sz), nm)
@@ -101,7 +101,7 @@ SF_OP(ompi_mpi_op_no_op, SF_OP_NO_OP, "MPI_NO_OP");
                   .extent = sizeof(st), .true_extent = offsetof(st, i) + sizeof(int), \
                   .align = _Alignof(st), .n = 1, .elem = &sym.u.obj,             \
                   .part0 = sizeof(((st *)0)->v), .part1 = sizeof(((st *)0)->i),  \
-                  .off1 = offsetof(st, i), .nent = 2, .ent = sym.u.obj.ent1,      \
+                  .off1 = offsetof(st, i), .rep = 1, .nent = 2, .ent = sym.u.obj.ent1,      \
                   .ent1 = {{0, sizeof(((st *)0)->v), 1, 0}, {offsetof(st, i), sizeof(int), 1, 0}}, \
                   .nsig = 1, .sig = sym.u.obj.run1, .run1 = {{&sym.u.obj, 1}},   \
                   .combiner = MPI_COMBINER_NAMED, .refcount = 1, .name = nm}}
@@ -110,11 +110,11 @@ SF_OP(ompi_mpi_op_no_op, SF_OP_NO_OP, "MPI_NO_OP");
     struct ompi_predefined_datatype_t sym = {                                    \
         .u.obj = {.magic = SF_MPI_MAGIC_TYPE, .predefined = true, .committed = true,     \
                   .contig = true, .xlb = (islb), .has_lb = (islb), .xub = !(islb), \
-                  .has_ub = !(islb), .align = 1, .combiner = MPI_COMBINER_NAMED,  \
+                  .has_ub = !(islb), .align = 1, .rep = 1, .combiner = MPI_COMBINER_NAMED,  \
                   .refcount = 1, .name = nm}}
 
 struct ompi_predefined_datatype_t ompi_mpi_datatype_null = {
-    .u.obj = {.magic = SF_MPI_MAGIC_TYPE, .predefined = true, .is_null = true,
+    .u.obj = {.magic = SF_MPI_MAGIC_TYPE, .predefined = true, .is_null = true, .rep = 1,
               .elem = &ompi_mpi_datatype_null.u.obj, .name = "MPI_DATATYPE_NULL"}};
 
 SF_DT(ompi_mpi_char, SF_T_CHAR, sizeof(char), "MPI_CHAR");

@@ -165,8 +165,12 @@ static MPI_Count elements_of(MPI_Datatype t, size_t bytes)
     for (size_t i = 0; i < t->nsig; i++) {
         per += (MPI_Count)t->sig[i].n * elem_parts(t->sig[i].t);
     }
-    MPI_Count n = (MPI_Count)(bytes / t->size) * per;
+    /* whole instances, then whole signature copies, then run by run */
+    size_t copy = t->size / t->rep;
+    MPI_Count n = (MPI_Count)(bytes / t->size) * per * (MPI_Count)t->rep;
     size_t rem = bytes % t->size;
+    n += (MPI_Count)(rem / copy) * per;
+    rem %= copy;
     for (size_t i = 0; i < t->nsig && rem > 0; i++) {
         MPI_Datatype e = t->sig[i].t;
         size_t k = rem / e->size;
@@ -189,14 +193,14 @@ static MPI_Count elements_of(MPI_Datatype t, size_t bytes)
  * instances of t, repeated as needed. */
 static size_t bytes_of(MPI_Datatype t, size_t count)
 {
-    size_t per = 0;
+    size_t per = 0; /* elements of one signature copy */
     for (size_t i = 0; i < t->nsig; i++) {
         per += t->sig[i].n * (size_t)elem_parts(t->sig[i].t);
     }
     if (per == 0) {
         return 0;
     }
-    size_t bytes = count / per * t->size, rem = count % per;
+    size_t bytes = count / per * (t->size / t->rep), rem = count % per;
     for (size_t i = 0; i < t->nsig && rem > 0; i++) {
         MPI_Datatype e = t->sig[i].t;
         size_t parts = (size_t)elem_parts(e), k = rem / parts;

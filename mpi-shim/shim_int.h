@@ -101,6 +101,9 @@ struct ompi_communicator_t {
  * - 'sig': the type signature as runs of predefined elements (pair types
  *   such as MPI_DOUBLE_INT stay one element), merged; it drives
  *   reductions, external32 and element counts.
+ * A large repeat of a multi-block type (contiguous of a struct, a vector
+ * of single structs) keeps one copy: the blocks and signature of one
+ * instance are 'rep' copies of ent/sig, copy r shifted by r * rep_stride.
  * 'contig' means one block at true_lb whose length is the extent: count
  * instances are then one span of memory and go without copies.
  * Predefined types point 'ent'/'sig' at their inline one-entry arrays. */
@@ -134,6 +137,8 @@ struct ompi_datatype_t {
     size_t nent, nsig;
     struct sf_dt_ent *ent;
     struct sf_dt_run *sig;
+    size_t rep;           /* >= 1 */
+    MPI_Aint rep_stride;
     /* predefined only: element layout (pairs: part 1 at off1) and the
      * inline flattened form */
     size_t part0, part1, off1;
@@ -284,7 +289,7 @@ static inline bool sf_mpi__type_span(MPI_Datatype t, int count)
     if (t->nent == 0) {
         return true;
     }
-    return t->nent == 1 && t->ent[0].n == 1 && (count <= 1 || t->contig);
+    return t->nent == 1 && t->ent[0].n == 1 && t->rep == 1 && (count <= 1 || t->contig);
 }
 /* Legacy test: a contiguous type whose data starts at the buffer address. */
 static inline bool sf_mpi__type_contig(MPI_Datatype t)
@@ -307,7 +312,7 @@ struct sf_dt_cursor {
     MPI_Datatype t;
     char *base;
     size_t count;
-    size_t inst, ent, rep, boff; /* position: instance, entry, block, byte */
+    size_t inst, copy, ent, rep, boff; /* position: instance, copy, entry, block, byte */
 };
 void sf_mpi__dt_cursor(struct sf_dt_cursor *c, MPI_Datatype t, size_t count, const void *base);
 size_t sf_mpi__dt_pack(struct sf_dt_cursor *c, void *out, size_t max);

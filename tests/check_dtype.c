@@ -842,6 +842,99 @@ START_TEST(empty_types)
 }
 END_TEST
 
+/* Large repeats of a multi-block type keep one copy of its blocks and
+ * still pack like the flattened typemap. */
+START_TEST(repeated_structs)
+{
+    enum { N = 1000 };
+    MPI_Datatype r = rec_type(), c, v, cc, d, odd;
+    MPI_Type_commit(&r);
+    MPI_Type_contiguous(N, r, &c);
+    MPI_Type_commit(&c);
+    ck_assert_uint_eq(c->nent, 2); /* {a} and {d, c} (adjacent) */
+    ck_assert_uint_eq(c->rep, N);
+    extent_is(c, 0, N * 24, 0, (N - 1) * 24 + 17, N * 13);
+    struct rec *in = calloc(2 * N, sizeof(*in)), *out = calloc(2 * N, sizeof(*out));
+    for (int i = 0; i < 2 * N; i++) {
+        in[i].a = i;
+        in[i].d = i * 0.25;
+        in[i].c = (char)i;
+    }
+    size_t bytes = 2 * N * 13;
+    char *p1 = malloc(bytes), *p2 = malloc(bytes);
+    int pos = 0;
+    /* two instances of the repeated type == 2N instances of the struct */
+    ck_assert_int_eq(MPI_Pack(in, 2, c, p1, (int)bytes, &pos, MPI_COMM_WORLD), MPI_SUCCESS);
+    pos = 0;
+    MPI_Pack(in, 2 * N, r, p2, (int)bytes, &pos, MPI_COMM_WORLD);
+    ck_assert_int_eq(memcmp(p1, p2, bytes), 0);
+    pos = 0;
+    MPI_Unpack(p1, (int)bytes, &pos, out, 2, c, MPI_COMM_WORLD);
+    ck_assert(out[2 * N - 1].a == 2 * N - 1 && out[N].d == N * 0.25 && out[7].c == 7);
+    /* element counts and external32 follow the repetition */
+    MPI_Status st;
+    int n;
+    MPI_Status_set_elements(&st, MPI_BYTE, 13 * (N + 1) + 4);
+    MPI_Get_elements(&st, c, &n);
+    ck_assert_int_eq(n, 3 * (N + 1) + 1);
+    MPI_Status_set_elements(&st, c, 3 * N + 2);
+    MPI_Get_elements(&st, MPI_BYTE, &n);
+    ck_assert_int_eq(n, 13 * N + 12);
+    MPI_Aint xs;
+    MPI_Pack_external_size("external32", 1, c, &xs);
+    ck_assert_int_eq((int)xs, N * 13);
+    /* chunked packing through the engine agrees with one pass */
+    struct sf_dt_cursor cur;
+    sf_mpi__dt_cursor(&cur, c, 2, in);
+    size_t got = 0, k;
+    while ((k = sf_mpi__dt_pack(&cur, p2 + got, got + 7 < bytes ? 7 : bytes - got)) > 0) {
+        got += k;
+    }
+    ck_assert_uint_eq(got, bytes);
+    ck_assert_int_eq(memcmp(p1, p2, bytes), 0);
+    /* a vector of single structs, a contiguous of the repeat and a dup */
+    MPI_Type_vector(N / 2, 1, 2, r, &v);
+    MPI_Type_commit(&v);
+    ck_assert_uint_eq(v->rep, N / 2);
+    pos = 0;
+    MPI_Pack(in, 1, v, p1, (int)bytes, &pos, MPI_COMM_WORLD);
+    ck_assert_int_eq(pos, N / 2 * 13);
+    int a0, a1;
+    memcpy(&a0, p1, 4);
+    memcpy(&a1, p1 + 13, 4);
+    ck_assert(a0 == 0 && a1 == 2);
+    MPI_Type_contiguous(3, c, &cc);
+    ck_assert_uint_eq(cc->rep, 3 * N);
+    MPI_Type_dup(c, &d);
+    ck_assert_uint_eq(d->rep, N);
+    extent_is(d, 0, N * 24, 0, (N - 1) * 24 + 17, N * 13);
+    /* copies that do not continue evenly are written out (and still right) */
+    MPI_Type_create_hvector(2, 1, N * 24 + 48, c, &odd);
+    MPI_Type_commit(&odd);
+    ck_assert_uint_eq(odd->rep, 1);
+    struct rec *big = calloc(2 * N + 2, sizeof(*big));
+    for (int i = 0; i < 2 * N + 2; i++) {
+        big[i].a = i;
+    }
+    pos = 0;
+    MPI_Pack(big, 1, odd, p1, (int)bytes, &pos, MPI_COMM_WORLD);
+    ck_assert_int_eq(pos, 2 * N * 13);
+    memcpy(&a0, p1 + N * 13, 4);
+    ck_assert_int_eq(a0, N + 2);
+    free(big);
+    MPI_Type_free(&odd);
+    MPI_Type_free(&d);
+    MPI_Type_free(&cc);
+    MPI_Type_free(&v);
+    MPI_Type_free(&c);
+    MPI_Type_free(&r);
+    free(in);
+    free(out);
+    free(p1);
+    free(p2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dtype");
@@ -868,6 +961,7 @@ int main(void)
     tcase_add_test(tc, engine_resumable);
     tcase_add_test(tc, errors_reported);
     tcase_add_test(tc, empty_types);
+    tcase_add_test(tc, repeated_structs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);
