@@ -25,6 +25,23 @@ check_grep "ring result" "token *300 (expected 300)" "$out"
     </dev/null >"$out" 2>&1
 check_grep "--map-by node: rank 1 on the second node" "^r1 n1$" "$out"
 
+"$SFRUN" --cluster "$TMP/n1" -H n2,n3 -n 4 sh -c 'echo "r$SF_RANK $SF_HOSTNAME"' \
+    </dev/null >"$out" 2>&1
+check "--host n2,n3: no rank on n1" 0 "$(grep -c ' n1$' "$out")"
+check "--host n2,n3: 2 ranks on n3" 2 "$(grep -c ' n3$' "$out")"
+"$SFRUN" --cluster "$TMP/n1" -N 1 -n 3 sh -c 'echo "r$SF_RANK $SF_HOSTNAME"' \
+    </dev/null >"$out" 2>&1
+check "-N 1: one rank per node" "r0 n1 r1 n2 r2 n3" "$(sort "$out" | tr '\n' ' ' | sed 's/ $//')"
+
+# Two jobs at once, submitted to different daemons.
+"$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 20 "$MARK" </dev/null >"$out.a" 2>&1 &
+ja=$!
+"$SFRUN" --cluster "$TMP/n3" -n 6 "$RING" 20 "$MARK" </dev/null >"$out.b" 2>&1
+rb=$?
+wait $ja
+check "two concurrent jobs: first exit 0" 0 $?
+check "two concurrent jobs: second exit 0" 0 $rb
+
 # kill -9 a daemon in the middle of a long job.
 "$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 100000000 "$MARK" </dev/null >"$out" 2>&1 &
 job=$!
@@ -55,6 +72,19 @@ wait_until peers_are n1 2
 check "n3 rejoined" 2 "$(stat_val n1 peers)"
 "$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 20 "$MARK" </dev/null >"$out" 2>&1
 check "next job after the rejoin exit 0" 0 $?
+
+# Without --cluster-key a daemon makes its own key (mode 0600) in its
+# state dir (mode 0700).
+SF_LOG_LEVEL=error "$SFD" --listen --state-dir "$TMP/solo" --port 0 --bind 127.0.0.1 \
+    >"$TMP/solo.log" 2>&1 &
+solo=$!
+pids="$pids $solo"
+wait_until test -s "$TMP/solo/sfd.addr"
+check "key created with mode 0600" "600 32" "$(stat -c '%a %s' "$TMP/solo/cluster.key")"
+check "state dir mode 0700" 700 "$(stat -c %a "$TMP/solo")"
+kill $solo
+wait_until proc_gone $solo
+check "clean exit removes the socket" no "$(test -e "$TMP/solo/sfd.sock" && echo yes || echo no)"
 
 # A daemon with another key cannot join.
 head -c 32 /dev/urandom >"$TMP/badkey"
