@@ -4,7 +4,7 @@
 # and the ratio starfish/ompi. Each program reports medians of 7 batches;
 # this script repeats each program REPEAT times and prints the median of
 # those. Not a test: it never fails on numbers. Usage:
-#   bench/run.sh [--quick] [--no-tcp] [--ranks "4 8"] [--only pingpong|allreduce]
+#   bench/run.sh [--quick] [--no-tcp] [--ranks "4 8"] [--only pingpong|allreduce|coll]
 # Environment: top_builddir (default .), OMPI_MPIRUN, BENCH_REPEAT (3).
 set -u
 
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     --no-tcp) TCP=0 ;;
     --ranks) RANKS=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--no-tcp] [--ranks \"4 8\"] [--only pingpong|allreduce]" >&2
+    *) echo "usage: $0 [--quick] [--no-tcp] [--ranks \"4 8\"] [--only pingpong|allreduce|coll]" >&2
        exit 2 ;;
     esac
     shift
@@ -127,5 +127,18 @@ if [ -z "$ONLY" ] || [ "$ONLY" = allreduce ]; then
         run sf "$n" "$TMP/sf" shm allreduce
         run ompi "$n" "$TMP/ompi" shm allreduce
         table allreduce "time per call" "us"
+    done
+fi
+
+if [ -z "$ONLY" ] || [ "$ONLY" = coll ]; then
+    for n in $RANKS; do
+        echo
+        echo "== MPI_Bcast / MPI_Allgather / MPI_Alltoall (bytes), $n ranks on $(nproc) cores =="
+        echo "   (size: the message for bcast, the whole receive buffer for the others)"
+        run sf "$n" "$TMP/sf" shm coll
+        run ompi "$n" "$TMP/ompi" shm coll
+        table bcast "MPI_Bcast time per call" "us"
+        table allgather "MPI_Allgather time per call" "us"
+        table alltoall "MPI_Alltoall time per call" "us"
     done
 fi
