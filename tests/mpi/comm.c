@@ -196,6 +196,35 @@ static void creates(void)
         OK(MPI_Comm_free(&e));
     }
     OK(MPI_Barrier(MPI_COMM_WORLD));
+    /* disjoint groups in one MPI_Comm_create (each rank passes its half),
+     * then create_group on each half at once with the same tag */
+    MPI_Group half;
+    int lo = mt_rank < h ? 0 : h, hn = mt_rank < h ? h : n - h;
+    int hr[64];
+    for (int i = 0; i < hn; i++) {
+        hr[i] = lo + i;
+    }
+    OK(MPI_Group_incl(w, hn, hr, &half));
+    MPI_Comm hc, hg;
+    OK(MPI_Comm_create(MPI_COMM_WORLD, half, &hc));
+    OK(MPI_Comm_create_group(MPI_COMM_WORLD, half, 9, &hg));
+    int s1, s2, sum1, sum2;
+    OK(MPI_Comm_size(hc, &s1));
+    OK(MPI_Comm_size(hg, &s2));
+    CHECK(s1 == hn && s2 == hn, "half sizes %d %d want %d", s1, s2, hn);
+    OK(MPI_Allreduce(&mt_rank, &sum1, 1, MPI_INT, MPI_SUM, hc));
+    OK(MPI_Allreduce(&mt_rank, &sum2, 1, MPI_INT, MPI_SUM, hg));
+    CHECK(sum1 == hn * lo + hn * (hn - 1) / 2 && sum2 == sum1, "half sums %d %d", sum1, sum2);
+    OK(MPI_Comm_free(&hg));
+    OK(MPI_Comm_free(&hc));
+    OK(MPI_Group_free(&half));
+    /* idup completes through the request */
+    MPI_Comm ic;
+    MPI_Request rq;
+    OK(MPI_Comm_idup(MPI_COMM_WORLD, &ic, &rq));
+    OK(MPI_Wait(&rq, MPI_STATUS_IGNORE));
+    OK(MPI_Barrier(ic));
+    OK(MPI_Comm_free(&ic));
     OK(MPI_Group_free(&ev));
     OK(MPI_Group_free(&g));
     OK(MPI_Group_free(&w));
@@ -236,6 +265,20 @@ static void inter(void)
         CHECK(in == 2 * lr + (1 - color), "across got %d", in);
         CHECK(st.MPI_SOURCE == lr, "source %d", st.MPI_SOURCE);
     }
+    /* any-source across: every remote member sends to my local rank 0 */
+    MPI_Request srq;
+    OK(MPI_Isend(&lr, 1, MPI_INT, 0, 4, ic, &srq));
+    if (lr == 0) {
+        int got = 0, v;
+        MPI_Status st;
+        for (int i = 0; i < rs; i++) {
+            OK(MPI_Recv(&v, 1, MPI_INT, MPI_ANY_SOURCE, 4, ic, &st));
+            CHECK(v == st.MPI_SOURCE, "any-source value %d from %d", v, st.MPI_SOURCE);
+            got |= 1 << v;
+        }
+        CHECK(got == (1 << rs) - 1, "any-source set %x", got);
+    }
+    OK(MPI_Wait(&srq, MPI_STATUS_IGNORE));
     /* collectives on inter-communicators are refused, not misrun */
     OK(MPI_Comm_set_errhandler(ic, MPI_ERRORS_RETURN));
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -268,6 +311,27 @@ static void inter(void)
     OK(MPI_Comm_free(&ic2));
     OK(MPI_Comm_free(&ic));
     OK(MPI_Comm_free(&half));
+    /* leaders that are not local rank 0, over a dup'd peer communicator:
+     * lower half vs upper half, leaders the last rank of each */
+    if (mt_size >= 2) {
+        int h = mt_size / 2, up = mt_rank >= h;
+        MPI_Comm part, peer, ic3;
+        OK(MPI_Comm_split(MPI_COMM_WORLD, up, mt_rank, &part));
+        OK(MPI_Comm_dup(MPI_COMM_WORLD, &peer));
+        int psize;
+        OK(MPI_Comm_size(part, &psize));
+        OK(MPI_Intercomm_create(part, psize - 1, peer, up ? h - 1 : mt_size - 1, 77, &ic3));
+        OK(MPI_Comm_remote_size(ic3, &rs));
+        CHECK(rs == (up ? h : mt_size - h), "ic3 remote size %d", rs);
+        MPI_Comm m3;
+        OK(MPI_Intercomm_merge(ic3, !up, &m3)); /* upper half first */
+        OK(MPI_Comm_rank(m3, &mr));
+        CHECK(mr == (up ? mt_rank - h : mt_size - h + mt_rank), "m3 rank %d", mr);
+        OK(MPI_Comm_free(&m3));
+        OK(MPI_Comm_free(&ic3));
+        OK(MPI_Comm_free(&peer));
+        OK(MPI_Comm_free(&part));
+    }
     SAY("intercomm create/p2p/dup/merge ok");
 }
 
