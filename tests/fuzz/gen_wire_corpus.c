@@ -101,6 +101,28 @@ static void build(struct sf_wire_enc *e, uint8_t op, uint32_t seq)
     case SF_OP_GOODBYE:
         sf_wire_put_str(e, "job done");
         break;
+    default: {
+        /* Ops without a hand-made example (the daemons' ops): one value of
+         * each field's kind, from the schema. */
+        static char *const sv[] = {"a", "bc"};
+        static const int32_t iv[] = {1, -2, 3};
+        const struct sf_wire_schema *s = sf_wire_schema(op);
+        for (unsigned i = 0; s != NULL && i < s->nfields; i++) {
+            switch (s->kinds[i]) {
+            case SF_WK_U8: sf_wire_put_u8(e, 2); break;
+            case SF_WK_U16: sf_wire_put_u16(e, 300); break;
+            case SF_WK_U32: sf_wire_put_u32(e, 70000); break;
+            case SF_WK_U64: sf_wire_put_u64(e, 0x1122334455ull); break;
+            case SF_WK_I32: sf_wire_put_i32(e, -7); break;
+            case SF_WK_I64: sf_wire_put_i64(e, -8); break;
+            case SF_WK_STR: sf_wire_put_str(e, "text"); break;
+            case SF_WK_BYTES: sf_wire_put_bytes(e, "\1\2\3", 3); break;
+            case SF_WK_STRV: sf_wire_put_strv(e, sv, 2); break;
+            case SF_WK_I32V: sf_wire_put_i32v(e, iv, 3); break;
+            }
+        }
+        break;
+    }
     }
     if (sf_wire_enc_end(e) != 0) {
         fprintf(stderr, "op %u does not encode\n", op);
