@@ -66,6 +66,31 @@ static void cart(void)
     for (int k = 0; k < 4; k++) {
         CHECK(ag[k] == (nb[k] == MPI_PROC_NULL ? -1 : nb[k]), "allgather %d: %d", k, ag[k]);
     }
+    /* alltoallw with byte displacements, reversed block order */
+    int wb[4] = {-1, -1, -1, -1}, cnt[4] = {1, 1, 1, 1};
+    MPI_Aint sdis[4], rdis[4];
+    MPI_Datatype ty[4] = {MPI_INT, MPI_INT, MPI_INT, MPI_INT};
+    for (int k = 0; k < 4; k++) {
+        sdis[k] = (MPI_Aint)(k * sizeof(int));
+        rdis[k] = (MPI_Aint)((3 - k) * sizeof(int));
+    }
+    OK(MPI_Neighbor_alltoallw(sb, cnt, sdis, ty, wb, cnt, rdis, ty, c));
+    for (int k = 0; k < 4; k++) {
+        CHECK(wb[3 - k] == rb[k], "alltoallw slot %d: %d want %d", k, wb[3 - k], rb[k]);
+    }
+    /* a dup keeps the topology; MPI_COMM_WORLD has none */
+    MPI_Comm cd;
+    OK(MPI_Comm_dup(c, &cd));
+    OK(MPI_Topo_test(cd, &st));
+    CHECK(st == MPI_CART, "dup topo %d", st);
+    OK(MPI_Cart_shift(cd, 0, 1, &src, &dst));
+    CHECK(src == nb[0] && dst == nb[1], "dup shift");
+    OK(MPI_Comm_free(&cd));
+    OK(MPI_Topo_test(MPI_COMM_WORLD, &st));
+    CHECK(st == MPI_UNDEFINED, "world topo %d", st);
+    int nr;
+    OK(MPI_Cart_map(MPI_COMM_WORLD, 2, d, per, &nr));
+    CHECK(nr == mt_rank, "cart_map %d", nr);
     /* sub: keep dimension 1 (rows) */
     int keep[2] = {0, 1};
     MPI_Comm row;
@@ -115,6 +140,12 @@ static void graphs(void)
         /* from the right neighbour comes its 'left' block (index 1) */
         CHECK(rb[0] == nb[0] * 2 + 1 && rb[1] == nb[1] * 2, "graph alltoall %d %d", rb[0], rb[1]);
     }
+    int gi[64], ge[128];
+    OK(MPI_Graph_get(g, n, 2 * n, gi, ge));
+    CHECK(gi[n - 1] == 2 * n && ge[1] == n - 1, "graph_get %d %d", gi[n - 1], ge[1]);
+    int nr;
+    OK(MPI_Graph_map(MPI_COMM_WORLD, n, index, edges, &nr));
+    CHECK(nr == mt_rank, "graph_map %d", nr);
     OK(MPI_Comm_free(&g));
     /* dist graph: everyone names the edge rank -> rank+1 (a chain) */
     int src = mt_rank, deg = mt_rank + 1 < n ? 1 : 0, dst = mt_rank + 1, w = 7 + mt_rank;
