@@ -1,9 +1,9 @@
 #!/bin/sh
 # Failures in jobs across three loopback sfd daemons: a rank failing or
-# killed on another node, SIGINT to sfrun, sfrun killed (lost client), and
-# a daemon that stops answering (SIGSTOP: keep-alives stop, like a cut
-# link) — each ends the job as --ft=abort says and leaves no rank running;
-# the stopped daemon rejoins when it wakes and the next job runs.
+# killed on another node, SIGINT to sfrun, sfrun killed (lost client), a
+# daemon that stops answering (SIGSTOP: keep-alives stop, like a cut link)
+# and the coordinating daemon killed. Each ends the job as --ft=abort says
+# and leaves no rank running; the stopped daemon rejoins when it wakes.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 
 . "$top_srcdir/tests/cluster/sfd_lib.sh"
@@ -75,4 +75,20 @@ wait_until peers_are n1 2
 check "n2 rejoined" 2 "$(stat_val n1 peers)"
 "$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 20 "$MARK" </dev/null >"$out" 2>&1
 check "next job runs" 0 $?
+
+# The coordinator itself is killed: sfrun reports the lost daemon and the
+# other nodes kill their parts of the job.
+"$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 100000000 "$MARK" </dev/null >"$out" 2>&1 &
+job=$!
+wait_until ranks_running
+wait_until lines_at_least "$TMP/n3.log" "ranks here" 3
+kill -9 "$(cat "$TMP/n1.pid")"
+wait_until proc_gone $job
+wait $job
+check "sfrun fails when its daemon dies" 1 $?
+check_grep "sfrun says the daemon is lost" "lost" "$out"
+wait_until no_proc_matching "$MARK"
+check "no rank left after the coordinator died" 0 $?
+wait_until peers_are n2 1
+check "n2 and n3 still see each other" 1 "$(stat_val n2 peers)"
 finish
