@@ -181,6 +181,20 @@ START_TEST(auth_wrong_key_and_tamper)
 }
 END_TEST
 
+START_TEST(auth_datagram)
+{
+    ck_assert_int_eq(sf_sfd__auth_global_init(), 0);
+    uint8_t k1[SFD_KEY_LEN] = {1}, k2[SFD_KEY_LEN] = {2}, mac[SFD_MAC_LEN];
+    uint8_t pkt[100];
+    memset(pkt, 0x5a, sizeof(pkt));
+    sf_sfd__auth_sign_buf(k1, pkt, sizeof(pkt), mac);
+    ck_assert_int_eq(sf_sfd__auth_verify_buf(k1, pkt, sizeof(pkt), mac), 0);
+    ck_assert_int_ne(sf_sfd__auth_verify_buf(k2, pkt, sizeof(pkt), mac), 0);
+    pkt[99] ^= 1;
+    ck_assert_int_ne(sf_sfd__auth_verify_buf(k1, pkt, sizeof(pkt), mac), 0);
+}
+END_TEST
+
 START_TEST(key_file)
 {
     ck_assert_int_eq(sf_sfd__auth_global_init(), 0);
@@ -219,6 +233,7 @@ int main(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, auth_roundtrip_and_replay);
     tcase_add_test(tc, auth_wrong_key_and_tamper);
+    tcase_add_test(tc, auth_datagram);
     tcase_add_test(tc, key_file);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

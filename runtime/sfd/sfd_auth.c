@@ -170,3 +170,15 @@ void sf_sfd__auth_random(uint8_t *p, size_t n)
 {
     randombytes_buf(p, n);
 }
+
+void sf_sfd__auth_sign_buf(const uint8_t key[SFD_KEY_LEN], const uint8_t *p, size_t len,
+                           uint8_t mac[SFD_MAC_LEN])
+{
+    crypto_auth(mac, p, len, key);
+}
+
+int sf_sfd__auth_verify_buf(const uint8_t key[SFD_KEY_LEN], const uint8_t *p, size_t len,
+                            const uint8_t mac[SFD_MAC_LEN])
+{
+    return crypto_auth_verify(mac, p, len, key) == 0 ? 0 : SF_ERR_PROTO;
+}

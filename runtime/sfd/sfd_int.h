@@ -17,12 +17,10 @@
  *               absent (`--cluster-key FILE`); all daemons of a cluster share it.
  *   port        --port P (default 7300): TCP control port; the DHT uses UDP
  *               on the same number. --port 0 picks a free one (see sfd.addr).
- *   cluster record (written by `sf up`, read by sfrun and sf):
- *               $XDG_RUNTIME_DIR/starfish/cluster, or ~/.starfish/cluster;
- *               text, one line per daemon "node NAME STATE_DIR HOST:PORT",
- *               '#' lines ignored. sfrun connects to the first line's
- *               STATE_DIR/sfd.sock. SF_CLUSTER=DIR or `sfrun --cluster DIR`
- *               (a daemon's state dir) override it; no record: embedded.
+ *   cluster record: written by `sf up`, read by sfrun and sf; its format
+ *               belongs to the tools (launcher/sf_int.h). sfrun --cluster
+ *               DIR with a daemon's state dir connects to DIR/sfd.sock.
+ *   sfd never reads the record: no record, no cluster -> sfrun's embedded sfd.
  *   JOB_SUBMIT opts keys ("key=value"), besides bind/oversubscribe:
  *     map-by=slot|node  fill nodes slot by slot (default) or round-robin
  *     npernode=N        exactly N ranks per node (-N)
@@ -311,6 +309,12 @@ void sf_sfd__auth_mac(const struct sf_sfd_auth *a, const uint8_t *frame, size_t 
 long sf_sfd__auth_open(struct sf_sfd_auth *a, const uint8_t *buf, size_t len,
                        struct sf_wire_msg *msg, enum sf_sfd_drop *why);
 void sf_sfd__auth_random(uint8_t *p, size_t n);
+/* A MAC over any buffer with the cluster key itself (datagrams: the DHT's
+ * sign/verify hooks). verify: 0 or SF_ERR_PROTO. */
+void sf_sfd__auth_sign_buf(const uint8_t key[SFD_KEY_LEN], const uint8_t *p, size_t len,
+                           uint8_t mac[SFD_MAC_LEN]);
+int sf_sfd__auth_verify_buf(const uint8_t key[SFD_KEY_LEN], const uint8_t *p, size_t len,
+                            const uint8_t mac[SFD_MAC_LEN]);
 
 /* sfd_place.c: placement, a pure function. */
 struct sf_sfd_place_node {

@@ -24,7 +24,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: sfd --embedded --fd N   serve one sfrun over inherited socket N\n"
             "       sfd --listen [--state-dir DIR] [--port P] [--bind ADDR] [--name NAME]\n"
-            "                    [--join HOST:PORT]... [--cluster-key FILE]\n"
+            "                    [--join HOST:PORT]... [--cluster-key FILE] [--no-autodiscover]\n"
             "                                cluster daemon (see runtime/sfd/sfd_int.h for the\n"
             "                                files in DIR; the key is created if absent)\n"
             "       sfd --params            print tunables (SF_SFD_*)\n"
@@ -154,6 +154,9 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(a, "--listen") == 0) {
             listen_mode = true;
+        } else if (strcmp(a, "--no-autodiscover") == 0) {
+            /* LAN autodiscovery is not implemented: peers come from --join
+             * and gossip only, which is what this flag asks for. */
         } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
             free(sfd->state_dir);
             sfd->state_dir = strdup(argv[++i]);
