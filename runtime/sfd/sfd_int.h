@@ -15,8 +15,14 @@
  *     DIR/cluster.key key used when --cluster-key is not given
  *   cluster key 32 random bytes, file mode 0600, created on first start if
  *               absent (`--cluster-key FILE`); all daemons of a cluster share it.
- *   port        --port P (default 7300): TCP control port; the DHT uses UDP
- *               on the same number. --port 0 picks a free one (see sfd.addr).
+ *   port        --port P (default 7300): TCP control port; UDP on the same
+ *               number is meant for the DHT (not wired in yet: runtime/ may
+ *               not include dht/). --port 0 picks a free one (see sfd.addr).
+ *   STATUS      reply to STATUS_REQ: lines "key=value": node id port slots
+ *               version peers jobs ranks jobs_run peers_gone drop_garbage
+ *               drop_bad_mac drop_replay drop_decode drop_proto drop_uid, then
+ *               "peer=NAME ID HOST:PORT slots=N heard_ms=T" per member and
+ *               "job=ID ranks=N local=L live=K coordinator|part" per job.
  *   cluster record: written by `sf up`, read by sfrun and sf; its format
  *               belongs to the tools (launcher/sf_int.h). sfrun --cluster
  *               DIR with a daemon's state dir connects to DIR/sfd.sock.
