@@ -734,15 +734,11 @@ int PMPI_Intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm peer_c
         return err;
     }
     bool leader = local_comm->rank == local_leader;
-    if (leader) {
-        err = sf_mpi__chk_comm(fn, peer_comm);
-        if (!err) {
-            err = sf_mpi__chk_root(fn, peer_comm, remote_leader);
-        }
-        if (err) {
-            return err;
-        }
-    }
+    /* A bad peer argument at the leader is reported after the group's
+     * broadcast, so the other members do not wait forever. */
+    bool peer_bad = leader && (!sf_mpi__comm_ok(peer_comm) || peer_comm->is_null ||
+                               peer_comm->is_inter || remote_leader < 0 ||
+                               remote_leader >= peer_comm->size);
     /* 1: the local group's used contexts. */
     uint64_t used[CTX_WORDS + 1], rem[CTX_WORDS + 1] = {0};
     memcpy(used, sf_mpi__st.ctx_used, sizeof(uint64_t) * CTX_WORDS);
@@ -756,7 +752,10 @@ int PMPI_Intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm peer_c
      * and the remote ranks to its group. */
     uint64_t hdr[2] = {0, 0};
     int *rworld = NULL;
-    if (leader) {
+    if (peer_bad) {
+        hdr[0] = UINT64_MAX;
+        hdr[1] = MPI_ERR_ARG;
+    } else if (leader) {
         int t = TAG_INTER_CREATE(tag);
         int pdest = peer_comm->world[remote_leader];
         used[CTX_WORDS] = (uint64_t)local_comm->size;
@@ -778,7 +777,7 @@ int PMPI_Intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm peer_c
             rc = ctx_pick(used, &ctx);
         }
         hdr[0] = rc == 0 ? ctx : UINT64_MAX;
-        hdr[1] = (uint64_t)rsize;
+        hdr[1] = rc == 0 ? (uint64_t)rsize : (uint64_t)MPI_ERR_OTHER;
     }
     /* Non-leaders always join the broadcast; a failed leader sends a
      * failure marker so nobody waits forever. */
@@ -792,9 +791,20 @@ int PMPI_Intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm peer_c
         }
         rc2 = sf_coll_bcast(&local_comm->coll, rworld, sizeof(int) * (size_t)hdr[1], local_leader);
     }
-    if (rc < 0 || rc2 < 0 || hdr[0] == UINT64_MAX) {
+    if (rc < 0 || rc2 < 0) {
         free(rworld);
-        return raise_ctx(local_comm, rc < 0 ? rc : rc2 < 0 ? rc2 : -EAGAIN, fn);
+        return raise_ctx(local_comm, rc < 0 ? rc : rc2, fn);
+    }
+    if (hdr[0] == UINT64_MAX) {
+        free(rworld);
+        if (peer_bad) {
+            return sf_mpi__raise(local_comm, MPI_ERR_ARG, fn,
+                                 "invalid peer communicator or remote leader %d", remote_leader);
+        }
+        return sf_mpi__raise(local_comm, (int)hdr[1], fn,
+                             "the local leader (rank %d) failed to set up the "
+                             "inter-communicator",
+                             local_leader);
     }
     uint32_t ctx = (uint32_t)hdr[0];
     int rsize = (int)hdr[1];
