@@ -116,6 +116,13 @@ static void print_where(const struct sf_cluster *c)
     }
 }
 
+static volatile sig_atomic_t up_interrupted;
+static void on_up_signal(int sig)
+{
+    (void)sig;
+    up_interrupted = 1;
+}
+
 static int cmd_up(const char *dir, int argc, char **argv)
 {
     struct sf_up_opts o = {0};
@@ -183,6 +190,14 @@ static int cmd_up(const char *dir, int argc, char **argv)
         return SF_EXIT_FAIL;
     }
     o.sfd = sfd;
+    /* Ctrl-C while starting: take down what was started, not leave it. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_up_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    o.interrupted = &up_interrupted;
     char err[1024];
     int rc = sf_cluster_up(&c, &o, err, sizeof(err));
     free(sfd);

@@ -819,7 +819,13 @@ static int died(const struct sf_cnode *nd, char *err, size_t errlen)
  * that (bounded). With take_port (it was started with --port 0) take the
  * port from there, keeping 127.0.0.1 as the host: where it listens on a
  * loopback cluster. */
-static int read_addr(struct sf_cnode *nd, bool take_port, double deadline, char *err, size_t errlen)
+static bool stopped(const struct sf_up_opts *o)
+{
+    return o->interrupted != NULL && *o->interrupted;
+}
+
+static int read_addr(const struct sf_up_opts *o, struct sf_cnode *nd, bool take_port,
+                     double deadline, char *err, size_t errlen)
 {
     char p[PATH_MAX];
     if (path_in(p, sizeof(p), nd->state, "sfd.addr") != 0) {
@@ -844,6 +850,9 @@ static int read_addr(struct sf_cnode *nd, bool take_port, double deadline, char 
         }
         if (now_s() > deadline) {
             return fail(err, errlen, -ETIMEDOUT, "node %s did not write %s", nd->name, p);
+        }
+        if (stopped(o)) {
+            return fail(err, errlen, -EINTR, "interrupted");
         }
         nap_ms(20);
     }
@@ -966,7 +975,18 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
          * only from the daemon's sfd.addr. */
         bool take_port = o->any_port && !o->netns;
         if (rc == 0 && (i == 0 || take_port)) {
-            rc = read_addr(nd, take_port, now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
+            rc = read_addr(o, nd, take_port, now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
+        }
+        /* Recorded at once: `sf down` can stop what an interrupted up
+         * started. */
+        if (rc == 0) {
+            int n = c->n;
+            c->n = i + 1;
+            rc = sf_cluster_save(c, err, errlen);
+            c->n = n;
+        }
+        if (rc == 0 && stopped(o)) {
+            rc = fail(err, errlen, -EINTR, "interrupted");
         }
         if (rc != 0) {
             break;
@@ -998,6 +1018,10 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         }
         if (seen == SF_ERR_UNSUPPORTED) {
             rc = fail(err, errlen, seen, "%s cannot list its nodes: %s", c->nodes[0].name, qerr);
+            break;
+        }
+        if (stopped(o)) {
+            rc = fail(err, errlen, -EINTR, "interrupted");
             break;
         }
         if (now_s() > deadline) {

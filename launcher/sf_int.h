@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -95,6 +96,9 @@ struct sf_up_opts {
     const char *sfd; /* daemon program */
     double wait;     /* seconds to wait until all see each other */
     bool quiet;
+    /* Set by the caller's signal handler: stop starting, take down what
+     * was started, fail with -EINTR. NULL: not watched. */
+    const volatile sig_atomic_t *interrupted;
 };
 
 /* Start a cluster in c->dir (created 0700 if missing; must not hold a
