@@ -56,6 +56,22 @@ check "--hostfile with one node: all there" "3,3,3" "$(ls_of --hostfile "$TMP/hf
 check "an unknown host is refused" 1 $?
 check_grep "the refusal names it" "n9" "$TMP/err"
 
+# A daemon with another key cannot join: its frames are dropped and
+# counted (sf status shows the counter), the membership stays at 3.
+"$SF" keygen "$TMP/other.key" >/dev/null
+mkdir -m 700 "$CDIR/n-rogue" # n*: the cleanup trap finds its sfd.pid
+"$REAL_SFD" --listen --state-dir "$CDIR/n-rogue" --port 0 --bind 127.0.0.1 --name rogue \
+    --cluster-key "$TMP/other.key" --join "$(awk '$2 == "n1" { print $4 }' "$CDIR/cluster")" \
+    </dev/null >"$TMP/rogue.log" 2>&1 &
+rogue=$!
+bad_mac_seen() { "$SF" status 2>/dev/null | awk '$1 == "drop_bad_mac" && $2 > 0 { f = 1 } END { exit !f }'; }
+wait_until bad_mac_seen
+check "wrongly-keyed frames are dropped and counted" 0 $?
+check "the rogue is not a member" 3 "$(nodes_alive)"
+kill "$rogue"
+wait "$rogue"
+rm -rf "$CDIR/n-rogue"
+
 "$SF" node kill n3 >"$TMP/out" 2>&1
 check "node kill n3 exits 0" 0 $?
 wait_until two_alive
