@@ -5,13 +5,17 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "launcher/sf_int.h"
+#include "runtime/base/sf_err.h"
+#include "runtime/base/sf_wire.h"
 
 START_TEST(test_host_list)
 {
@@ -311,6 +315,94 @@ START_TEST(test_default_dir)
 }
 END_TEST
 
+/* Queue a STATUS (or other) reply on fd before the query is made: the
+ * socketpair buffers it, so no second process is needed. */
+static void put_status(int fd, char **rows, size_t n)
+{
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_STATUS, 9);
+    sf_wire_put_strv(&e, rows, n);
+    ck_assert_int_eq(sf_wire_enc_end(&e), 0);
+    ck_assert_int_eq(sf_wire_write_all(fd, e.buf, e.len), 0);
+    sf_wire_enc_free(&e);
+}
+
+START_TEST(test_query)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int sv[2];
+    char err[256];
+    struct sf_rows r = {0};
+    /* sfd's own line format becomes node and job rows. */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    char *sfd_rows[] = {"node=n1",
+                        "id=00000000000000aa",
+                        "port=7700",
+                        "slots=2",
+                        "peers=2",
+                        "ranks=3",
+                        "drop_bad_mac=4",
+                        "peer=n2 00000000000000bb 127.0.0.1:7701 slots=4 heard_ms=5",
+                        "peer=n3 00000000000000cc 127.0.0.1:7702 slots=1 heard_ms=7",
+                        "job=12 ranks=6 local=2 live=2 coordinator"};
+    put_status(sv[1], sfd_rows, sizeof(sfd_rows) / sizeof(sfd_rows[0]));
+    ck_assert_int_eq(sf_query(sv[0], "nodes", 2.0, &r, err, sizeof(err)), 0);
+    ck_assert_int_eq(sf_rows_count_alive(&r), 3);
+    size_t n;
+    char *t = table(&r, "node", &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_ptr_nonnull(strstr(t, "NAME  ID                ADDR            SLOTS  RANKS  STATE"));
+    ck_assert_ptr_nonnull(strstr(t, "n2    00000000000000bb  127.0.0.1:7701  4"));
+    free(t);
+    t = table(&r, "job", &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(t, "coordinator"));
+    free(t);
+    char v[32];
+    ck_assert_str_eq(sf_row_get(r.v[0], "state", v, sizeof(v)), "self");
+    sf_rows_free(&r);
+    /* The request on the wire: STATUS_REQ what=1. */
+    uint8_t buf[256];
+    ssize_t got = read(sv[1], buf, sizeof(buf));
+    struct sf_wire_msg m;
+    ck_assert_int_gt(got, 0);
+    ck_assert_int_eq(sf_wire_decode(buf, (size_t)got, &m), got);
+    ck_assert_uint_eq(m.op, SF_OP_STATUS_REQ);
+    ck_assert_uint_eq(m.f[0].u, SF_QUERY_NODES);
+
+    /* An ERROR reply: its text comes back. */
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_ERROR, 1);
+    sf_wire_put_i32(&e, -EPERM);
+    sf_wire_put_str(&e, "not yours");
+    ck_assert_int_eq(sf_wire_enc_end(&e), 0);
+    ck_assert_int_eq(sf_wire_write_all(sv[1], e.buf, e.len), 0);
+    sf_wire_enc_free(&e);
+    ck_assert_int_eq(sf_query(sv[0], "status", 2.0, &r, err, sizeof(err)), -EPERM);
+    ck_assert_ptr_nonnull(strstr(err, "not yours"));
+
+    /* Garbage: a corrupt answer, not a hang or a crash. */
+    ck_assert_int_eq(write(sv[1], "XXXXXXXXXXXXXXXXXXXXXXXX", 24), 24);
+    ck_assert_int_lt(sf_query(sv[0], "jobs", 2.0, &r, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, "corrupt"));
+    close(sv[0]);
+    close(sv[1]);
+
+    /* Silence: bounded by the timeout. */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(sf_query(sv[0], "nodes", 0.1, &r, err, sizeof(err)), -ETIMEDOUT);
+    /* The daemon hangs up without answering. */
+    shutdown(sv[1], SHUT_WR);
+    ck_assert_int_eq(sf_query(sv[0], "nodes", 2.0, &r, err, sizeof(err)), SF_ERR_UNSUPPORTED);
+    close(sv[1]);
+    /* Gone entirely: the send fails. */
+    ck_assert_int_lt(sf_query(sv[0], "nodes", 2.0, &r, err, sizeof(err)), 0);
+    close(sv[0]);
+    ck_assert_int_eq(sf_query(sv[0], "bogus", 2.0, &r, err, sizeof(err)), -EINVAL);
+    ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sf");
@@ -323,6 +415,7 @@ int main(void)
     tcase_add_test(tc, test_rows);
     tcase_add_test(tc, test_cluster_record);
     tcase_add_test(tc, test_default_dir);
+    tcase_add_test(tc, test_query);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);
