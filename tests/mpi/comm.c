@@ -296,6 +296,16 @@ static void inter(void)
     MPI_Error_class(e, &cls);
     CHECK(cls == (strstr(lib, "Starfish") ? MPI_ERR_UNSUPPORTED_OPERATION : MPI_SUCCESS),
           "inter barrier gave %d", e);
+    if (strstr(lib, "Starfish") != NULL) {
+        int one = 1, all[64];
+        MPI_Request brq;
+        e = MPI_Allgather(&one, 1, MPI_INT, all, 1, MPI_INT, ic);
+        MPI_Error_class(e, &cls);
+        CHECK(cls == MPI_ERR_UNSUPPORTED_OPERATION, "inter allgather gave %d", e);
+        e = MPI_Ibcast(&one, 1, MPI_INT, MPI_ROOT, ic, &brq);
+        MPI_Error_class(e, &cls);
+        CHECK(cls == MPI_ERR_UNSUPPORTED_OPERATION, "inter ibcast gave %d", e);
+    }
     /* a dup of the inter-communicator works the same */
     MPI_Comm ic2;
     OK(MPI_Comm_dup(ic, &ic2));
