@@ -97,3 +97,25 @@ sf_cluster_tests = tests/cluster/keygen.sh tests/cluster/hostfile.sh tests/clust
 	tests/cluster/netns-drills.sh
 TESTS += $(sf_cluster_tests)
 EXTRA_DIST += $(sf_cluster_tests)
+
+# Host list parser fuzzing: make check replays the corpus through the
+# generic driver; make fuzz-hosts builds the libFuzzer binary (clang).
+check_PROGRAMS += tests/fuzz/replay_hosts
+tests_fuzz_replay_hosts_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_hosts.c launcher/sf_hosts.c
+tests_fuzz_replay_hosts_LDADD = libsfbase.la
+TESTS += tests/fuzz/run-hosts.sh
+EXTRA_DIST += tests/fuzz/run-hosts.sh tests/fuzz/corpus/hosts
+FUZZ_HOSTS_SRCS = tests/fuzz/fuzz_hosts.c launcher/sf_hosts.c
+.PHONY: fuzz-hosts
+if HAVE_CLANG
+fuzz-hosts: tests/fuzz/fuzz-hosts
+tests/fuzz/fuzz-hosts: $(FUZZ_HOSTS_SRCS:%=$(srcdir)/%) $(srcdir)/launcher/sf_int.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  -o $@ $(FUZZ_HOSTS_SRCS:%=$(srcdir)/%)
+CLEANFILES += tests/fuzz/fuzz-hosts
+else
+fuzz-hosts:
+	@echo "fuzz-hosts needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif
