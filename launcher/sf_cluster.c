@@ -610,13 +610,14 @@ static int netns_create(int k, char *err, size_t errlen)
 
 /* ---- starting daemons --------------------------------------------------- */
 
-/* Does `sfd --help` mention flag? Lets sf up pass optional flags only to a
- * daemon that has them. */
-static bool sfd_has_flag(const char *sfd, const char *flag)
+/* `sfd --help` (stdout and stderr), malloc'd; "" if it cannot be run. Lets
+ * sf up pass optional flags only to a daemon that has them. */
+static char *sfd_help(const char *sfd)
 {
+    char *buf = calloc(1, 8192);
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
-        return false;
+    if (buf == NULL || pipe2(pfd, O_CLOEXEC) != 0) {
+        return buf;
     }
     pid_t pid = fork();
     if (pid == 0) {
@@ -626,11 +627,9 @@ static bool sfd_has_flag(const char *sfd, const char *flag)
         _exit(127);
     }
     close(pfd[1]);
-    char buf[8192];
     size_t len = 0;
     ssize_t n;
-    while (pid > 0 && len < sizeof(buf) - 1 &&
-           (n = read(pfd[0], buf + len, sizeof(buf) - 1 - len)) != 0) {
+    while (pid > 0 && len < 8191 && (n = read(pfd[0], buf + len, 8191 - len)) != 0) {
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -645,9 +644,15 @@ static bool sfd_has_flag(const char *sfd, const char *flag)
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
     }
-    const char *p = buf;
+    return buf;
+}
+
+/* Does the help text list flag (followed by a delimiter)? */
+static bool has_flag(const char *help, const char *flag)
+{
+    const char *p = help;
     size_t fl = strlen(flag);
-    while ((p = strstr(p, flag)) != NULL) {
+    while (p != NULL && (p = strstr(p, flag)) != NULL) {
         char after = p[fl];
         if (after == '\0' || after == ' ' || after == '=' || after == '\n' || after == ',' ||
             after == ']' || after == '\t') {
@@ -930,12 +935,16 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
             return rc;
         }
     }
-    bool no_autodisc = sfd_has_flag(o->sfd, "--no-autodiscover");
-    bool bind_flag = sfd_has_flag(o->sfd, "--bind");
-    if (!no_autodisc && !o->netns && !o->quiet) {
+    char *help = sfd_help(o->sfd);
+    bool no_autodisc = help != NULL && has_flag(help, "--no-autodiscover");
+    bool bind_flag = help != NULL && has_flag(help, "--bind");
+    if (help != NULL && strstr(help, "autodiscover") != NULL && !no_autodisc && !o->netns &&
+        !o->quiet) {
         /* Discovery packets on the LAN would leave the machine. */
-        fprintf(stderr, "sf: note: %s has no --no-autodiscover flag\n", o->sfd);
+        fprintf(stderr, "sf: note: %s discovers peers on the LAN and cannot be told not to\n",
+                o->sfd);
     }
+    free(help);
     c->n = o->nodes;
     char join[64];
     for (int i = 0; i < c->n; i++) {
