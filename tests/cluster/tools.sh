@@ -43,6 +43,10 @@ check_grep "cut says it needs --netns" "netns" "$TMP/out"
 "$SF" node kill n9 >"$TMP/out" 2>&1
 check "unknown node fails" 1 $?
 
+"$SF" where >"$TMP/out" 2>&1
+check "sf where exits 0" 0 $?
+check_grep "where shows n2 not running" "^n2 .*(not running)" "$TMP/out"
+
 "$SF" down >"$TMP/out" 2>&1
 check "sf down exits 0" 0 $?
 check "no daemon or rank left" 0 "$(live_procs "$CDIR/")"
@@ -50,6 +54,17 @@ check "no state dirs left" 0 "$(ls -d "$CDIR"/n* 2>/dev/null | wc -l)"
 check "no record left" no "$([ -e "$CDIR/cluster" ] && echo yes || echo no)"
 "$SF" nodes >"$TMP/out" 2>&1
 check "sf nodes after down fails" 1 $?
+
+# A record whose daemons are all dead: sfrun says so and runs here.
+"$SF" up --nodes 1 --base-port 0 >"$TMP/out" 2>&1
+check "one-node up" 0 $?
+"$SF" node kill n1 >"$TMP/out" 2>&1
+env -u SF_SFD "$SFRUN" -n 2 echo here </dev/null >"$TMP/out" 2>"$TMP/err"
+check "sfrun with a dead cluster still runs" 0 $?
+check "both ranks ran here" 2 "$(grep -c '^here$' "$TMP/out")"
+check_grep "and warns about the cluster" "running on this host only" "$TMP/err"
+"$SF" down >"$TMP/out" 2>&1
+check "down of a dead cluster exits 0" 0 $?
 
 # A daemon that cannot start: up fails, says why, leaves nothing.
 SF_SFD=/bin/false "$SF" up --nodes 2 --base-port 0 --wait 5 >"$TMP/out" 2>&1
