@@ -79,14 +79,14 @@ struct sf_coll__sched {
     struct sf_coll_op op;
     struct sf_coll__step *steps;
     size_t n, cap;
-    size_t cur;      /* first step of the current round */
+    size_t cur; /* first step of the current round */
     unsigned round;
     bool posted;
     struct sf_rt_req *reqs;
     size_t nreq, reqcap;
     void **mem;
     size_t nmem, memcap;
-    int err;         /* first build failure */
+    int err; /* first build failure */
 };
 int sf_coll__sched_init(struct sf_coll__sched *s, const struct sf_coll_comm *c, int tagbase,
                         const struct sf_coll_op *op);

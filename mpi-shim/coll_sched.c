@@ -294,8 +294,7 @@ int sf_coll_run(const struct sf_coll_comm *c, const struct sf_coll_args *a)
     return rc;
 }
 
-int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a,
-                  struct sf_coll_sched **out)
+int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a, struct sf_coll_sched **out)
 {
     *out = NULL;
     struct sf_coll_sched *h = calloc(1, sizeof *h);

@@ -16,7 +16,7 @@ struct op_ctx {
     enum sf_op_kind kind;
     enum sf_type type;
     MPI_User_function *user;
-    MPI_Datatype dt;     /* user ops: the caller's datatype */
+    MPI_Datatype dt; /* user ops: the caller's datatype */
 };
 
 static int predef_fn(const void *in, void *inout, size_t count, void *arg)
@@ -49,8 +49,8 @@ static bool op_ok(MPI_Op op)
 /* Build the sf_coll op for (op, type); 0 or the raised class. A user
  * function sees the caller's datatype and counts in its units; a
  * predefined op works on the elements, *mult per instance of type. */
-static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
-                   struct op_ctx *ctx, struct sf_coll_op *out, size_t *mult)
+static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type, struct op_ctx *ctx,
+                   struct sf_coll_op *out, size_t *mult)
 {
     if (!op_ok(op)) {
         return sf_mpi__raise(comm, MPI_ERR_OP, fn, "invalid operation");
@@ -70,10 +70,10 @@ static int make_op(const char *fn, MPI_Comm comm, MPI_Op op, MPI_Datatype type,
      * type of doubles is fine, a struct of int and double is not). */
     MPI_Datatype elem = type->elem;
     if (elem == NULL || elem->basic == SF_T_NONE || !sf_op_valid(op->kind, elem->basic)) {
-        return sf_mpi__raise(comm, MPI_ERR_OP, fn, "%s is not defined for datatype %s",
-                             op->name,
-                             elem != NULL ? elem->name
-                             : type->name[0] ? type->name : "(derived, mixed element types)");
+        return sf_mpi__raise(comm, MPI_ERR_OP, fn, "%s is not defined for datatype %s", op->name,
+                             elem != NULL    ? elem->name
+                             : type->name[0] ? type->name
+                                             : "(derived, mixed element types)");
     }
     ctx->kind = op->kind;
     ctx->type = elem->basic;
@@ -171,7 +171,7 @@ struct sf_mpi_cjob {
     size_t nmem, capmem;
     struct unstage *un;
     size_t nun, capun;
-    int rc;  /* runtime code of a finished non-blocking collective */
+    int rc; /* runtime code of a finished non-blocking collective */
     bool oom;
 };
 
@@ -345,8 +345,7 @@ int sf_mpi__coll_progress(void)
 
 static void coll_unlink(struct ompi_request_t *r)
 {
-    for (struct ompi_request_t **pp = &sf_mpi__coll_running; *pp != NULL;
-         pp = &(*pp)->next_coll) {
+    for (struct ompi_request_t **pp = &sf_mpi__coll_running; *pp != NULL; pp = &(*pp)->next_coll) {
         if (*pp == r) {
             *pp = r->next_coll;
             r->next_coll = NULL;
@@ -426,8 +425,8 @@ static int chk_req(const char *fn, MPI_Comm comm, MPI_Request *req, bool nb)
 }
 
 /* counts[] (and displs[] when given) of n members: present, counts >= 0. */
-static int chk_counts(const char *fn, MPI_Comm comm, const int *counts, const int *displs,
-                      int n, bool need_displs)
+static int chk_counts(const char *fn, MPI_Comm comm, const int *counts, const int *displs, int n,
+                      bool need_displs)
 {
     if (counts == NULL || (need_displs && displs == NULL)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "counts or displacements array is NULL");
@@ -566,8 +565,8 @@ int PMPI_Ireduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype dat
 }
 SF_MPI_ALIAS(Ireduce);
 
-int PMPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
-                    MPI_Op op, MPI_Comm comm, MPI_Request *request)
+int PMPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+                    MPI_Comm comm, MPI_Request *request)
 {
     return red_impl("MPI_Iallreduce", SF_COLL_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0,
                     comm, request, true);
@@ -577,8 +576,8 @@ SF_MPI_ALIAS(Iallreduce);
 int PMPI_Scan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
               MPI_Comm comm)
 {
-    return red_impl("MPI_Scan", SF_COLL_SCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
-                    NULL, false);
+    return red_impl("MPI_Scan", SF_COLL_SCAN, sendbuf, recvbuf, count, datatype, op, 0, comm, NULL,
+                    false);
 }
 SF_MPI_ALIAS(Scan);
 
@@ -609,8 +608,8 @@ SF_MPI_ALIAS(Iexscan);
 /* reduce_scatter (recvcounts) and reduce_scatter_block (recvcounts NULL,
  * recvcount each). */
 static int rs_impl(const char *fn, const void *sendbuf, void *recvbuf, const int recvcounts[],
-                   int recvcount, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
-                   MPI_Request *req, bool nb)
+                   int recvcount, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *req,
+                   bool nb)
 {
     int p = comm->size, me = comm->rank;
     int err = chk_coll(fn, comm);
@@ -758,8 +757,8 @@ static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_D
         j->a.kind = SF_COLL_GATHER;
         j->a.n = at_root ? rbytes : sbytes;
         if (at_root) {
-            j->a.rbuf = job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, in_place,
-                                 true);
+            j->a.rbuf =
+                job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, in_place, true);
         }
         return go(fn, comm, j, req);
     }
@@ -783,8 +782,8 @@ static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_D
 int PMPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                 int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-    return gather_impl("MPI_Gather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
-                       NULL, recvtype, root, comm, NULL, false);
+    return gather_impl("MPI_Gather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL, NULL,
+                       recvtype, root, comm, NULL, false);
 }
 SF_MPI_ALIAS(Gather);
 
@@ -792,8 +791,8 @@ int PMPI_Igather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void
                  int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm,
                  MPI_Request *request)
 {
-    return gather_impl("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
-                       NULL, recvtype, root, comm, request, true);
+    return gather_impl("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL, NULL,
+                       recvtype, root, comm, request, true);
 }
 SF_MPI_ALIAS(Igather);
 
@@ -828,8 +827,7 @@ SF_MPI_ALIAS(Igatherv);
 /* scatter (sendcounts NULL) and scatterv */
 static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, const int *sendcounts,
                         const int *displs, MPI_Datatype sendtype, void *recvbuf, int recvcount,
-                        MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *req,
-                        bool nb)
+                        MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *req, bool nb)
 {
     int err = chk_coll(fn, comm);
     if (!err) {
@@ -900,8 +898,8 @@ static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, cons
 int PMPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                  int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-    return scatter_impl("MPI_Scatter", sendbuf, sendcount, NULL, NULL, sendtype, recvbuf,
-                        recvcount, recvtype, root, comm, NULL, false);
+    return scatter_impl("MPI_Scatter", sendbuf, sendcount, NULL, NULL, sendtype, recvbuf, recvcount,
+                        recvtype, root, comm, NULL, false);
 }
 SF_MPI_ALIAS(Scatter);
 
@@ -943,10 +941,9 @@ int PMPI_Iscatterv(const void *sendbuf, const int sendcounts[], const int displs
 SF_MPI_ALIAS(Iscatterv);
 
 /* allgather (recvcounts NULL) and allgatherv */
-static int allgather_impl(const char *fn, const void *sendbuf, int sendcount,
-                          MPI_Datatype sendtype, void *recvbuf, int recvcount,
-                          const int *recvcounts, const int *displs, MPI_Datatype recvtype,
-                          MPI_Comm comm, MPI_Request *req, bool nb)
+static int allgather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+                          void *recvbuf, int recvcount, const int *recvcounts, const int *displs,
+                          MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req, bool nb)
 {
     int err = chk_coll(fn, comm);
     if (!err) {
@@ -986,8 +983,7 @@ static int allgather_impl(const char *fn, const void *sendbuf, int sendcount,
     if (!v) {
         j->a.kind = SF_COLL_ALLGATHER;
         j->a.n = rbytes;
-        j->a.rbuf =
-            job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, in_place, true);
+        j->a.rbuf = job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, in_place, true);
         return go(fn, comm, j, req);
     }
     j->a.kind = SF_COLL_ALLGATHERV;
@@ -1015,8 +1011,8 @@ SF_MPI_ALIAS(Allgather);
 int PMPI_Iallgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                     int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
-    return allgather_impl("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, recvcount,
-                          NULL, NULL, recvtype, comm, request, true);
+    return allgather_impl("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
+                          NULL, recvtype, comm, request, true);
 }
 SF_MPI_ALIAS(Iallgather);
 
@@ -1046,9 +1042,9 @@ int PMPI_Iallgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, 
 }
 SF_MPI_ALIAS(Iallgatherv);
 
-static int alltoall_impl(const char *fn, const void *sendbuf, int sendcount,
-                         MPI_Datatype sendtype, void *recvbuf, int recvcount,
-                         MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req, bool nb)
+static int alltoall_impl(const char *fn, const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+                         void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
+                         MPI_Request *req, bool nb)
 {
     int err = chk_coll(fn, comm);
     if (!err) {
@@ -1083,8 +1079,8 @@ static int alltoall_impl(const char *fn, const void *sendbuf, int sendcount,
 int PMPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
-    return alltoall_impl("MPI_Alltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount,
-                         recvtype, comm, NULL, false);
+    return alltoall_impl("MPI_Alltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype,
+                         comm, NULL, false);
 }
 SF_MPI_ALIAS(Alltoall);
 
@@ -1180,11 +1176,10 @@ SF_MPI_ALIAS(Alltoallv);
 
 int PMPI_Ialltoallv(const void *sendbuf, const int sendcounts[], const int sdispls[],
                     MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
-                    const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm,
-                    MPI_Request *request)
+                    const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
-    return alltoallw_impl("MPI_Ialltoallv", sendbuf, sendcounts, sdispls, NULL, sendtype,
-                          recvbuf, recvcounts, rdispls, NULL, recvtype, comm, request, true);
+    return alltoallw_impl("MPI_Ialltoallv", sendbuf, sendcounts, sdispls, NULL, sendtype, recvbuf,
+                          recvcounts, rdispls, NULL, recvtype, comm, request, true);
 }
 SF_MPI_ALIAS(Ialltoallv);
 
@@ -1307,8 +1302,8 @@ int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype data
 }
 SF_MPI_ALIAS(Reduce);
 
-int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
-                   MPI_Op op, MPI_Comm comm)
+int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+                   MPI_Comm comm)
 {
     static const char fn[] = "MPI_Allreduce";
     struct sf_coll_comm ctmp;

@@ -15,10 +15,10 @@ struct sf_rt;
 
 struct sf_coll_comm {
     struct sf_rt *rt;
-    uint32_t ctx;      /* context id reserved for this communicator's collectives */
+    uint32_t ctx; /* context id reserved for this communicator's collectives */
     int rank, size;
-    const int *world;  /* world[i]: world rank of member i; owned by the caller */
-    uint32_t nb_seq;   /* non-blocking collectives started so far (must start at 0) */
+    const int *world; /* world[i]: world rank of member i; owned by the caller */
+    uint32_t nb_seq;  /* non-blocking collectives started so far (must start at 0) */
     /* Optional: called while a blocking collective waits, so that the
      * caller's other operations (running non-blocking collectives) keep
      * moving; returns < 0 to give up with that code. NULL: plain waits. */
@@ -35,7 +35,7 @@ struct sf_coll_op {
     sf_coll_op_fn fn;
     void *arg;
     bool commutative;
-    size_t elem_size;  /* bytes per element */
+    size_t elem_size; /* bytes per element */
 };
 
 /* All return 0 or a negative code (SF_ERR_* / -errno). */
@@ -62,18 +62,18 @@ int sf_coll_allreduce(const struct sf_coll_comm *c, const void *sbuf, void *rbuf
  *   alltoall(v), reduce_scatter(_block), scan, exscan: input is in rbuf
  *   (for alltoallv: the rptr/rcounts blocks). */
 enum sf_coll_kind {
-    SF_COLL_BARRIER = 1, /* no buffers */
-    SF_COLL_BCAST,       /* rbuf, n bytes, root */
-    SF_COLL_REDUCE,      /* sbuf, rbuf (root), n elements, op, root */
-    SF_COLL_ALLREDUCE,   /* sbuf, rbuf, n elements, op */
-    SF_COLL_GATHER,      /* sbuf, n bytes per member, rbuf (root), root */
-    SF_COLL_GATHERV,     /* sbuf, n own bytes; root: rptr, rcounts */
-    SF_COLL_SCATTER,     /* sbuf (root), rbuf, n bytes per member, root */
-    SF_COLL_SCATTERV,    /* root: sptr, scounts; rbuf, n own bytes */
-    SF_COLL_ALLGATHER,   /* sbuf, n bytes per member, rbuf */
-    SF_COLL_ALLGATHERV,  /* sbuf (own block, rcounts[rank] bytes), rptr, rcounts */
-    SF_COLL_ALLTOALL,    /* sbuf, rbuf, n bytes per pair */
-    SF_COLL_ALLTOALLV,   /* sptr, scounts, rptr, rcounts (also alltoallw) */
+    SF_COLL_BARRIER = 1,          /* no buffers */
+    SF_COLL_BCAST,                /* rbuf, n bytes, root */
+    SF_COLL_REDUCE,               /* sbuf, rbuf (root), n elements, op, root */
+    SF_COLL_ALLREDUCE,            /* sbuf, rbuf, n elements, op */
+    SF_COLL_GATHER,               /* sbuf, n bytes per member, rbuf (root), root */
+    SF_COLL_GATHERV,              /* sbuf, n own bytes; root: rptr, rcounts */
+    SF_COLL_SCATTER,              /* sbuf (root), rbuf, n bytes per member, root */
+    SF_COLL_SCATTERV,             /* root: sptr, scounts; rbuf, n own bytes */
+    SF_COLL_ALLGATHER,            /* sbuf, n bytes per member, rbuf */
+    SF_COLL_ALLGATHERV,           /* sbuf (own block, rcounts[rank] bytes), rptr, rcounts */
+    SF_COLL_ALLTOALL,             /* sbuf, rbuf, n bytes per pair */
+    SF_COLL_ALLTOALLV,            /* sptr, scounts, rptr, rcounts (also alltoallw) */
     SF_COLL_REDUCE_SCATTER,       /* sbuf, rbuf, rcounts (elements), op */
     SF_COLL_REDUCE_SCATTER_BLOCK, /* sbuf, rbuf, n elements per member, op */
     SF_COLL_SCAN,                 /* sbuf, rbuf, n elements, op */
@@ -102,8 +102,7 @@ int sf_coll_run(const struct sf_coll_comm *c, const struct sf_coll_args *a);
  * (c->nb_seq, bumped per start, folded into the tags), so they never
  * match blocking collectives or each other. */
 struct sf_coll_sched;
-int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a,
-                  struct sf_coll_sched **out);
+int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a, struct sf_coll_sched **out);
 /* Advance as far as completed transfers allow (the caller drives
  * sf_rt_progress). *done once finished; returns 0 or the failure (then
  * *done too). */

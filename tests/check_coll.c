@@ -898,10 +898,14 @@ static void tc_check(struct tcall *t, int p, int r, size_t n, int root, bool inp
 }
 
 static const enum sf_coll_kind sched_kinds[] = {
-    SF_COLL_GATHER,    SF_COLL_GATHERV,   SF_COLL_SCATTER,        SF_COLL_SCATTERV,
-    SF_COLL_ALLGATHER, SF_COLL_ALLGATHERV, SF_COLL_ALLTOALL,      SF_COLL_ALLTOALLV,
-    SF_COLL_REDUCE_SCATTER, SF_COLL_REDUCE_SCATTER_BLOCK, SF_COLL_SCAN, SF_COLL_EXSCAN,
-    SF_COLL_BARRIER,   SF_COLL_BCAST,     SF_COLL_REDUCE,         SF_COLL_ALLREDUCE,
+    SF_COLL_GATHER,         SF_COLL_GATHERV,
+    SF_COLL_SCATTER,        SF_COLL_SCATTERV,
+    SF_COLL_ALLGATHER,      SF_COLL_ALLGATHERV,
+    SF_COLL_ALLTOALL,       SF_COLL_ALLTOALLV,
+    SF_COLL_REDUCE_SCATTER, SF_COLL_REDUCE_SCATTER_BLOCK,
+    SF_COLL_SCAN,           SF_COLL_EXSCAN,
+    SF_COLL_BARRIER,        SF_COLL_BCAST,
+    SF_COLL_REDUCE,         SF_COLL_ALLREDUCE,
 };
 #define NSK (sizeof sched_kinds / sizeof sched_kinds[0])
 static const size_t sched_sizes[] = {0, 1, 7, 300, 9000};

@@ -13,9 +13,9 @@
 
 struct tdesc {
     MPI_Datatype dt;
-    int dbl;        /* elements are doubles (else ints) */
-    int k;          /* elements per instance */
-    int stride;     /* bytes between elements of an instance */
+    int dbl;    /* elements are doubles (else ints) */
+    int k;      /* elements per instance */
+    int stride; /* bytes between elements of an instance */
     MPI_Aint ext;
     const char *name;
 };
@@ -92,8 +92,7 @@ struct pend {
     char what[96];
 };
 
-static struct pend *pnew(const char *fmt, const char *coll, const struct tdesc *d, int ip,
-                         int root)
+static struct pend *pnew(const char *fmt, const char *coll, const struct tdesc *d, int ip, int root)
 {
     struct pend *p = calloc(1, sizeof *p);
     int n = mt_size;
@@ -150,19 +149,39 @@ static long vlayout(int *cnt, int *displs)
 }
 
 enum {
-    C_BCAST, C_GATHER, C_GATHERV, C_SCATTER, C_SCATTERV, C_ALLGATHER, C_ALLGATHERV, C_ALLTOALL,
-    C_ALLTOALLV, C_ALLTOALLW, C_REDUCE, C_ALLREDUCE, C_RSCAT, C_RSCATB, C_SCAN, C_EXSCAN, C_BARRIER,
+    C_BCAST,
+    C_GATHER,
+    C_GATHERV,
+    C_SCATTER,
+    C_SCATTERV,
+    C_ALLGATHER,
+    C_ALLGATHERV,
+    C_ALLTOALL,
+    C_ALLTOALLV,
+    C_ALLTOALLW,
+    C_REDUCE,
+    C_ALLREDUCE,
+    C_RSCAT,
+    C_RSCATB,
+    C_SCAN,
+    C_EXSCAN,
+    C_BARRIER,
     C_LAST
 };
-static const char *cname[] = {"bcast", "gather", "gatherv", "scatter", "scatterv", "allgather",
-                               "allgatherv", "alltoall", "alltoallv", "alltoallw", "reduce",
-                               "allreduce", "reduce_scatter", "reduce_scatter_block", "scan",
-                               "exscan", "barrier"};
+static const char *cname[] = {"bcast",          "gather",
+                              "gatherv",        "scatter",
+                              "scatterv",       "allgather",
+                              "allgatherv",     "alltoall",
+                              "alltoallv",      "alltoallw",
+                              "reduce",         "allreduce",
+                              "reduce_scatter", "reduce_scatter_block",
+                              "scan",           "exscan",
+                              "barrier"};
 
 static bool rooted(int c)
 {
-    return c == C_BCAST || c == C_GATHER || c == C_GATHERV || c == C_SCATTER ||
-           c == C_SCATTERV || c == C_REDUCE;
+    return c == C_BCAST || c == C_GATHER || c == C_GATHERV || c == C_SCATTER || c == C_SCATTERV ||
+           c == C_REDUCE;
 }
 static bool reduction(int c)
 {
@@ -181,7 +200,10 @@ static struct pend *start(int c, const struct tdesc *d, MPI_Op op, int ip, int r
     if (reduction(c)) {
         size_t l = strlen(p->what);
         snprintf(p->what + l, sizeof p->what - l, " op %s cnt %d",
-                 op == MPI_SUM ? "sum" : op == MPI_MAX ? "max" : "first", cnt);
+                 op == MPI_SUM   ? "sum"
+                 : op == MPI_MAX ? "max"
+                                 : "first",
+                 cnt);
     }
     MPI_Request *rq = nb ? &p->req : NULL;
     bool at_root = me == root;
@@ -265,10 +287,9 @@ static struct pend *start(int c, const struct tdesc *d, MPI_Op op, int ip, int r
             err = nb ? MPI_Iallgatherv(sb, mine, dt, p->rbuf, p->rc, p->rd, dt, MPI_COMM_WORLD, rq)
                      : MPI_Allgatherv(sb, mine, dt, p->rbuf, p->rc, p->rd, dt, MPI_COMM_WORLD);
         } else {
-            err = nb ? MPI_Igatherv(sb, mine, dt, p->rbuf, p->rc, p->rd, dt, root,
-                                    MPI_COMM_WORLD, rq)
-                     : MPI_Gatherv(sb, mine, dt, p->rbuf, p->rc, p->rd, dt, root,
-                                   MPI_COMM_WORLD);
+            err =
+                nb ? MPI_Igatherv(sb, mine, dt, p->rbuf, p->rc, p->rd, dt, root, MPI_COMM_WORLD, rq)
+                   : MPI_Gatherv(sb, mine, dt, p->rbuf, p->rc, p->rd, dt, root, MPI_COMM_WORLD);
         }
         break;
     }
@@ -313,8 +334,7 @@ static struct pend *start(int c, const struct tdesc *d, MPI_Op op, int ip, int r
         }
         p->cmp = ip ? 0 : (size_t)mine * d->ext;
         void *rb = ip ? MPI_IN_PLACE : p->rbuf;
-        err = nb ? MPI_Iscatterv(p->sbuf, p->sc, p->sd, dt, rb, mine, dt, root, MPI_COMM_WORLD,
-                                 rq)
+        err = nb ? MPI_Iscatterv(p->sbuf, p->sc, p->sd, dt, rb, mine, dt, root, MPI_COMM_WORLD, rq)
                  : MPI_Scatterv(p->sbuf, p->sc, p->sd, dt, rb, mine, dt, root, MPI_COMM_WORLD);
         break;
     }
@@ -368,10 +388,10 @@ static struct pend *start(int c, const struct tdesc *d, MPI_Op op, int ip, int r
         p->cmp = (size_t)rtot * d->ext;
         const void *sb = ip ? MPI_IN_PLACE : p->sbuf;
         if (c == C_ALLTOALLV) {
-            err = nb ? MPI_Ialltoallv(sb, p->sc, p->sd, dt, p->rbuf, p->rc, p->rd, dt,
-                                      MPI_COMM_WORLD, rq)
-                     : MPI_Alltoallv(sb, p->sc, p->sd, dt, p->rbuf, p->rc, p->rd, dt,
-                                     MPI_COMM_WORLD);
+            err =
+                nb ? MPI_Ialltoallv(sb, p->sc, p->sd, dt, p->rbuf, p->rc, p->rd, dt, MPI_COMM_WORLD,
+                                    rq)
+                   : MPI_Alltoallv(sb, p->sc, p->sd, dt, p->rbuf, p->rc, p->rd, dt, MPI_COMM_WORLD);
         } else {
             err = nb ? MPI_Ialltoallw(sb, p->sc, p->ad, p->st, p->rbuf, p->rc, p->bd, p->rt,
                                       MPI_COMM_WORLD, rq)
