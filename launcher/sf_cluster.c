@@ -545,10 +545,17 @@ static void netns_remove(const struct sf_cluster *c, int upto)
     for (int i = 1; i <= upto; i++) {
         char ns[32];
         snprintf(ns, sizeof(ns), SF_NETNS_PREFIX "%d", i);
-        char p[64];
+        char p[64], veth[32];
+        /* The veth pair first: a deleted namespace takes its end along
+         * only later, from the kernel's cleanup work. */
+        snprintf(veth, sizeof(veth), SF_NETNS_VETH "%d", i);
+        snprintf(p, sizeof(p), "/sys/class/net/%s", veth);
+        if (exists_path(p)) {
+            RUN(e, sizeof(e), "ip", "link", "del", veth);
+        }
         snprintf(p, sizeof(p), "/run/netns/%s", ns);
         if (exists_path(p)) {
-            RUN(e, sizeof(e), "ip", "netns", "del", ns); /* takes its veth pair along */
+            RUN(e, sizeof(e), "ip", "netns", "del", ns);
         }
     }
     if (exists_path("/sys/class/net/" SF_NETNS_BRIDGE)) {

@@ -32,6 +32,9 @@ cluster_cleanup() {
             done
             ip netns del "$ns" 2>/dev/null
         done
+        for v in $(ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: \(sfv[0-9]*\)@.*/\1/p'); do
+            ip link del "$v" 2>/dev/null
+        done
         ip link del sfbr0 2>/dev/null
     fi
     rm -rf "$TMP"
