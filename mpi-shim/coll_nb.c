@@ -428,6 +428,47 @@ static void pair_peers(int p, int r, int k, int *to, int *from)
     }
 }
 
+/* Bruck: ceil(log2 p) rounds instead of p - 1 messages. tmp[i] starts as
+ * the block for member r + i; in the round with distance k every block
+ * whose index has bit k goes to r + k (packed into one message) and is
+ * replaced by the one from r - k; at the end tmp[i] came from r - i. */
+static int alltoall_bruck(S *s, const void *sbuf, void *rbuf, size_t n)
+{
+    int p = s->c.size, r = s->c.rank;
+    size_t half = (size_t)(p / 2 + 1) * n;
+    unsigned char *tmp = sf_coll__s_alloc(s, (size_t)p * n);
+    unsigned char *out = sf_coll__s_alloc(s, half), *in = sf_coll__s_alloc(s, half);
+    if (s->err) {
+        return s->err;
+    }
+    sf_coll__s_copy(s, CB(sbuf, (size_t)r * n), tmp, (size_t)(p - r) * n);
+    sf_coll__s_copy(s, sbuf, tmp + (size_t)(p - r) * n, (size_t)r * n);
+    for (int k = 1; k < p; k <<= 1) {
+        size_t m = 0;
+        for (int i = 0; i < p; i++) {
+            if (i & k) {
+                sf_coll__s_copy(s, tmp + (size_t)i * n, out + m * n, n);
+                m++;
+            }
+        }
+        sf_coll__s_round(s);
+        sf_coll__s_send(s, out, m * n, (r + k) % p);
+        sf_coll__s_recv(s, in, m * n, (r - k + p) % p);
+        m = 0;
+        for (int i = 0; i < p; i++) {
+            if (i & k) {
+                sf_coll__s_copy(s, in + m * n, tmp + (size_t)i * n, n);
+                m++;
+            }
+        }
+    }
+    sf_coll__s_round(s);
+    for (int i = 0; i < p; i++) {
+        sf_coll__s_copy(s, tmp + (size_t)i * n, B(rbuf, (size_t)((r - i + p) % p) * n), n);
+    }
+    return sf_coll__s_round(s);
+}
+
 static int b_alltoall(S *s, const void *sbuf, void *rbuf, size_t n)
 {
     int p = s->c.size, r = s->c.rank;
@@ -441,6 +482,9 @@ static int b_alltoall(S *s, const void *sbuf, void *rbuf, size_t n)
         }
         sf_coll__s_copy(s, rbuf, t, (size_t)p * n);
         sbuf = t;
+    }
+    if (p > 2 && n < sf_coll__tun()->alltoall_small) {
+        return alltoall_bruck(s, sbuf, rbuf, n);
     }
     sf_coll__s_copy(s, CB(sbuf, (size_t)r * n), B(rbuf, (size_t)r * n), n);
     sf_coll__s_round(s);

@@ -32,6 +32,9 @@ static const struct sf_tun coll_tun_items[] = {
     {"allgather_large", SF_TUN_SIZE, "64k",
      "allgathers of at least this many bytes in total use the ring (not Bruck)",
      offsetof(struct sf_coll__tun, allgather_large)},
+    {"alltoall_small", SF_TUN_SIZE, "256",
+     "alltoalls of fewer bytes per pair use Bruck's algorithm (log p rounds)",
+     offsetof(struct sf_coll__tun, alltoall_small)},
     {"alltoall_large", SF_TUN_SIZE, "8k",
      "alltoalls of at least this many bytes per pair use pairwise exchange",
      offsetof(struct sf_coll__tun, alltoall_large)},
@@ -52,6 +55,7 @@ const struct sf_coll__tun *sf_coll__tun(void)
             tun.reduce_large = 8u << 20;
             tun.gather_large = 64u << 10;
             tun.allgather_large = 64u << 10;
+            tun.alltoall_small = 256;
             tun.alltoall_large = 8u << 10;
         }
         loaded = true;
