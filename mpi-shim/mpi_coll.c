@@ -156,12 +156,13 @@ static int chk_coll(const char *fn, MPI_Comm comm)
  * packing buffers (the pack engine) or, for predefined reductions, the
  * element gather/scatter of stage_in. */
 
-enum { UN_UNPACK = 0, UN_SCATTER_ELEMS };
+enum { UN_UNPACK = 0, UN_SCATTER_ELEMS, UN_IMAGE };
 struct unstage {
     int kind;
     MPI_Datatype t;
     size_t count;
     void *tmp, *user;
+    void *aux; /* UN_IMAGE: room for the packed data */
 };
 struct sf_mpi_cjob {
     struct op_ctx ctx;
@@ -207,7 +208,7 @@ static void *job_alloc(struct sf_mpi_cjob *j, size_t len)
 }
 
 static void job_later(struct sf_mpi_cjob *j, int kind, MPI_Datatype t, size_t count, void *tmp,
-                      void *user)
+                      void *user, void *aux)
 {
     if (j->oom) {
         return;
@@ -223,7 +224,7 @@ static void job_later(struct sf_mpi_cjob *j, int kind, MPI_Datatype t, size_t co
         j->capun = nc;
     }
     sf_mpi__type_retain(t); /* the program may free it before we finish */
-    j->un[j->nun++] = (struct unstage){kind, t, count, tmp, user};
+    j->un[j->nun++] = (struct unstage){kind, t, count, tmp, user, aux};
 }
 
 /* Bytes to send for count instances of t at buf. */
@@ -253,7 +254,7 @@ static void *job_recv(struct sf_mpi_cjob *j, MPI_Datatype t, size_t count, void 
             sf_mpi__pack(t, (int)count, buf, tmp);
         }
         if (output) {
-            job_later(j, UN_UNPACK, t, count, tmp, buf);
+            job_later(j, UN_UNPACK, t, count, tmp, buf, NULL);
         }
     }
     return tmp;
@@ -264,8 +265,27 @@ static void *job_red(struct sf_mpi_cjob *j, MPI_Datatype t, size_t count_in, siz
                      void *buf)
 {
     size_t count = count_in > count_out ? count_in : count_out;
-    if (j->sop.fn != predef_fn || t->predefined) {
+    if (t->predefined || count == 0) {
         return buf;
+    }
+    if (j->sop.fn != predef_fn) {
+        /* User ops see memory images of count extents; the algorithms
+         * copy whole images, holes included, so a type with holes gets
+         * its result in a scratch image of which only the data is
+         * copied out (the holes of recvbuf stay untouched). */
+        bool holes = !(sf_mpi__type_span(t, count > INT_MAX ? 2 : (int)count) &&
+                       t->size == (size_t)t->extent);
+        bool normal = t->true_lb >= 0 && t->true_lb + t->true_extent <= t->extent;
+        if (!holes || !normal || count_out == 0 || count > INT_MAX) {
+            return buf;
+        }
+        size_t img = count * (size_t)t->extent;
+        char *tmp = job_alloc(j, img + count_out * t->size);
+        if (tmp != NULL) {
+            memcpy(tmp, buf, img);
+            job_later(j, UN_IMAGE, t, count_out, tmp, buf, tmp + img);
+        }
+        return tmp;
     }
     if (sf_mpi__type_span(t, count > INT_MAX ? 2 : (int)count) &&
         t->elem->size == (size_t)t->elem->extent) {
@@ -277,7 +297,7 @@ static void *job_red(struct sf_mpi_cjob *j, MPI_Datatype t, size_t count_in, siz
             sf_mpi__dt_gather_elems(t, (int)count_in, buf, tmp);
         }
         if (count_out > 0) {
-            job_later(j, UN_SCATTER_ELEMS, t, count_out, tmp, buf);
+            job_later(j, UN_SCATTER_ELEMS, t, count_out, tmp, buf, NULL);
         }
     }
     return tmp;
@@ -290,6 +310,9 @@ static void job_end(struct sf_mpi_cjob *j, bool ok)
         struct unstage *u = &j->un[i];
         if (ok && u->kind == UN_UNPACK) {
             sf_mpi__unpack(u->t, (int)u->count, u->tmp, u->count * u->t->size, u->user);
+        } else if (ok && u->kind == UN_IMAGE) {
+            sf_mpi__pack(u->t, (int)u->count, u->tmp, u->aux);
+            sf_mpi__unpack(u->t, (int)u->count, u->aux, u->count * u->t->size, u->user);
         } else if (ok) {
             sf_mpi__dt_scatter_elems(u->t, (int)u->count, u->tmp, u->user);
         }
@@ -1264,74 +1287,16 @@ SF_MPI_ALIAS(Bcast);
 int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                 int root, MPI_Comm comm)
 {
-    static const char fn[] = "MPI_Reduce";
-    struct sf_coll_comm ctmp;
-    int err = chk_coll(fn, comm);
-    if (!err) {
-        err = sf_mpi__chk_root(fn, comm, root);
-    }
-    bool in_place = sendbuf == MPI_IN_PLACE;
-    if (!err && in_place && comm->rank != root) {
-        err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
-    }
-    if (!err) {
-        err = sf_mpi__chk_buf(fn, comm, in_place ? recvbuf : sendbuf, count, datatype);
-    }
-    if (!err && comm->rank == root) {
-        err = sf_mpi__chk_buf(fn, comm, recvbuf, count, datatype);
-    }
-    struct op_ctx ctx;
-    struct sf_coll_op sop;
-    size_t mult = 1;
-    if (!err) {
-        err = make_op(fn, comm, op, datatype, &ctx, &sop, &mult);
-    }
-    if (err) {
-        return err;
-    }
-    size_t n = (size_t)count * mult;
-    struct red_stage st;
-    bool root_ = comm->rank == root;
-    if (stage_in(&st, &sop, datatype, count, in_place ? NULL : sendbuf, root_ ? recvbuf : NULL,
-                 in_place)) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    int rc = sf_coll_reduce(coll_of(comm, &ctmp), st.s, st.r, n, &sop, root);
-    stage_out(&st, datatype, count, recvbuf, rc >= 0 && root_);
-    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+    return red_impl("MPI_Reduce", SF_COLL_REDUCE, sendbuf, recvbuf, count, datatype, op, root, comm,
+                    NULL, false);
 }
 SF_MPI_ALIAS(Reduce);
 
 int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                    MPI_Comm comm)
 {
-    static const char fn[] = "MPI_Allreduce";
-    struct sf_coll_comm ctmp;
-    int err = chk_coll(fn, comm);
-    bool in_place = sendbuf == MPI_IN_PLACE;
-    if (!err && !in_place) {
-        err = sf_mpi__chk_buf(fn, comm, sendbuf, count, datatype);
-    }
-    if (!err) {
-        err = sf_mpi__chk_buf(fn, comm, recvbuf, count, datatype);
-    }
-    struct op_ctx ctx;
-    struct sf_coll_op sop;
-    size_t mult = 1;
-    if (!err) {
-        err = make_op(fn, comm, op, datatype, &ctx, &sop, &mult);
-    }
-    if (err) {
-        return err;
-    }
-    size_t n = (size_t)count * mult;
-    struct red_stage st;
-    if (stage_in(&st, &sop, datatype, count, in_place ? NULL : sendbuf, recvbuf, in_place)) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    int rc = sf_coll_allreduce(coll_of(comm, &ctmp), st.s, st.r, n, &sop);
-    stage_out(&st, datatype, count, recvbuf, rc >= 0);
-    return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
+    return red_impl("MPI_Allreduce", SF_COLL_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0,
+                    comm, NULL, false);
 }
 SF_MPI_ALIAS(Allreduce);
 

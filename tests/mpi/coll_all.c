@@ -51,12 +51,24 @@ static char *image(const struct tdesc *d, long n)
     return b;
 }
 
-/* Non-commutative, associative: a o b = a (the lowest rank's value wins). */
+/* Non-commutative, associative: a o b = a (the lowest rank's value wins).
+ * Writes only the elements, so the holes of recvbuf must survive. */
 static void first_fn(void *in, void *inout, int *len, MPI_Datatype *dt)
 {
-    int sz;
-    MPI_Type_size(*dt, &sz);
-    memcpy(inout, in, (size_t)*len * (size_t)sz);
+    const struct tdesc *d = NULL;
+    for (int t = 0; t < NT; t++) {
+        if (T[t].dt == *dt) {
+            d = &T[t];
+        }
+    }
+    CHECK(d != NULL, "user op called with an unknown datatype");
+    size_t es = d->dbl ? sizeof(double) : sizeof(int);
+    for (long i = 0; i < *len; i++) {
+        for (int e = 0; e < d->k; e++) {
+            size_t o = (size_t)(i * d->ext + (long)e * d->stride);
+            memcpy((char *)inout + o, (char *)in + o, es);
+        }
+    }
 }
 static MPI_Op OP_FIRST;
 
@@ -488,12 +500,8 @@ static int ompi_mode;
 
 static MPI_Op ops_for(const struct tdesc *d, int k)
 {
-    if (ompi_mode && d->dt != MPI_INT && d->dt != MPI_DOUBLE) {
-        return MPI_OP_NULL;
-    }
-    /* the user op works on the memory image, so only hole-free types */
     MPI_Op ops[3] = {MPI_SUM, MPI_MAX, OP_FIRST};
-    if (k == 2 && d->stride * d->k != d->ext) {
+    if (k < 2 && ompi_mode && d->dt != MPI_INT && d->dt != MPI_DOUBLE) {
         return MPI_OP_NULL;
     }
     return ops[k];
