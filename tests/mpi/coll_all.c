@@ -604,6 +604,32 @@ int main(int argc, char **argv)
     }
     SAY("non-blocking: %d collective calls checked (overlapped, out of order)", nnb);
 
+    /* Progress while blocked elsewhere: rank 2 sits in MPI_Recv from rank
+     * 0 while rank 0 waits for its Iallgather, whose second round needs a
+     * message rank 2's schedule sends only after its first round: the
+     * blocking receive must drive rank 2's collective. */
+    if (mt_size >= 3) {
+        int mine[1] = {mt_rank}, all[64], token = 0;
+        MPI_Request ag;
+        CHECK(mt_size <= 64, "too many ranks for this check");
+        OK(MPI_Iallgather(mine, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD, &ag));
+        if (mt_rank == 0) {
+            OK(MPI_Wait(&ag, MPI_STATUS_IGNORE));
+            token = 42;
+            OK(MPI_Send(&token, 1, MPI_INT, 2, 9, MPI_COMM_WORLD));
+        } else if (mt_rank == 2) {
+            OK(MPI_Recv(&token, 1, MPI_INT, 0, 9, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+            CHECK(token == 42, "token %d", token);
+            OK(MPI_Wait(&ag, MPI_STATUS_IGNORE));
+        } else {
+            OK(MPI_Wait(&ag, MPI_STATUS_IGNORE));
+        }
+        for (int j = 0; j < mt_size; j++) {
+            CHECK(all[j] == j, "iallgather while blocked: all[%d] = %d", j, all[j]);
+        }
+        SAY("non-blocking collective progressed inside a blocking receive");
+    }
+
     /* Starfish's own choices (Open MPI differs): a collective request is
      * not cancellable; a NULL request pointer is an error. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
