@@ -604,6 +604,48 @@ int main(int argc, char **argv)
     }
     SAY("non-blocking: %d collective calls checked (overlapped, out of order)", nnb);
 
+    /* Large messages (rendezvous transfers) in overlapped collectives. */
+    {
+        const int nd = 1 << 18, nb = 1 << 20; /* 2 MiB of doubles, 1 MiB blocks */
+        double *ds = malloc(sizeof(double) * nd), *dr = malloc(sizeof(double) * nd);
+        char *bc = malloc((size_t)4 << 20);
+        char *as = malloc((size_t)nb * mt_size), *ar = malloc((size_t)nb * mt_size);
+        CHECK(ds && dr && bc && as && ar, "out of memory");
+        for (int i = 0; i < nd; i++) {
+            ds[i] = mt_rank + i % 7;
+        }
+        for (int i = 0; i < (4 << 20); i++) {
+            bc[i] = mt_rank == mt_size - 1 ? (char)(i * 3) : 0;
+        }
+        for (int j = 0; j < mt_size; j++) {
+            memset(as + (size_t)j * nb, mt_rank * 16 + j, (size_t)nb);
+        }
+        MPI_Request lr[3];
+        OK(MPI_Iallreduce(ds, dr, nd, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &lr[0]));
+        OK(MPI_Ibcast(bc, 4 << 20, MPI_CHAR, mt_size - 1, MPI_COMM_WORLD, &lr[1]));
+        OK(MPI_Ialltoall(as, nb, MPI_CHAR, ar, nb, MPI_CHAR, MPI_COMM_WORLD, &lr[2]));
+        MPI_Request rv[3] = {lr[2], lr[0], lr[1]};
+        OK(MPI_Waitall(3, rv, MPI_STATUSES_IGNORE));
+        double tri = (double)mt_size * (mt_size - 1) / 2;
+        for (int i = 0; i < nd; i++) {
+            CHECK(dr[i] == tri + (double)mt_size * (i % 7), "large iallreduce [%d] = %g", i, dr[i]);
+        }
+        for (int i = 0; i < (4 << 20); i++) {
+            CHECK(bc[i] == (char)(i * 3), "large ibcast byte %d", i);
+        }
+        for (int j = 0; j < mt_size; j++) {
+            for (int i = 0; i < nb; i += 4093) {
+                CHECK(ar[(size_t)j * nb + i] == (char)(j * 16 + mt_rank), "large ialltoall %d", j);
+            }
+        }
+        free(ds);
+        free(dr);
+        free(bc);
+        free(as);
+        free(ar);
+        SAY("large overlapped iallreduce/ibcast/ialltoall ok");
+    }
+
     /* Progress while blocked elsewhere: rank 2 sits in MPI_Recv from rank
      * 0 while rank 0 waits for its Iallgather, whose second round needs a
      * message rank 2's schedule sends only after its first round: the
