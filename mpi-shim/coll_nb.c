@@ -127,6 +127,46 @@ static int b_reduce(S *s, const void *sbuf, void *rbuf, size_t count, int root)
     return sf_coll__s_round(s);
 }
 
+/* Element range start of ring chunk j: count split into p nearly equal parts. */
+static size_t chunk_lo(size_t count, int p, int j)
+{
+    size_t q = count / (size_t)p, rr = count % (size_t)p;
+    return (size_t)j * q + ((size_t)j < rr ? (size_t)j : rr);
+}
+
+/* Long messages, commutative ops: ring reduce-scatter then ring allgather
+ * (2(p-1) rounds of n/p bytes instead of log p rounds of n bytes). Chunk j
+ * is combined in a fixed order around the ring, so every run gives the
+ * same bits on every member. */
+static int allreduce_ring(S *s, unsigned char *rbuf, size_t count)
+{
+    int p = s->c.size, r = s->c.rank;
+    size_t es = s->op.elem_size;
+    unsigned char *tmp = sf_coll__s_alloc(s, (count / (size_t)p + 1) * es);
+    if (s->err) {
+        return s->err;
+    }
+    int right = (r + 1) % p, left = (r - 1 + p) % p;
+    for (int k = 0; k < p - 1; k++) {
+        int sj = (r - k + p) % p, rj = (r - k - 1 + 2 * p) % p;
+        size_t slo = chunk_lo(count, p, sj), shi = chunk_lo(count, p, sj + 1);
+        size_t rlo = chunk_lo(count, p, rj), rhi = chunk_lo(count, p, rj + 1);
+        sf_coll__s_send(s, rbuf + slo * es, (shi - slo) * es, right);
+        sf_coll__s_recv(s, tmp, (rhi - rlo) * es, left);
+        sf_coll__s_op(s, tmp, rbuf + rlo * es, rhi - rlo);
+        sf_coll__s_round(s);
+    }
+    for (int k = 0; k < p - 1; k++) {
+        int sj = (r + 1 - k + p) % p, rj = (r - k + p) % p;
+        size_t slo = chunk_lo(count, p, sj), shi = chunk_lo(count, p, sj + 1);
+        size_t rlo = chunk_lo(count, p, rj), rhi = chunk_lo(count, p, rj + 1);
+        sf_coll__s_send(s, rbuf + slo * es, (shi - slo) * es, right);
+        sf_coll__s_recv(s, rbuf + rlo * es, (rhi - rlo) * es, left);
+        sf_coll__s_round(s);
+    }
+    return s->err;
+}
+
 /* Recursive doubling after folding the ranks beyond the largest power of
  * two into their neighbours (the blocking path's short-message algorithm;
  * also right for non-commutative ops: partners combine lower op higher). */
@@ -143,6 +183,9 @@ static int b_allreduce(S *s, const void *sbuf, void *rbuf, size_t count)
     }
     if (p == 1) {
         return s->err;
+    }
+    if (s->op.commutative && n >= sf_coll__tun()->allreduce_large && count >= (size_t)p) {
+        return allreduce_ring(s, rbuf, count);
     }
     int p2 = 1;
     while (p2 * 2 <= p) {

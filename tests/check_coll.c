@@ -1011,6 +1011,8 @@ START_TEST(sched_thresholds_low)
     setenv("SF_COLL_GATHER_LARGE", "1", 1);
     setenv("SF_COLL_ALLGATHER_LARGE", "1", 1);
     setenv("SF_COLL_ALLTOALL_LARGE", "1", 1);
+    setenv("SF_COLL_ALLTOALL_SMALL", "0", 1);
+    setenv("SF_COLL_ALLREDUCE_LARGE", "8", 1);
     run_ranks(_i, body_sched, NULL);
     run_ranks(_i, body_nb, NULL);
 }
