@@ -2,9 +2,17 @@
  * allgather(v), alltoall(v), reduce_scatter(_block), scan, exscan for the
  * blocking and non-blocking paths, and barrier/bcast/reduce/allreduce for
  * the non-blocking path (their blocking versions are coll_barrier.c etc).
- * Every combination of a reduction has a fixed place and operand order
- * (lower ranks' operand first), so results are deterministic.
- * Single-threaded. */
+ * Algorithms: gather/scatter binomial below SF_COLL_GATHER_LARGE total,
+ * else linear (v variants linear); allgather Bruck below
+ * SF_COLL_ALLGATHER_LARGE total, else ring (allgatherv ring); alltoall
+ * Bruck below SF_COLL_ALLTOALL_SMALL per pair, all pairs posted at once
+ * below SF_COLL_ALLTOALL_LARGE, else pairwise (alltoallv pairwise);
+ * reduce_scatter recursive halving (commutative, p = 2^k) else reduce +
+ * scatterv; scan/exscan recursive doubling; non-blocking barrier
+ * dissemination, bcast/reduce binomial, allreduce recursive doubling or
+ * (long, commutative) ring. Every combination of a reduction has a fixed
+ * place and operand order (lower ranks' operand first), so results are
+ * deterministic. Single-threaded. */
 #include "mpi-shim/coll_int.h"
 
 #include "runtime/base/sf_err.h"
