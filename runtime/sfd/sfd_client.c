@@ -196,6 +196,7 @@ static void on_client_io(struct sf_loop *loop, int fd, int events, void *arg)
             sf_sfd__client_lost(c);
             return;
         }
+        sf_sfd__io_resume(c->sfd);
     }
     if (!(events & (SF_LOOP_IN | SF_LOOP_HUP | SF_LOOP_ERR))) {
         return;

@@ -54,6 +54,8 @@
 #define SFD_PEER_MAX_BODY SF_WIRE_MAX_BODY
 #define SFD_TXQ_MAX (256u << 20) /* a peer/client this far behind is dropped */
 #define SFD_NAME_MAX 128
+#define SFD_OUT_HIGH (8u << 20) /* queued output that pauses a job's pipes */
+#define SFD_OUT_LOW (1u << 20)  /* ... and lets them flow again */
 
 struct sf_sfd_job;
 struct sf_sfd_peer;
@@ -160,7 +162,8 @@ struct sf_sfd_job {
     pid_t pgid; /* the job's process group here (first local rank's pid) */
     int naddr;  /* ranks that published an address (coordinator: all nodes) */
     bool table_sent;
-    int nlive; /* local ranks not yet reaped */
+    bool out_paused; /* pipes not read: the output queue is full */
+    int nlive;       /* local ranks not yet reaped */
     enum sf_sfd_job_state state;
     int fail_rank;  /* lowest rank that failed on its own, -1 if none */
     int exit_code;  /* JOB_DONE status */
@@ -292,6 +295,8 @@ void sf_sfd__io_close_rank(struct sf_sfd_rank *r);
 int sf_sfd__io_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len);
 int sf_sfd__io_send_rank(struct sf_sfd_rank *r, struct sf_wire_enc *e);
 int sf_sfd__io_output(struct sf_sfd_job *job, int rank, int stream, const void *p, size_t len);
+/* Output queues drained: read the pipes of paused jobs again. */
+void sf_sfd__io_resume(struct sf_sfd *sfd);
 /* Coordinator: every address known: send the table to local ranks and
  * JOB_TABLE to the other nodes. */
 void sf_sfd__io_send_table(struct sf_sfd_job *job);

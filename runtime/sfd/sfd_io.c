@@ -304,9 +304,67 @@ static void pipe_read(struct sf_sfd_rank *r, int *fd, int stream, int rounds)
     free(buf);
 }
 
+/* The queue this job's output goes into (client or coordinator link). */
+static struct sf_sfd_txq *out_queue(struct sf_sfd_job *job)
+{
+    if (job->coord) {
+        return job->client != NULL && !job->client->dead ? &job->client->tx : NULL;
+    }
+    if (job->coord_peer != NULL && job->coord_peer->conn != NULL) {
+        return &job->coord_peer->conn->tx;
+    }
+    return NULL;
+}
+
+/* Back-pressure: with more than SFD_OUT_HIGH bytes queued for the reader,
+ * stop reading the job's pipes, so a rank writing faster than sfrun's
+ * consumer blocks in write() instead of filling our memory. */
+static bool congested(struct sf_sfd_job *job, size_t limit)
+{
+    struct sf_sfd_txq *q = out_queue(job);
+    return q != NULL && q->len - q->off > limit;
+}
+
+static void set_pipes(struct sf_sfd_job *job, int events)
+{
+    for (int i = 0; i < job->n; i++) {
+        struct sf_sfd_rank *r = &job->ranks[i];
+        if (!r->local) {
+            continue;
+        }
+        if (r->out_fd >= 0) {
+            sf_loop_mod_fd(job->sfd->loop, r->out_fd, events);
+        }
+        if (r->err_fd >= 0) {
+            sf_loop_mod_fd(job->sfd->loop, r->err_fd, events);
+        }
+    }
+}
+
+void sf_sfd__io_resume(struct sf_sfd *sfd)
+{
+    for (struct sf_sfd_job *job = sfd->jobs; job != NULL; job = job->next) {
+        if (job->out_paused && !congested(job, SFD_OUT_LOW)) {
+            job->out_paused = false;
+            set_pipes(job, SF_LOOP_IN);
+        }
+    }
+}
+
 static void on_out(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sf_sfd_rank *r = arg;
+    /* A hung-up pipe is read anyway: its writer is gone, what is left is
+     * bounded, and epoll would report the HUP again and again. */
+    bool hup = (events & (SF_LOOP_HUP | SF_LOOP_ERR)) != 0;
+    if (r->job->out_paused && !hup) {
+        return;
+    }
+    if (!hup && congested(r->job, SFD_OUT_HIGH)) {
+        r->job->out_paused = true;
+        set_pipes(r->job, 0);
+        return;
+    }
     if (fd == r->out_fd) {
         pipe_read(r, &r->out_fd, 1, 4);
     } else {

@@ -613,6 +613,7 @@ static void on_pc_io(struct sf_loop *loop, int fd, int events, void *arg)
             pc_fail(pc, "connection lost");
             return;
         }
+        sf_sfd__io_resume(pc->sfd);
     }
     if (events & (SF_LOOP_IN | SF_LOOP_HUP | SF_LOOP_ERR)) {
         sf_sfd__pconn_input(pc);
