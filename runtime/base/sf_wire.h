@@ -78,9 +78,9 @@ enum sf_wire_op {
     /* sf/sfrun <-> local sfd */
     SF_OP_STATUS_REQ = 32,     /* what (0: node status and counters) */
     SF_OP_STATUS = 33,         /* lines "key=value" */
-    /* 34..39: reserved for the daemons (empty schema until used) */
-    SF_OP_RESERVED_34 = 34,
-    SF_OP_RESERVED_35,
+    SF_OP_JOB_FLOW = 34,       /* job, paused: coordinator -> part output flow control */
+    /* 35..39: reserved for the daemons (empty schema until used) */
+    SF_OP_RESERVED_35 = 35,
     SF_OP_RESERVED_36,
     SF_OP_RESERVED_37,
     SF_OP_RESERVED_38,

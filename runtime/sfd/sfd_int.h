@@ -163,6 +163,8 @@ struct sf_sfd_job {
     int naddr;  /* ranks that published an address (coordinator: all nodes) */
     bool table_sent;
     bool out_paused; /* pipes not read: the output queue is full */
+    bool flow_paused;   /* coordinator: parts were told to pause output */
+    bool remote_paused; /* part: the coordinator asked us to pause output */
     int nlive;       /* local ranks not yet reaped */
     enum sf_sfd_job_state state;
     int fail_rank;  /* lowest rank that failed on its own, -1 if none */

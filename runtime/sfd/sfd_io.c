@@ -12,6 +12,8 @@
 #include "runtime/base/sf_log.h"
 #include "runtime/sfd/sfd_int.h"
 
+static void flow(struct sf_sfd_job *job, bool pause);
+
 static void close_fd(struct sf_sfd_rank *r, int *fd)
 {
     if (*fd >= 0) {
@@ -49,6 +51,10 @@ int sf_sfd__io_output(struct sf_sfd_job *job, int rank, int stream, const void *
     sf_wire_put_bytes(&e, p, len);
     int rc = sf_sfd__client_send(c, &e);
     sf_wire_enc_free(&e);
+    if (rc == 0 && job->nlocal < job->n && !job->flow_paused && !c->dead &&
+        c->tx.len - c->tx.off > SFD_OUT_HIGH) {
+        flow(job, true);
+    }
     return rc;
 }
 
@@ -321,6 +327,9 @@ static struct sf_sfd_txq *out_queue(struct sf_sfd_job *job)
  * consumer blocks in write() instead of filling our memory. */
 static bool congested(struct sf_sfd_job *job, size_t limit)
 {
+    if (!job->coord && job->remote_paused) {
+        return true;
+    }
     struct sf_sfd_txq *q = out_queue(job);
     return q != NULL && q->len - q->off > limit;
 }
@@ -341,9 +350,31 @@ static void set_pipes(struct sf_sfd_job *job, int events)
     }
 }
 
+/* Coordinator: tell the other nodes to pause or resume their output (the
+ * client reads too slowly). Their output already on the way still lands. */
+static void flow(struct sf_sfd_job *job, bool pause)
+{
+    job->flow_paused = pause;
+    for (int k = 0; k < job->nnodes; k++) {
+        struct sf_sfd_jnode *jn = &job->nodes[k];
+        if (jn->peer == NULL || jn->done) {
+            continue;
+        }
+        struct sf_wire_enc e;
+        sf_wire_enc_begin(&e, SF_OP_JOB_FLOW, sf_sfd__peer_seq(jn->peer));
+        sf_wire_put_u64(&e, job->id);
+        sf_wire_put_u8(&e, pause ? 1 : 0);
+        sf_sfd__peer_send(jn->peer, &e);
+        sf_wire_enc_free(&e);
+    }
+}
+
 void sf_sfd__io_resume(struct sf_sfd *sfd)
 {
     for (struct sf_sfd_job *job = sfd->jobs; job != NULL; job = job->next) {
+        if (job->coord && job->flow_paused && !congested(job, SFD_OUT_LOW)) {
+            flow(job, false);
+        }
         if (job->out_paused && !congested(job, SFD_OUT_LOW)) {
             job->out_paused = false;
             set_pipes(job, SF_LOOP_IN);

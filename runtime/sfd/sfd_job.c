@@ -924,6 +924,15 @@ int sf_sfd__job_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const stru
         }
         sf_sfd__io_stdin(job, m->f[1].p, m->f[1].len);
         return 0;
+    case SF_OP_JOB_FLOW:
+        if (!from_coord) {
+            break;
+        }
+        job->remote_paused = m->f[1].u != 0;
+        if (!job->remote_paused) {
+            sf_sfd__io_resume(sfd);
+        }
+        return 0;
     case SF_OP_JOB_PART_DONE:
         if (node < 0 || job->nodes[node].done) {
             break;

@@ -481,6 +481,7 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
         case SF_OP_JOB_SIGNAL:
         case SF_OP_JOB_STDIN:
         case SF_OP_JOB_PART_DONE:
+        case SF_OP_JOB_FLOW:
             sf_sfd__job_peer_op(sfd, pc->peer, m);
             return;
         default:
@@ -549,7 +550,10 @@ bool sf_sfd__pconn_process(struct sf_sfd_pconn *pc)
 
 void sf_sfd__pconn_input(struct sf_sfd_pconn *pc)
 {
-    for (;;) {
+    /* A bounded number of reads per wake-up: a peer streaming output must
+     * not starve the timers (our own keep-alives) and the other fds;
+     * epoll is level-triggered, so the rest is read on the next turn. */
+    for (int rounds = 0; rounds < 8; rounds++) {
         if (pc->rcap - pc->rlen < 65536) {
             size_t cap = pc->rcap ? pc->rcap * 2 : 131072;
             if (cap > SFD_PEER_MAX_BODY + 2 * (SF_WIRE_HDR_LEN + SFD_MAC_LEN) + 131072) {

@@ -33,6 +33,14 @@ check "--host n2,n3: 2 ranks on n3" 2 "$(grep -c ' n3$' "$out")"
     </dev/null >"$out" 2>&1
 check "-N 1: one rank per node" "r0 n1 r1 n2 r2 n3" "$(sort "$out" | tr '\n' ' ' | sed 's/ $//')"
 
+# Output of a rank on another node to a reader that starts late: the
+# coordinator pauses the node (JOB_FLOW) instead of buffering it all.
+"$SFRUN" --cluster "$TMP/n1" -H n2 -n 1 sh -c 'yes 0123456789abcdef | head -c 60000000' \
+    </dev/null 2>"$out" | { sleep 1; wc -c; } >"$out.count"
+check "60 MB of remote output arrive whole" 60000000 "$(tr -d ' ' <"$out.count")"
+rss=$(ps -o rss= -p "$(cat "$TMP/n1.pid")" | tr -d ' ')
+echo "coordinator RSS after the stream: $rss kB"
+
 # Two jobs at once, submitted to different daemons.
 "$SFRUN" --cluster "$TMP/n1" -n 6 "$RING" 20 "$MARK" </dev/null >"$out.a" 2>&1 &
 ja=$!

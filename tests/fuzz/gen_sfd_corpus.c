@@ -157,6 +157,10 @@ int main(int argc, char **argv)
     sf_wire_put_u64(&e, 77);
     sf_wire_put_i32(&e, 10);
     seal(&a, &e);
+    sf_wire_enc_begin(&e, SF_OP_JOB_FLOW, sf_sfd__auth_next_seq(&a));
+    sf_wire_put_u64(&e, 77);
+    sf_wire_put_u8(&e, 1);
+    seal(&a, &e);
     sf_wire_enc_begin(&e, SF_OP_JOB_STDIN, sf_sfd__auth_next_seq(&a));
     sf_wire_put_u64(&e, 77);
     sf_wire_put_bytes(&e, "x\n", 2);
