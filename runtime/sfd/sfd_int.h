@@ -22,7 +22,9 @@
  *               version peers jobs ranks jobs_run peers_gone drop_garbage
  *               drop_bad_mac drop_replay drop_decode drop_proto drop_uid, then
  *               "peer=NAME ID HOST:PORT slots=N heard_ms=T" per member and
- *               "job=ID ranks=N local=L live=K coordinator|part" per job.
+ *               "job=ID ranks=N local=L live=K coordinator|part STATE
+ *               [nodes=NODE:0-1,4;NODE2:2-3]" per job (STATE running|ending;
+ *               nodes= only where this daemon coordinates).
  *   cluster record: written by `sf up`, read by sfrun and sf; its format
  *               belongs to the tools (launcher/sf_int.h). sfrun --cluster
  *               DIR with a daemon's state dir connects to DIR/sfd.sock.

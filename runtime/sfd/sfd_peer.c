@@ -999,8 +999,32 @@ void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n)
         add_line(out, n, "peer=%s %016" PRIx64 " %s:%u slots=%d heard_ms=%llu", p->name, p->id,
                  p->host, p->port, p->slots, (unsigned long long)(now - p->last_heard));
     }
+    static const char *const states[] = {"running", "ending", "done"};
     for (struct sf_sfd_job *j = sfd->jobs; j != NULL; j = j->next) {
-        add_line(out, n, "job=%llu ranks=%d local=%d live=%d %s", (unsigned long long)j->id, j->n,
-                 j->nlocal, j->nlive, j->coord ? "coordinator" : "part");
+        /* Placement, coordinator only: "NODE:FIRST-LAST,..." per node. */
+        char place[400] = "";
+        size_t off = 0;
+        for (int k = 0; j->coord && k < j->nnodes && off + 64 < sizeof(place); k++) {
+            off += (size_t)snprintf(place + off, sizeof(place) - off, "%s%s:", k > 0 ? ";" : "",
+                                    j->nodes[k].name);
+            int first = -1;
+            bool sep = false;
+            for (int r = 0; r <= j->n && off + 24 < sizeof(place); r++) {
+                bool in = r < j->n && j->ranks[r].node == k;
+                if (in && first < 0) {
+                    first = r;
+                } else if (!in && first >= 0) {
+                    off += (size_t)snprintf(place + off, sizeof(place) - off,
+                                            first == r - 1 ? "%s%d" : "%s%d-%d", sep ? "," : "",
+                                            first, r - 1);
+                    sep = true;
+                    first = -1;
+                }
+            }
+        }
+        add_line(out, n, "job=%llu ranks=%d local=%d live=%d %s %s%s%s",
+                 (unsigned long long)j->id, j->n, j->nlocal, j->nlive,
+                 j->coord ? "coordinator" : "part", states[j->state], place[0] ? " nodes=" : "",
+                 place);
     }
 }
