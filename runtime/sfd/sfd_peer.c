@@ -28,6 +28,7 @@
 #define PC_HANDSHAKE_MS 3000 /* a connection must become a member this fast */
 #define SEED_RETRY_MS 500
 #define TICK_MS 50
+#define PC_PENDING_MAX 64 /* handshakes in progress at once */
 
 static void pc_close(struct sf_sfd_pconn *pc);
 static struct sf_sfd_pconn *pc_new(struct sf_sfd *sfd, int fd, bool outgoing);
@@ -634,6 +635,18 @@ static void on_tcp_accept(struct sf_loop *loop, int fd, int events, void *arg)
         int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) {
             return;
+        }
+        /* Connections that have not proven the key yet are capped, so a
+         * flood of idle connections cannot exhaust our descriptors. */
+        int pending = 0;
+        for (struct sf_sfd_pconn *q = sfd->pconns; q != NULL; q = q->next) {
+            pending += q->state != PC_UP;
+        }
+        if (pending >= PC_PENDING_MAX) {
+            sfd->drops[SFD_DROP_PROTO]++;
+            SF_WARN_SPARSE("too many unauthenticated connections: refusing one");
+            close(c);
+            continue;
         }
         if (pc_new(sfd, c, false) == NULL) {
             close(c);
