@@ -750,8 +750,10 @@ int sf_net_ofi_open(const struct sf_net_callbacks *cb, struct sf_net **out)
             *out = &o->base;
             return 0;
         }
-        SF_DBG("ofi: provider %s (%s) failed: %s", fi->fabric_attr->prov_name,
-               fi->domain_attr->name, fi_strerror(-rc));
+        /* Loud on purpose: peers that took another entry may speak another
+         * address format, and their inserts would then fail. */
+        SF_WARN("ofi: provider %s (%s) failed: %s", fi->fabric_attr->prov_name,
+                fi->domain_attr->name, fi_strerror(-rc));
         ofi_close(&o->base);
     }
     fi_freeinfo(list);

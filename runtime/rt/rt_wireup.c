@@ -345,6 +345,12 @@ int sf_rt_init(struct sf_rt **out)
     size_t alen = 0;
     struct sf_net *ofi = NULL;
     if (need_ofi) {
+        /* Every rank of a one-node job is here: keep the tcp provider on
+         * loopback, so all ranks pick the same interface and address
+         * format and no traffic leaves the host. A user's choice wins. */
+        if (lsize == size) {
+            setenv("FI_TCP_IFACE", "lo", 0);
+        }
         struct sf_net_callbacks cb = sf_rt__callbacks(rt, RT_SLOT_OFI);
         rc = sf_net_ofi_open(&cb, &ofi);
         if (rc < 0) {
