@@ -13,7 +13,7 @@ launcher_sfrun_SOURCES = \
 	launcher/sf_cluster.c \
 	launcher/sf_keygen.c \
 	launcher/sf_query.c
-launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(libdir)"'
+launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(pkglibdir)"'
 launcher_sfrun_LDADD = libsfbase.la
 
 # sf: the admin tool (keygen, up/down, node drills, status/nodes/jobs).
@@ -38,8 +38,8 @@ CLEANFILES += launcher/sfcc launcher/sfcc-uninstalled
 sf_sfcc_gen = $(MKDIR_P) launcher && sed -e 's|%CC%|$(CC)|g'
 
 launcher/sfcc: $(srcdir)/launcher/sfcc.in Makefile
-	$(AM_V_GEN)$(sf_sfcc_gen) -e 's|%INCFLAGS%|-I$(includedir)|g' \
-	  -e 's|%LIBDIRS%|$(libdir)|g' $(srcdir)/launcher/sfcc.in > $@.tmp && \
+	$(AM_V_GEN)$(sf_sfcc_gen) -e 's|%INCFLAGS%|-I$(pkgincludedir)|g' \
+	  -e 's|%LIBDIRS%|$(pkglibdir)|g' $(srcdir)/launcher/sfcc.in > $@.tmp && \
 	  chmod +x $@.tmp && mv $@.tmp $@
 
 launcher/sfcc-uninstalled: $(srcdir)/launcher/sfcc.in Makefile

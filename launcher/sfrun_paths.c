@@ -17,7 +17,7 @@
 #define SF_BINDIR "/usr/local/bin"
 #endif
 #ifndef SF_LIBDIR
-#define SF_LIBDIR "/usr/local/lib"
+#define SF_LIBDIR "/usr/local/lib/starfish"
 #endif
 
 char *sfrun_self_dir(void)
@@ -127,7 +127,7 @@ char *sfrun_find_libmpi(const char *self_dir)
     }
     found = dir_with_libmpi(SF_LIBDIR);
     if (found == NULL && self_dir != NULL) {
-        char *d = join(self_dir, "../lib"); /* relocated install */
+        char *d = join(self_dir, "../lib/starfish"); /* relocated install */
         if (d != NULL) {
             found = dir_with_libmpi(d);
         }

@@ -4,8 +4,12 @@
 # Open MPI 4.x C ABI; exports limited by libmpi.map. unsupported.c (weak
 # "not supported yet" definitions of every binding) is generated from
 # mpi-api.list; strong definitions in mpi_*.c replace them at link time.
-lib_LTLIBRARIES += libmpi.la
-include_HEADERS += mpi-shim/mpi.h mpi-shim/mpi-ext.h
+# Installed in $(pkglibdir) and $(pkgincludedir) (lib/starfish, include/starfish),
+# off the loader's default path: Starfish's libmpi.so.40 must not replace
+# Open MPI's for programs started by Open MPI's own mpirun. sfrun puts it
+# first for its ranks; sfcc links with an rpath to it.
+pkglib_LTLIBRARIES += libmpi.la
+pkginclude_HEADERS += mpi-shim/mpi.h mpi-shim/mpi-ext.h
 libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 	mpi-shim/mpi_objects.c mpi-shim/mpi_err.c mpi-shim/mpi_check.c \
 	mpi-shim/mpi_init.c mpi-shim/mpi_type.c mpi-shim/mpi_pt2pt.c \
