@@ -66,7 +66,7 @@ tests_launcher_fake_rank_SOURCES = tests/launcher/fake_rank.c
 tests_launcher_fake_rank_LDADD = libsfbase.la
 EXTRA_DIST += tests/lib.sh
 sf_launcher_tests = tests/launcher/basic.sh tests/launcher/failures.sh tests/launcher/signals.sh \
-	tests/launcher/mpi.sh
+	tests/launcher/mpi.sh tests/launcher/install.sh
 TESTS += $(sf_launcher_tests)
 EXTRA_DIST += $(sf_launcher_tests) tests/launcher/mpi_ranks.c
 
