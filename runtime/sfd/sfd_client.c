@@ -69,10 +69,31 @@ void sf_sfd__txq_free(struct sf_sfd_txq *q)
     memset(q, 0, sizeof(*q));
 }
 
+struct sf_sfd_txq *sf_sfd__client_txq(struct sf_sfd_client *c)
+{
+    return c->pc != NULL ? &c->pc->tx : &c->tx;
+}
+
 int sf_sfd__client_send(struct sf_sfd_client *c, struct sf_wire_enc *e)
 {
     if (c->dead) {
         return SF_ERR_PEER_GONE;
+    }
+    if (c->pc != NULL) {
+        /* Remote: the frame leaves sealed; the header's sequence number
+         * is the connection's, not the client's counter. */
+        uint32_t s = sf_sfd__auth_next_seq(&c->pc->auth);
+        if (e->buf != NULL && e->len >= SF_WIRE_HDR_LEN) {
+            e->buf[8] = (uint8_t)(s >> 24);
+            e->buf[9] = (uint8_t)(s >> 16);
+            e->buf[10] = (uint8_t)(s >> 8);
+            e->buf[11] = (uint8_t)s;
+        }
+        int rc = sf_sfd__pconn_send(c->pc, e);
+        if (rc != 0) {
+            sf_sfd__client_lost(c);
+        }
+        return rc;
     }
     int rc = sf_wire_enc_end(e);
     if (rc == 0) {
@@ -111,7 +132,13 @@ void sf_sfd__client_lost(struct sf_sfd_client *c)
         return;
     }
     c->dead = true;
-    sf_loop_del_fd(c->sfd->loop, c->fd);
+    if (c->pc != NULL) {
+        c->pc->dead = true; /* the tick closes it */
+        c->pc->client = NULL;
+        c->pc = NULL;
+    } else {
+        sf_loop_del_fd(c->sfd->loop, c->fd);
+    }
     struct sf_sfd_job *job = c->job;
     if (job != NULL) {
         job->client = NULL;
@@ -187,6 +214,17 @@ static const sf_wire_handler client_ops[SF_OP_COUNT] = {
     [SF_OP_STATUS_REQ] = on_status,
 };
 
+void sf_sfd__client_dispatch(struct sf_sfd_client *c, const struct sf_wire_msg *m)
+{
+    if (c->dead) {
+        return;
+    }
+    if (sf_wire_dispatch(client_ops, SF_OP_COUNT, c, m) == SF_ERR_PROTO) {
+        c->sfd->drops[SFD_DROP_PROTO]++;
+        SF_WARN_SPARSE("remote client sent unexpected op %u", m->op);
+    }
+}
+
 static void on_client_io(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sf_sfd_client *c = arg;
@@ -261,6 +299,24 @@ int sf_sfd__client_add(struct sf_sfd *sfd, int fd, struct sf_sfd_client **out)
     return 0;
 }
 
+int sf_sfd__client_add_remote(struct sf_sfd *sfd, struct sf_sfd_pconn *pc,
+                              struct sf_sfd_client **out)
+{
+    struct sf_sfd_client *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    c->sfd = sfd;
+    c->fd = -1;
+    c->pc = pc;
+    sf_wire_rx_init(&c->rx);
+    pc->client = c;
+    c->next = sfd->clients;
+    sfd->clients = c;
+    *out = c;
+    return 0;
+}
+
 void sf_sfd__client_free(struct sf_sfd_client *c)
 {
     for (struct sf_sfd_client **pp = &c->sfd->clients; *pp != NULL; pp = &(*pp)->next) {
@@ -272,10 +328,15 @@ void sf_sfd__client_free(struct sf_sfd_client *c)
     if (c->job != NULL) {
         c->job->client = NULL;
     }
-    if (!c->dead) {
-        sf_loop_del_fd(c->sfd->loop, c->fd);
+    if (c->pc != NULL) {
+        c->pc->client = NULL;
+        c->pc->dead = true;
+    } else if (c->fd >= 0) {
+        if (!c->dead) {
+            sf_loop_del_fd(c->sfd->loop, c->fd);
+        }
+        close(c->fd);
     }
-    close(c->fd);
     sf_wire_rx_free(&c->rx);
     sf_sfd__txq_free(&c->tx);
     free(c);
@@ -288,7 +349,8 @@ void sf_sfd__clients_reap(struct sf_sfd *sfd)
     struct sf_sfd_client *c = sfd->clients, *next;
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->dead || (c->close_when_sent && c->tx.off == c->tx.len)) {
+        struct sf_sfd_txq *q = sf_sfd__client_txq(c);
+        if (c->dead || (c->close_when_sent && q->off == q->len)) {
             sf_sfd__client_free(c);
         }
     }

@@ -29,6 +29,10 @@
  *               belongs to the tools (launcher/sf_int.h). sfrun --cluster
  *               DIR with a daemon's state dir connects to DIR/sfd.sock.
  *   sfd never reads the record: no record, no cluster -> sfrun's embedded sfd.
+ *   remote clients: a client with the key may use the TCP control port:
+ *               PEER_HELLO / PEER_CHALLENGE as a daemon does (sfd_auth.c),
+ *               ignore the daemon's PEER_JOIN, then send JOB_SUBMIT or
+ *               STATUS_REQ (sealed) instead of a JOIN; replies come sealed.
  *   JOB_SUBMIT opts keys ("key=value"), besides bind/oversubscribe:
  *     map-by=slot|node  fill nodes slot by slot (default) or round-robin
  *     npernode=N        exactly N ranks per node (-N)
@@ -100,6 +104,8 @@ struct sf_sfd_client {
     struct sf_sfd_job *job; /* the job it submitted, or NULL */
     bool dead;              /* EOF or write error seen */
     bool close_when_sent;   /* listening mode: close after JOB_DONE drains */
+    struct sf_sfd_pconn *pc; /* remote client over TCP (sealed frames on pc;
+                                fd, rx and tx unused), else NULL */
     struct sf_sfd_client *next;
 };
 
@@ -196,6 +202,7 @@ enum sf_sfd_pconn_state {
                           acceptor: waiting for HELLO */
     PC_JOINING,        /* session keys set, waiting for the peer's JOIN */
     PC_UP,             /* member connection */
+    PC_CLIENT,         /* a remote client (sfrun/sf with the key) */
 };
 
 /* A TCP connection to another daemon. Owns fd, buffers and auth state. */
@@ -214,6 +221,7 @@ struct sf_sfd_pconn {
     size_t rlen, rcap;
     struct sf_sfd_txq tx;
     struct sf_sfd_peer *peer; /* set at JOIN */
+    struct sf_sfd_client *client; /* PC_CLIENT: the client it carries */
     char target[96];          /* outgoing: "host:port" dialled */
     uint64_t started;         /* sf_now_ms at creation (handshake deadline) */
     bool dead;
@@ -269,6 +277,13 @@ int sf_sfd__client_error(struct sf_sfd_client *c, int code, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 void sf_sfd__client_lost(struct sf_sfd_client *c);
 void sf_sfd__clients_reap(struct sf_sfd *sfd);
+/* A client that proved the cluster key on the control port: its frames
+ * arrive through sf_sfd__client_dispatch and leave sealed on pc. */
+int sf_sfd__client_add_remote(struct sf_sfd *sfd, struct sf_sfd_pconn *pc,
+                              struct sf_sfd_client **out);
+void sf_sfd__client_dispatch(struct sf_sfd_client *c, const struct sf_wire_msg *m);
+/* The queue a client's replies wait in (its own, or its connection's). */
+struct sf_sfd_txq *sf_sfd__client_txq(struct sf_sfd_client *c);
 
 /* sfd_job.c: job lifecycle and the failure rules. */
 int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct sf_wire_msg *m);
@@ -353,6 +368,9 @@ struct sf_sfd_pconn *sf_sfd__pconn_new(struct sf_sfd *sfd, int fd, bool outgoing
 void sf_sfd__pconn_close(struct sf_sfd_pconn *pc);
 /* Handle the frames buffered in pc->rbuf; false if pc was closed. */
 bool sf_sfd__pconn_process(struct sf_sfd_pconn *pc);
+/* Seal and queue a frame on a connection (e begun with the next seq of
+ * pc->auth). */
+int sf_sfd__pconn_send(struct sf_sfd_pconn *pc, struct sf_wire_enc *e);
 int sf_sfd__peer_start(struct sf_sfd *sfd);
 void sf_sfd__peer_stop(struct sf_sfd *sfd); /* GOODBYE to all, close all */
 /* Seal and queue one frame (e begun with seq sf_sfd__peer_seq(p)). */

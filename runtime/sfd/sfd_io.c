@@ -13,6 +13,7 @@
 #include "runtime/sfd/sfd_int.h"
 
 static void flow(struct sf_sfd_job *job, bool pause);
+static bool congested(struct sf_sfd_job *job, size_t limit);
 
 static void close_fd(struct sf_sfd_rank *r, int *fd)
 {
@@ -51,8 +52,7 @@ int sf_sfd__io_output(struct sf_sfd_job *job, int rank, int stream, const void *
     sf_wire_put_bytes(&e, p, len);
     int rc = sf_sfd__client_send(c, &e);
     sf_wire_enc_free(&e);
-    if (rc == 0 && job->nlocal < job->n && !job->flow_paused && !c->dead &&
-        c->tx.len - c->tx.off > SFD_OUT_HIGH) {
+    if (rc == 0 && job->nlocal < job->n && !job->flow_paused && congested(job, SFD_OUT_HIGH)) {
         flow(job, true);
     }
     return rc;
@@ -314,7 +314,8 @@ static void pipe_read(struct sf_sfd_rank *r, int *fd, int stream, int rounds)
 static struct sf_sfd_txq *out_queue(struct sf_sfd_job *job)
 {
     if (job->coord) {
-        return job->client != NULL && !job->client->dead ? &job->client->tx : NULL;
+        return job->client != NULL && !job->client->dead ? sf_sfd__client_txq(job->client)
+                                                          : NULL;
     }
     if (job->coord_peer != NULL && job->coord_peer->conn != NULL) {
         return &job->coord_peer->conn->tx;

@@ -60,6 +60,11 @@ static int pc_send(struct sf_sfd_pconn *pc, struct sf_wire_enc *e)
     return rc;
 }
 
+int sf_sfd__pconn_send(struct sf_sfd_pconn *pc, struct sf_wire_enc *e)
+{
+    return pc_send(pc, e);
+}
+
 uint32_t sf_sfd__peer_seq(struct sf_sfd_peer *p)
 {
     if (p == NULL || p->conn == NULL) {
@@ -181,6 +186,24 @@ static void pc_close(struct sf_sfd_pconn *pc)
     }
     if (pc->peer != NULL && pc->peer->conn == pc) {
         pc->peer->conn = NULL;
+    }
+    if (pc->client != NULL) {
+        struct sf_sfd_client *c = pc->client;
+        pc->client = NULL;
+        c->pc = NULL;
+        c->fd = -1;
+        if (!c->dead) {
+            c->dead = true; /* as client_lost, without touching a loop fd */
+            struct sf_sfd_job *job = c->job;
+            if (job != NULL) {
+                job->client = NULL;
+                c->job = NULL;
+                if (job->state != SFD_JOB_DONE) {
+                    SF_INFO("remote client gone: killing job %llu", (unsigned long long)job->id);
+                    sf_sfd__job_kill_now(job);
+                }
+            }
+        }
     }
     if (pc->fd >= 0) {
         sf_loop_del_fd(sfd->loop, pc->fd);
@@ -457,7 +480,23 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
             on_join(pc, m);
             return;
         }
+        if (!pc->outgoing && (m->op == SF_OP_JOB_SUBMIT || m->op == SF_OP_STATUS_REQ)) {
+            /* A client holding the key, not a daemon. */
+            struct sf_sfd_client *c;
+            if (sf_sfd__client_add_remote(sfd, pc, &c) != 0) {
+                pc_close(pc);
+                return;
+            }
+            pc->state = PC_CLIENT;
+            sf_sfd__client_dispatch(c, m);
+            return;
+        }
         break;
+    case PC_CLIENT:
+        if (pc->client != NULL) {
+            sf_sfd__client_dispatch(pc->client, m);
+        }
+        return;
     case PC_UP:
         pc->peer->last_heard = sf_now_ms();
         switch (m->op) {
@@ -640,7 +679,7 @@ static void on_tcp_accept(struct sf_loop *loop, int fd, int events, void *arg)
          * flood of idle connections cannot exhaust our descriptors. */
         int pending = 0;
         for (struct sf_sfd_pconn *q = sfd->pconns; q != NULL; q = q->next) {
-            pending += q->state != PC_UP;
+            pending += q->state != PC_UP && q->state != PC_CLIENT;
         }
         if (pending >= PC_PENDING_MAX) {
             sfd->drops[SFD_DROP_PROTO]++;
@@ -714,7 +753,9 @@ static void on_tick(struct sf_loop *loop, void *arg)
     struct sf_sfd_pconn *pc = sfd->pconns, *next;
     for (; pc != NULL; pc = next) {
         next = pc->next;
-        if (pc->state != PC_UP && (pc->dead || now - pc->started > PC_HANDSHAKE_MS)) {
+        bool member_or_client = pc->state == PC_UP || pc->state == PC_CLIENT;
+        if ((pc->state == PC_CLIENT && pc->dead) ||
+            (!member_or_client && (pc->dead || now - pc->started > PC_HANDSHAKE_MS))) {
             SF_DBG("connection %s did not complete its handshake: closing",
                    pc->outgoing ? pc->target : "(incoming)");
             pc_close(pc);

@@ -3,7 +3,8 @@
 # key): membership, a 6-rank MPI job across them, kill -9 of a daemon in
 # the middle of a job (--ft=abort ends it naming the node, nothing left
 # running), rejoin with the same node id, a wrong-key daemon that cannot
-# join, garbage and replayed frames dropped and counted while jobs still run.
+# join, garbage and replayed frames dropped and counted while jobs still run,
+# a remote client with (and without) the key on the control port.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 
 . "$top_srcdir/tests/cluster/sfd_lib.sh"
@@ -33,6 +34,19 @@ check "--host n2,n3: 2 ranks on n3" 2 "$(grep -c ' n3$' "$out")"
     </dev/null >"$out" 2>&1
 check "-N 1: one rank per node" "r0 n1 r1 n2 r2 n3" "$(sort "$out" | tr '\n' ' ' | sed 's/ $//')"
 
+# A remote client with the key submits over the TCP control port; without
+# the key it gets nothing.
+"$POKE" submit "$(addr n2)" "$TMP/key" 6 sh -c 'echo "r$SF_RANK $SF_HOSTNAME"' >"$out" 2>&1
+check "remote client job exit 0" 0 $?
+check "remote client gets all ranks' output" 6 "$(grep -c '^r[0-5] n[123]$' "$out")"
+"$POKE" submit "$(addr n2)" "$TMP/key" 2 sh -c 'exit 4' >"$out" 2>&1
+check "remote client gets the job's status" 4 $?
+head -c 32 /dev/urandom >"$TMP/otherkey"
+chmod 600 "$TMP/otherkey"
+"$POKE" submit "$(addr n2)" "$TMP/otherkey" 1 sh -c 'echo should-not-run' >"$out" 2>&1
+check "wrong-key client refused" 1 $?
+check_nogrep "wrong-key client ran nothing" "should-not-run" "$out"
+
 # Output of a rank on another node to a reader that starts late: the
 # coordinator pauses the node (JOB_FLOW) instead of buffering it all.
 "$SFRUN" --cluster "$TMP/n1" -H n2 -n 1 sh -c 'yes 0123456789abcdef | head -c 60000000' \
@@ -59,8 +73,7 @@ check "6 ranks running" 0 $?
 wait_until lines_at_least "$TMP/n3.log" "ranks here" 1
 t0=$(date +%s%N)
 kill -9 "$(cat "$TMP/n3.pid")"
-wait_until proc_gone $job
-wait $job
+end_job $job
 rc=$?
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))

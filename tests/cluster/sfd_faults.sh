@@ -26,8 +26,7 @@ pid5=$(pgrep -f "$MARK" | while read -r p; do
     grep -q '^SF_RANK=5$' /proc/$p/environ 2>/dev/null && tr '\0' '\n' </proc/$p/environ |
         grep -q '^SF_HOSTNAME=n3$' && echo $p; done | head -n 1)
 [ -n "$pid5" ] && kill -9 "$pid5"
-wait_until proc_gone $job
-wait $job
+end_job $job
 check "killed remote rank: 128+9" 137 $?
 check_grep "message names the killed rank" "rank 5 on host n3 was killed by signal 9" "$out"
 wait_until no_proc_matching "$MARK"
@@ -38,8 +37,7 @@ check "no rank left after a remote rank died" 0 $?
 job=$!
 wait_until ranks_running
 kill -INT $job
-wait_until proc_gone $job
-wait $job
+end_job $job
 check "SIGINT: 128+2" 130 $?
 wait_until no_proc_matching "$MARK"
 check "no rank left after SIGINT" 0 $?
@@ -59,8 +57,7 @@ wait_until ranks_running
 wait_until lines_at_least "$TMP/n2.log" "ranks here" 2
 t0=$(date +%s%N)
 kill -STOP "$(cat "$TMP/n2.pid")"
-wait_until proc_gone $job
-wait $job
+end_job $job
 rc=$?
 ms=$(ms_since "$t0")
 echo "job ended ${ms} ms after the daemon stopped"
@@ -83,8 +80,7 @@ job=$!
 wait_until ranks_running
 wait_until lines_at_least "$TMP/n3.log" "ranks here" 3
 kill -9 "$(cat "$TMP/n1.pid")"
-wait_until proc_gone $job
-wait $job
+end_job $job
 check "sfrun fails when its daemon dies" 1 $?
 check_grep "sfrun says the daemon is lost" "lost" "$out"
 wait_until no_proc_matching "$MARK"

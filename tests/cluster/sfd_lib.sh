@@ -47,3 +47,16 @@ three() {
         check "$n sees the two others" 2 "$(stat_val $n peers)"
     done
 }
+
+# end_job PID: wait (bounded) for a background sfrun; its status, or 124
+# after killing it if it did not end (the daemons' logs are shown then).
+end_job() {
+    if ! wait_until proc_gone "$1"; then
+        echo "sfrun $1 did not end; daemon logs:"
+        tail -n 20 "$TMP"/n*.log
+        kill -9 "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        return 124
+    fi
+    wait "$1"
+}

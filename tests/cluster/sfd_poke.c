@@ -5,7 +5,9 @@
  * sfd_auth.c; blocking I/O with a receive timeout, single-threaded.
  *   sfd_poke status SOCK
  *   sfd_poke garbage HOST:PORT
- *   sfd_poke replay HOST:PORT KEYFILE   (exit 0 if the daemon behaved) */
+ *   sfd_poke replay HOST:PORT KEYFILE   (exit 0 if the daemon behaved)
+ *   sfd_poke submit HOST:PORT KEYFILE N PROG [ARGS]  (a remote client: runs
+ *       a job over the control port; exits with the job's status) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -42,6 +44,10 @@ static int dial_tcp(const char *target)
     }
     return fd;
 }
+
+/* Receive buffer of the one connection a command talks over. */
+static uint8_t buf[1 << 20];
+static size_t have, off;
 
 /* Seal a frame: returns its bytes (frame + MAC) in out (caller frees). */
 static size_t seal(struct sf_sfd_auth *a, struct sf_wire_enc *e, uint8_t **out)
@@ -161,14 +167,16 @@ static int handshake(const char *target, const uint8_t *key, struct sf_sfd_auth 
     sf_wire_put_bytes(&e, nc, sizeof(nc));
     *hello_len = seal(a, &e, hello);
     send_all(fd, *hello, *hello_len);
-    static uint8_t buf[1 << 20];
-    size_t have = 0, off = 0;
     struct sf_wire_msg m;
+    have = off = 0;
     if (recv_frame(fd, a, buf, sizeof(buf), &have, &off, &m) != 1 || m.op != SF_OP_PEER_CHALLENGE) {
         close(fd);
         return -1;
     }
     sf_sfd__auth_session(a, nc, m.f[0].p, true);
+    if (join == NULL) {
+        return fd; /* a client: no JOIN */
+    }
     sf_wire_enc_begin(&e, SF_OP_PEER_JOIN, sf_sfd__auth_next_seq(a));
     sf_wire_put_u64(&e, id);
     sf_wire_put_u64(&e, 1);
@@ -179,6 +187,60 @@ static int handshake(const char *target, const uint8_t *key, struct sf_sfd_auth 
     *join_len = seal(a, &e, join);
     send_all(fd, *join, *join_len);
     return fd;
+}
+
+static int cmd_submit(const char *target, const char *keyfile, int n, char **argv, int argc)
+{
+    uint8_t key[SFD_KEY_LEN];
+    if (sf_sfd__auth_global_init() != 0 || sf_sfd__key_load(keyfile, false, key) != 0) {
+        fprintf(stderr, "sfd_poke: cannot read key %s\n", keyfile);
+        return 1;
+    }
+    struct sf_sfd_auth a;
+    uint8_t *hello;
+    size_t hl;
+    int fd = handshake(target, key, &a, 0, &hello, &hl, NULL, NULL);
+    free(hello);
+    if (fd < 0) {
+        fprintf(stderr, "sfd_poke: handshake failed\n");
+        return 1;
+    }
+    char *env[] = {"PATH=/usr/bin:/bin"}, *opts[] = {"oversubscribe=yes"};
+    struct sf_wire_enc e;
+    uint8_t *f;
+    sf_wire_enc_begin(&e, SF_OP_JOB_SUBMIT, sf_sfd__auth_next_seq(&a));
+    sf_wire_put_i32(&e, n);
+    sf_wire_put_u32(&e, 0);
+    sf_wire_put_strv(&e, argv, (size_t)argc);
+    sf_wire_put_strv(&e, env, 1);
+    sf_wire_put_str(&e, "/");
+    sf_wire_put_strv(&e, opts, 1);
+    size_t fl = seal(&a, &e, &f);
+    send_all(fd, f, fl);
+    free(f);
+    struct sf_wire_msg m;
+    struct timeval tv = {.tv_sec = 30};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (recv_frame(fd, &a, buf, sizeof(buf), &have, &off, &m) == 1) {
+        switch (m.op) {
+        case SF_OP_OUTPUT:
+            fwrite(m.f[2].p, 1, m.f[2].len, m.f[1].u == 2 ? stderr : stdout);
+            break;
+        case SF_OP_ERROR:
+            fprintf(stderr, "sfd_poke: refused: %.*s\n", (int)m.f[1].len, (const char *)m.f[1].p);
+            return 1;
+        case SF_OP_JOB_DONE:
+            if (m.f[1].len > 0) {
+                fprintf(stderr, "sfd_poke: %.*s\n", (int)m.f[1].len, (const char *)m.f[1].p);
+            }
+            close(fd);
+            return (int)m.f[0].i;
+        default:
+            break; /* the daemon's JOIN, JOB_STARTED, RANK_EXIT */
+        }
+    }
+    fprintf(stderr, "sfd_poke: connection ended without JOB_DONE\n");
+    return 1;
 }
 
 static int cmd_replay(const char *target, const char *keyfile)
@@ -255,6 +317,10 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "replay") == 0) {
         return cmd_replay(argv[2], argv[3]);
     }
-    fprintf(stderr, "usage: sfd_poke status SOCK | garbage HOST:PORT | replay HOST:PORT KEY\n");
+    if (argc >= 6 && strcmp(argv[1], "submit") == 0) {
+        return cmd_submit(argv[2], argv[3], atoi(argv[4]), argv + 5, argc - 5);
+    }
+    fprintf(stderr, "usage: sfd_poke status SOCK | garbage HOST:PORT | replay HOST:PORT KEY |\n"
+                    "       submit HOST:PORT KEY N PROG [ARGS...]\n");
     return 2;
 }
