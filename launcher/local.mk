@@ -9,12 +9,13 @@ launcher_sfrun_SOURCES = \
 	launcher/sfrun.c \
 	launcher/sfrun_args.c \
 	launcher/sfrun_paths.c \
+	launcher/sfrun_params.c \
 	launcher/sf_hosts.c \
 	launcher/sf_cluster.c \
 	launcher/sf_keygen.c \
 	launcher/sf_query.c
 launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(pkglibdir)"'
-launcher_sfrun_LDADD = libsfbase.la
+launcher_sfrun_LDADD = libsfcoll.la libsfrt.la libsfnet.la libsfdht.la libsfbase.la $(FABRIC_LIBS)
 
 # sf: the admin tool (keygen, up/down, node drills, status/nodes/jobs).
 bin_PROGRAMS += launcher/sf

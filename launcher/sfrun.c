@@ -733,6 +733,7 @@ static int run_params(const char *self_dir)
         return SFRUN_EXIT_INTERNAL;
     }
     free(sfd);
+    sfrun_print_params(stdout);
     return 0;
 }
 

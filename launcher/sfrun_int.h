@@ -67,4 +67,7 @@ char *sfrun_find_libmpi(const char *self_dir);
  * SFRUN_EXIT_NOTFOUND / SFRUN_EXIT_NOEXEC after printing a message. */
 int sfrun_check_program(const char *prog, const char *path);
 
+/* Print the rank-side and DHT tunables (sfrun_params.c). */
+void sfrun_print_params(FILE *out);
+
 #endif

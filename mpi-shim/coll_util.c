@@ -42,6 +42,14 @@ static const struct sf_tun coll_tun_items[] = {
 static const struct sf_tun_table coll_tun_table = {
     "coll", coll_tun_items, sizeof(coll_tun_items) / sizeof(coll_tun_items[0])};
 
+void sf_coll_params(FILE *out)
+{
+    struct sf_coll__tun t;
+    if (sf_tun_load(&coll_tun_table, &t) == 0) {
+        sf_tun_print(&coll_tun_table, &t, out);
+    }
+}
+
 const struct sf_coll__tun *sf_coll__tun(void)
 {
     /* Loaded on first use; a bad value falls back to the defaults (the

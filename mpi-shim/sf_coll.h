@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct sf_rt;
 
@@ -109,5 +110,8 @@ int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a, struct s
 int sf_coll_sched_test(struct sf_coll_sched *s, bool *done);
 /* Frees s; transfers still posted are cancelled first. */
 void sf_coll_sched_free(struct sf_coll_sched *s);
+
+/* Print the collectives' tunables (SF_COLL_*) for --params. */
+void sf_coll_params(FILE *out);
 
 #endif

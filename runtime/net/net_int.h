@@ -5,6 +5,7 @@
 #define NET_INT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -73,5 +74,9 @@ static inline void sf_net__bulk_append(struct sf_net__bulk **head, struct sf_net
     b->next = NULL;
     *pp = b;
 }
+
+/* Each transport prints its own tunables; sf_net_params prints both. */
+void sf_net__shm_params(FILE *out);
+void sf_net__ofi_params(FILE *out);
 
 #endif

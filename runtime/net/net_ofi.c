@@ -64,6 +64,14 @@ static const struct sf_tun ofi_tun_items[] = {
 static const struct sf_tun_table ofi_tun_table = {"net", ofi_tun_items,
                                                   sizeof ofi_tun_items / sizeof ofi_tun_items[0]};
 
+void sf_net__ofi_params(FILE *out)
+{
+    struct ofi_tun t;
+    if (sf_tun_load(&ofi_tun_table, &t) == 0) {
+        sf_tun_print(&ofi_tun_table, &t, out);
+    }
+}
+
 enum ofi_kind { OFI_RX_PKT, OFI_TX_PKT, OFI_BULK_SEND, OFI_BULK_RECV };
 
 /* Every operation's context: fi_context first (FI_CONTEXT mode). */

@@ -143,6 +143,20 @@ static const struct sf_tun shm_tun_items[] = {
 static const struct sf_tun_table shm_tun_table = {"net", shm_tun_items,
                                                   sizeof shm_tun_items / sizeof shm_tun_items[0]};
 
+void sf_net_params(FILE *out)
+{
+    sf_net__shm_params(out);
+    sf_net__ofi_params(out);
+}
+
+void sf_net__shm_params(FILE *out)
+{
+    struct shm_tun t;
+    if (sf_tun_load(&shm_tun_table, &t) == 0) {
+        sf_tun_print(&shm_tun_table, &t, out);
+    }
+}
+
 /* ---- sizing ---- */
 
 static uint32_t shm_nslots(int n)

@@ -19,6 +19,7 @@
 #define SF_NET_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -93,5 +94,8 @@ size_t sf_net_shm_segment_size(int local_size);
  * fi_getinfo, restricted by FI_PROVIDER if set in the environment.
  * Peers are world ranks (insert gets the whole job's addresses). */
 int sf_net_ofi_open(const struct sf_net_callbacks *cb, struct sf_net **out);
+
+/* Print the transports' tunables (SF_NET_*) for --params. */
+void sf_net_params(FILE *out);
 
 #endif

@@ -60,6 +60,11 @@ check_grep "--help shows usage" "usage: sfrun" "$out"
 "$SFRUN" --params >"$out" 2>&1
 check "--params exit 0" 0 $?
 check_grep "--params lists sfd tunables" "^SF_SFD_KILL_GRACE=" "$out"
+for var in SF_RT_EAGER_LIMIT SF_NET_SHM_CMA SF_NET_OFI_MAX_PKT SF_COLL_ALLREDUCE_LARGE SF_DHT_K; do
+    check_grep "--params lists $var" "^$var=" "$out"
+done
+SF_RT_EAGER_LIMIT=32k "$SFRUN" --params >"$out" 2>&1
+check_grep "--params shows an override" "^SF_RT_EAGER_LIMIT=32k" "$out"
 
 "$SFRUN" --allow-run-as-root --mca btl self -n 1 true </dev/null >"$out" 2>"$err"
 check "Open MPI flags accepted" 0 $?
