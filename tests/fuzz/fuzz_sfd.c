@@ -3,7 +3,8 @@
  * membership and job handling. Input byte 0 picks the start state: even =
  * a fresh incoming connection (handshake), odd = a member connection with
  * a session from all-zero nonces (so a corpus can carry valid MACs). The
- * cluster key is bytes 0..31. With bit 1 set as well, the rest is raw
+ * cluster key is bytes 0..31. Bit 2: a session without JOIN (a remote
+ * client's connection). With bit 1 and one of those, the rest is raw
  * wire frames that the harness seals itself (sequence, CRC, MAC), so
  * mutations reach the dispatch instead of dying at the MAC check. SPAWN
  * never starts processes (no_spawn).
@@ -97,7 +98,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sf_loop_destroy(s.loop);
         return 0;
     }
-    if (data[0] & 1) {
+    if (data[0] & 4) {
+        /* Session set, no JOIN yet: the remote-client path (JOB_SUBMIT). */
+        uint8_t zero[SFD_NONCE_LEN] = {0};
+        sf_sfd__auth_session(&pc->auth, zero, zero, false);
+        pc->state = PC_JOINING;
+    } else if (data[0] & 1) {
         uint8_t zero[SFD_NONCE_LEN] = {0};
         sf_sfd__auth_session(&pc->auth, zero, zero, false);
         struct sf_sfd_peer *p = calloc(1, sizeof(*p));
@@ -116,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s.peers = p;
         }
     }
-    if ((data[0] & 3) == 3) {
+    if ((data[0] & 2) != 0 && (data[0] & 5) != 0) {
         pc->rbuf = reseal(data + 1, size - 1, &pc->rlen);
         pc->rcap = pc->rlen;
     } else {
@@ -130,6 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sf_sfd__pconn_process(pc);
     }
     /* Tear down whatever the input built. */
+    while (s.clients != NULL) {
+        sf_sfd__client_free(s.clients);
+    }
     while (s.jobs != NULL) {
         sf_sfd__job_free(s.jobs);
     }

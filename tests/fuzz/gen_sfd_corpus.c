@@ -40,7 +40,7 @@ static void save_raw(const char *dir, const char *name)
 {
     static uint8_t raw[sizeof(out)];
     size_t n = 1, off = 1;
-    raw[0] = 3;
+    raw[0] = (uint8_t)(out[0] | 2);
     while (outlen - off >= SF_WIRE_HDR_LEN) {
         const uint8_t *h = out + off;
         size_t body = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
@@ -187,6 +187,30 @@ int main(int argc, char **argv)
     seal(&a, &e);
     out[outlen - 1] ^= 1;
     save(dir, "bad-mac");
+
+    /* A remote client: submit a job, signal it, feed stdin, ask status. */
+    member(&a);
+    char *cav[] = {"/bin/echo", "hi"}, *copts[] = {"map-by=node", "npernode=1", "hosts=fuzz"};
+    sf_wire_enc_begin(&e, SF_OP_JOB_SUBMIT, sf_sfd__auth_next_seq(&a));
+    sf_wire_put_i32(&e, 1);
+    sf_wire_put_u32(&e, 0);
+    sf_wire_put_strv(&e, cav, 2);
+    sf_wire_put_strv(&e, env, 1);
+    sf_wire_put_str(&e, "/");
+    sf_wire_put_strv(&e, copts, 3);
+    seal(&a, &e);
+    sf_wire_enc_begin(&e, SF_OP_STDIN, sf_sfd__auth_next_seq(&a));
+    sf_wire_put_bytes(&e, "in", 2);
+    seal(&a, &e);
+    sf_wire_enc_begin(&e, SF_OP_SIGNAL, sf_sfd__auth_next_seq(&a));
+    sf_wire_put_i32(&e, 2);
+    seal(&a, &e);
+    sf_wire_enc_begin(&e, SF_OP_STATUS_REQ, sf_sfd__auth_next_seq(&a));
+    sf_wire_put_u32(&e, 0);
+    seal(&a, &e);
+    out[0] = 5;
+    save(dir, "client-submit");
+    save_raw(dir, "raw-client-submit");
 
     out[0] = 1;
     outlen = 1;
