@@ -709,8 +709,11 @@ int sf_net_ofi_open(const struct sf_net_callbacks *cb, struct sf_net **out)
     if (rc != 0) {
         return rc;
     }
-    if (tun.max_pkt < 64 || tun.max_pkt > (1u << 20)) {
-        SF_ERR("ofi: SF_NET_OFI_MAX_PKT=%zu out of range (64..1m)", tun.max_pkt);
+    /* Packets must stay below the provider's eager size (ofi_rxm: 16 KiB):
+     * larger ones go by the provider's rendezvous and can overtake smaller
+     * packets sent after them, which breaks MPI's ordering. */
+    if (tun.max_pkt < 64 || tun.max_pkt > (12u << 10)) {
+        SF_ERR("ofi: SF_NET_OFI_MAX_PKT=%zu out of range (64..12k)", tun.max_pkt);
         return SF_ERR_CONFIG;
     }
     struct fi_info *list = NULL;
