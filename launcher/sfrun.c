@@ -429,11 +429,12 @@ static void on_signal(struct sf_loop *loop, int fd, int events, void *arg)
     }
 }
 
-/* The ranks' environment: ours, then -x, then LD_LIBRARY_PATH with
- * Starfish's libmpi first. Returns a malloc'd vector (strings not owned
- * except the extras, which are leaked on purpose: sfrun is short-lived). */
-static char **job_env(struct sfrun *s, const char *libdir)
+/* The ranks' environment: ours, the -x variables, and Starfish's libmpi
+ * first on LD_LIBRARY_PATH. The array is the caller's to free, and so is
+ * *owned (the one string made here, or NULL). */
+static char **job_env(struct sfrun *s, const char *libdir, char **owned)
 {
+    *owned = NULL;
     size_t n = 0;
     while (environ[n] != NULL) {
         n++;
@@ -476,6 +477,7 @@ static char **job_env(struct sfrun *s, const char *libdir)
         }
         snprintf(v, l, "LD_LIBRARY_PATH=%s%s%s", libdir, old[0] ? ":" : "", old);
         env[j] = v;
+        *owned = v;
         if (j == k) {
             k++;
         }
@@ -772,7 +774,8 @@ int main(int argc, char **argv)
     if (libdir == NULL) {
         SF_DBG("no Starfish libmpi.so.40 found: LD_LIBRARY_PATH left as is");
     }
-    char **env = job_env(s, libdir);
+    char *env_owned;
+    char **env = job_env(s, libdir, &env_owned);
     if (env == NULL) {
         fprintf(stderr, "sfrun: out of memory\n");
         return SFRUN_EXIT_INTERNAL;
@@ -876,6 +879,7 @@ int main(int argc, char **argv)
     }
     free(s->place);
     free(env);
+    free(env_owned);
     free(libdir);
     free(sfd_path);
     free(self_dir);
