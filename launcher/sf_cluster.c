@@ -498,7 +498,7 @@ struct sf_cnode *sf_cluster_node(struct sf_cluster *c, const char *which)
 
 /* ---- connecting --------------------------------------------------------- */
 
-static int connect_unix(const char *path)
+int sf_cluster_connect_unix(const char *path)
 {
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof(sa));
@@ -523,7 +523,7 @@ int sf_cluster_connect(const struct sf_cluster *c, char *err, size_t errlen)
 {
     int rc = -ENOENT;
     for (int i = 0; i < c->n; i++) {
-        rc = connect_unix(c->nodes[i].sock);
+        rc = sf_cluster_connect_unix(c->nodes[i].sock);
         if (rc >= 0) {
             return rc;
         }
@@ -874,7 +874,7 @@ static int read_addr(const struct sf_up_opts *o, struct sf_cnode *nd, bool take_
  * daemon does not answer. */
 static int members_seen(const struct sf_cnode *nd, char *err, size_t errlen)
 {
-    int fd = connect_unix(nd->sock);
+    int fd = sf_cluster_connect_unix(nd->sock);
     if (fd < 0) {
         return fail(err, errlen, fd, "%s: no socket yet (%s)", nd->name, sf_strerror(fd));
     }

@@ -122,6 +122,9 @@ int sf_cluster_node_link(struct sf_cluster *c, struct sf_cnode *nd, bool up, cha
 /* Connect to the Unix socket of a running node of the cluster (the first
  * one that answers). Returns a connected fd or a negative code. */
 int sf_cluster_connect(const struct sf_cluster *c, char *err, size_t errlen);
+/* Connected, close-on-exec stream socket to a daemon's Unix socket at
+ * 'path' (the caller owns it), or a negative errno. */
+int sf_cluster_connect_unix(const char *path);
 /* Is the daemon of nd alive (same pid and start time)? */
 bool sf_cluster_node_alive(const struct sf_cnode *nd);
 

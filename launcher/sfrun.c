@@ -579,28 +579,6 @@ static int start_sfd(struct sfrun *s, const char *sfd_path, const sigset_t *oldm
     return 0;
 }
 
-/* Connected socket to a daemon's Unix socket, or a negative errno. */
-static int connect_sock(const char *path)
-{
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        return -ENAMETOOLONG;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    return fd;
-}
-
 /* Where the job goes (sfd_int.h's contract): --sim-nodes starts a private
  * cluster on loopback; --cluster DIR / $SF_CLUSTER name a daemon's state
  * dir (DIR/sfd.sock) or a cluster dir (DIR/cluster); otherwise the record
@@ -664,8 +642,8 @@ static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster
             return SFRUN_EXIT_INTERNAL;
         }
         if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            fd = connect_sock(sock);
-            snprintf(err, sizeof(err), "cannot connect to %s: %s", sock,
+            fd = sf_cluster_connect_unix(sock);
+            snprintf(err, sizeof(err), "cannot connect to %.900s: %s", sock,
                      fd < 0 ? sf_strerror(fd) : "");
         } else if (sf_cluster_load(c, dir, err, sizeof(err)) == 0) {
             fd = sf_cluster_connect(c, err, sizeof(err));
