@@ -314,20 +314,21 @@ static int path_in(char *buf, size_t len, const char *dir, const char *name)
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_file_atomic(const char *path, const char *text)
+int sf_write_file_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
         return -ENAMETOOLONG;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         return -errno;
     }
-    size_t len = strlen(text), off = 0;
-    int rc = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
+    /* The umask can only clear bits; set exactly 0600 anyway. */
+    int rc = fchmod(fd, 0600) != 0 ? -errno : 0;
+    size_t off = 0;
+    while (rc == 0 && off < len) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -336,6 +337,10 @@ static int write_file_atomic(const char *path, const char *text)
             break;
         }
         off += (size_t)n;
+    }
+    /* A crash must not leave an empty file where the old one was. */
+    if (rc == 0 && fsync(fd) != 0) {
+        rc = -errno;
     }
     if (close(fd) != 0 && rc == 0) {
         rc = -errno;
@@ -377,10 +382,10 @@ int sf_cluster_save(const struct sf_cluster *c, char *err, size_t errlen)
     }
     /* The notes first: a record without them could not be taken down. */
     if (rc == 0) {
-        rc = write_file_atomic(p2, up);
+        rc = sf_write_file_atomic(p2, up, strlen(up));
     }
     if (rc == 0) {
-        rc = write_file_atomic(p1, rec);
+        rc = sf_write_file_atomic(p1, rec, strlen(rec));
     }
     free(rec);
     free(up);

@@ -125,6 +125,10 @@ int sf_cluster_connect(const struct sf_cluster *c, char *err, size_t errlen);
 /* Connected, close-on-exec stream socket to a daemon's Unix socket at
  * 'path' (the caller owns it), or a negative errno. */
 int sf_cluster_connect_unix(const char *path);
+/* Replace 'path' with len bytes of data, mode 0600, through a temporary
+ * file, fsync and rename, so readers see the old or the new file whole.
+ * 0 or a negative errno. */
+int sf_write_file_atomic(const char *path, const void *data, size_t len);
 /* Is the daemon of nd alive (same pid and start time)? */
 bool sf_cluster_node_alive(const struct sf_cnode *nd);
 

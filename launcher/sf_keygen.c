@@ -75,28 +75,7 @@ int sf_keygen(const char *path, bool force)
         memset(key, 0, sizeof(key));
         return rc;
     }
-    size_t l = strlen(path) + 16;
-    char *tmp = malloc(l);
-    if (tmp == NULL) {
-        return -ENOMEM;
-    }
-    snprintf(tmp, l, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = -errno;
-    } else {
-        rc = fchmod(fd, 0600) != 0 ? -errno : write_key(fd, key);
-        if (close(fd) != 0 && rc == 0) {
-            rc = -errno;
-        }
-        if (rc == 0 && rename(tmp, path) != 0) {
-            rc = -errno;
-        }
-        if (rc != 0) {
-            unlink(tmp);
-        }
-    }
-    free(tmp);
+    rc = sf_write_file_atomic(path, key, sizeof(key));
     memset(key, 0, sizeof(key));
     return rc;
 }
