@@ -59,14 +59,7 @@ static int allreduce_rd(const struct sf_coll_comm *c, unsigned char *rbuf, size_
             }
             /* Both partners compute (lower ranks' part) op (higher ranks'
              * part), so they hold identical bits afterwards. */
-            if (peer < rank) {
-                rc = op->fn(tmp, acc, count, op->arg);
-            } else {
-                rc = op->fn(acc, tmp, count, op->arg);
-                unsigned char *t = acc;
-                acc = tmp;
-                tmp = t;
-            }
+            rc = sf_coll__combine(op, peer < rank, &acc, &tmp, count);
             if (rc != 0) {
                 goto out;
             }

@@ -58,6 +58,13 @@ int sf_coll__recv(const struct sf_coll_comm *c, void *buf, size_t len, int peer,
 int sf_coll__sendrecv(const struct sf_coll_comm *c, const void *sbuf, size_t slen, int dest,
                       void *rbuf, size_t rlen, int src, int tag);
 
+/* Fold a partner's partial result (in *tmp) into ours (in *acc) as
+ * lower (op) higher, so non-commutative ops keep rank order. When ours is
+ * the lower part the result lands in *tmp and the buffers swap: *acc
+ * always holds the result afterwards. */
+int sf_coll__combine(const struct sf_coll_op *op, bool tmp_is_lower, unsigned char **acc,
+                     unsigned char **tmp, size_t count);
+
 /* Binomial-tree broadcast of len bytes from root (used by bcast and by the
  * non-commutative allreduce). */
 int sf_coll__bcast_binomial(const struct sf_coll_comm *c, void *buf, size_t len, int root);

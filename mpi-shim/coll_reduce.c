@@ -149,15 +149,9 @@ int sf_coll_reduce(const struct sf_coll_comm *c, const void *sbuf, void *rbuf, s
         if (rc != 0) {
             goto out;
         }
-        if (op->commutative) {
-            rc = op->fn(tmp, acc, count, op->arg);
-        } else {
-            /* Ours covers ranks vr..child-1, the child's the ones above. */
-            rc = op->fn(acc, tmp, count, op->arg);
-            unsigned char *t = acc;
-            acc = tmp;
-            tmp = t;
-        }
+        /* Ours covers ranks vr..child-1, the child's the ones above; a
+         * commutative op may take them either way round (no swap). */
+        rc = sf_coll__combine(op, op->commutative, &acc, &tmp, count);
         if (rc != 0) {
             goto out;
         }

@@ -124,6 +124,19 @@ int sf_coll__recv(const struct sf_coll_comm *c, void *buf, size_t len, int peer,
     return rc != 0 ? rc : check_recv(&r, len);
 }
 
+int sf_coll__combine(const struct sf_coll_op *op, bool tmp_is_lower, unsigned char **acc,
+                     unsigned char **tmp, size_t count)
+{
+    if (tmp_is_lower) {
+        return op->fn(*tmp, *acc, count, op->arg);
+    }
+    int rc = op->fn(*acc, *tmp, count, op->arg);
+    unsigned char *t = *acc;
+    *acc = *tmp;
+    *tmp = t;
+    return rc;
+}
+
 int sf_coll__sendrecv(const struct sf_coll_comm *c, const void *sbuf, size_t slen, int dest,
                       void *rbuf, size_t rlen, int src, int tag)
 {
