@@ -33,7 +33,7 @@ TESTS += tests/fuzz/run-dht.sh
 EXTRA_DIST += tests/fuzz/run-dht.sh tests/fuzz/corpus/dht
 FUZZ_DHT_SRCS = tests/fuzz/fuzz_dht.c dht/dht_node.c dht/dht_table.c dht/dht_lookup.c \
 	dht/dht_store.c dht/dht_packet.c runtime/base/err.c runtime/base/log.c \
-	runtime/base/tun.c
+	runtime/base/tun.c runtime/base/crc32c.c
 FUZZ_DHT_HDRS = dht/sf_dht.h dht/dht_int.h
 .PHONY: fuzz-dht
 if HAVE_CLANG

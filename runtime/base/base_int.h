@@ -6,11 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* CRC-32C (Castagnoli, reflected, init and final xor ~0): the value of the
- * whole buffer, e.g. sf_base__crc32c("123456789", 9) == 0xE3069283.
- * Uses the SSE4.2 crc32 instruction when the CPU has it. Any thread. */
-uint32_t sf_base__crc32c(const void *buf, size_t len);
-/* The portable path alone, so tests can compare the two. */
+/* sf_crc32c (sf_crc.h) by the portable path alone, so tests can compare
+ * the two. */
 uint32_t sf_base__crc32c_sw(const void *buf, size_t len);
 
 struct sf_loop;

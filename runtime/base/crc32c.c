@@ -2,6 +2,7 @@
  * crc32 instruction when the CPU reports it (checked once at run time).
  * Pure functions; tables are built once under pthread_once, any thread. */
 #include "runtime/base/base_int.h"
+#include "runtime/base/sf_crc.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -103,13 +104,18 @@ uint32_t sf_base__crc32c_sw(const void *buf, size_t len)
     return ~crc_sw(~0u, buf, len);
 }
 
-uint32_t sf_base__crc32c(const void *buf, size_t len)
+uint32_t sf_crc32c_extend(uint32_t crc, const void *buf, size_t len)
 {
     pthread_once(&once, init_tables);
 #if HAVE_X86_CRC
     if (use_hw) {
-        return ~crc_hw(~0u, buf, len);
+        return ~crc_hw(~crc, buf, len);
     }
 #endif
-    return ~crc_sw(~0u, buf, len);
+    return ~crc_sw(~crc, buf, len);
+}
+
+uint32_t sf_crc32c(const void *buf, size_t len)
+{
+    return sf_crc32c_extend(0, buf, len);
 }

@@ -3,7 +3,7 @@ noinst_LTLIBRARIES += libsfbase.la
 libsfbase_la_SOURCES = \
 	runtime/base/sf_err.h runtime/base/sf_log.h runtime/base/sf_tun.h \
 	runtime/base/sf_loop.h runtime/base/sf_wire.h runtime/base/sf_env.h \
-	runtime/base/base_int.h \
+	runtime/base/sf_crc.h runtime/base/base_int.h \
 	runtime/base/err.c runtime/base/log.c runtime/base/tun.c \
 	runtime/base/loop.c runtime/base/crc32c.c runtime/base/wire_schema.c \
 	runtime/base/wire_decode.c runtime/base/wire_encode.c runtime/base/wire_io.c
@@ -32,7 +32,7 @@ EXTRA_DIST += tests/fuzz/run-wire.sh tests/fuzz/corpus/wire
 FUZZ_WIRE_SRCS = tests/fuzz/fuzz_wire.c runtime/base/wire_decode.c \
 	runtime/base/wire_encode.c runtime/base/wire_io.c runtime/base/wire_schema.c \
 	runtime/base/crc32c.c runtime/base/err.c
-FUZZ_WIRE_HDRS = runtime/base/sf_wire.h runtime/base/sf_err.h runtime/base/base_int.h
+FUZZ_WIRE_HDRS = runtime/base/sf_crc.h runtime/base/sf_wire.h runtime/base/sf_err.h runtime/base/base_int.h
 .PHONY: fuzz-wire
 if HAVE_CLANG
 fuzz-wire: tests/fuzz/fuzz-wire

@@ -2,6 +2,7 @@
  * against the op's schema) before writing anything to the caller's msg;
  * plus the accessors for decoded fields and the dispatch table call.
  * No I/O, no logging (callers count and log drops), no state: any thread. */
+#include "runtime/base/sf_crc.h"
 #include "runtime/base/sf_wire.h"
 
 #include "runtime/base/base_int.h"
@@ -183,7 +184,7 @@ long sf_wire_decode(const uint8_t *buf, size_t len, struct sf_wire_msg *msg)
         return 0;
     }
     const uint8_t *body = buf + SF_WIRE_HDR_LEN;
-    if (sf_base__crc32c(body, blen) != get32(buf + 12)) {
+    if (sf_crc32c(body, blen) != get32(buf + 12)) {
         return SF_ERR_CHECKSUM;
     }
     if (s->nfields > SF_WIRE_MAX_FIELDS) {

@@ -1,6 +1,7 @@
 /* Wire encoder: appends fields to a growable frame buffer, checking each
  * field's kind against the op's schema, and seals length and CRC-32C in
  * sf_wire_enc_end. No I/O. One encoder per thread at a time. */
+#include "runtime/base/sf_crc.h"
 #include "runtime/base/sf_wire.h"
 
 #include "runtime/base/base_int.h"
@@ -230,7 +231,7 @@ int sf_wire_enc_end(struct sf_wire_enc *e)
         return e->err;
     }
     set32(e->buf + 4, (uint32_t)blen);
-    set32(e->buf + 12, sf_base__crc32c(e->buf + SF_WIRE_HDR_LEN, blen));
+    set32(e->buf + 12, sf_crc32c(e->buf + SF_WIRE_HDR_LEN, blen));
     return 0;
 }
 

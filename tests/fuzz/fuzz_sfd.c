@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "runtime/base/sf_crc.h"
 #include "runtime/base/base_int.h"
 #include "runtime/sfd/sfd_int.h"
 
@@ -46,7 +47,7 @@ static uint8_t *reseal(const uint8_t *data, size_t size, size_t *outlen)
         f[6] = (uint8_t)(body >> 8);
         f[7] = (uint8_t)body;
         uint32_t seq = sf_sfd__auth_next_seq(&a);
-        uint32_t crc = sf_base__crc32c(f + SF_WIRE_HDR_LEN, body);
+        uint32_t crc = sf_crc32c(f + SF_WIRE_HDR_LEN, body);
         for (int i = 0; i < 4; i++) {
             f[8 + i] = (uint8_t)(seq >> (24 - 8 * i));
             f[12 + i] = (uint8_t)(crc >> (24 - 8 * i));

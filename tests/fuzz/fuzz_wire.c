@@ -3,6 +3,7 @@
  * odd-sized chunks, and aborts if the two disagree, if a decoded field
  * points outside its frame, or if re-encoding a frame changes its bytes.
  * Single-threaded; built by libFuzzer (make fuzz-wire) or tests/fuzz/replay.c. */
+#include "runtime/base/sf_crc.h"
 #include "runtime/base/base_int.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_wire.h"
@@ -256,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (blen > size - off - SF_WIRE_HDR_LEN) {
             break;
         }
-        put32(copy + off + 12, sf_base__crc32c(copy + off + SF_WIRE_HDR_LEN, blen));
+        put32(copy + off + 12, sf_crc32c(copy + off + SF_WIRE_HDR_LEN, blen));
         off += SF_WIRE_HDR_LEN + blen;
     }
     if (memcmp(copy, data, size) != 0) {
