@@ -391,25 +391,6 @@ static int set_contents(struct ompi_datatype_t *t, int combiner, int ni, const i
 
 /* ---- bindings ---- */
 
-#define SF_NULLARG(fn, p)                                                                          \
-    do {                                                                                           \
-        if ((p) == NULL) {                                                                         \
-            return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, #p " is NULL");                   \
-        }                                                                                          \
-    } while (0)
-
-static int chk_old(const char *fn, MPI_Datatype t)
-{
-    int err = sf_mpi__chk_init(fn);
-    if (err) {
-        return err;
-    }
-    if (!sf_mpi__type_ok(t)) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn, "invalid datatype");
-    }
-    return 0;
-}
-
 static int chk_count(const char *fn, int count, const char *what)
 {
     if (count < 0) {
@@ -449,7 +430,7 @@ static struct dt_piece *pieces(size_t n)
 int PMPI_Type_contiguous(int count, MPI_Datatype oldtype, MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_contiguous";
-    int err = chk_old(fn, oldtype);
+    int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (!err) {
         err = chk_count(fn, count, "count");
     }
@@ -471,7 +452,7 @@ static int vector(const char *fn, int count, int bl, MPI_Aint stride_bytes, MPI_
                   int combiner, const int *ints, int ni, const MPI_Aint *aints, int na,
                   MPI_Datatype *newtype)
 {
-    int err = chk_old(fn, old);
+    int err = sf_mpi__chk_type_handle(fn, old);
     if (!err) {
         err = chk_count(fn, count, "count");
     }
@@ -516,7 +497,7 @@ SF_MPI_ALIAS(Type_create_hvector);
 static int indexed(const char *fn, int count, const int *bls, int bl, const int *idisp,
                    const MPI_Aint *adisp, MPI_Datatype old, int combiner, MPI_Datatype *newtype)
 {
-    int err = chk_old(fn, old);
+    int err = sf_mpi__chk_type_handle(fn, old);
     if (!err) {
         err = chk_count(fn, count, "count");
     }
@@ -669,7 +650,7 @@ int PMPI_Type_create_resized(MPI_Datatype oldtype, MPI_Aint lb, MPI_Aint extent,
                              MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_create_resized";
-    int err = chk_old(fn, oldtype);
+    int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
         return err;
     }
@@ -690,7 +671,7 @@ SF_MPI_ALIAS(Type_create_resized);
 int PMPI_Type_dup(MPI_Datatype oldtype, MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_dup";
-    int err = chk_old(fn, oldtype);
+    int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
         return err;
     }
@@ -813,7 +794,7 @@ int PMPI_Type_create_subarray(int ndims, const int array_of_sizes[], const int a
                               MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_create_subarray";
-    int err = chk_old(fn, oldtype);
+    int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
         return err;
     }
@@ -868,7 +849,7 @@ int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[], c
                             MPI_Datatype *newtype)
 {
     static const char fn[] = "MPI_Type_create_darray";
-    int err = chk_old(fn, oldtype);
+    int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
         return err;
     }
@@ -993,7 +974,7 @@ int PMPI_Type_commit(MPI_Datatype *datatype)
 {
     static const char fn[] = "MPI_Type_commit";
     SF_NULLARG(fn, datatype);
-    int err = chk_old(fn, *datatype);
+    int err = sf_mpi__chk_type_handle(fn, *datatype);
     if (err) {
         return err;
     }
@@ -1007,7 +988,7 @@ int PMPI_Type_free(MPI_Datatype *datatype)
 {
     static const char fn[] = "MPI_Type_free";
     SF_NULLARG(fn, datatype);
-    int err = chk_old(fn, *datatype);
+    int err = sf_mpi__chk_type_handle(fn, *datatype);
     if (err) {
         return err;
     }
@@ -1031,7 +1012,7 @@ int PMPI_Type_get_envelope(MPI_Datatype datatype, int *num_integers, int *num_ad
                            int *num_datatypes, int *combiner)
 {
     static const char fn[] = "MPI_Type_get_envelope";
-    int err = chk_old(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -1052,7 +1033,7 @@ int PMPI_Type_get_contents(MPI_Datatype mtype, int max_integers, int max_address
                            MPI_Aint array_of_addresses[], MPI_Datatype array_of_datatypes[])
 {
     static const char fn[] = "MPI_Type_get_contents";
-    int err = chk_old(fn, mtype);
+    int err = sf_mpi__chk_type_handle(fn, mtype);
     if (err) {
         return err;
     }

@@ -49,6 +49,18 @@ int sf_mpi__chk_type(const char *fn, MPI_Comm comm, MPI_Datatype type)
     return 0;
 }
 
+int sf_mpi__chk_type_handle(const char *fn, MPI_Datatype type)
+{
+    int err = sf_mpi__chk_init(fn);
+    if (err) {
+        return err;
+    }
+    if (!sf_mpi__type_ok(type)) {
+        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn, "invalid datatype");
+    }
+    return 0;
+}
+
 int sf_mpi__chk_buf(const char *fn, MPI_Comm comm, const void *buf, int count, MPI_Datatype type)
 {
     if (count < 0) {

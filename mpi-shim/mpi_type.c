@@ -7,29 +7,10 @@
 
 #include "mpi-shim/shim_int.h"
 
-static int chk_type_arg(const char *fn, MPI_Datatype type)
-{
-    int err = sf_mpi__chk_init(fn);
-    if (err) {
-        return err;
-    }
-    if (!sf_mpi__type_ok(type)) {
-        return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_TYPE, fn, "invalid datatype");
-    }
-    return 0;
-}
-
-#define SF_NULLARG(fn, p)                                                        \
-    do {                                                                         \
-        if ((p) == NULL) {                                                       \
-            return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, #p " is NULL"); \
-        }                                                                        \
-    } while (0)
-
 int PMPI_Type_size(MPI_Datatype datatype, int *size)
 {
     static const char fn[] = "MPI_Type_size";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -42,7 +23,7 @@ SF_MPI_ALIAS(Type_size);
 int PMPI_Type_size_x(MPI_Datatype datatype, MPI_Count *size)
 {
     static const char fn[] = "MPI_Type_size_x";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -55,7 +36,7 @@ SF_MPI_ALIAS(Type_size_x);
 int PMPI_Type_get_extent(MPI_Datatype datatype, MPI_Aint *lb, MPI_Aint *extent)
 {
     static const char fn[] = "MPI_Type_get_extent";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -70,7 +51,7 @@ SF_MPI_ALIAS(Type_get_extent);
 int PMPI_Type_get_extent_x(MPI_Datatype datatype, MPI_Count *lb, MPI_Count *extent)
 {
     static const char fn[] = "MPI_Type_get_extent_x";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -85,7 +66,7 @@ SF_MPI_ALIAS(Type_get_extent_x);
 int PMPI_Type_get_true_extent(MPI_Datatype datatype, MPI_Aint *true_lb, MPI_Aint *true_extent_)
 {
     static const char fn[] = "MPI_Type_get_true_extent";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -100,7 +81,7 @@ SF_MPI_ALIAS(Type_get_true_extent);
 int PMPI_Type_get_true_extent_x(MPI_Datatype datatype, MPI_Count *true_lb, MPI_Count *true_extent_)
 {
     static const char fn[] = "MPI_Type_get_true_extent_x";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -115,7 +96,7 @@ SF_MPI_ALIAS(Type_get_true_extent_x);
 int PMPI_Type_get_name(MPI_Datatype datatype, char *type_name, int *resultlen)
 {
     static const char fn[] = "MPI_Type_get_name";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -132,7 +113,7 @@ SF_MPI_ALIAS(Type_get_name);
 int PMPI_Type_set_name(MPI_Datatype datatype, const char *type_name)
 {
     static const char fn[] = "MPI_Type_set_name";
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -222,7 +203,7 @@ int PMPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count)
     static const char fn[] = "MPI_Get_count";
     SF_NULLARG(fn, status);
     SF_NULLARG(fn, count);
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -243,7 +224,7 @@ int PMPI_Get_elements_x(const MPI_Status *status, MPI_Datatype datatype, MPI_Cou
     static const char fn[] = "MPI_Get_elements_x";
     SF_NULLARG(fn, status);
     SF_NULLARG(fn, count);
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }
@@ -269,7 +250,7 @@ int PMPI_Status_set_elements_x(MPI_Status *status, MPI_Datatype datatype, MPI_Co
 {
     static const char fn[] = "MPI_Status_set_elements_x";
     SF_NULLARG(fn, status);
-    int err = chk_type_arg(fn, datatype);
+    int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
         return err;
     }

@@ -272,6 +272,16 @@ const char *sf_mpi__comm_name(MPI_Comm comm);
 int sf_mpi__chk_init(const char *fn);
 int sf_mpi__chk_comm(const char *fn, MPI_Comm comm);
 int sf_mpi__chk_type(const char *fn, MPI_Comm comm, MPI_Datatype type);
+/* A datatype handle for the datatype calls themselves: library initialised
+ * and a valid handle, committed or not (errors raised on MPI_COMM_WORLD). */
+int sf_mpi__chk_type_handle(const char *fn, MPI_Datatype type);
+/* Return MPI_ERR_ARG through the error handler when pointer p is NULL. */
+#define SF_NULLARG(fn, p)                                                        \
+    do {                                                                         \
+        if ((p) == NULL) {                                                       \
+            return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, #p " is NULL"); \
+        }                                                                        \
+    } while (0)
 int sf_mpi__chk_buf(const char *fn, MPI_Comm comm, const void *buf, int count, MPI_Datatype type);
 /* dest: a rank of comm or MPI_PROC_NULL; src may also be MPI_ANY_SOURCE */
 int sf_mpi__chk_dest(const char *fn, MPI_Comm comm, int dest);
