@@ -31,6 +31,6 @@ else
 sf_bench_deps = $(sf_bench_progs)
 endif
 .PHONY: bench
-bench: $(sf_bench_deps) launcher/sfrun runtime/sfd/sfd
+bench: $(sf_bench_deps) launcher/sfrun launcher/sfd/sfd
 	top_builddir='$(abs_top_builddir)' OMPI_MPIRUN='$(OMPI_MPIRUN)' \
 	  $(SHELL) $(srcdir)/bench/run.sh $(BENCH_ARGS)

@@ -295,7 +295,7 @@ static int cmd_query(const char *dir, const char *topic)
     struct stat st;
     char rec[sizeof(sock)];
     /* No record here but a hand-started daemon in its default state dir
-     * (DIR/sfd, runtime/sfd/sfd_int.h): ask that one. */
+     * (DIR/sfd, launcher/sfd/sfd_int.h): ask that one. */
     if (!(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) &&
         snprintf(rec, sizeof(rec), "%s/%s", dir, SF_CLUSTER_RECORD) < (int)sizeof(rec) &&
         access(rec, F_OK) != 0 &&

@@ -6,7 +6,7 @@
  *
  * Files in the cluster dir (DIR, mode 0700):
  *   DIR/cluster      the record sfrun/sf read (contract in
- *                    runtime/sfd/sfd_int.h): "node NAME STATE_DIR HOST:PORT"
+ *                    launcher/sfd/sfd_int.h): "node NAME STATE_DIR HOST:PORT"
  *   DIR/up           this module's own notes, one line each:
  *                    "mode loopback|netns", "port P", "key PATH",
  *                    "pid NAME PID STARTTIME" (STARTTIME: /proc/PID/stat

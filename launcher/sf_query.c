@@ -84,7 +84,7 @@ static int take_status(const struct sf_wire_msg *m, struct sf_rows *out)
     return 0;
 }
 
-/* sfd's STATUS lines (runtime/sfd/sfd_peer.c) are properties of the
+/* sfd's STATUS lines (launcher/sfd/sfd_peer.c) are properties of the
  * node itself ("node=NAME", "id=..", "port=..", "slots=..", "ranks=..")
  * plus "peer=NAME ID HOST:PORT k=v ..." and "job=ID k=v ... ROLE" rows
  * with positional fields. Rewrite them into this file's row form: a

@@ -72,8 +72,8 @@ char *sfrun_find_sfd(const char *self_dir)
         }
         return strdup(env);
     }
-    /* Installed next to sfrun; in the build tree under runtime/sfd/. */
-    const char *rel[] = {"sfd", "../runtime/sfd/sfd"};
+    /* Installed next to sfrun; in the build tree under sfd/. */
+    const char *rel[] = {"sfd", "sfd/sfd"};
     for (size_t i = 0; self_dir != NULL && i < sizeof(rel) / sizeof(rel[0]); i++) {
         char *p = join(self_dir, rel[i]);
         if (p != NULL && is_exec_file(p)) {
@@ -88,7 +88,7 @@ char *sfrun_find_sfd(const char *self_dir)
     free(p);
     fprintf(stderr,
             "sfrun: cannot find the Starfish daemon 'sfd' (looked next to sfrun in %s, in "
-            "../runtime/sfd/ of a build tree and in %s); set SF_SFD to its path\n",
+            "sfd/ of a build tree and in %s); set SF_SFD to its path\n",
             self_dir != NULL ? self_dir : "?", SF_BINDIR);
     return NULL;
 }

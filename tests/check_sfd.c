@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 static const struct sf_sfd_place_node three[] = {{"n1", 2}, {"n2", 2}, {"n3", 2}};
 

@@ -4,7 +4,7 @@
 # fails or the script is interrupted. Sourced after tests/lib.sh. POSIX sh.
 SF=$top_builddir/launcher/sf
 FAKE_SFD=$top_builddir/tests/cluster/fake_sfd
-REAL_SFD=$top_builddir/runtime/sfd/sfd
+REAL_SFD=$top_builddir/launcher/sfd/sfd
 CDIR=$TMP/c
 export SF_CLUSTER_DIR="$CDIR"
 # Never pick up a cluster the user has running.

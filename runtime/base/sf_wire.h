@@ -58,7 +58,7 @@ enum sf_wire_op {
     /* both ways */
     SF_OP_GOODBYE = 15,      /* orderly close; reason */
     /* sfd <-> sfd (control port, every frame followed by a MAC, see
-     * runtime/sfd/sfd_auth.c). 16..39 belong to the daemons. */
+     * launcher/sfd/sfd_auth.c). 16..39 belong to the daemons. */
     SF_OP_PEER_HELLO = 16,     /* connector's nonce */
     SF_OP_PEER_CHALLENGE = 17, /* acceptor's nonce */
     SF_OP_PEER_JOIN = 18,      /* node id, incarnation, name, port, slots, version */

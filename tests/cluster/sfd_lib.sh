@@ -1,7 +1,7 @@
 # Helpers of the sfd cluster tests: daemons on free loopback ports with
 # private state dirs under $TMP, their status, cleanup by pid and marker.
 # Sourced after tests/lib.sh, not run. POSIX sh.
-SFD=$top_builddir/runtime/sfd/sfd
+SFD=$top_builddir/launcher/sfd/sfd
 POKE=$top_builddir/tests/cluster/sfd_poke
 RING=$top_builddir/examples/ring
 "$SFRUN" --help 2>&1 | grep -q -- '--cluster' || { echo "SKIP: sfrun has no --cluster"; exit 77; }

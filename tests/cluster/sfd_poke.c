@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "runtime/base/sf_wire.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 static int dial_tcp(const char *target)
 {

@@ -16,7 +16,7 @@
 
 #include "runtime/base/sf_crc.h"
 #include "runtime/base/base_int.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 /* Seal raw frames in data[0..size) as the member peer would: rewrite each
  * header's sequence and CRC, append the MAC. Returns a malloc'd buffer. */

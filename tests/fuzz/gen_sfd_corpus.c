@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 static uint8_t out[1 << 16];
 static size_t outlen;

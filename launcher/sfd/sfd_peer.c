@@ -23,7 +23,7 @@
 #include "config.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 #define PC_HANDSHAKE_MS 3000 /* a connection must become a member this fast */
 #define SEED_RETRY_MS 500

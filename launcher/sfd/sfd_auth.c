@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "runtime/base/sf_err.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 int sf_sfd__auth_global_init(void)
 {

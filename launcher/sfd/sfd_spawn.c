@@ -19,7 +19,7 @@
 #include "runtime/base/sf_env.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 int sf_sfd__topo_init(struct sf_sfd *sfd)
 {

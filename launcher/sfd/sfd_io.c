@@ -10,7 +10,7 @@
 
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 static void flow(struct sf_sfd_job *job, bool pause);
 static bool congested(struct sf_sfd_job *job, size_t limit);

@@ -3,7 +3,7 @@
  * Data only. */
 #include <stddef.h>
 
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 static const struct sf_tun sfd_tun_items[] = {
     {"kill_grace", SF_TUN_DOUBLE, "2s",

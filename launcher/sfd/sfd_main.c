@@ -17,7 +17,7 @@
 #include "config.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 static void usage(FILE *out)
 {
@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "usage: sfd --embedded --fd N   serve one sfrun over inherited socket N\n"
             "       sfd --listen [--state-dir DIR] [--port P] [--bind ADDR] [--name NAME]\n"
             "                    [--join HOST:PORT]... [--cluster-key FILE] [--no-autodiscover]\n"
-            "                                cluster daemon (see runtime/sfd/sfd_int.h for the\n"
+            "                                cluster daemon (see launcher/sfd/sfd_int.h for the\n"
             "                                files in DIR; the key is created if absent)\n"
             "       sfd --params            print tunables (SF_SFD_*)\n"
             "       sfd --version\n");

@@ -12,7 +12,7 @@
 
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 int sf_sfd__txq_flush(struct sf_loop *loop, int fd, struct sf_sfd_txq *q)
 {

@@ -17,7 +17,7 @@
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
 #include "runtime/net/sf_net.h"
-#include "runtime/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_int.h"
 
 #define SFD_MAX_RANKS 65536
 

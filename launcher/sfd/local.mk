@@ -1,32 +1,32 @@
-# runtime/sfd: build fragment (included by the top Makefile.am).
+# launcher/sfd: build fragment (included by the top Makefile.am).
 # sfd links the convenience libraries statically, so the binary in the build
 # tree is the real program (no libtool wrapper) and sfrun can exec it.
-bin_PROGRAMS += runtime/sfd/sfd
-runtime_sfd_sfd_SOURCES = \
-	runtime/sfd/sfd_int.h \
-	runtime/sfd/sfd_main.c \
-	runtime/sfd/sfd_tun.c \
-	runtime/sfd/sfd_client.c \
-	runtime/sfd/sfd_job.c \
-	runtime/sfd/sfd_spawn.c \
-	runtime/sfd/sfd_io.c \
-	runtime/sfd/sfd_auth.c \
-	runtime/sfd/sfd_place.c \
-	runtime/sfd/sfd_peer.c
-runtime_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
-runtime_sfd_sfd_LDADD = libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
+bin_PROGRAMS += launcher/sfd/sfd
+launcher_sfd_sfd_SOURCES = \
+	launcher/sfd/sfd_int.h \
+	launcher/sfd/sfd_main.c \
+	launcher/sfd/sfd_tun.c \
+	launcher/sfd/sfd_client.c \
+	launcher/sfd/sfd_job.c \
+	launcher/sfd/sfd_spawn.c \
+	launcher/sfd/sfd_io.c \
+	launcher/sfd/sfd_auth.c \
+	launcher/sfd/sfd_place.c \
+	launcher/sfd/sfd_peer.c
+launcher_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
+launcher_sfd_sfd_LDADD = libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
 # The daemon's code without its entry point, for the tests and the fuzz
 # target below (compiled again per program: automake per-target flags).
-sf_sfd_core = runtime/sfd/sfd_tun.c runtime/sfd/sfd_client.c runtime/sfd/sfd_job.c \
-	runtime/sfd/sfd_spawn.c runtime/sfd/sfd_io.c runtime/sfd/sfd_auth.c \
-	runtime/sfd/sfd_place.c runtime/sfd/sfd_peer.c
+sf_sfd_core = launcher/sfd/sfd_tun.c launcher/sfd/sfd_client.c launcher/sfd/sfd_job.c \
+	launcher/sfd/sfd_spawn.c launcher/sfd/sfd_io.c launcher/sfd/sfd_auth.c \
+	launcher/sfd/sfd_place.c launcher/sfd/sfd_peer.c
 sf_sfd_libs = libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
 # Check suite: placement and the MAC layer.
 check_PROGRAMS += tests/check_sfd
 TESTS += tests/check_sfd
-tests_check_sfd_SOURCES = tests/check_sfd.c runtime/sfd/sfd_auth.c runtime/sfd/sfd_place.c
+tests_check_sfd_SOURCES = tests/check_sfd.c launcher/sfd/sfd_auth.c launcher/sfd/sfd_place.c
 tests_check_sfd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_sfd_LDADD = libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
 
@@ -36,7 +36,7 @@ check_PROGRAMS += tests/fuzz/replay_sfd tests/fuzz/gen_sfd_corpus
 tests_fuzz_replay_sfd_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_sfd.c $(sf_sfd_core)
 tests_fuzz_replay_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
 tests_fuzz_replay_sfd_LDADD = $(sf_sfd_libs)
-tests_fuzz_gen_sfd_corpus_SOURCES = tests/fuzz/gen_sfd_corpus.c runtime/sfd/sfd_auth.c
+tests_fuzz_gen_sfd_corpus_SOURCES = tests/fuzz/gen_sfd_corpus.c launcher/sfd/sfd_auth.c
 tests_fuzz_gen_sfd_corpus_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 tests_fuzz_gen_sfd_corpus_LDADD = libsfbase.la $(SODIUM_LIBS)
 TESTS += tests/fuzz/run-sfd.sh
@@ -44,7 +44,7 @@ EXTRA_DIST += tests/fuzz/run-sfd.sh tests/fuzz/corpus/sfd
 
 # Cluster tests: real daemons on loopback ports, each with its own state dir.
 check_PROGRAMS += tests/cluster/sfd_poke
-tests_cluster_sfd_poke_SOURCES = tests/cluster/sfd_poke.c runtime/sfd/sfd_auth.c
+tests_cluster_sfd_poke_SOURCES = tests/cluster/sfd_poke.c launcher/sfd/sfd_auth.c
 tests_cluster_sfd_poke_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 tests_cluster_sfd_poke_LDADD = libsfbase.la $(SODIUM_LIBS)
 sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh
