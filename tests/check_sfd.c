@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "launcher/sfd/sfd_int.h"
+#include "runtime/base/sf_err.h"
 
 static const struct sf_sfd_place_node three[] = {{"n1", 2}, {"n2", 2}, {"n3", 2}};
 
@@ -218,6 +219,102 @@ START_TEST(key_file)
 }
 END_TEST
 
+/* ---- node record and beacon ---- */
+
+static const char good_rec[] = "sfnode1 id=0123456789abcdef inc=fedcba9876543210 name=n1 "
+                               "host=10.0.0.1 port=7300 slots=4 ranks=2 load=150 version=0.1.0";
+
+START_TEST(record_roundtrip)
+{
+    struct sf_sfd_record r, again;
+    ck_assert_int_eq(sf_sfd__record_parse((const uint8_t *)good_rec, strlen(good_rec), &r), 0);
+    ck_assert_uint_eq(r.id, 0x0123456789abcdefull);
+    ck_assert_uint_eq(r.inc, 0xfedcba9876543210ull);
+    ck_assert_str_eq(r.name, "n1");
+    ck_assert_str_eq(r.host, "10.0.0.1");
+    ck_assert_uint_eq(r.port, 7300);
+    ck_assert_int_eq(r.slots, 4);
+    ck_assert_int_eq(r.ranks, 2);
+    ck_assert_uint_eq(r.load, 150);
+    ck_assert_str_eq(r.version, "0.1.0");
+    char text[SFD_RECORD_MAX + 1];
+    int n = sf_sfd__record_format(&r, text, sizeof(text));
+    ck_assert_int_eq(n, (int)strlen(good_rec));
+    ck_assert_str_eq(text, good_rec);
+    ck_assert_int_eq(sf_sfd__record_parse((const uint8_t *)text, (size_t)n, &again), 0);
+    ck_assert_mem_eq(&r, &again, sizeof(r));
+}
+END_TEST
+
+START_TEST(record_rejects)
+{
+    static const char *const bad[] = {
+        "",
+        "sfnode2 id=0123456789abcdef inc=fedcba9876543210 name=n1 host=h port=1 slots=1 "
+        "ranks=0 load=0 version=v",
+        /* short id, port 0, port too big, zero slots, a field missing,
+         * a trailing field, fields swapped, a space doubled, upper-case hex */
+        "sfnode1 id=0123 inc=fedcba9876543210 name=n1 host=h port=1 slots=1 ranks=0 load=0 "
+        "version=v",
+        "sfnode1 id=0123456789abcdef inc=fedcba9876543210 name=n1 host=h port=0 slots=1 "
+        "ranks=0 load=0 version=v",
+        "sfnode1 id=0123456789abcdef inc=fedcba9876543210 name=n1 host=h port=65536 slots=1 "
+        "ranks=0 load=0 version=v",
+        "sfnode1 id=0123456789abcdef inc=fedcba9876543210 name=n1 host=h port=1 slots=0 "
+        "ranks=0 load=0 version=v",
+        "sfnode1 id=0123456789abcdef inc=fedcba9876543210 name=n1 host=h port=1 slots=1 "
+        "ranks=0 load=0",
+        "sfnode1 id=0123456789abcdef inc=fedcba9876543210 name=n1 host=h port=1 slots=1 "
+        "ranks=0 load=0 version=v x=1",
+        "sfnode1 inc=fedcba9876543210 id=0123456789abcdef name=n1 host=h port=1 slots=1 "
+        "ranks=0 load=0 version=v",
+        "sfnode1 id=0123456789abcdef  inc=fedcba9876543210 name=n1 host=h port=1 slots=1 "
+        "ranks=0 load=0 version=v",
+        "sfnode1 id=0123456789ABCDEF inc=fedcba9876543210 name=n1 host=h port=1 slots=1 "
+        "ranks=0 load=0 version=v",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sf_sfd_record r;
+        ck_assert_msg(sf_sfd__record_parse((const uint8_t *)bad[i], strlen(bad[i]), &r) ==
+                          SF_ERR_PROTO,
+                      "accepted: %s", bad[i]);
+    }
+    /* A control byte inside a value, and a NUL. */
+    char text[sizeof(good_rec)];
+    memcpy(text, good_rec, sizeof(good_rec));
+    char *nm = strstr(text, "name=n1") + 5;
+    struct sf_sfd_record r;
+    *nm = '\n';
+    ck_assert_int_eq(sf_sfd__record_parse((const uint8_t *)text, strlen(good_rec), &r),
+                     SF_ERR_PROTO);
+    *nm = '\0';
+    ck_assert_int_eq(sf_sfd__record_parse((const uint8_t *)text, strlen(good_rec), &r),
+                     SF_ERR_PROTO);
+}
+END_TEST
+
+START_TEST(beacon_codec)
+{
+    ck_assert_int_eq(sf_sfd__auth_global_init(), 0);
+    uint8_t key[SFD_KEY_LEN] = {7}, other[SFD_KEY_LEN] = {8};
+    uint8_t b[SFD_BEACON_LEN];
+    sf_sfd__beacon_encode(key, 0x1122334455667788ull, 42, 7300, b);
+    uint64_t id, inc;
+    uint16_t port;
+    ck_assert_int_eq(sf_sfd__beacon_decode(key, b, sizeof(b), &id, &inc, &port), 0);
+    ck_assert_uint_eq(id, 0x1122334455667788ull);
+    ck_assert_uint_eq(inc, 42);
+    ck_assert_uint_eq(port, 7300);
+    ck_assert_int_eq(sf_sfd__beacon_decode(other, b, sizeof(b), &id, &inc, &port), -EACCES);
+    ck_assert_int_eq(sf_sfd__beacon_decode(key, b, sizeof(b) - 1, &id, &inc, &port),
+                     SF_ERR_PROTO);
+    b[21] ^= 1; /* the port, under the MAC */
+    ck_assert_int_eq(sf_sfd__beacon_decode(key, b, sizeof(b), &id, &inc, &port), -EACCES);
+    sf_sfd__beacon_encode(key, 1, 2, 0, b);
+    ck_assert_int_eq(sf_sfd__beacon_decode(key, b, sizeof(b), &id, &inc, &port), SF_ERR_PROTO);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sfd");
@@ -235,6 +332,12 @@ int main(void)
     tcase_add_test(tc, auth_wrong_key_and_tamper);
     tcase_add_test(tc, auth_datagram);
     tcase_add_test(tc, key_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("record");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, record_roundtrip);
+    tcase_add_test(tc, record_rejects);
+    tcase_add_test(tc, beacon_codec);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);

@@ -12,21 +12,25 @@ launcher_sfd_sfd_SOURCES = \
 	launcher/sfd/sfd_io.c \
 	launcher/sfd/sfd_auth.c \
 	launcher/sfd/sfd_place.c \
-	launcher/sfd/sfd_peer.c
+	launcher/sfd/sfd_peer.c \
+	launcher/sfd/sfd_record.c \
+	launcher/sfd/sfd_dht.c
 launcher_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
-launcher_sfd_sfd_LDADD = libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
+launcher_sfd_sfd_LDADD = libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
 # The daemon's code without its entry point, for the tests and the fuzz
 # target below (compiled again per program: automake per-target flags).
 sf_sfd_core = launcher/sfd/sfd_tun.c launcher/sfd/sfd_client.c launcher/sfd/sfd_job.c \
 	launcher/sfd/sfd_spawn.c launcher/sfd/sfd_io.c launcher/sfd/sfd_auth.c \
-	launcher/sfd/sfd_place.c launcher/sfd/sfd_peer.c
-sf_sfd_libs = libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
+	launcher/sfd/sfd_place.c launcher/sfd/sfd_peer.c launcher/sfd/sfd_record.c \
+	launcher/sfd/sfd_dht.c
+sf_sfd_libs = libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
-# Check suite: placement and the MAC layer.
+# Check suite: placement, the MAC layer, node records and beacons.
 check_PROGRAMS += tests/check_sfd
 TESTS += tests/check_sfd
-tests_check_sfd_SOURCES = tests/check_sfd.c launcher/sfd/sfd_auth.c launcher/sfd/sfd_place.c
+tests_check_sfd_SOURCES = tests/check_sfd.c launcher/sfd/sfd_auth.c launcher/sfd/sfd_place.c \
+	launcher/sfd/sfd_record.c
 tests_check_sfd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_sfd_LDADD = libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
 
@@ -47,7 +51,8 @@ check_PROGRAMS += tests/cluster/sfd_poke
 tests_cluster_sfd_poke_SOURCES = tests/cluster/sfd_poke.c launcher/sfd/sfd_auth.c
 tests_cluster_sfd_poke_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 tests_cluster_sfd_poke_LDADD = libsfbase.la $(SODIUM_LIBS)
-sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh
+sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh \
+	tests/cluster/sfd_dht.sh
 TESTS += $(sf_sfd_cluster_tests)
 EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
 
@@ -56,15 +61,41 @@ EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
 .PHONY: fuzz-sfd
 if HAVE_CLANG
 fuzz-sfd: tests/fuzz/fuzz-sfd
-tests/fuzz/fuzz-sfd: $(srcdir)/tests/fuzz/fuzz_sfd.c $(sf_sfd_core:%=$(srcdir)/%) libsfnet.la libsfbase.la
+tests/fuzz/fuzz-sfd: $(srcdir)/tests/fuzz/fuzz_sfd.c $(sf_sfd_core:%=$(srcdir)/%) libsfdht.la libsfnet.la libsfbase.la
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
 	  $(HWLOC_CFLAGS) $(SODIUM_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_sfd.c \
-	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsfnet.a .libs/libsfbase.a $(FABRIC_LIBS) \
+	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsfdht.a .libs/libsfnet.a .libs/libsfbase.a $(FABRIC_LIBS) \
 	  $(HWLOC_LIBS) $(SODIUM_LIBS) -lutil -lpthread
 CLEANFILES += tests/fuzz/fuzz-sfd
 else
 fuzz-sfd:
 	@echo "fuzz-sfd needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif
+
+# Fuzz target for the node record (DHT) and the LAN beacon decoders; make
+# check replays its corpus; make fuzz-sfd-record builds the libFuzzer binary.
+# Run: tests/fuzz/fuzz-sfd-record -max_total_time=120 NEWDIR $(srcdir)/tests/fuzz/corpus/sfd_record
+FUZZ_SFD_RECORD_SRCS = tests/fuzz/fuzz_sfd_record.c launcher/sfd/sfd_record.c \
+	launcher/sfd/sfd_auth.c
+check_PROGRAMS += tests/fuzz/replay_sfd_record
+tests_fuzz_replay_sfd_record_SOURCES = tests/fuzz/replay.c $(FUZZ_SFD_RECORD_SRCS)
+tests_fuzz_replay_sfd_record_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_replay_sfd_record_LDADD = libsfbase.la $(SODIUM_LIBS)
+TESTS += tests/fuzz/run-sfd-record.sh
+EXTRA_DIST += tests/fuzz/run-sfd-record.sh tests/fuzz/corpus/sfd_record
+.PHONY: fuzz-sfd-record
+if HAVE_CLANG
+fuzz-sfd-record: tests/fuzz/fuzz-sfd-record
+tests/fuzz/fuzz-sfd-record: $(FUZZ_SFD_RECORD_SRCS:%=$(srcdir)/%) libsfbase.la
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  $(SODIUM_CFLAGS) -o $@ $(FUZZ_SFD_RECORD_SRCS:%=$(srcdir)/%) .libs/libsfbase.a \
+	  $(SODIUM_LIBS)
+CLEANFILES += tests/fuzz/fuzz-sfd-record
+else
+fuzz-sfd-record:
+	@echo "fuzz-sfd-record needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif

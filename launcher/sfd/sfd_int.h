@@ -65,6 +65,7 @@
 
 struct sf_sfd_job;
 struct sf_sfd_peer;
+struct sf_sfd_dht;
 
 /* Tunables of module "sfd" (SF_SFD_<NAME>). */
 struct sf_sfd_tun {
@@ -73,6 +74,8 @@ struct sf_sfd_tun {
     bool stdout_pty;     /* rank stdout is a raw pty (line-buffered stdio) */
     double fail_timeout; /* seconds of silence before a peer is declared gone */
     double keepalive;    /* seconds between keep-alives to each peer */
+    double record_ttl;   /* seconds a node record outlives its last refresh */
+    int discovery_port;  /* UDP port of LAN beacons */
 };
 extern const struct sf_tun_table sf_sfd__tun_table;
 
@@ -258,6 +261,8 @@ struct sf_sfd {
     uint64_t last_ping, last_seed_try;
     unsigned long drops[SFD_DROP_COUNT];
     unsigned long peers_gone, jobs_run;
+    bool autodiscover;      /* LAN beacons (off: --no-autodiscover) */
+    struct sf_sfd_dht *dht; /* DHT node, records and beacons; NULL if off */
 };
 
 /* sfd_txq: queued writes. send appends (writing at once when the queue is
@@ -363,7 +368,44 @@ struct sf_sfd_place_req {
 int sf_sfd__place(const struct sf_sfd_place_node *nodes, int nnodes,
                   const struct sf_sfd_place_req *req, int *rank_node, char *err, size_t errlen);
 
+/* sfd_record.c: the node record published in the DHT and the LAN beacon
+ * (formats in the file's header). Decoders validate everything first. */
+#define SFD_RECORD_MAX 512 /* = SF_DHT_VALUE_MAX */
+#define SFD_SLOTS_MAX (1 << 20)
+#define SFD_BEACON_LEN (22 + SFD_MAC_LEN)
+struct sf_sfd_record {
+    uint64_t id, inc;
+    char name[SFD_NAME_MAX];
+    char host[64]; /* control/fabric address, numeric */
+    uint16_t port; /* control port (TCP) and DHT port (UDP) */
+    int slots, ranks;
+    unsigned load; /* 1-minute load average x 100 */
+    char version[32];
+};
+/* Length written (no NUL counted), or -ENOSPC. */
+int sf_sfd__record_format(const struct sf_sfd_record *r, char *out, size_t cap);
+/* 0 or SF_ERR_PROTO. */
+int sf_sfd__record_parse(const uint8_t *buf, size_t len, struct sf_sfd_record *r);
+void sf_sfd__beacon_encode(const uint8_t key[SFD_KEY_LEN], uint64_t id, uint64_t inc,
+                           uint16_t port, uint8_t out[SFD_BEACON_LEN]);
+/* 0, SF_ERR_PROTO (malformed) or -EACCES (not signed with our key). */
+int sf_sfd__beacon_decode(const uint8_t key[SFD_KEY_LEN], const uint8_t *buf, size_t len,
+                          uint64_t *id, uint64_t *inc, uint16_t *port);
+
+/* sfd_dht.c: the daemon's DHT node (UDP on the control port's number),
+ * its node record, discovery of members from the records, LAN beacons.
+ * start after the control port listens; tick from the membership timer;
+ * peer_gone when membership drops a node; stop on exit (deletes our
+ * record, says goodbye). */
+int sf_sfd__dht_start(struct sf_sfd *sfd);
+void sf_sfd__dht_tick(struct sf_sfd *sfd, uint64_t now);
+void sf_sfd__dht_peer_gone(struct sf_sfd *sfd, uint64_t id, uint64_t inc, bool left);
+void sf_sfd__dht_stop(struct sf_sfd *sfd);
+void sf_sfd__dht_status(struct sf_sfd *sfd, void (*line)(void *arg, const char *text), void *arg);
+
 /* sfd_peer.c: the control port, membership and failure detection. */
+/* Connect to another daemon's control port ("HOST:PORT") and join it. */
+int sf_sfd__peer_dial(struct sf_sfd *sfd, const char *target);
 struct sf_sfd_pconn *sf_sfd__pconn_new(struct sf_sfd *sfd, int fd, bool outgoing);
 void sf_sfd__pconn_close(struct sf_sfd_pconn *pc);
 /* Handle the frames buffered in pc->rbuf; false if pc was closed. */

@@ -138,6 +138,7 @@ int main(int argc, char **argv)
     sfd->unix_fd = sfd->tcp_fd = -1;
     sfd->next_job = 1;
     sfd->port = SFD_DEFAULT_PORT;
+    sfd->autodiscover = true;
     if (sf_tun_load(&sf_sfd__tun_table, &sfd->tun) != 0) {
         return 1;
     }
@@ -155,8 +156,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--listen") == 0) {
             listen_mode = true;
         } else if (strcmp(a, "--no-autodiscover") == 0) {
-            /* LAN autodiscovery is not implemented: peers come from --join
-             * and gossip only, which is what this flag asks for. */
+            sfd->autodiscover = false;
         } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
             free(sfd->state_dir);
             sfd->state_dir = strdup(argv[++i]);

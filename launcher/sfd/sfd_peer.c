@@ -269,6 +269,11 @@ static int dial(struct sf_sfd *sfd, const char *target)
     return 0;
 }
 
+int sf_sfd__peer_dial(struct sf_sfd *sfd, const char *target)
+{
+    return dial(sfd, target);
+}
+
 /* ------------------------------------------------------------------ */
 /* membership */
 
@@ -315,6 +320,7 @@ static void declare_gone(struct sf_sfd *sfd, struct sf_sfd_peer *p, const char *
         pc_close(pc);
     }
     sfd->peers_gone++;
+    sf_sfd__dht_peer_gone(sfd, p->id, p->inc, false);
     if (tell) {
         tell_all(sfd, SF_OP_PEER_GONE, p, why);
     }
@@ -509,6 +515,7 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
             on_peer_gone(pc, m);
             return;
         case SF_OP_GOODBYE:
+            sf_sfd__dht_peer_gone(sfd, pc->peer->id, pc->peer->inc, true);
             declare_gone(sfd, pc->peer, "left (goodbye)", false);
             return;
         case SF_OP_SPAWN:
@@ -772,6 +779,7 @@ static void on_tick(struct sf_loop *loop, void *arg)
             dial(sfd, sfd->seeds[i]);
         }
     }
+    sf_sfd__dht_tick(sfd, now);
     sf_loop_timer(loop, TICK_MS, on_tick, sfd, &sfd->tick);
 }
 
@@ -942,6 +950,9 @@ int sf_sfd__peer_start(struct sf_sfd *sfd)
         SF_ERR("cannot listen on %s/sfd.sock: %s", sfd->state_dir, sf_strerror(rc));
         return rc;
     }
+    if ((rc = sf_sfd__dht_start(sfd)) != 0) {
+        return rc;
+    }
     char text[160];
     snprintf(text, sizeof(text), "%d\n", (int)getpid());
     write_file(sfd->state_dir, "sfd.pid", text, 0644);
@@ -959,6 +970,7 @@ int sf_sfd__peer_start(struct sf_sfd *sfd)
 
 void sf_sfd__peer_stop(struct sf_sfd *sfd)
 {
+    sf_sfd__dht_stop(sfd);
     while (sfd->peers != NULL) {
         struct sf_sfd_peer *p = sfd->peers;
         sfd->peers = p->next;
@@ -1021,6 +1033,17 @@ static void add_line(char ***v, size_t *n, const char *fmt, ...)
     }
 }
 
+struct status_acc {
+    char ***v;
+    size_t *n;
+};
+
+static void status_dht_line(void *arg, const char *text)
+{
+    struct status_acc *a = arg;
+    add_line(a->v, a->n, "%s", text);
+}
+
 void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n)
 {
     static const char *const drop_names[SFD_DROP_COUNT] = {
@@ -1048,6 +1071,8 @@ void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n)
     for (int i = 1; i < SFD_DROP_COUNT; i++) {
         add_line(out, n, "drop_%s=%lu", drop_names[i], sfd->drops[i]);
     }
+    struct status_acc acc = {out, n};
+    sf_sfd__dht_status(sfd, status_dht_line, &acc);
     uint64_t now = sf_now_ms();
     for (struct sf_sfd_peer *p = sfd->peers; p != NULL; p = p->next) {
         add_line(out, n, "peer=%s %016" PRIx64 " %s:%u slots=%d heard_ms=%llu", p->name, p->id,

@@ -19,6 +19,12 @@ static const struct sf_tun sfd_tun_items[] = {
      offsetof(struct sf_sfd_tun, fail_timeout)},
     {"keepalive", SF_TUN_DOUBLE, "0.25s", "interval of keep-alives between daemons",
      offsetof(struct sf_sfd_tun, keepalive)},
+    {"record_ttl", SF_TUN_DOUBLE, "10s",
+     "lifetime of a node's record in the DHT after the node stops refreshing it",
+     offsetof(struct sf_sfd_tun, record_ttl)},
+    {"discovery_port", SF_TUN_INT, "7399",
+     "UDP port of the LAN discovery beacons (multicast group 239.255.83.70)",
+     offsetof(struct sf_sfd_tun, discovery_port)},
 };
 const struct sf_tun_table sf_sfd__tun_table = {"sfd", sfd_tun_items,
                                                sizeof(sfd_tun_items) / sizeof(sfd_tun_items[0])};

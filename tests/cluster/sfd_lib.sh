@@ -8,6 +8,9 @@ RING=$top_builddir/examples/ring
 [ -x "$RING" ] || { echo "SKIP: examples/ring not built"; exit 77; }
 
 MARK=sfdclu$$
+# LAN beacons stay among this script's daemons (all on 127.0.0.1).
+SF_SFD_DISCOVERY_PORT=$((20000 + $$ % 20000))
+export SF_SFD_DISCOVERY_PORT
 pids=""
 cleanup() {
     for p in $pids; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
