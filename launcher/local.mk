@@ -10,6 +10,7 @@ launcher_sfrun_SOURCES = \
 	launcher/sfrun_args.c \
 	launcher/sfrun_paths.c \
 	launcher/sfrun_params.c \
+	launcher/sfrun_launch.c \
 	launcher/sf_hosts.c \
 	launcher/sf_cluster.c \
 	launcher/sf_keygen.c \
@@ -95,9 +96,9 @@ tests_cluster_fake_sfd_LDADD = libsfbase.la
 EXTRA_DIST += tests/lib-cluster.sh
 sf_cluster_tests = tests/cluster/keygen.sh tests/cluster/hostfile.sh tests/cluster/tools.sh \
 	tests/cluster/up.sh tests/cluster/netns.sh tests/cluster/sim.sh \
-	tests/cluster/netns-drills.sh
+	tests/cluster/netns-drills.sh tests/cluster/launch.sh
 TESTS += $(sf_cluster_tests)
-EXTRA_DIST += $(sf_cluster_tests)
+EXTRA_DIST += $(sf_cluster_tests) tests/cluster/launch-agent.sh
 
 # Host list parser fuzzing: make check replays the corpus through the
 # generic driver; make fuzz-hosts builds the libFuzzer binary (clang).

@@ -1,8 +1,9 @@
 /* sfrun (also mpirun/mpiexec): reaches a daemon (a running cluster's Unix
  * socket, a --sim-nodes cluster it starts for the job, or else a private
  * sfd on a socketpair), submits the job, streams its output, forwards
- * stdin and signals, and exits with the job's status. Starting daemons
- * over ssh or Slurm is not here yet. Single thread running an sf_loop. */
+ * stdin and signals, and exits with the job's status. With remote hosts
+ * and no cluster (or inside Slurm) it starts daemons for the job
+ * (sfrun_launch.c). Single thread running an sf_loop. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
 #include "runtime/base/sf_loop.h"
+#include "runtime/base/sf_tun.h"
 #include "runtime/base/sf_wire.h"
 
 extern char **environ;
@@ -59,6 +61,7 @@ struct sfrun {
     int term_signals;      /* SIGINT/TERM/HUP/QUIT seen */
     char **place;          /* placement opts "key=value" (owned) */
     size_t nplace;
+    struct sfrun_launch *launch; /* daemons started for this job, or NULL */
 };
 
 /* Above this many queued bytes to sfd, stdin is not read. */
@@ -579,6 +582,53 @@ static int start_sfd(struct sfrun *s, const char *sfd_path, const sigset_t *oldm
     return 0;
 }
 
+/* Start daemons for this job (hosts over the launch agent, or the Slurm
+ * allocation) and use the launched hub's hosts= list. 0, or an exit code
+ * after printing why. */
+static int launch(struct sfrun *s, const char *sfd_path)
+{
+    char err[1024], real[PATH_MAX];
+    char *hopt = NULL;
+    double wait = 30.0;
+    const char *w = getenv("SF_LAUNCH_WAIT");
+    if (w != NULL && (sf_tun_parse_seconds(w, &wait) != 0 || !(wait > 0))) {
+        fprintf(stderr, "sfrun: SF_LAUNCH_WAIT=%s is not a time; using 30 s\n", w);
+        wait = 30.0;
+    }
+    struct sfrun_launch_opts lo = {
+        .hosts = s->o.hosts.n > 0 ? &s->o.hosts : NULL,
+        .agent = s->o.launch_agent,
+        /* Remote hosts run sfd from the same path (as Open MPI's orted). */
+        .sfd = realpath(sfd_path, real) != NULL ? real : sfd_path,
+        .sig_fd = s->sig_fd,
+        .wait = wait,
+    };
+    int rc = sfrun_launch_up(&s->launch, &lo, &hopt, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "sfrun: %s\n", err);
+        return rc > 128 ? rc : SFRUN_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < s->nplace; i++) {
+        if (strncmp(s->place[i], "hosts=", 6) == 0) {
+            free(s->place[i]);
+            s->place[i] = hopt;
+            hopt = NULL;
+        }
+    }
+    if (hopt != NULL) {
+        char **nv = realloc(s->place, (s->nplace + 2) * sizeof(char *));
+        if (nv == NULL) {
+            free(hopt);
+            fprintf(stderr, "sfrun: out of memory\n");
+            return SFRUN_EXIT_INTERNAL;
+        }
+        s->place = nv;
+        s->place[s->nplace++] = hopt;
+        s->place[s->nplace] = NULL;
+    }
+    return 0;
+}
+
 /* Where the job goes (sfd_int.h's contract): --sim-nodes starts a private
  * cluster on loopback; --cluster DIR / $SF_CLUSTER name a daemon's state
  * dir (DIR/sfd.sock) or a cluster dir (DIR/cluster); otherwise the record
@@ -657,6 +707,17 @@ static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster
         if (fd < 0 && asked) {
             fprintf(stderr, "sfrun: --cluster %s: %s\n", dir, err);
             return SFRUN_EXIT_INTERNAL;
+        }
+        if (fd < 0 && sfrun_launch_wanted(&s->o.hosts)) {
+            int rc = launch(s, sfd_path);
+            if (rc != 0) {
+                return rc;
+            }
+            fd = sf_cluster_connect_unix(sfrun_launch_sock(s->launch));
+            if (fd < 0) {
+                fprintf(stderr, "sfrun: cannot reach the job's daemon: %s\n", sf_strerror(fd));
+                return SFRUN_EXIT_INTERNAL;
+            }
         }
     }
     if (fd >= 0) {
@@ -798,6 +859,7 @@ int main(int argc, char **argv)
     struct sf_cluster *sim = NULL;
     rc = find_cluster(s, sfd_path, &sim);
     if (rc > 0) {
+        sfrun_launch_down(s->launch, 2.0);
         return rc; /* message printed */
     }
     if (s->fd < 0) {
@@ -834,6 +896,7 @@ int main(int argc, char **argv)
     int ws;
     while (s->sfd_pid > 0 && waitpid(s->sfd_pid, &ws, 0) < 0 && errno == EINTR) {
     }
+    sfrun_launch_down(s->launch, 5.0);
     if (sim != NULL) {
         char err[512];
         if (sf_cluster_down(sim, 5.0, err, sizeof(err)) != 0) {

@@ -37,6 +37,11 @@ void sfrun_usage(FILE *out)
             "  --cluster DIR        use the cluster recorded in DIR (default: $SF_CLUSTER,\n"
             "                       $XDG_RUNTIME_DIR/starfish or /tmp/starfish-UID)\n"
             "  --sim-nodes K        start K daemons on loopback for this job only\n"
+            "  --launch-agent CMD   with hosts other than this one and no cluster running,\n"
+            "                       start a daemon on each for this job as `CMD HOST sh -c\n"
+            "                       ...` (default ssh; sfd at the same path there)\n"
+            "Inside a Slurm allocation (SLURM_JOB_ID set) with no cluster and no hosts,\n"
+            "  sfrun starts a daemon on every allocated node with srun for the job.\n"
             "  --ft abort           fault policy: a lost rank or node ends the job (the\n"
             "                       default and, for now, the only one)\n"
             "Accepted and ignored (Open MPI): --allow-run-as-root, --mca K V (warns),\n"
@@ -45,7 +50,10 @@ void sfrun_usage(FILE *out)
             "  the MPI_Abort code); 2 bad usage; 110 timeout; 126/127 program not\n"
             "  executable/not found; 1 launcher failure; 128+sig when sfrun got\n"
             "  SIGINT/SIGTERM/SIGHUP.\n"
-            "Environment: SF_SFD (daemon program), SF_LIBMPI_DIR (libmpi.so.40 directory).\n");
+            "Environment: SF_SFD (daemon program), SF_LIBMPI_DIR (libmpi.so.40 directory),\n"
+            "  SF_LAUNCH_ADDR (this host's address for launched daemons to join),\n"
+            "  SF_LAUNCH_WAIT (how long they may take to start, default 30 s),\n"
+            "  SF_NO_SLURM (ignore a Slurm allocation).\n");
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -187,6 +195,7 @@ enum opt_id {
     O_CLUSTER,
     O_SIMNODES,
     O_FT,
+    O_AGENT,
 };
 
 struct opt {
@@ -228,6 +237,7 @@ static const struct opt opts[] = {
     {"cluster", O_CLUSTER, 1},
     {"sim-nodes", O_SIMNODES, 1},
     {"ft", O_FT, 1},
+    {"launch-agent", O_AGENT, 1},
     {"use-hwthread-cpus", O_IGNORE0, 0},
 };
 
@@ -391,7 +401,17 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
                 return usage_error("--sim-nodes needs a number 1..64, got '%s'%s", args[0], "");
             }
             break;
+        case O_AGENT:
+            if (args[0][strspn(args[0], " \t")] == '\0') {
+                return usage_error("--launch-agent needs a command%s%s", "", "");
+            }
+            o->launch_agent = args[0];
+            break;
         case O_MCA:
+            if (strcmp(args[0], "plm_rsh_agent") == 0 && args[1][strspn(args[1], " \t")] != '\0') {
+                o->launch_agent = args[1]; /* Open MPI's name for --launch-agent */
+                break;
+            }
             fprintf(stderr, "sfrun: warning: ignoring Open MPI parameter --%s %s %s\n", op->name,
                     args[0], args[1]);
             break;

@@ -40,6 +40,7 @@ struct sfrun_opts {
     const char *cluster_dir;  /* --cluster DIR */
     int sim_nodes;            /* --sim-nodes K, 0 = no */
     const char *ft;           /* --ft policy ("abort") or NULL */
+    const char *launch_agent; /* --launch-agent CMD (default "ssh") */
     char **argv;              /* program and its arguments (points into main's argv) */
     int argc;
 };
@@ -66,6 +67,39 @@ char *sfrun_find_libmpi(const char *self_dir);
 /* Check that prog can be executed with the given PATH; 0, or
  * SFRUN_EXIT_NOTFOUND / SFRUN_EXIT_NOEXEC after printing a message. */
 int sfrun_check_program(const char *prog, const char *path);
+
+/* ---- daemons started for one job (sfrun_launch.c) ---------------------- */
+
+/* A private cluster for one job: a hub daemon here (a child of sfrun, the
+ * one sfrun submits to) plus one daemon per remote host, started over the
+ * launch agent (ssh) or, inside a Slurm allocation, by one srun step. All
+ * share a fresh key and a private state dir and are gone after
+ * sfrun_launch_down. */
+struct sfrun_launch;
+
+struct sfrun_launch_opts {
+    const struct sf_hostlist *hosts; /* agent mode: the hosts (NULL: Slurm) */
+    const char *agent;               /* "ssh" when NULL; split on blanks */
+    const char *sfd;                 /* the daemon program (same path remotely) */
+    int sig_fd;      /* sfrun's signalfd: INT/TERM/HUP abort the start-up */
+    double wait;     /* seconds for the daemons to start and join */
+};
+
+/* Should this job get its own daemons? Yes when a host of 'hosts' is not
+ * this machine, or (no hosts given) inside a Slurm allocation. */
+bool sfrun_launch_wanted(const struct sf_hostlist *hosts);
+/* Start them. On success *lp owns everything started, *hosts_opt is the
+ * "hosts=..." JOB_SUBMIT option to use (malloc'd; the hub itself runs
+ * ranks only when this host was listed). On failure everything started is
+ * stopped again and err says why. Returns 0, a negative code, or 128+sig
+ * when a signal interrupted the start-up. */
+int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o, char **hosts_opt,
+                    char *err, size_t errlen);
+/* The hub's Unix socket path (owned by l). */
+const char *sfrun_launch_sock(const struct sfrun_launch *l);
+/* Stop every daemon (remote ones by closing their agent's stdin, then
+ * signals after grace seconds), remove the state, free l. */
+void sfrun_launch_down(struct sfrun_launch *l, double grace);
 
 /* Print the rank-side and DHT tunables (sfrun_params.c). */
 void sfrun_print_params(FILE *out);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # sfrun placement flags end to end: hostfile errors name file and line and
 # exit 2 before anything starts; bad --host/--map-by/-N are usage errors;
-# placement without a cluster warns and runs here.
+# this host alone without a cluster runs here; a remote host that cannot
+# be reached fails.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
 
@@ -40,8 +41,11 @@ printf 'localhost slots=4\n' >"$hf"
 check "local hostfile without a cluster runs here" 0 $?
 check "both ranks ran" 2 "$(grep -c '^hi$' "$TMP/out")"
 check_nogrep "silently: this host was named" "warning" "$TMP/err"
-"$SFRUN" --host sf-elsewhere:2 -n 2 echo hi </dev/null >"$TMP/out" 2>"$TMP/err"
-check "remote host without a cluster runs here" 0 $?
-check "both ranks ran here" 2 "$(grep -c '^hi$' "$TMP/out")"
-check_grep "and says so" "no cluster is running.*sf-elsewhere ignored" "$TMP/err"
+# A remote host and no cluster: sfrun starts a daemon there over the
+# launch agent (tests/cluster/launch.sh); one that cannot be reached fails
+# the job before anything runs.
+"$SFRUN" --host sf-elsewhere:2 --launch-agent false -n 2 echo hi </dev/null >"$TMP/out" 2>"$TMP/err"
+check "unreachable remote host without a cluster: exit 1" 1 $?
+check_nogrep "nothing ran" "hi" "$TMP/out"
+check_grep "and says which host" "launch agent for host sf-elsewhere exited" "$TMP/err"
 finish

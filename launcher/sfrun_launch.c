@@ -1,0 +1,791 @@
+/* Daemons started for one job: a hub sfd here (sf_cluster_up, one node)
+ * and one sfd per remote host, over a launch agent (`ssh HOST cmd`, as
+ * Open MPI's rsh launcher) or inside a Slurm allocation by one srun step
+ * over every allocated node. Does not place or run the job (the hub does),
+ * nor join a cluster that is already up. Single-threaded (sfrun's thread).
+ *
+ * Each remote daemon runs under a small sh watchdog (remote_script) that
+ * reads the job's key from its stdin, starts sfd with a private state dir
+ * joining the hub, says "sfd-up NAME" on stdout, and when its stdin ends
+ * (sfrun closed it, or died, or ssh/srun lost it) stops sfd and removes
+ * the state dir. So no daemon outlives the job, even after kill -9 of sfrun. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "launcher/sfrun_int.h"
+#include "runtime/base/sf_err.h"
+
+#define HUB_NAME "sfrun-hub" /* the hub's node name when it runs no ranks */
+#define LAUNCH_MAX_AGENTS 1024
+
+/* One agent process: ssh (one per host) or srun (one for all nodes). */
+struct agent {
+    pid_t pid;     /* 0 once reaped */
+    int in_fd;     /* its stdin (key, then held open), -1 when closed */
+    int out_fd;    /* its stdout ("sfd-up NAME" lines), -1 at EOF */
+    char what[300]; /* "host NAME" or "srun" for messages */
+    int expect;    /* daemons it starts */
+    int up;        /* "sfd-up" lines seen */
+    char line[512];
+    size_t llen;
+};
+
+struct sfrun_launch {
+    struct sf_cluster hub; /* transient one-node cluster: the hub */
+    bool hub_up;
+    uint8_t key[SF_KEY_LEN];
+    struct agent *ag;
+    size_t nag;
+    int nremote; /* daemons started through agents */
+};
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool in_slurm(void)
+{
+    const char *id = getenv("SLURM_JOB_ID");
+    const char *nl = getenv("SLURM_JOB_NODELIST");
+    return id != NULL && id[0] != '\0' && nl != NULL && nl[0] != '\0';
+}
+
+/* This machine by name: localhost, a loopback address, or our host name
+ * (short or full). */
+static bool is_local_host(const char *h)
+{
+    char self[256] = "";
+    if (strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0) {
+        return true;
+    }
+    if (gethostname(self, sizeof(self) - 1) != 0) {
+        return false;
+    }
+    size_t sl = strcspn(self, ".");
+    size_t hl = strcspn(h, ".");
+    return strcmp(h, self) == 0 || (strchr(h, '.') == NULL && hl == sl && strncmp(h, self, sl) == 0);
+}
+
+bool sfrun_launch_wanted(const struct sf_hostlist *hosts)
+{
+    if (hosts->n == 0) {
+        return in_slurm() && getenv("SF_NO_SLURM") == NULL;
+    }
+    for (size_t i = 0; i < hosts->n; i++) {
+        if (!is_local_host(hosts->v[i].name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- strings ---------------------------------------------------------- */
+
+/* Growable string; on ENOMEM it stays NULL and every append is a no-op. */
+struct str {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void s_add(struct str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_add(struct str *s, const char *fmt, ...)
+{
+    if (s->oom) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || s->len + (size_t)n + 1 > s->cap) {
+        size_t nc = (s->len + (size_t)(n < 0 ? 0 : n) + 1) * 2 + 64;
+        char *np = realloc(s->p, nc);
+        if (n < 0 || np == NULL) {
+            free(s->p);
+            s->p = NULL;
+            s->oom = true;
+            return;
+        }
+        s->p = np;
+        s->cap = nc;
+    }
+    va_start(ap, fmt);
+    vsnprintf(s->p + s->len, s->cap - s->len, fmt, ap);
+    va_end(ap);
+    s->len += (size_t)n;
+}
+
+/* Append v as one single-quoted sh word. */
+static void s_quote(struct str *s, const char *v)
+{
+    s_add(s, "'");
+    for (const char *c = v; *c; c++) {
+        if (*c == '\'') {
+            s_add(s, "'\\''");
+        } else {
+            s_add(s, "%c", *c);
+        }
+    }
+    s_add(s, "'");
+}
+
+/* The watchdog each remote daemon runs under (POSIX sh; see the file's
+ * header). name_expr is a quoted literal (agent) or "$SLURMD_NODENAME"
+ * (srun: the same script on every node). The sfd.addr wait is bounded
+ * (30 s) and stops early when sfd dies. */
+static char *remote_script(const char *name_expr, const char *jobdir, const char *sfd,
+                           const char *hub)
+{
+    struct str s = {0};
+    s_add(&s, "umask 077; n=%s; d=", name_expr);
+    s_quote(&s, jobdir);
+    s_add(&s, "/r-$n\n"
+              "mkdir -p \"$d\" || exit 1\n"
+              "head -c %d >\"$d/cluster.key\" || exit 1\n"
+              "exec 3<&0 0</dev/null\n",
+          SF_KEY_LEN);
+    s_quote(&s, sfd);
+    s_add(&s, " --listen --state-dir \"$d\" --port 0 --name \"$n\" --cluster-key \"$d/cluster.key\""
+              " --join ");
+    s_quote(&s, hub);
+    s_add(&s, " --no-autodiscover >\"$d/sfd.log\" 2>&1 &\n"
+              "p=$!\n"
+              "trap 'kill -TERM $p 2>/dev/null' TERM INT HUP\n"
+              "{ cat >/dev/null; kill -TERM $p 2>/dev/null; } <&3 &\n"
+              "w=$!\n"
+              "exec 3<&-\n"
+              "i=0\n"
+              "while [ ! -s \"$d/sfd.addr\" ] && kill -0 $p 2>/dev/null && [ $i -lt 600 ]; do\n"
+              "  sleep 0.05; i=$((i+1)); done\n"
+              "if [ -s \"$d/sfd.addr\" ]; then echo \"sfd-up $n\"; else\n"
+              "  echo \"sfd-failed $n $(tail -n 2 \"$d/sfd.log\" 2>/dev/null | tr '\\n' ' ')\";\n"
+              "  kill -TERM $p 2>/dev/null; fi\n"
+              "wait $p; wait $p\n"
+              "kill $w 2>/dev/null\n"
+              "rm -rf \"$d\"\n");
+    return s.p;
+}
+
+/* ---- where the hub is reachable ---------------------------------------- */
+
+/* The local address the kernel would use towards host (a UDP connect sends
+ * nothing). 0 and buf set, or -1. */
+static int source_addr_to(const char *host, char *buf, size_t len)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+    if (getaddrinfo(host, "9", &hints, &res) != 0 || res == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
+        inet_ntop(AF_INET, &sa.sin_addr, buf, (socklen_t)len) != NULL) {
+        rc = 0;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* $SF_LAUNCH_ADDR, else our address towards the first remote host that
+ * resolves here, else loopback (every daemon is on this machine). */
+static void hub_ip(char **names, size_t n, char *buf, size_t len)
+{
+    const char *e = getenv("SF_LAUNCH_ADDR");
+    if (e != NULL && e[0] != '\0') {
+        snprintf(buf, len, "%s", e);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (source_addr_to(names[i], buf, len) == 0) {
+            return;
+        }
+    }
+    snprintf(buf, len, "127.0.0.1");
+}
+
+/* ---- Slurm ------------------------------------------------------------ */
+
+/* Node names of the allocation, one per line from `scontrol show hostnames`
+ * (which expands node[1-3,5]); a list without brackets is taken as is. The
+ * names are checked like --host names: they end up in shell words. */
+static int slurm_nodes(struct sf_hostlist *hl, char *err, size_t errlen)
+{
+    const char *nl = getenv("SLURM_JOB_NODELIST");
+    if (strchr(nl, '[') == NULL) {
+        char e2[512];
+        int rc = sf_hosts_parse_list(hl, nl, e2, sizeof(e2));
+        return rc == 0 ? 0 : fail(err, errlen, rc, "SLURM_JOB_NODELIST: %s", e2);
+    }
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        return fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        execlp("scontrol", "scontrol", "show", "hostnames", nl, (char *)NULL);
+        dprintf(2, "sfrun: cannot run scontrol: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(pfd[1]);
+    char buf[65536];
+    size_t len = 0;
+    ssize_t r;
+    while (pid > 0 && len < sizeof(buf) - 1 &&
+           ((r = read(pfd[0], buf + len, sizeof(buf) - 1 - len)) > 0 || (r < 0 && errno == EINTR))) {
+        len += r > 0 ? (size_t)r : 0;
+    }
+    close(pfd[0]);
+    buf[len] = '\0';
+    int ws = 0;
+    while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (pid < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        return fail(err, errlen, -EIO, "`scontrol show hostnames %s` failed", nl);
+    }
+    char *save = NULL;
+    for (char *ln = strtok_r(buf, "\n", &save); ln != NULL; ln = strtok_r(NULL, "\n", &save)) {
+        char e2[512];
+        int rc = sf_hosts_parse_list(hl, ln, e2, sizeof(e2));
+        if (rc != 0) {
+            return fail(err, errlen, rc, "scontrol show hostnames: %s", e2);
+        }
+    }
+    return hl->n > 0 ? 0 : fail(err, errlen, -ENOENT, "no nodes in SLURM_JOB_NODELIST=%s", nl);
+}
+
+/* ---- agents ------------------------------------------------------------ */
+
+/* fork/exec argv with stdin and stdout on pipes, in its own process group
+ * (a terminal's Ctrl-C reaches sfrun, which stops the job first), with
+ * sfrun's blocked signals unblocked. */
+static int spawn_agent(struct agent *a, char *const *argv)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0) {
+        return -errno;
+    }
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        int e = -errno;
+        close(in[0]);
+        close(in[1]);
+        return e;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = -errno;
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return e;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        execvp(argv[0], argv);
+        dprintf(2, "sfrun: cannot run launch agent %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also here: no race with a signal to the group */
+    close(in[0]);
+    close(out[1]);
+    a->pid = pid;
+    a->in_fd = in[1];
+    a->out_fd = out[0];
+    fcntl(a->out_fd, F_SETFL, fcntl(a->out_fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+/* Give the watchdog(s) the key: a pipe holds far more than 32 bytes, so
+ * this does not block. */
+static int send_key(struct agent *a, const uint8_t *key)
+{
+    ssize_t n;
+    do {
+        n = write(a->in_fd, key, SF_KEY_LEN);
+    } while (n < 0 && errno == EINTR);
+    return n == SF_KEY_LEN ? 0 : (n < 0 ? -errno : -EIO);
+}
+
+/* Lines from an agent: "sfd-up NAME" counts, "sfd-failed NAME WHY" fails.
+ * Anything else is passed on (a login banner, srun's notes). */
+static int agent_read(struct agent *a, char *err, size_t errlen)
+{
+    for (;;) {
+        char buf[1024];
+        ssize_t n = read(a->out_fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return 0;
+        }
+        if (n <= 0) {
+            close(a->out_fd);
+            a->out_fd = -1;
+            return fail(err, errlen, SF_ERR_PEER_GONE,
+                        "launch agent for %s exited before its daemon%s came up", a->what,
+                        a->expect > 1 ? "s" : "");
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c != '\n') {
+                if (a->llen < sizeof(a->line) - 1) {
+                    a->line[a->llen++] = c;
+                }
+                continue;
+            }
+            a->line[a->llen] = '\0';
+            a->llen = 0;
+            if (strncmp(a->line, "sfd-up ", 7) == 0) {
+                a->up++;
+            } else if (strncmp(a->line, "sfd-failed ", 11) == 0) {
+                return fail(err, errlen, SF_ERR_PEER_GONE, "the daemon on %s did not start: %s",
+                            a->line + 11, a->line + 11 + strcspn(a->line + 11, " "));
+            } else {
+                fprintf(stderr, "sfrun: %s: %s\n", a->what, a->line);
+            }
+        }
+    }
+}
+
+/* Split the agent command on blanks (Open MPI's plm_rsh_agent does too). */
+static int split_agent(const char *agent, char ***out, size_t *n)
+{
+    char *copy = strdup(agent);
+    char **v = calloc(strlen(agent) / 2 + 2, sizeof(char *));
+    if (copy == NULL || v == NULL) {
+        free(copy);
+        free(v);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " \t", &save); t != NULL; t = strtok_r(NULL, " \t", &save)) {
+        v[k++] = t;
+    }
+    if (k == 0) {
+        free(copy);
+        free(v);
+        return -EINVAL;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* Poll the agents and sfrun's signals until every daemon said it is up.
+ * 0, a negative code with err set, or 128+sig. */
+static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char *err,
+                       size_t errlen)
+{
+    struct pollfd *p = calloc(l->nag + 1, sizeof(*p));
+    if (p == NULL) {
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    for (;;) {
+        int up = 0;
+        for (size_t i = 0; i < l->nag; i++) {
+            up += l->ag[i].up;
+        }
+        if (up >= l->nremote) {
+            break;
+        }
+        double left = deadline - now_s();
+        if (left <= 0) {
+            rc = fail(err, errlen, -ETIMEDOUT, "%d of %d remote daemons came up in time", up,
+                      l->nremote);
+            break;
+        }
+        size_t np = 0;
+        p[np++] = (struct pollfd){sig_fd, POLLIN, 0};
+        for (size_t i = 0; i < l->nag; i++) {
+            p[np++] = (struct pollfd){l->ag[i].out_fd, POLLIN, 0};
+        }
+        int pr = poll(p, np, (int)(left * 1000) + 1);
+        if (pr < 0 && errno != EINTR) {
+            rc = fail(err, errlen, -errno, "poll: %s", strerror(errno));
+            break;
+        }
+        if (pr <= 0) {
+            continue;
+        }
+        if (p[0].revents) {
+            struct signalfd_siginfo si;
+            while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+                    rc = 128 + sig;
+                }
+            }
+            if (rc != 0) {
+                fail(err, errlen, rc, "interrupted while starting the daemons");
+                break;
+            }
+        }
+        for (size_t i = 0; i < l->nag && rc == 0; i++) {
+            if (p[i + 1].revents && l->ag[i].out_fd >= 0) {
+                rc = agent_read(&l->ag[i], err, errlen);
+            }
+        }
+        if (rc != 0) {
+            break;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+/* Until the hub lists every daemon as a live member (bounded). */
+static int wait_members(struct sfrun_launch *l, int sig_fd, double deadline, char *err,
+                        size_t errlen)
+{
+    int want = 1 + l->nremote, seen = -1;
+    char qerr[256] = "";
+    for (;;) {
+        int fd = sf_cluster_connect_unix(l->hub.nodes[0].sock);
+        if (fd >= 0) {
+            struct sf_rows rows = {0};
+            seen = sf_query(fd, "nodes", 2.0, &rows, qerr, sizeof(qerr)) == 0
+                       ? sf_rows_count_alive(&rows)
+                       : -1;
+            sf_rows_free(&rows);
+            close(fd);
+        }
+        if (seen == want) {
+            return 0;
+        }
+        if (now_s() > deadline) {
+            return fail(err, errlen, -ETIMEDOUT,
+                        "the started daemons did not all join: the hub sees %d of %d%s%s", seen,
+                        want, qerr[0] ? ": " : "", qerr);
+        }
+        /* A signal or an agent's death ends the wait early. */
+        struct pollfd p = {sig_fd, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            struct signalfd_siginfo si;
+            while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+                    return fail(err, errlen, 128 + sig, "interrupted while starting the daemons");
+                }
+            }
+        }
+        for (size_t i = 0; i < l->nag; i++) {
+            if (l->ag[i].pid > 0 && waitpid(l->ag[i].pid, NULL, WNOHANG) == l->ag[i].pid) {
+                l->ag[i].pid = 0;
+                return fail(err, errlen, SF_ERR_PEER_GONE, "launch agent for %s exited",
+                            l->ag[i].what);
+            }
+        }
+    }
+}
+
+static int add_agent(struct sfrun_launch *l, char **argv, const char *what, int expect)
+{
+    struct agent *a = &l->ag[l->nag];
+    memset(a, 0, sizeof(*a));
+    a->in_fd = a->out_fd = -1;
+    snprintf(a->what, sizeof(a->what), "%s", what);
+    a->expect = expect;
+    int rc = spawn_agent(a, argv);
+    if (rc == 0) {
+        l->nag++;
+        l->nremote += expect;
+        rc = send_key(a, l->key);
+    }
+    return rc;
+}
+
+int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o, char **hosts_opt,
+                    char *err, size_t errlen)
+{
+    *lp = NULL;
+    *hosts_opt = NULL;
+    struct sfrun_launch *l = calloc(1, sizeof(*l));
+    struct sf_hostlist slurm = {0};
+    struct str hosts = {0};
+    char **names = NULL, **argv = NULL, **agentv = NULL;
+    char *script = NULL;
+    size_t nnames = 0, nagentv = 0;
+    int rc = 0;
+    if (l == NULL) {
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    }
+    const struct sf_hostlist *hl = o->hosts;
+    bool use_srun = hl == NULL;
+    if (use_srun) {
+        rc = slurm_nodes(&slurm, err, errlen);
+        hl = &slurm;
+    }
+    names = calloc(hl != NULL ? hl->n + 1 : 1, sizeof(char *));
+    if (rc == 0 && names == NULL) {
+        rc = fail(err, errlen, -ENOMEM, "out of memory");
+    }
+    /* The hub is this host's daemon when this host was listed (agent mode):
+     * it then runs ranks under the first local entry's name. Under Slurm
+     * every node gets its daemon from srun, and the hub runs none. */
+    const char *hub_name = HUB_NAME;
+    s_add(&hosts, "hosts=");
+    for (size_t i = 0; rc == 0 && i < hl->n; i++) {
+        const char *h = hl->v[i].name;
+        bool local = !use_srun && is_local_host(h);
+        if (local && strcmp(hub_name, HUB_NAME) == 0) {
+            hub_name = h;
+        }
+        if (!local) {
+            names[nnames++] = hl->v[i].name;
+        }
+        s_add(&hosts, "%s%s", i > 0 ? "," : "", local ? hub_name : h);
+        if (hl->v[i].slots > 0) {
+            s_add(&hosts, ":%d", hl->v[i].slots);
+        }
+    }
+    if (rc == 0 && nnames > LAUNCH_MAX_AGENTS) {
+        rc = fail(err, errlen, -E2BIG, "at most %d hosts can be launched on", LAUNCH_MAX_AGENTS);
+    }
+    if (rc == 0 && hosts.oom) {
+        rc = fail(err, errlen, -ENOMEM, "out of memory");
+    }
+
+    /* The hub: a transient one-node cluster in a private dir, listening on
+     * every interface so remote daemons can join it. */
+    if (rc == 0) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(l->hub.dir, sizeof(l->hub.dir), "%s/sfjob-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+        if (mkdtemp(l->hub.dir) == NULL) {
+            rc = fail(err, errlen, -errno, "cannot create %s: %s", l->hub.dir, strerror(errno));
+        }
+    }
+    if (rc == 0) {
+        l->hub.transient = true;
+        struct sf_up_opts uo = {.nodes = 1,
+                                .any_port = true,
+                                .sfd = o->sfd,
+                                .wait = o->wait,
+                                .quiet = true,
+                                .name1 = hub_name,
+                                .bind_all = nnames > 0};
+        rc = sf_cluster_up(&l->hub, &uo, err, errlen);
+        l->hub_up = rc == 0;
+        if (rc != 0) {
+            rmdir(l->hub.dir);
+        }
+    }
+    if (rc == 0) {
+        int fd = open(l->hub.key, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, l->key, sizeof(l->key)) : -1;
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (n != (ssize_t)sizeof(l->key)) {
+            rc = fail(err, errlen, -EIO, "cannot read the job's key %s", l->hub.key);
+        }
+    }
+    char hub[128], ip[64];
+    if (rc == 0) {
+        hub_ip(names, nnames, ip, sizeof(ip));
+        const char *colon = strrchr(l->hub.nodes[0].addr, ':');
+        snprintf(hub, sizeof(hub), "%s:%s", ip, colon != NULL ? colon + 1 : "0");
+        l->ag = calloc(nnames + 1, sizeof(*l->ag));
+        if (l->ag == NULL) {
+            rc = fail(err, errlen, -ENOMEM, "out of memory");
+        }
+    }
+    double deadline = now_s() + (o->wait > 0 ? o->wait : 30.0);
+    if (rc == 0 && use_srun && nnames > 0) {
+        script = remote_script("\"$SLURMD_NODENAME\"", l->hub.dir, o->sfd, hub);
+        char nn[32], nt[32];
+        snprintf(nn, sizeof(nn), "--nodes=%zu", nnames);
+        snprintf(nt, sizeof(nt), "--ntasks=%zu", nnames);
+        /* One task per node; --kill-on-bad-exit=0 and --no-kill: a lost
+         * node ends only its own task, not the step holding the others;
+         * --overlap: the step shares the CPUs with the job's own steps. */
+        char *sv[] = {"srun",         nn,       nt,         "--ntasks-per-node=1",
+                      "--kill-on-bad-exit=0", "--no-kill", "--overlap", "--input=all",
+                      "--job-name=sfd", "sh",     "-c",       script,
+                      NULL};
+        rc = script == NULL ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
+        if (rc == 0 && (rc = add_agent(l, sv, "srun", (int)nnames)) != 0) {
+            fail(err, errlen, rc, "cannot start srun: %s", sf_strerror(rc));
+        }
+    } else if (rc == 0) {
+        rc = split_agent(o->agent != NULL ? o->agent : "ssh", &agentv, &nagentv);
+        argv = calloc(nagentv + 3, sizeof(char *));
+        if (rc != 0 || argv == NULL) {
+            rc = fail(err, errlen, rc != 0 ? rc : -ENOMEM, "bad --launch-agent '%s'",
+                      o->agent != NULL ? o->agent : "ssh");
+        }
+        for (size_t i = 0; rc == 0 && i < nnames; i++) {
+            struct str nq = {0}, cmd = {0};
+            s_quote(&nq, names[i]);
+            char *sc = nq.p != NULL ? remote_script(nq.p, l->hub.dir, o->sfd, hub) : NULL;
+            /* ssh joins its arguments into one line for the remote shell:
+             * pass exactly that line, `sh -c 'SCRIPT'`. */
+            s_add(&cmd, "sh -c ");
+            if (sc != NULL) {
+                s_quote(&cmd, sc);
+            }
+            memcpy(argv, agentv, nagentv * sizeof(char *));
+            argv[nagentv] = names[i];
+            argv[nagentv + 1] = cmd.p;
+            argv[nagentv + 2] = NULL;
+            char what[300];
+            snprintf(what, sizeof(what), "host %s", names[i]);
+            if (sc == NULL || cmd.p == NULL) {
+                rc = fail(err, errlen, -ENOMEM, "out of memory");
+            } else if ((rc = add_agent(l, argv, what, 1)) != 0) {
+                fail(err, errlen, rc, "cannot start %s for %s: %s", agentv[0], names[i],
+                     sf_strerror(rc));
+            }
+            free(nq.p);
+            free(sc);
+            free(cmd.p);
+        }
+    }
+    if (rc == 0) {
+        rc = wait_agents(l, o->sig_fd, deadline, err, errlen);
+    }
+    if (rc == 0) {
+        rc = wait_members(l, o->sig_fd, deadline, err, errlen);
+    }
+    if (rc == 0) {
+        *lp = l;
+        *hosts_opt = hosts.p;
+        hosts.p = NULL;
+    } else {
+        sfrun_launch_down(l, 2.0);
+    }
+    free(hosts.p);
+    free(names);
+    free(argv);
+    if (agentv != NULL) {
+        free(agentv[0]); /* the strdup'd copy the words point into */
+        free(agentv);
+    }
+    free(script);
+    sf_hosts_free(&slurm);
+    return rc;
+}
+
+const char *sfrun_launch_sock(const struct sfrun_launch *l)
+{
+    return l->hub.nodes[0].sock;
+}
+
+/* Reap agents until all are gone or the deadline passes. */
+static bool reap_until(struct sfrun_launch *l, double deadline)
+{
+    for (;;) {
+        bool left = false;
+        for (size_t i = 0; i < l->nag; i++) {
+            struct agent *a = &l->ag[i];
+            if (a->pid > 0) {
+                pid_t r = waitpid(a->pid, NULL, WNOHANG);
+                if (r == a->pid || (r < 0 && errno == ECHILD)) {
+                    a->pid = 0;
+                } else {
+                    left = true;
+                }
+            }
+        }
+        if (!left) {
+            return true;
+        }
+        if (now_s() > deadline) {
+            return false;
+        }
+        /* Bounded poll for an outside event (processes exiting). */
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void sfrun_launch_down(struct sfrun_launch *l, double grace)
+{
+    if (l == NULL) {
+        return;
+    }
+    /* End of stdin is the watchdogs' signal to stop their daemon and
+     * remove its state. */
+    for (size_t i = 0; i < l->nag; i++) {
+        if (l->ag[i].in_fd >= 0) {
+            close(l->ag[i].in_fd);
+            l->ag[i].in_fd = -1;
+        }
+    }
+    if (!reap_until(l, now_s() + grace + 3.0)) {
+        /* srun forwards SIGTERM to its tasks; ssh just ends the session. */
+        for (size_t i = 0; i < l->nag; i++) {
+            if (l->ag[i].pid > 0) {
+                fprintf(stderr, "sfrun: launch agent for %s did not finish: terminating it\n",
+                        l->ag[i].what);
+                kill(-l->ag[i].pid, SIGTERM);
+            }
+        }
+        if (!reap_until(l, now_s() + grace + 2.0)) {
+            for (size_t i = 0; i < l->nag; i++) {
+                if (l->ag[i].pid > 0) {
+                    kill(-l->ag[i].pid, SIGKILL);
+                }
+            }
+            reap_until(l, now_s() + 5.0);
+        }
+    }
+    for (size_t i = 0; i < l->nag; i++) {
+        if (l->ag[i].out_fd >= 0) {
+            close(l->ag[i].out_fd);
+        }
+    }
+    if (l->hub_up) {
+        char err[512];
+        if (sf_cluster_down(&l->hub, grace, err, sizeof(err)) != 0) {
+            fprintf(stderr, "sfrun: stopping the job's daemons: %s\n", err);
+        }
+    }
+    free(l->ag);
+    memset(l->key, 0, sizeof(l->key));
+    free(l);
+}
