@@ -3,8 +3,11 @@
 # Debian's Open MPI, and prints one table per benchmark with both figures
 # and the ratio starfish/ompi. Each program reports medians of 7 batches;
 # this script repeats each program REPEAT times and prints the median of
-# those. Not a test: it never fails on numbers. Usage:
-#   bench/run.sh [--quick] [--no-tcp] [--ranks "4 8"] [--only pingpong|allreduce|coll]
+# those. Launch latency (by default) and failure detection (only with
+# --only detect) come from bench/launch.sh. Not a test: it never fails on
+# numbers. Usage:
+#   bench/run.sh [--quick] [--no-tcp] [--ranks "4 8"]
+#                [--only pingpong|allreduce|coll|launch|detect]
 # Environment: top_builddir (default .), OMPI_MPIRUN, BENCH_REPEAT (3).
 set -u
 
@@ -21,7 +24,7 @@ while [ $# -gt 0 ]; do
     --no-tcp) TCP=0 ;;
     --ranks) RANKS=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--no-tcp] [--ranks \"4 8\"] [--only pingpong|allreduce|coll]" >&2
+    *) echo "usage: $0 [--quick] [--no-tcp] [--ranks \"4 8\"] [--only pingpong|allreduce|coll|launch|detect]" >&2
        exit 2 ;;
     esac
     shift
@@ -141,4 +144,19 @@ if [ -z "$ONLY" ] || [ "$ONLY" = coll ]; then
         table allgather "MPI_Allgather time per call" "us"
         table alltoall "MPI_Alltoall time per call" "us"
     done
+fi
+
+# Launch latency has its own rank counts (2..64); --ranks is for the
+# collectives. Failure detection takes a minute or two: only on request.
+if [ -z "$ONLY" ] || [ "$ONLY" = launch ]; then
+    BENCH_REPEAT=$REPEAT top_builddir=$B OMPI_MPIRUN=$OMPIRUN \
+        sh "$(dirname "$0")/launch.sh" launch
+fi
+if [ "$ONLY" = detect ]; then
+    if [ $REPEAT = 1 ]; then
+        set -- --trials 5
+    else
+        set --
+    fi
+    top_builddir=$B sh "$(dirname "$0")/launch.sh" detect "$@"
 fi
