@@ -225,6 +225,13 @@ static void on_records(struct sf_dht *dht, const struct sf_dht_result *res, void
             continue;
         }
         n++;
+        /* Members' load, ranks and version, for sf nodes. */
+        struct sf_sfd_peer *p = sf_sfd__peer_find(sfd, r.id);
+        if (p != NULL && p->inc == r.inc) {
+            p->rec_ranks = r.ranks;
+            p->rec_load = r.load;
+            snprintf(p->rec_version, sizeof(p->rec_version), "%s", r.version);
+        }
         char hp[96];
         snprintf(hp, sizeof(hp), strchr(r.host, ':') ? "[%s]:%u" : "%s:%u", r.host, r.port);
         consider(sfd, r.id, r.inc, hp);
@@ -464,8 +471,7 @@ void sf_sfd__dht_status(struct sf_sfd *sfd, void (*line)(void *arg, const char *
     line(arg, buf);
     snprintf(buf, sizeof(buf), "dht_records=%d", d->nrecords);
     line(arg, buf);
-    snprintf(buf, sizeof(buf), "dht_values_held=%" PRIu64 " dht_values_rejected=%" PRIu64,
-             st.values_held, st.values_rejected);
+    snprintf(buf, sizeof(buf), "dht_values_held=%" PRIu64, st.values_held);
     line(arg, buf);
     snprintf(buf, sizeof(buf), "dht_rx=%" PRIu64, st.rx_packets);
     line(arg, buf);

@@ -15,13 +15,18 @@
  *     DIR/cluster.key key used when --cluster-key is not given
  *   cluster key 32 random bytes, file mode 0600, created on first start if
  *               absent (`--cluster-key FILE`); all daemons of a cluster share it.
- *   port        --port P (default 7300): TCP control port; UDP on the same
- *               number is meant for the DHT (not wired in yet: runtime/ may
- *               not include dht/). --port 0 picks a free one (see sfd.addr).
+ *   port        --port P (default 7300): TCP control port; the DHT runs on
+ *               UDP with the same number (sfd_dht.c). --port 0 picks a free
+ *               one (see sfd.addr). LAN beacons: UDP multicast 239.255.83.70
+ *               port SF_SFD_DISCOVERY_PORT (7399), unless --no-autodiscover.
  *   STATUS      reply to STATUS_REQ: lines "key=value": node id port slots
- *               version peers jobs ranks jobs_run peers_gone drop_garbage
- *               drop_bad_mac drop_replay drop_decode drop_proto drop_uid, then
- *               "peer=NAME ID HOST:PORT slots=N heard_ms=T" per member and
+ *               version peers jobs ranks load jobs_run peers_gone drop_garbage
+ *               drop_bad_mac drop_replay drop_decode drop_proto drop_uid,
+ *               the DHT's (dht_contacts dht_records dht_values_held dht_rx
+ *               drop_dht drop_dht_auth drop_record autodiscover beacons_sent
+ *               beacons_heard drop_beacon), then "peer=NAME ID HOST:PORT
+ *               slots=N heard_ms=T [ranks=R load=L version=V]" per member
+ *               (the bracket from its DHT record, once read) and
  *               "job=ID ranks=N local=L live=K coordinator|part STATE
  *               [nodes=NODE:0-1,4;NODE2:2-3]" per job (STATE running|ending;
  *               nodes= only where this daemon coordinates).
@@ -194,6 +199,9 @@ struct sf_sfd_peer {
     char host[64]; /* control address as we can reach it */
     uint16_t port;
     int slots;
+    int rec_ranks;           /* from its DHT record: ranks running there, */
+    unsigned rec_load;       /* load average x 100 */
+    char rec_version[32];    /* and software version ("" until read) */
     struct sf_sfd_pconn *conn; /* the established connection, or NULL */
     uint64_t last_heard;       /* sf_now_ms of the last valid frame */
     struct sf_sfd_peer *next;

@@ -1066,6 +1066,10 @@ void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n)
     add_line(out, n, "peers=%d", np);
     add_line(out, n, "jobs=%d", nj);
     add_line(out, n, "ranks=%d", nr);
+    double la[1];
+    if (getloadavg(la, 1) == 1) {
+        add_line(out, n, "load=%.2f", la[0]);
+    }
     add_line(out, n, "jobs_run=%lu", sfd->jobs_run);
     add_line(out, n, "peers_gone=%lu", sfd->peers_gone);
     for (int i = 1; i < SFD_DROP_COUNT; i++) {
@@ -1075,8 +1079,13 @@ void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n)
     sf_sfd__dht_status(sfd, status_dht_line, &acc);
     uint64_t now = sf_now_ms();
     for (struct sf_sfd_peer *p = sfd->peers; p != NULL; p = p->next) {
-        add_line(out, n, "peer=%s %016" PRIx64 " %s:%u slots=%d heard_ms=%llu", p->name, p->id,
-                 p->host, p->port, p->slots, (unsigned long long)(now - p->last_heard));
+        char rec[96] = "";
+        if (p->rec_version[0] != '\0') {
+            snprintf(rec, sizeof(rec), " ranks=%d load=%u.%02u version=%s", p->rec_ranks,
+                     p->rec_load / 100, p->rec_load % 100, p->rec_version);
+        }
+        add_line(out, n, "peer=%s %016" PRIx64 " %s:%u slots=%d heard_ms=%llu%s", p->name, p->id,
+                 p->host, p->port, p->slots, (unsigned long long)(now - p->last_heard), rec);
     }
     static const char *const states[] = {"running", "ending", "done"};
     for (struct sf_sfd_job *j = sfd->jobs; j != NULL; j = j->next) {
