@@ -96,7 +96,7 @@ tests_cluster_fake_sfd_LDADD = libsfbase.la
 EXTRA_DIST += tests/lib-cluster.sh
 sf_cluster_tests = tests/cluster/keygen.sh tests/cluster/hostfile.sh tests/cluster/tools.sh \
 	tests/cluster/up.sh tests/cluster/netns.sh tests/cluster/sim.sh \
-	tests/cluster/netns-drills.sh tests/cluster/launch.sh
+	tests/cluster/netns-drills.sh tests/cluster/launch.sh tests/cluster/slurm.sh
 TESTS += $(sf_cluster_tests)
 EXTRA_DIST += $(sf_cluster_tests) tests/cluster/launch-agent.sh
 
