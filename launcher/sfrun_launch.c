@@ -555,8 +555,10 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         return fail(err, errlen, -ENOMEM, "out of memory");
     }
     const struct sf_hostlist *hl = o->hosts;
-    bool use_srun = hl == NULL;
-    if (use_srun) {
+    /* Inside Slurm, named hosts (allocated node names) are started by srun
+     * too, unless an agent was asked for. */
+    bool use_srun = hl == NULL || (o->agent == NULL && in_slurm() && getenv("SF_NO_SLURM") == NULL);
+    if (hl == NULL) {
         rc = slurm_nodes(&slurm, err, errlen);
         hl = &slurm;
     }
@@ -640,17 +642,23 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         char nn[32], nt[32];
         snprintf(nn, sizeof(nn), "--nodes=%zu", nnames);
         snprintf(nt, sizeof(nt), "--ntasks=%zu", nnames);
+        struct str nl = {0};
+        s_add(&nl, "--nodelist=");
+        for (size_t i = 0; i < nnames; i++) {
+            s_add(&nl, "%s%s", i > 0 ? "," : "", names[i]);
+        }
         /* One task per node; --kill-on-bad-exit=0 and --no-kill: a lost
          * node ends only its own task, not the step holding the others;
          * --overlap: the step shares the CPUs with the job's own steps. */
         char *sv[] = {"srun",         nn,       nt,         "--ntasks-per-node=1",
                       "--kill-on-bad-exit=0", "--no-kill", "--overlap", "--input=all",
-                      "--job-name=sfd", "sh",     "-c",       script,
-                      NULL};
-        rc = script == NULL ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
+                      "--job-name=sfd", nl.p,     "sh",       "-c",
+                      script,         NULL};
+        rc = script == NULL || nl.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
         if (rc == 0 && (rc = add_agent(l, sv, "srun", (int)nnames)) != 0) {
             fail(err, errlen, rc, "cannot start srun: %s", sf_strerror(rc));
         }
+        free(nl.p);
     } else if (rc == 0) {
         rc = split_agent(o->agent != NULL ? o->agent : "ssh", &agentv, &nagentv);
         argv = calloc(nagentv + 3, sizeof(char *));

@@ -82,6 +82,7 @@ ReturnToService=2
 MpiDefault=none
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
+KillWait=5
 NodeName=sfn1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$((base + 1)) CPUs=1 State=UNKNOWN
 NodeName=sfn2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$((base + 2)) CPUs=1 State=UNKNOWN
 PartitionName=sft Nodes=ALL Default=YES MaxTime=INFINITE State=UP
@@ -118,7 +119,12 @@ echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 
 EOF
 cat >"$S/where.sh" <<EOF
 #!/bin/sh
-exec "$SFRUN" -N 1 -n 2 sh "$S/rank.sh"
+"$SFRUN" -N 1 -n 2 sh "$S/rank.sh" || exit \$?
+exec "$SFRUN" --host sfn2 -n 1 sh "$S/rank.sh"
+EOF
+cat >"$S/hold.sh" <<EOF
+#!/bin/sh
+exec "$SFRUN" -N 1 -n 2 sh -c 'echo started; exec sleep 997'
 EOF
 cat >"$S/fail.sh" <<EOF
 #!/bin/sh
@@ -139,13 +145,28 @@ timeout 100 sbatch --wait -N 2 -n 2 -o "$S/where.out" "$S/where.sh" >"$TMP/sb" 2
 check "sbatch of sfrun (where) exits 0" 0 $?
 check_grep "rank 0 ran in sfn1's daemon" "^rank 0 on sfn1\$" "$S/where.out"
 check_grep "rank 1 ran in sfn2's daemon" "^rank 1 on sfn2\$" "$S/where.out"
+check_grep "--host sfn2 inside the allocation" "^rank 0 on sfn2\$" "$S/where.out"
+
+# scancel of a running job: Slurm signals the batch script (sfrun) and the
+# daemons' step; nothing of the job is left.
+sbatch -N 2 -n 2 -o "$S/hold.out" "$S/hold.sh" >"$TMP/sb" 2>&1
+check "sbatch of a long job" 0 $?
+two_started() { [ -f "$S/hold.out" ] && lines_at_least "$S/hold.out" '^started$' 2; }
+wait_until two_started || wait_until two_started
+check "its 2 ranks started" 2 "$(grep -c '^started$' "$S/hold.out")"
+scancel "$(sed -n 's/^Submitted batch job //p' "$TMP/sb")"
+queue_empty() { [ -z "$(squeue -h)" ]; }
+nothing_left() { [ "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')" = "0 0" ]; }
+wait_until queue_empty
+wait_until nothing_left
+check "no daemon or rank left after scancel" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')"
 
 timeout 100 sbatch --wait -N 2 -n 2 -o "$S/fail.out" "$S/fail.sh" >"$TMP/sb" 2>&1
 check "a failing rank's status comes back through sbatch --wait" 7 $?
 check "no daemon left after the failed job" 0 "$(live_procs "$TMP/sfjob-")"
 check "job dirs removed" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
 check "no job left in the queue" "" "$(squeue -h)"
-for f in pi where fail; do
+for f in pi where fail hold; do
     if [ "$nfail" -gt 0 ]; then
         echo "--- $f.out"
         sed 's/^/    /' "$S/$f.out"
