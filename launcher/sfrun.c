@@ -725,21 +725,7 @@ static int find_cluster(struct sfrun *s, const char *sfd_path, struct sf_cluster
         fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
     } else if (s->nplace > 0) {
         /* The private daemon is the only node: placement has nothing to
-         * choose from. Say so only when a host other than this one was
-         * named (mpirun --host localhost is common in scripts). */
-        char self[256] = "";
-        gethostname(self, sizeof(self) - 1);
-        for (size_t i = 0; i < s->o.hosts.n; i++) {
-            const char *h = s->o.hosts.v[i].name;
-            if (strcmp(h, "localhost") != 0 && strcmp(h, "127.0.0.1") != 0 &&
-                strcmp(h, self) != 0) {
-                fprintf(stderr,
-                        "sfrun: warning: no cluster is running (see sf up, --cluster, "
-                        "--sim-nodes): host %s ignored, all ranks run on this host\n",
-                        h);
-                break;
-            }
-        }
+         * choose from (every host named is this one). */
         size_t keep = 0;
         for (size_t i = 0; i < s->nplace; i++) {
             if (strncmp(s->place[i], "hosts=", 6) == 0 ||

@@ -165,33 +165,29 @@ static void s_quote(struct str *s, const char *v)
 static char *remote_script(const char *name_expr, const char *jobdir, const char *sfd,
                            const char *hub)
 {
+    /* One line: a csh or fish login shell hands it to sh unharmed. */
     struct str s = {0};
     s_add(&s, "umask 077; n=%s; d=", name_expr);
     s_quote(&s, jobdir);
-    s_add(&s, "/r-$n\n"
-              "mkdir -p \"$d\" || exit 1\n"
-              "head -c %d >\"$d/cluster.key\" || exit 1\n"
-              "exec 3<&0 0</dev/null\n",
+    s_add(&s, "/r-$n; mkdir -p \"$d\" || exit 1; "
+              "head -c %d >\"$d/cluster.key\" || exit 1; "
+              "exec 3<&0 0</dev/null; ",
           SF_KEY_LEN);
     s_quote(&s, sfd);
     s_add(&s, " --listen --state-dir \"$d\" --port 0 --name \"$n\" --cluster-key \"$d/cluster.key\""
               " --join ");
     s_quote(&s, hub);
-    s_add(&s, " --no-autodiscover >\"$d/sfd.log\" 2>&1 &\n"
-              "p=$!\n"
-              "trap 'kill -TERM $p 2>/dev/null' TERM INT HUP\n"
-              "{ cat >/dev/null; kill -TERM $p 2>/dev/null; } <&3 &\n"
-              "w=$!\n"
-              "exec 3<&-\n"
-              "i=0\n"
-              "while [ ! -s \"$d/sfd.addr\" ] && kill -0 $p 2>/dev/null && [ $i -lt 600 ]; do\n"
-              "  sleep 0.05; i=$((i+1)); done\n"
-              "if [ -s \"$d/sfd.addr\" ]; then echo \"sfd-up $n\"; else\n"
-              "  echo \"sfd-failed $n $(tail -n 2 \"$d/sfd.log\" 2>/dev/null | tr '\\n' ' ')\";\n"
-              "  kill -TERM $p 2>/dev/null; fi\n"
-              "wait $p; wait $p\n"
-              "kill $w 2>/dev/null\n"
-              "rm -rf \"$d\"\n");
+    s_add(&s, " --no-autodiscover >\"$d/sfd.log\" 2>&1 & "
+              "p=$!; "
+              "trap 'kill -TERM $p 2>/dev/null' TERM INT HUP; "
+              "{ cat >/dev/null; kill -TERM $p 2>/dev/null; } <&3 & "
+              "w=$!; exec 3<&-; i=0; "
+              "while [ ! -s \"$d/sfd.addr\" ] && kill -0 $p 2>/dev/null && [ $i -lt 600 ]; do "
+              "sleep 0.05; i=$((i+1)); done; "
+              "if [ -s \"$d/sfd.addr\" ]; then echo \"sfd-up $n\"; else "
+              "echo \"sfd-failed $n $(tail -n 1 \"$d/sfd.log\" 2>/dev/null)\"; "
+              "kill -TERM $p 2>/dev/null; fi; "
+              "wait $p; wait $p; kill $w 2>/dev/null; rm -rf \"$d\"");
     return s.p;
 }
 
