@@ -49,6 +49,7 @@ struct sfrun {
     bool stdin_done;    /* EOF sent */
     bool stdin_off;     /* not forwarding stdin (yet, or at all) */
     bool stdin_busy;
+    uint64_t stdin_sent, stdin_acked; /* bytes sent, bytes rank 0's node consumed */
     /* Frames to sfd not yet written. Never block on sfd: it may be blocked
      * writing output to us (cat big | sfrun cat would deadlock). */
     uint8_t *tx;
@@ -66,6 +67,9 @@ struct sfrun {
 
 /* Above this many queued bytes to sfd, stdin is not read. */
 #define SFRUN_TX_HIGH (1u << 20)
+/* Nor with this many bytes of stdin sent and not yet consumed by rank 0
+ * (SF_OP_STDIN_ACK): every queue on the way stays bounded. */
+#define SFRUN_STDIN_WINDOW (4u << 20)
 
 static void stdin_resume(struct sfrun *s);
 
@@ -258,6 +262,12 @@ static void handle_msg(struct sfrun *s, const struct sf_wire_msg *m)
         fprintf(stderr, "sfrun: %.*s\n", (int)m->f[1].len, (const char *)m->f[1].p);
         finish(s, SFRUN_EXIT_INTERNAL);
         break;
+    case SF_OP_STDIN_ACK:
+        if (m->f[1].u > s->stdin_acked && m->f[1].u <= s->stdin_sent) {
+            s->stdin_acked = m->f[1].u;
+            stdin_resume(s);
+        }
+        break;
     case SF_OP_GOODBYE:
         break;
     default:
@@ -330,34 +340,36 @@ static bool stdin_send_chunk(struct sfrun *s)
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_STDIN, s->seq++);
     sf_wire_put_bytes(&e, buf, (size_t)n);
+    s->stdin_sent += (uint64_t)n;
     send_enc(s, &e);
     return !s->stdin_done;
 }
 
-static bool tx_full(struct sfrun *s)
+static bool stdin_blocked(struct sfrun *s)
 {
-    return s->tx_len - s->tx_off >= SFRUN_TX_HIGH;
+    return s->tx_len - s->tx_off >= SFRUN_TX_HIGH ||
+           s->stdin_sent - s->stdin_acked >= SFRUN_STDIN_WINDOW;
 }
 
 static void on_stdin(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sfrun *s = arg;
-    if (stdin_send_chunk(s) && tx_full(s)) {
-        stdin_unwatch(s); /* backpressure: tx_flush resumes us */
+    if (stdin_send_chunk(s) && stdin_blocked(s)) {
+        stdin_unwatch(s); /* backpressure: tx_flush or an ack resumes us */
     }
 }
 
-/* Called when the queue to sfd has room again. */
+/* Called when the queue to sfd has room again, or rank 0 consumed some. */
 static void stdin_resume(struct sfrun *s)
 {
     /* Re-entered via stdin_send_chunk -> send_enc -> tx_flush. */
-    if (s->stdin_busy || s->stdin_off || s->stdin_done || s->loop == NULL) {
+    if (s->stdin_busy || s->stdin_off || s->stdin_done || s->loop == NULL || stdin_blocked(s)) {
         return;
     }
     s->stdin_busy = true;
     if (s->stdin_file) {
         /* Files are always readable: pump until the queue is full. */
-        while (!tx_full(s) && stdin_send_chunk(s)) {
+        while (!stdin_blocked(s) && stdin_send_chunk(s)) {
         }
     } else if (!s->stdin_watched) {
         if (sf_loop_add_fd(s->loop, 0, SF_LOOP_IN, on_stdin, s) == 0) {

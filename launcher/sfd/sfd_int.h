@@ -136,6 +136,7 @@ struct sf_sfd_rank {
     int in_fd;          /* write end of rank 0's stdin pipe, else -1 */
     struct sf_sfd_bufq inq;
     bool in_eof; /* client sent STDIN EOF: close in_fd once drained */
+    uint64_t in_done, in_acked; /* stdin bytes consumed (written or dropped), acknowledged */
     bool hello, finalized, signalled, exited;
     bool reaped;   /* waited for, exit not yet judged */
     int wstatus;   /* from waitpid, valid when reaped */
@@ -314,6 +315,9 @@ int sf_sfd__job_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const stru
 /* A member is gone (crash, cut, goodbye): fail or end the jobs it touches. */
 void sf_sfd__job_peer_lost(struct sf_sfd *sfd, struct sf_sfd_peer *p, const char *why);
 void sf_sfd__job_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len);
+/* Rank 0's node: tell the submitter (through the coordinator) how many
+ * stdin bytes are consumed, so it sends more (SF_OP_STDIN_ACK). */
+void sf_sfd__job_stdin_ack(struct sf_sfd_job *job, uint64_t consumed);
 
 /* sfd_spawn.c: process creation. */
 int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r);

@@ -404,6 +404,20 @@ static void on_out(struct sf_loop *loop, int fd, int events, void *arg)
     }
 }
 
+/* The submitter keeps at most a window of stdin unacknowledged, so this
+ * queue stays bounded; acknowledge in steps, and whenever it empties. */
+#define STDIN_ACK_STEP (64u << 10)
+
+static void stdin_consumed(struct sf_sfd_rank *r, size_t n)
+{
+    r->in_done += n;
+    bool empty = r->inq.off == r->inq.len;
+    if (r->in_done - r->in_acked >= STDIN_ACK_STEP || (empty && r->in_done > r->in_acked)) {
+        r->in_acked = r->in_done;
+        sf_sfd__job_stdin_ack(r->job, r->in_done);
+    }
+}
+
 static void stdin_flush(struct sf_sfd_rank *r)
 {
     struct sf_sfd_bufq *q = &r->inq;
@@ -411,15 +425,19 @@ static void stdin_flush(struct sf_sfd_rank *r)
         ssize_t n = write(r->in_fd, q->buf + q->off, q->len - q->off);
         if (n > 0) {
             q->off += (size_t)n;
+            stdin_consumed(r, (size_t)n);
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && errno == EAGAIN) {
             sf_loop_mod_fd(r->job->sfd->loop, r->in_fd, SF_LOOP_OUT);
             return;
         } else {
-            /* The rank closed its stdin: discard the rest. */
+            /* The rank closed its stdin: discard the rest (consumed too,
+             * or the submitter would wait for room forever). */
+            size_t rest = q->len - q->off;
             q->off = q->len;
             close_fd(r, &r->in_fd);
+            stdin_consumed(r, rest);
             return;
         }
     }
@@ -437,8 +455,10 @@ static void on_in(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sf_sfd_rank *r = arg;
     if (events & (SF_LOOP_ERR | SF_LOOP_HUP)) {
+        size_t rest = r->inq.len - r->inq.off;
         r->inq.off = r->inq.len = 0;
         close_fd(r, &r->in_fd);
+        stdin_consumed(r, rest);
         return;
     }
     stdin_flush(r);
@@ -448,7 +468,8 @@ int sf_sfd__io_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len)
 {
     struct sf_sfd_rank *r = &job->ranks[0];
     if (r->in_fd < 0) {
-        return 0; /* rank 0 gone or stdin closed: drop */
+        stdin_consumed(r, len); /* rank 0 gone or stdin closed: drop */
+        return 0;
     }
     if (len == 0) {
         r->in_eof = true;

@@ -816,6 +816,29 @@ void sf_sfd__job_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len)
     sf_wire_enc_free(&e);
 }
 
+void sf_sfd__job_stdin_ack(struct sf_sfd_job *job, uint64_t consumed)
+{
+    struct sf_wire_enc e;
+    if (job->coord) {
+        if (job->client == NULL) {
+            return;
+        }
+        sf_wire_enc_begin(&e, SF_OP_STDIN_ACK, job->client->seq++);
+        sf_wire_put_u64(&e, job->id);
+        sf_wire_put_u64(&e, consumed);
+        sf_sfd__client_send(job->client, &e);
+    } else {
+        if (job->coord_peer == NULL) {
+            return;
+        }
+        sf_wire_enc_begin(&e, SF_OP_STDIN_ACK, sf_sfd__peer_seq(job->coord_peer));
+        sf_wire_put_u64(&e, job->id);
+        sf_wire_put_u64(&e, consumed);
+        sf_sfd__peer_send(job->coord_peer, &e);
+    }
+    sf_wire_enc_free(&e);
+}
+
 /* The node index of a peer in a coordinated job, or -1. */
 static int node_of(struct sf_sfd_job *job, struct sf_sfd_peer *p)
 {
@@ -923,6 +946,13 @@ int sf_sfd__job_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const stru
             break;
         }
         sf_sfd__io_stdin(job, m->f[1].p, m->f[1].len);
+        return 0;
+    case SF_OP_STDIN_ACK:
+        /* From the node of rank 0, for the submitter. */
+        if (node < 0 || node != job->ranks[0].node) {
+            break;
+        }
+        sf_sfd__job_stdin_ack(job, m->f[1].u);
         return 0;
     case SF_OP_JOB_FLOW:
         if (!from_coord) {

@@ -529,6 +529,7 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
         case SF_OP_JOB_STDIN:
         case SF_OP_JOB_PART_DONE:
         case SF_OP_JOB_FLOW:
+        case SF_OP_STDIN_ACK:
             sf_sfd__job_peer_op(sfd, pc->peer, m);
             return;
         default:

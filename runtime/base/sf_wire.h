@@ -79,9 +79,10 @@ enum sf_wire_op {
     SF_OP_STATUS_REQ = 32,     /* what (0: node status and counters) */
     SF_OP_STATUS = 33,         /* lines "key=value" */
     SF_OP_JOB_FLOW = 34,       /* job, paused: coordinator -> part output flow control */
-    /* 35..39: reserved for the daemons (empty schema until used) */
-    SF_OP_RESERVED_35 = 35,
-    SF_OP_RESERVED_36,
+    SF_OP_STDIN_ACK = 35,      /* job, bytes: rank 0's node -> coordinator -> sfrun, stdin
+                                * bytes consumed so far (sfrun keeps a bounded window) */
+    /* 36..39: reserved for the daemons (empty schema until used) */
+    SF_OP_RESERVED_36 = 36,
     SF_OP_RESERVED_37,
     SF_OP_RESERVED_38,
     SF_OP_RESERVED_39,

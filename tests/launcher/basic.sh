@@ -46,6 +46,17 @@ check "8 MB from a file through rank 0 and back" "$want" "$got"
 got=$(cat "$TMP/big" | "$SFRUN" -n 1 cat 2>"$err" | cksum)
 check "8 MB from a pipe through rank 0 and back" "$want" "$got"
 
+# A rank 0 that reads its stdin late: sfrun sends only a window ahead of
+# what rank 0 consumed, so the daemon holds little of 200 MB (its peak
+# memory, read by rank 0 from /proc of its parent, the daemon).
+head -c 200000000 /dev/zero | "$SFRUN" -n 1 sh -c \
+    'sleep 1; wc -c; sed -n "s/^VmHWM:[[:space:]]*\([0-9]*\) kB/hwm \1/p" /proc/$PPID/status' \
+    >"$out" 2>"$err"
+check "200 MB to a late reader: all of it arrives" 200000000 "$(sed -n 1p "$out" | tr -d ' ')"
+hwm=$(sed -n 's/^hwm //p' "$out")
+check "the daemon's memory stays bounded (peak ${hwm:-?} kB < 100 MB)" yes \
+    "$([ -n "$hwm" ] && [ "$hwm" -lt 100000 ] && echo yes)"
+
 "$SFRUN" -n 2 --tag-output sh -c 'printf "a\nb"; echo e >&2' </dev/null >"$out" 2>"$err"
 check "tag-output exit 0" 0 $?
 check_grep "tagged stdout line" '^\[1,1\]<stdout>:a$' "$out"
