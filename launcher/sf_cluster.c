@@ -695,14 +695,14 @@ static int spawn_daemon(struct sf_cluster *c, struct sf_cnode *nd, const struct 
     argv[a++] = "--port";
     argv[a++] = port;
     argv[a++] = "--name";
-    argv[a++] = nd->idx == 1 && o->name1 != NULL ? o->name1 : nd->name;
+    argv[a++] = nd->name;
     argv[a++] = "--cluster-key";
     argv[a++] = c->key;
     if (join != NULL) {
         argv[a++] = "--join";
         argv[a++] = join;
     }
-    if (bind_flag && !o->bind_all) {
+    if (bind_flag) {
         argv[a++] = "--bind";
         argv[a++] = host;
     }

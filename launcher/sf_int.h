@@ -96,11 +96,6 @@ struct sf_up_opts {
     const char *sfd; /* daemon program */
     double wait;     /* seconds to wait until all see each other */
     bool quiet;
-    /* sfrun's launched clusters (sfrun_launch.c): node 1's name instead
-     * of "n1" (NULL: n1), and listen on every interface instead of
-     * binding the loopback address, so daemons on other hosts can join. */
-    const char *name1;
-    bool bind_all;
     /* Set by the caller's signal handler: stop starting, take down what
      * was started, fail with -EINTR. NULL: not watched. */
     const volatile sig_atomic_t *interrupted;

@@ -70,7 +70,7 @@ int sfrun_check_program(const char *prog, const char *path);
 
 /* ---- daemons started for one job (sfrun_launch.c) ---------------------- */
 
-/* A private cluster for one job: a hub daemon here (a child of sfrun, the
+/* A private cluster for one job: a hub daemon here (under sfrun, the
  * one sfrun submits to) plus one daemon per remote host, started over the
  * launch agent (ssh) or, inside a Slurm allocation, by one srun step. All
  * share a fresh key and a private state dir and are gone after

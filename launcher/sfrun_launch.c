@@ -1,19 +1,22 @@
-/* Daemons started for one job: a hub sfd here (sf_cluster_up, one node)
+/* Daemons started for one job: a hub sfd here (the one sfrun submits to)
  * and one sfd per remote host, over a launch agent (`ssh HOST cmd`, as
  * Open MPI's rsh launcher) or inside a Slurm allocation by one srun step
  * over every allocated node. Does not place or run the job (the hub does),
  * nor join a cluster that is already up. Single-threaded (sfrun's thread).
  *
- * Each remote daemon runs under a small sh watchdog (remote_script) that
- * reads the job's key from its stdin, starts sfd with a private state dir
+ * Every daemon, the hub too, runs under a small sh watchdog (daemon_script)
+ * that reads the job's key from its stdin, starts sfd with a private state
+ * dir (JOBDIR/r-NAME, the same JOBDIR path on every host), the others
  * joining the hub, says "sfd-up NAME" on stdout, and when its stdin ends
  * (sfrun closed it, or died, or ssh/srun lost it) stops sfd and removes
- * the state dir. So no daemon outlives the job, even after kill -9 of sfrun. */
+ * the state dir. So no daemon or key outlives the job, even after kill -9
+ * of sfrun. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -24,6 +27,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,12 +52,12 @@ struct agent {
 };
 
 struct sfrun_launch {
-    struct sf_cluster hub; /* transient one-node cluster: the hub */
-    bool hub_up;
+    char dir[PATH_MAX];  /* JOBDIR (made here by mkdtemp), "" if none */
+    char sock[PATH_MAX]; /* the hub's Unix socket */
     uint8_t key[SF_KEY_LEN];
-    struct agent *ag;
+    struct agent *ag; /* [0] is the hub's watchdog */
     size_t nag;
-    int nremote; /* daemons started through agents */
+    int ndaemons; /* daemons started, the hub included */
 };
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -158,11 +163,11 @@ static void s_quote(struct str *s, const char *v)
     s_add(s, "'");
 }
 
-/* The watchdog each remote daemon runs under (POSIX sh; see the file's
- * header). name_expr is a quoted literal (agent) or "$SLURMD_NODENAME"
- * (srun: the same script on every node). The sfd.addr wait is bounded
- * (30 s) and stops early when sfd dies. */
-static char *remote_script(const char *name_expr, const char *jobdir, const char *sfd,
+/* The watchdog each daemon runs under (POSIX sh; see the file's header).
+ * name_expr is a quoted literal (agent) or "$SLURMD_NODENAME" (srun: the
+ * same script on every node); hub NULL: the hub itself (joins nobody).
+ * The sfd.addr wait is bounded (30 s) and stops early when sfd dies. */
+static char *daemon_script(const char *name_expr, const char *jobdir, const char *sfd,
                            const char *hub)
 {
     /* One line: a csh or fish login shell hands it to sh unharmed. */
@@ -174,9 +179,11 @@ static char *remote_script(const char *name_expr, const char *jobdir, const char
               "exec 3<&0 0</dev/null; ",
           SF_KEY_LEN);
     s_quote(&s, sfd);
-    s_add(&s, " --listen --state-dir \"$d\" --port 0 --name \"$n\" --cluster-key \"$d/cluster.key\""
-              " --join ");
-    s_quote(&s, hub);
+    s_add(&s, " --listen --state-dir \"$d\" --port 0 --name \"$n\" --cluster-key \"$d/cluster.key\"");
+    if (hub != NULL) {
+        s_add(&s, " --join ");
+        s_quote(&s, hub);
+    }
     s_add(&s, " --no-autodiscover >\"$d/sfd.log\" 2>&1 & "
               "p=$!; "
               "trap 'kill -TERM $p 2>/dev/null' TERM INT HUP; "
@@ -187,7 +194,7 @@ static char *remote_script(const char *name_expr, const char *jobdir, const char
               "if [ -s \"$d/sfd.addr\" ]; then echo \"sfd-up $n\"; else "
               "echo \"sfd-failed $n $(tail -n 1 \"$d/sfd.log\" 2>/dev/null)\"; "
               "kill -TERM $p 2>/dev/null; fi; "
-              "wait $p; wait $p; kill $w 2>/dev/null; rm -rf \"$d\"");
+              "wait $p; wait $p; kill $w 2>/dev/null; rm -rf \"$d\"; rmdir \"${d%%/*}\" 2>/dev/null");
     return s.p;
 }
 
@@ -426,13 +433,13 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
         for (size_t i = 0; i < l->nag; i++) {
             up += l->ag[i].up;
         }
-        if (up >= l->nremote) {
+        if (up >= l->ndaemons) {
             break;
         }
         double left = deadline - now_s();
         if (left <= 0) {
-            rc = fail(err, errlen, -ETIMEDOUT, "%d of %d remote daemons came up in time", up,
-                      l->nremote);
+            rc = fail(err, errlen, -ETIMEDOUT, "%d of %d daemons came up in time", up,
+                      l->ndaemons);
             break;
         }
         size_t np = 0;
@@ -478,10 +485,10 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
 static int wait_members(struct sfrun_launch *l, int sig_fd, double deadline, char *err,
                         size_t errlen)
 {
-    int want = 1 + l->nremote, seen = -1;
+    int want = l->ndaemons, seen = -1;
     char qerr[256] = "";
     for (;;) {
-        int fd = sf_cluster_connect_unix(l->hub.nodes[0].sock);
+        int fd = sf_cluster_connect_unix(l->sock);
         if (fd >= 0) {
             struct sf_rows rows = {0};
             seen = sf_query(fd, "nodes", 2.0, &rows, qerr, sizeof(qerr)) == 0
@@ -529,10 +536,20 @@ static int add_agent(struct sfrun_launch *l, char **argv, const char *what, int 
     int rc = spawn_agent(a, argv);
     if (rc == 0) {
         l->nag++;
-        l->nremote += expect;
+        l->ndaemons += expect;
         rc = send_key(a, l->key);
     }
     return rc;
+}
+
+/* Start one watchdog through argv (the agent's words, then its command)
+ * and give it the key; err says what failed. */
+static int start_one(struct sfrun_launch *l, char **argv, const char *what, int expect,
+                     char *err, size_t errlen)
+{
+    int rc = add_agent(l, argv, what, expect);
+    return rc == 0 ? 0 : fail(err, errlen, rc, "cannot start %s for %s: %s", argv[0], what,
+                              sf_strerror(rc));
 }
 
 int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o, char **hosts_opt,
@@ -542,7 +559,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
     *hosts_opt = NULL;
     struct sfrun_launch *l = calloc(1, sizeof(*l));
     struct sf_hostlist slurm = {0};
-    struct str hosts = {0};
+    struct str hosts = {0}, hubq = {0};
     char **names = NULL, **argv = NULL, **agentv = NULL;
     char *script = NULL;
     size_t nnames = 0, nagentv = 0;
@@ -558,7 +575,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         rc = slurm_nodes(&slurm, err, errlen);
         hl = &slurm;
     }
-    names = calloc(hl != NULL ? hl->n + 1 : 1, sizeof(char *));
+    names = calloc(hl->n + 1, sizeof(char *));
     if (rc == 0 && names == NULL) {
         rc = fail(err, errlen, -ENOMEM, "out of memory");
     }
@@ -587,54 +604,64 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
     if (rc == 0 && hosts.oom) {
         rc = fail(err, errlen, -ENOMEM, "out of memory");
     }
-
-    /* The hub: a transient one-node cluster in a private dir, listening on
-     * every interface so remote daemons can join it. */
+    if (rc == 0) {
+        l->ag = calloc(nnames + 2, sizeof(*l->ag));
+        rc = l->ag == NULL ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
+    }
+    if (rc == 0 && getentropy(l->key, sizeof(l->key)) != 0) {
+        rc = fail(err, errlen, -errno, "no random bytes for the job's key: %s", strerror(errno));
+    }
+    /* JOBDIR: a fresh name here; the same path is used on the other hosts. */
     if (rc == 0) {
         const char *tmp = getenv("TMPDIR");
-        snprintf(l->hub.dir, sizeof(l->hub.dir), "%s/sfjob-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-        if (mkdtemp(l->hub.dir) == NULL) {
-            rc = fail(err, errlen, -errno, "cannot create %s: %s", l->hub.dir, strerror(errno));
+        snprintf(l->dir, sizeof(l->dir), "%s/sfjob-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+        if (mkdtemp(l->dir) == NULL) {
+            rc = fail(err, errlen, -errno, "cannot create %s: %s", l->dir, strerror(errno));
+            l->dir[0] = '\0';
         }
     }
+    /* sfd.sock must fit a Unix socket address (108 bytes). */
+    if (rc == 0 && (size_t)snprintf(l->sock, sizeof(l->sock), "%s/r-%s/sfd.sock", l->dir,
+                                    hub_name) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        rc = fail(err, errlen, -ENAMETOOLONG, "%s is too long a path for a Unix socket", l->sock);
+    }
+    double deadline = now_s() + (o->wait > 0 ? o->wait : 30.0);
+    /* The hub: a watchdog run here (no agent), listening on every interface
+     * so the others can join it. */
     if (rc == 0) {
-        l->hub.transient = true;
-        struct sf_up_opts uo = {.nodes = 1,
-                                .any_port = true,
-                                .sfd = o->sfd,
-                                .wait = o->wait,
-                                .quiet = true,
-                                .name1 = hub_name,
-                                .bind_all = nnames > 0};
-        rc = sf_cluster_up(&l->hub, &uo, err, errlen);
-        l->hub_up = rc == 0;
-        if (rc != 0) {
-            rmdir(l->hub.dir);
-        }
+        s_quote(&hubq, hub_name);
+        script = hubq.p != NULL ? daemon_script(hubq.p, l->dir, o->sfd, NULL) : NULL;
+        char *hv[] = {"sh", "-c", script, NULL};
+        rc = script == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
+                            : start_one(l, hv, "this host", 1, err, errlen);
+        free(script);
+        script = NULL;
     }
     if (rc == 0) {
-        int fd = open(l->hub.key, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, l->key, sizeof(l->key)) : -1;
-        if (fd >= 0) {
-            close(fd);
-        }
-        if (n != (ssize_t)sizeof(l->key)) {
-            rc = fail(err, errlen, -EIO, "cannot read the job's key %s", l->hub.key);
-        }
+        rc = wait_agents(l, o->sig_fd, deadline, err, errlen);
     }
     char hub[128], ip[64];
     if (rc == 0) {
-        hub_ip(names, nnames, ip, sizeof(ip));
-        const char *colon = strrchr(l->hub.nodes[0].addr, ':');
-        snprintf(hub, sizeof(hub), "%s:%s", ip, colon != NULL ? colon + 1 : "0");
-        l->ag = calloc(nnames + 1, sizeof(*l->ag));
-        if (l->ag == NULL) {
-            rc = fail(err, errlen, -ENOMEM, "out of memory");
+        char p[256]; /* next to the socket, whose path is < 108 bytes */
+        snprintf(p, sizeof(p), "%.*s/sfd.addr", (int)(strrchr(l->sock, '/') - l->sock), l->sock);
+        FILE *f = fopen(p, "re");
+        char line[128] = "";
+        if (f != NULL) {
+            if (fgets(line, sizeof(line), f) == NULL) {
+                line[0] = '\0';
+            }
+            fclose(f);
         }
+        const char *colon = strrchr(line, ':');
+        long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
+        if (port <= 0 || port > 65535) {
+            rc = fail(err, errlen, -EIO, "the hub daemon wrote no port in %s", p);
+        }
+        hub_ip(names, nnames, ip, sizeof(ip));
+        snprintf(hub, sizeof(hub), "%s:%ld", ip, port);
     }
-    double deadline = now_s() + (o->wait > 0 ? o->wait : 30.0);
     if (rc == 0 && use_srun && nnames > 0) {
-        script = remote_script("\"$SLURMD_NODENAME\"", l->hub.dir, o->sfd, hub);
+        script = daemon_script("\"$SLURMD_NODENAME\"", l->dir, o->sfd, hub);
         char nn[32], nt[32];
         snprintf(nn, sizeof(nn), "--nodes=%zu", nnames);
         snprintf(nt, sizeof(nt), "--ntasks=%zu", nnames);
@@ -650,12 +677,10 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
                       "--kill-on-bad-exit=0", "--no-kill", "--overlap", "--input=all",
                       "--job-name=sfd", nl.p,     "sh",       "-c",
                       script,         NULL};
-        rc = script == NULL || nl.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
-        if (rc == 0 && (rc = add_agent(l, sv, "srun", (int)nnames)) != 0) {
-            fail(err, errlen, rc, "cannot start srun: %s", sf_strerror(rc));
-        }
+        rc = script == NULL || nl.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
+                                            : start_one(l, sv, "srun", (int)nnames, err, errlen);
         free(nl.p);
-    } else if (rc == 0) {
+    } else if (rc == 0 && nnames > 0) {
         rc = split_agent(o->agent != NULL ? o->agent : "ssh", &agentv, &nagentv);
         argv = calloc(nagentv + 3, sizeof(char *));
         if (rc != 0 || argv == NULL) {
@@ -665,7 +690,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         for (size_t i = 0; rc == 0 && i < nnames; i++) {
             struct str nq = {0}, cmd = {0};
             s_quote(&nq, names[i]);
-            char *sc = nq.p != NULL ? remote_script(nq.p, l->hub.dir, o->sfd, hub) : NULL;
+            char *sc = nq.p != NULL ? daemon_script(nq.p, l->dir, o->sfd, hub) : NULL;
             /* ssh joins its arguments into one line for the remote shell:
              * pass exactly that line, `sh -c 'SCRIPT'`. */
             s_add(&cmd, "sh -c ");
@@ -678,12 +703,8 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
             argv[nagentv + 2] = NULL;
             char what[300];
             snprintf(what, sizeof(what), "host %s", names[i]);
-            if (sc == NULL || cmd.p == NULL) {
-                rc = fail(err, errlen, -ENOMEM, "out of memory");
-            } else if ((rc = add_agent(l, argv, what, 1)) != 0) {
-                fail(err, errlen, rc, "cannot start %s for %s: %s", agentv[0], names[i],
-                     sf_strerror(rc));
-            }
+            rc = sc == NULL || cmd.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
+                                             : start_one(l, argv, what, 1, err, errlen);
             free(nq.p);
             free(sc);
             free(cmd.p);
@@ -703,6 +724,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         sfrun_launch_down(l, 2.0);
     }
     free(hosts.p);
+    free(hubq.p);
     free(names);
     free(argv);
     if (agentv != NULL) {
@@ -716,7 +738,19 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
 
 const char *sfrun_launch_sock(const struct sfrun_launch *l)
 {
-    return l->hub.nodes[0].sock;
+    return l->sock;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP) {
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+    return 0;
 }
 
 /* Reap agents until all are gone or the deadline passes. */
@@ -783,11 +817,10 @@ void sfrun_launch_down(struct sfrun_launch *l, double grace)
             close(l->ag[i].out_fd);
         }
     }
-    if (l->hub_up) {
-        char err[512];
-        if (sf_cluster_down(&l->hub, grace, err, sizeof(err)) != 0) {
-            fprintf(stderr, "sfrun: stopping the job's daemons: %s\n", err);
-        }
+    /* What a watchdog that was killed could not remove (this host's part
+     * of JOBDIR; other hosts' parts went with their watchdogs). */
+    if (l->dir[0] != '\0') {
+        nftw(l->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     }
     free(l->ag);
     memset(l->key, 0, sizeof(l->key));

@@ -16,7 +16,7 @@ echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 
 EOF
 left() { live_procs "$TMP/sfjob-"; }
 none_left() { [ "$(left)" = 0 ] && [ "$(live_procs 'sleep 997')" = 0 ]; }
-no_remote_dirs() { [ -z "$(ls -d "$TMP"/sfjob-*/r-* 2>/dev/null)" ]; }
+no_job_dirs() { [ -z "$(ls -d "$TMP"/sfjob-* 2>/dev/null)" ]; }
 
 printf 'hostA slots=2\nhostB slots=2\n' >"$TMP/hf"
 "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 4 sh "$TMP/where.sh" \
@@ -70,8 +70,8 @@ wait_until none_left
 check "no daemon or rank left after SIGINT" "0 0" "$(left) $(live_procs 'sleep 997')"
 check "job dir removed after SIGINT" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
 
-# kill -9 of sfrun: the hub dies with it (parent-death signal), the remote
-# watchdogs see their stdin end and stop their daemons and ranks.
+# kill -9 of sfrun: every watchdog (the hub's here too) sees its stdin end
+# and stops its daemon and ranks and removes its state.
 "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 4 \
     sh -c 'echo started; exec sleep 997' </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
@@ -80,9 +80,8 @@ kill -KILL $pid
 wait $pid 2>/dev/null
 wait_until none_left
 check "no daemon or rank left after kill -9 of sfrun" "0 0" "$(left) $(live_procs 'sleep 997')"
-wait_until no_remote_dirs
-check "remote state dirs removed after kill -9" "" "$(ls -d "$TMP"/sfjob-*/r-* 2>/dev/null)"
-rm -rf "$TMP"/sfjob-*
+wait_until no_job_dirs
+check "state dirs and key removed after kill -9" "" "$(ls -d "$TMP"/sfjob-* 2>/dev/null)"
 
 # An unreachable host: a clear error, exit 1, the other host's daemon gone.
 SF_TEST_AGENT_FAIL=hostB "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 2 true \
