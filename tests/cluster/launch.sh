@@ -83,6 +83,22 @@ check "no daemon or rank left after kill -9 of sfrun" "0 0" "$(left) $(live_proc
 wait_until no_job_dirs
 check "state dirs and key removed after kill -9" "" "$(ls -d "$TMP"/sfjob-* 2>/dev/null)"
 
+# A launched daemon dies in the middle of the job (a lost host): the job
+# ends naming it (--ft=abort), the other daemons are stopped.
+"$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 4 \
+    sh -c 'echo started; exec sleep 997' </dev/null >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+wait_until lines_at_least "$TMP/out" '^started$' 4
+pkill -KILL -f -- "$TMP/sfjob-.*/r-hostB --port"
+wait_until proc_gone $pid
+wait $pid
+check "job with a lost host fails" 1 $?
+check_grep "and names the host and its ranks" "node hostB .*lost ranks 2,3" "$TMP/err"
+check_nogrep "no shell job notices" "Killed" "$TMP/err"
+wait_until none_left
+check "no daemon or rank left after a lost host" "0 0" "$(left) $(live_procs 'sleep 997')"
+check "job dir removed after a lost host" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
+
 # An unreachable host: a clear error, exit 1, the other host's daemon gone.
 SF_TEST_AGENT_FAIL=hostB "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 2 true \
     </dev/null >"$TMP/out" 2>"$TMP/err"

@@ -161,12 +161,27 @@ wait_until queue_empty
 wait_until nothing_left
 check "no daemon or rank left after scancel" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')"
 
+# A node's daemon dies mid-job: the job ends naming that node only (the
+# srun step keeps the other node's daemon until sfrun stops it).
+timeout 100 sbatch --wait -N 2 -n 2 -o "$S/lost.out" "$S/hold.sh" >"$TMP/sb" 2>&1 &
+sb=$!
+lost_started() { [ -f "$S/lost.out" ] && lines_at_least "$S/lost.out" '^started$' 2; }
+wait_until lost_started || wait_until lost_started
+pkill -KILL -f -- "$TMP/sfjob-.*/r-sfn2 --port"
+wait $sb
+check "job with a lost node fails through sbatch --wait" 1 $?
+check_grep "naming the lost node and its rank" "node sfn2 .*lost rank 1 " "$S/lost.out"
+check_nogrep "and only that node" "sfn1" "$S/lost.out"
+check_nogrep "daemons' tasks end cleanly for srun" "srun: error" "$S/pi.out"
+wait_until nothing_left
+check "no daemon or rank left after a lost node" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')"
+
 timeout 100 sbatch --wait -N 2 -n 2 -o "$S/fail.out" "$S/fail.sh" >"$TMP/sb" 2>&1
 check "a failing rank's status comes back through sbatch --wait" 7 $?
 check "no daemon left after the failed job" 0 "$(live_procs "$TMP/sfjob-")"
 check "job dirs removed" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
 check "no job left in the queue" "" "$(squeue -h)"
-for f in pi where fail hold; do
+for f in pi where fail hold lost; do
     if [ "$nfail" -gt 0 ]; then
         echo "--- $f.out"
         sed 's/^/    /' "$S/$f.out"
