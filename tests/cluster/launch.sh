@@ -35,6 +35,16 @@ check_nogrep "quiet start-up" "." "$TMP/err"
 check "examples/pi on 2 launched daemons exits 0" 0 $?
 check_grep "pi says OK" "^OK\$" "$TMP/out"
 
+# The job dir's path crosses two shells (ssh's and sh -c): quotes and
+# blanks in it must survive.
+odd="$TMP/it's a dir"
+mkdir -p "$odd"
+TMPDIR="$odd" "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 2 sh "$TMP/where.sh" \
+    </dev/null >"$TMP/out" 2>"$TMP/err"
+check "job dir with a quote and blanks: exit 0" 0 $?
+check "both ranks ran" 2 "$(grep -c '^rank [01] on hostA$' "$TMP/out")"
+check "that job dir removed" "" "$(ls -A "$odd")"
+
 # This host listed too: its daemon is the hub, the other is launched.
 : >"$TMP/agent.log"
 "$SFRUN" --host localhost,hostB --map-by node --launch-agent "$AGENT" -n 2 sh "$TMP/where.sh" \
