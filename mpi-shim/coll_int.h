@@ -73,10 +73,18 @@ int sf_coll__bcast_binomial(const struct sf_coll_comm *c, void *buf, size_t len,
  * round. A round's transfers are posted together; its copies and reductions
  * run in order once they have all completed. Pointers are fixed when the
  * schedule is built (scratch memory comes from sf_coll__s_alloc). */
-enum { SF_COLL__S_SEND = 1, SF_COLL__S_RECV, SF_COLL__S_COPY, SF_COLL__S_OP, SF_COLL__S_END };
+enum {
+    SF_COLL__S_SEND = 1,
+    SF_COLL__S_RECV,
+    SF_COLL__S_COPY,
+    SF_COLL__S_OP,
+    SF_COLL__S_END,
+    SF_COLL__S_RSEND, /* to / from a member of the remote group (inter) */
+    SF_COLL__S_RRECV,
+};
 struct sf_coll__step {
     int kind;
-    int peer;        /* comm rank for SEND/RECV */
+    int peer;        /* comm rank for SEND/RECV, remote rank for RSEND/RRECV */
     void *buf;       /* SEND/RECV buffer, COPY destination, OP inout */
     const void *src; /* COPY source, OP in (the lower-ranked operand) */
     size_t len;      /* bytes; elements for OP */
@@ -95,11 +103,16 @@ struct sf_coll__sched {
     void **mem;
     size_t nmem, memcap;
     int err; /* first build failure */
+    /* Inter-communicators: the remote group (world[] a private copy),
+     * its tag for this schedule; x.world NULL otherwise. */
+    struct sf_coll_inter x;
 };
 int sf_coll__sched_init(struct sf_coll__sched *s, const struct sf_coll_comm *c, int tagbase,
                         const struct sf_coll_op *op);
 int sf_coll__s_send(struct sf_coll__sched *s, const void *buf, size_t len, int peer);
 int sf_coll__s_recv(struct sf_coll__sched *s, void *buf, size_t len, int peer);
+int sf_coll__s_rsend(struct sf_coll__sched *s, const void *buf, size_t len, int peer);
+int sf_coll__s_rrecv(struct sf_coll__sched *s, void *buf, size_t len, int peer);
 int sf_coll__s_copy(struct sf_coll__sched *s, const void *src, void *dst, size_t len);
 /* inout = in (op) inout over count elements */
 int sf_coll__s_op(struct sf_coll__sched *s, const void *in, void *inout, size_t count);
@@ -111,5 +124,14 @@ void sf_coll__sched_fini(struct sf_coll__sched *s);
 /* Builds the schedule for a (coll_nb.c); 'blocking' lets it pick the
  * algorithms that only the blocking path has. */
 int sf_coll__build(struct sf_coll__sched *s, const struct sf_coll_args *a, bool blocking);
+/* The same for inter-communicators (coll_inter.c); s->x is set. */
+int sf_coll__build_inter(struct sf_coll__sched *s, const struct sf_coll_args *a);
+/* Local-group parts the inter-communicator builders reuse (coll_nb.c). */
+int sf_coll__b_barrier(struct sf_coll__sched *s);
+int sf_coll__b_bcast(struct sf_coll__sched *s, void *buf, size_t len, int root);
+int sf_coll__b_reduce(struct sf_coll__sched *s, const void *sbuf, void *rbuf, size_t count,
+                      int root);
+int sf_coll__b_scatterv(struct sf_coll__sched *s, const void *const *sptr, const size_t *scounts,
+                        void *rbuf, size_t n, int root);
 
 #endif

@@ -10,7 +10,8 @@
  * reduce_scatter recursive halving (commutative, p = 2^k) else reduce +
  * scatterv; scan/exscan recursive doubling; non-blocking barrier
  * dissemination, bcast/reduce binomial, allreduce recursive doubling or
- * (long, commutative) ring. Every combination of a reduction has a fixed
+ * (long, commutative) ring; neighbourhood exchanges all transfers at
+ * once. Every combination of a reduction has a fixed
  * place and operand order (lower ranks' operand first), so results are
  * deterministic. Single-threaded. */
 #include "mpi-shim/coll_int.h"
@@ -656,6 +657,36 @@ static int b_reduce_scatter(S *s, const void *sbuf, void *rbuf, const size_t *of
     return b_scatterv(s, sp, sc, rbuf, sc[r], 0);
 }
 
+/* ---- neighbourhood exchange ---- */
+
+/* One round: receives post in array order and sends go in array order,
+ * which is what matches duplicate neighbours (sf_coll.h). Zero-byte
+ * blocks still travel, so both sides always agree on the message count. */
+static int b_neighbor(S *s, const struct sf_coll_args *a)
+{
+    int p = s->c.size;
+    if (a->nsend < 0 || a->nrecv < 0) {
+        return -EINVAL;
+    }
+    for (int k = 0; k < a->nrecv; k++) {
+        if (a->rpeers[k] >= p) {
+            return -EINVAL;
+        }
+        if (a->rpeers[k] >= 0) {
+            sf_coll__s_recv(s, a->rptr[k], a->rcounts[k], a->rpeers[k]);
+        }
+    }
+    for (int i = 0; i < a->nsend; i++) {
+        if (a->speers[i] >= p) {
+            return -EINVAL;
+        }
+        if (a->speers[i] >= 0) {
+            sf_coll__s_send(s, a->sptr[i], a->scounts[i], a->speers[i]);
+        }
+    }
+    return sf_coll__s_round(s);
+}
+
 /* ---- scan / exscan ---- */
 
 /* Recursive doubling: 'acc' holds the combination of members r-2^k+1..r
@@ -772,6 +803,30 @@ int sf_coll__build(S *s, const struct sf_coll_args *a, bool blocking)
         return b_scan(s, a->sbuf, a->rbuf, a->n, false);
     case SF_COLL_EXSCAN:
         return b_scan(s, a->sbuf, a->rbuf, a->n, true);
+    case SF_COLL_NEIGHBOR:
+        return b_neighbor(s, a);
     }
     return -EINVAL;
+}
+
+/* For the inter-communicator builders (coll_inter.c): local-group parts. */
+int sf_coll__b_barrier(S *s)
+{
+    return b_barrier(s);
+}
+
+int sf_coll__b_bcast(S *s, void *buf, size_t len, int root)
+{
+    return b_bcast(s, buf, len, root);
+}
+
+int sf_coll__b_reduce(S *s, const void *sbuf, void *rbuf, size_t count, int root)
+{
+    return b_reduce(s, sbuf, rbuf, count, root);
+}
+
+int sf_coll__b_scatterv(S *s, const void *const *sptr, const size_t *scounts, void *rbuf, size_t n,
+                        int root)
+{
+    return b_scatterv(s, sptr, scounts, rbuf, n, root);
 }

@@ -1,8 +1,10 @@
-/* Schedule engine for the collectives built as rounds (coll_nb.c): a round
- * posts its sends and receives together, and when all have completed runs
- * its local copy/reduce steps in order. The same schedule runs blocking
- * (sf_coll_run: waits round by round) or non-blocking (sf_coll_start +
- * sf_coll_sched_test). No global state; single-threaded. */
+/* Schedule engine for the collectives built as rounds (coll_nb.c,
+ * coll_inter.c): a round posts its sends and receives together, and when
+ * all have completed runs its local copy/reduce steps in order. The same
+ * schedule runs blocking (sf_coll_run: waits round by round) or
+ * non-blocking (sf_coll_start + sf_coll_sched_test); inter-communicator
+ * schedules also talk to the remote group. No global state;
+ * single-threaded. */
 #include "mpi-shim/coll_int.h"
 
 #include "runtime/base/sf_err.h"
@@ -74,6 +76,18 @@ int sf_coll__s_send(struct sf_coll__sched *s, const void *buf, size_t len, int p
 int sf_coll__s_recv(struct sf_coll__sched *s, void *buf, size_t len, int peer)
 {
     struct sf_coll__step st = {SF_COLL__S_RECV, peer, buf, NULL, len};
+    return add(s, &st);
+}
+
+int sf_coll__s_rsend(struct sf_coll__sched *s, const void *buf, size_t len, int peer)
+{
+    struct sf_coll__step st = {SF_COLL__S_RSEND, peer, (void *)buf, NULL, len};
+    return add(s, &st);
+}
+
+int sf_coll__s_rrecv(struct sf_coll__sched *s, void *buf, size_t len, int peer)
+{
+    struct sf_coll__step st = {SF_COLL__S_RRECV, peer, buf, NULL, len};
     return add(s, &st);
 }
 
@@ -154,10 +168,18 @@ static int post(struct sf_coll__sched *s)
             if (pass == 0 && st->kind == SF_COLL__S_RECV) {
                 memset(r, 0, sizeof *r);
                 rc = sf_rt_irecv(s->c.rt, r, st->buf, st->len, st->peer, s->c.ctx, tag);
+            } else if (pass == 0 && st->kind == SF_COLL__S_RRECV) {
+                memset(r, 0, sizeof *r);
+                rc = sf_rt_irecv(s->c.rt, r, st->buf, st->len, st->peer, s->x.ctx, s->x.tag);
             } else if (pass == 1 && st->kind == SF_COLL__S_SEND) {
                 memset(r, 0, sizeof *r);
                 rc = sf_rt_isend(s->c.rt, r, st->buf, st->len, s->c.world[st->peer], s->c.ctx,
                                  s->c.rank, tag, SF_RT_STANDARD);
+            } else if (pass == 1 && st->kind == SF_COLL__S_RSEND) {
+                /* The remote group knows us by our local rank. */
+                memset(r, 0, sizeof *r);
+                rc = sf_rt_isend(s->c.rt, r, st->buf, st->len, s->x.world[st->peer], s->x.ctx,
+                                 s->c.rank, s->x.tag, SF_RT_STANDARD);
             } else {
                 continue;
             }
@@ -178,7 +200,7 @@ static int finish_round(struct sf_coll__sched *s)
     size_t k = 0;
     /* Receives were posted first, in step order. */
     for (size_t i = s->cur; i < e; i++) {
-        if (s->steps[i].kind != SF_COLL__S_RECV) {
+        if (s->steps[i].kind != SF_COLL__S_RECV && s->steps[i].kind != SF_COLL__S_RRECV) {
             continue;
         }
         const struct sf_rt_req *r = &s->reqs[k++];
@@ -257,6 +279,7 @@ void sf_coll__sched_fini(struct sf_coll__sched *s)
     free(s->steps);
     free(s->reqs);
     free((void *)s->c.world);
+    free((void *)s->x.world);
     memset(s, 0, sizeof *s);
 }
 
@@ -337,4 +360,71 @@ void sf_coll_sched_free(struct sf_coll_sched *h)
         sf_coll__sched_fini(&h->s);
         free(h);
     }
+}
+
+/* Copies the remote group's ranks into s (tag given by the caller). */
+static int inter_init(struct sf_coll__sched *s, const struct sf_coll_inter *x, int tag)
+{
+    int *w = malloc(sizeof(int) * (size_t)(x->size > 0 ? x->size : 1));
+    if (w == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(w, x->world, sizeof(int) * (size_t)x->size);
+    s->x = *x;
+    s->x.world = w;
+    s->x.tag = tag;
+    return 0;
+}
+
+int sf_coll_inter_run(const struct sf_coll_comm *c, const struct sf_coll_inter *x,
+                      const struct sf_coll_args *a)
+{
+    struct sf_coll__sched s;
+    int rc = sf_coll__sched_init(&s, c, SF_COLL__TAG(SF_COLL__T_SCHED, 0), a->op);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = inter_init(&s, x, x->tag);
+    if (rc == 0) {
+        rc = sf_coll__build_inter(&s, a);
+    }
+    if (rc == 0) {
+        bool done;
+        rc = sf_coll__sched_step(&s, true, &done);
+    }
+    sf_coll__sched_fini(&s);
+    return rc;
+}
+
+int sf_coll_inter_start(struct sf_coll_comm *c, const struct sf_coll_inter *x,
+                        const struct sf_coll_args *a, struct sf_coll_sched **out)
+{
+    *out = NULL;
+    struct sf_coll_sched *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        return -ENOMEM;
+    }
+    /* Both groups start the same inter-communicator collectives in the
+     * same order, so their sequence numbers agree and name the remote
+     * transfers too. */
+    uint32_t seq = c->nb_seq++;
+    int rc = sf_coll__sched_init(&h->s, c, SF_COLL__NB_TAG(seq), a->op);
+    if (rc != 0) {
+        free(h);
+        return rc;
+    }
+    rc = inter_init(&h->s, x, x->tag - 1 - (int)(seq & 0x3fffu));
+    if (rc == 0) {
+        rc = sf_coll__build_inter(&h->s, a);
+    }
+    if (rc == 0) {
+        rc = sf_coll__sched_step(&h->s, false, &h->done);
+    }
+    if (rc != 0) {
+        sf_coll__sched_fini(&h->s);
+        free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
 }

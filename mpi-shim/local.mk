@@ -37,7 +37,8 @@ mpi-shim/unsupported.c: $(srcdir)/mpi-shim/mpi-api.list $(srcdir)/mpi-shim/mpi-a
 noinst_LTLIBRARIES += libsfcoll.la
 libsfcoll_la_SOURCES = mpi-shim/op.c mpi-shim/sf_op.h mpi-shim/sf_coll.h mpi-shim/coll_int.h \
 	mpi-shim/coll_util.c mpi-shim/coll_barrier.c mpi-shim/coll_bcast.c \
-	mpi-shim/coll_reduce.c mpi-shim/coll_allreduce.c mpi-shim/coll_sched.c mpi-shim/coll_nb.c
+	mpi-shim/coll_reduce.c mpi-shim/coll_allreduce.c mpi-shim/coll_sched.c mpi-shim/coll_nb.c \
+	mpi-shim/coll_inter.c
 # -fvect-cost-model=dynamic survives a later -O2 in CFLAGS: at -O2 alone gcc 12
 # vectorises only 2 of the kernel loops, with it all of them.
 libsfcoll_la_CFLAGS = $(AM_CFLAGS) -O3 -fvect-cost-model=dynamic -fvisibility=hidden
@@ -70,6 +71,11 @@ tests_mpi_attr_LDADD = libmpi.la
 tests_mpi_topo_SOURCES = tests/mpi/topo.c tests/mpi/mt.h
 tests_mpi_topo_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_topo_LDADD = libmpi.la
+# non-blocking neighbourhood and inter-communicator collectives
+check_PROGRAMS += tests/mpi/nbr_icoll
+tests_mpi_nbr_icoll_SOURCES = tests/mpi/nbr_icoll.c tests/mpi/mt.h
+tests_mpi_nbr_icoll_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_nbr_icoll_LDADD = libmpi.la
 tests_mpi_p2p_basic_SOURCES = tests/mpi/p2p_basic.c tests/mpi/mt.h
 tests_mpi_p2p_basic_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_p2p_basic_LDADD = libmpi.la

@@ -1,6 +1,8 @@
 /* Collective bindings over sf_coll.h: all blocking and non-blocking
- * intra-communicator collectives but the neighbourhood ones (mpi_topo.c),
- * the request kind of non-blocking collectives and its progress; and
+ * collectives on intra- and inter-communicators (scan/exscan intra only),
+ * the non-blocking neighbourhood ones (the blocking ones are in
+ * mpi_topo.c), the request kind of non-blocking collectives and its
+ * progress; and
  * reduction operations: the predefined ones map to sf_op.h kernels, user
  * ones are called through a wrapper that passes the datatype handle.
  * Caller's thread. */
@@ -141,10 +143,44 @@ static int chk_coll(const char *fn, MPI_Comm comm)
     if (!err) {
         err = sf_mpi__chk_comm(fn, comm);
     }
-    if (!err) {
-        err = sf_mpi__chk_intra(fn, comm); /* no inter-communicator collectives yet */
-    }
     return err;
+}
+
+/* Inter-communicators: the transfers between the groups use the
+ * point-to-point context with library tags from here down (shim_int.h). */
+#define TAG_ICOLL (-0x30000000)
+
+/* Rooted collectives: a rank of comm, or on an inter-communicator also
+ * MPI_ROOT / MPI_PROC_NULL (the root and the rest of its group); root
+ * ranks there name the remote group. */
+static int chk_root(const char *fn, MPI_Comm comm, int root)
+{
+    if (comm->is_inter && (root == MPI_ROOT || root == MPI_PROC_NULL)) {
+        return 0;
+    }
+    return sf_mpi__chk_root(fn, comm, root);
+}
+
+/* Does this process hold the root's buffers? */
+static bool is_root(MPI_Comm comm, int root)
+{
+    return comm->is_inter ? root == MPI_ROOT : comm->rank == root;
+}
+
+/* The root argument for sf_coll. */
+static int coll_root(MPI_Comm comm, int root)
+{
+    if (!comm->is_inter || root >= 0) {
+        return root;
+    }
+    return root == MPI_ROOT ? SF_COLL_ROOT : SF_COLL_NOROOT;
+}
+
+static int no_in_place(const char *fn, MPI_Comm comm)
+{
+    return sf_mpi__raise(comm, MPI_ERR_BUFFER, fn,
+                         "MPI_IN_PLACE is not valid on an inter-communicator (%s)",
+                         sf_mpi__comm_name(comm));
 }
 
 /* ---- the other collectives, blocking and non-blocking ----
@@ -410,9 +446,11 @@ static int go(const char *fn, MPI_Comm comm, struct sf_mpi_cjob *j, MPI_Request 
         job_end(j, false);
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
+    struct sf_coll_inter x = {comm->ctx, TAG_ICOLL, comm->size, comm->world};
     if (req == NULL) {
         struct sf_coll_comm tmp;
-        int rc = sf_coll_run(coll_of(comm, &tmp), &j->a);
+        const struct sf_coll_comm *c = coll_of(comm, &tmp);
+        int rc = comm->is_inter ? sf_coll_inter_run(c, &x, &j->a) : sf_coll_run(c, &j->a);
         job_end(j, rc >= 0);
         return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
     }
@@ -421,7 +459,8 @@ static int go(const char *fn, MPI_Comm comm, struct sf_mpi_cjob *j, MPI_Request 
         job_end(j, false);
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
-    int rc = sf_coll_start(&comm->coll, &j->a, &r->sched);
+    int rc = comm->is_inter ? sf_coll_inter_start(&comm->coll, &x, &j->a, &r->sched)
+                            : sf_coll_start(&comm->coll, &j->a, &r->sched);
     if (rc < 0) {
         job_end(j, false);
         sf_mpi__req_release(r);
@@ -478,17 +517,20 @@ static int no_mem(const char *fn, MPI_Comm comm)
 }
 
 static int bcast_impl(const char *fn, void *buffer, int count, MPI_Datatype datatype, int root,
-                      MPI_Comm comm, MPI_Request *req)
+                      MPI_Comm comm, MPI_Request *req, bool nb)
 {
     int err = chk_coll(fn, comm);
     if (!err) {
-        err = chk_req(fn, comm, req, true);
+        err = chk_req(fn, comm, req, nb);
     }
     if (!err) {
+        err = chk_root(fn, comm, root);
+    }
+    /* MPI_PROC_NULL members of an inter-communicator's root group take
+     * no part: their buffer arguments do not matter. */
+    bool idle = comm->is_inter && root == MPI_PROC_NULL;
+    if (!err && !idle) {
         err = sf_mpi__chk_buf(fn, comm, buffer, count, datatype);
-    }
-    if (!err) {
-        err = sf_mpi__chk_root(fn, comm, root);
     }
     if (err) {
         return err;
@@ -497,11 +539,13 @@ static int bcast_impl(const char *fn, void *buffer, int count, MPI_Datatype data
     if (j == NULL) {
         return no_mem(fn, comm);
     }
-    bool me = comm->rank == root;
+    bool me = is_root(comm, root);
     j->a.kind = SF_COLL_BCAST;
-    j->a.root = root;
-    j->a.n = sf_mpi__type_bytes(datatype, count);
-    j->a.rbuf = job_recv(j, datatype, (size_t)count, buffer, me, !me);
+    j->a.root = coll_root(comm, root);
+    if (!idle) {
+        j->a.n = sf_mpi__type_bytes(datatype, count);
+        j->a.rbuf = job_recv(j, datatype, (size_t)count, buffer, me, !me);
+    }
     return go(fn, comm, j, req);
 }
 
@@ -527,7 +571,7 @@ SF_MPI_ALIAS(Ibarrier);
 int PMPI_Ibcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm,
                 MPI_Request *request)
 {
-    return bcast_impl("MPI_Ibcast", buffer, count, datatype, root, comm, request);
+    return bcast_impl("MPI_Ibcast", buffer, count, datatype, root, comm, request, true);
 }
 SF_MPI_ALIAS(Ibcast);
 
@@ -540,16 +584,25 @@ static int red_impl(const char *fn, enum sf_coll_kind kind, const void *sendbuf,
     if (!err) {
         err = chk_req(fn, comm, req, nb);
     }
+    if (!err && comm->is_inter && (kind == SF_COLL_SCAN || kind == SF_COLL_EXSCAN)) {
+        return sf_mpi__raise(comm, MPI_ERR_COMM, fn, "not defined on an inter-communicator (%s)",
+                             sf_mpi__comm_name(comm));
+    }
     bool rooted = kind == SF_COLL_REDUCE;
     if (!err && rooted) {
-        err = sf_mpi__chk_root(fn, comm, root);
+        err = chk_root(fn, comm, root);
     }
     bool in_place = sendbuf == MPI_IN_PLACE;
-    bool has_out = !rooted || comm->rank == root;
+    bool has_out = !rooted || is_root(comm, root);
+    /* Inter-communicator reduce: only the other group's members send. */
+    bool has_in = !comm->is_inter || !rooted || root >= 0;
+    if (!err && in_place && comm->is_inter) {
+        err = no_in_place(fn, comm);
+    }
     if (!err && in_place && !has_out) {
         err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
     }
-    if (!err && !in_place) {
+    if (!err && !in_place && has_in) {
         err = sf_mpi__chk_buf(fn, comm, sendbuf, count, datatype);
     }
     if (!err && has_out) {
@@ -569,11 +622,11 @@ static int red_impl(const char *fn, enum sf_coll_kind kind, const void *sendbuf,
         return err;
     }
     j->a.kind = kind;
-    j->a.root = root;
+    j->a.root = coll_root(comm, root);
     j->a.op = &j->sop;
     j->a.n = (size_t)count * mult;
     size_t c = (size_t)count;
-    j->a.sbuf = in_place ? NULL : job_red(j, datatype, c, 0, (void *)sendbuf);
+    j->a.sbuf = in_place || !has_in ? NULL : job_red(j, datatype, c, 0, (void *)sendbuf);
     /* exscan leaves rank 0's recvbuf alone */
     bool out = has_out && !(kind == SF_COLL_EXSCAN && comm->rank == 0);
     j->a.rbuf = has_out ? job_red(j, datatype, in_place ? c : 0, out ? c : 0, recvbuf) : NULL;
@@ -634,10 +687,16 @@ static int rs_impl(const char *fn, const void *sendbuf, void *recvbuf, const int
                    int recvcount, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *req,
                    bool nb)
 {
-    int p = comm->size, me = comm->rank;
     int err = chk_coll(fn, comm);
-    if (!err) {
-        err = chk_req(fn, comm, req, nb);
+    if (err) {
+        return err;
+    }
+    /* recvcounts covers the local group (on an inter-communicator the
+     * results come from the remote group's data). */
+    int p = comm->is_inter ? comm->local_size : comm->size, me = comm->rank;
+    err = chk_req(fn, comm, req, nb);
+    if (!err && comm->is_inter && sendbuf == MPI_IN_PLACE) {
+        err = no_in_place(fn, comm);
     }
     if (!err && recvcounts != NULL) {
         err = chk_counts(fn, comm, recvcounts, NULL, p, false);
@@ -738,17 +797,22 @@ static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_D
         err = chk_req(fn, comm, req, nb);
     }
     if (!err) {
-        err = sf_mpi__chk_root(fn, comm, root);
+        err = chk_root(fn, comm, root);
     }
     if (err) {
         return err;
     }
+    /* On an inter-communicator p is the remote group's size: the root
+     * receives from each of its members. */
     int p = comm->size, me = comm->rank;
-    bool at_root = me == root, in_place = sendbuf == MPI_IN_PLACE, v = displs != NULL;
-    if (in_place && !at_root) {
+    bool at_root = is_root(comm, root), in_place = sendbuf == MPI_IN_PLACE, v = displs != NULL;
+    bool sends = !comm->is_inter || root >= 0;
+    if (in_place && comm->is_inter) {
+        err = no_in_place(fn, comm);
+    } else if (in_place && !at_root) {
         err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
     }
-    if (!err && !in_place) {
+    if (!err && !in_place && sends) {
         err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
     }
     if (!err && at_root && v) {
@@ -759,9 +823,11 @@ static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_D
     } else if (!err && at_root) {
         err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
     }
-    size_t sbytes = in_place ? 0 : sf_mpi__type_bytes(sendtype, sendcount);
+    size_t sbytes = in_place || !sends ? 0 : sf_mpi__type_bytes(sendtype, sendcount);
     size_t rbytes = 0;
-    if (!err && at_root) {
+    if (!err && at_root && comm->is_inter) {
+        rbytes = v ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
+    } else if (!err && at_root) {
         rbytes = sf_mpi__type_bytes(recvtype, v ? recvcounts[me] : recvcount);
         if (!in_place) {
             err = chk_match(fn, comm, sbytes, rbytes);
@@ -774,8 +840,8 @@ static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_D
     if (j == NULL) {
         return no_mem(fn, comm);
     }
-    j->a.root = root;
-    j->a.sbuf = in_place ? NULL : job_send(j, sendtype, (size_t)sendcount, sendbuf);
+    j->a.root = coll_root(comm, root);
+    j->a.sbuf = in_place || !sends ? NULL : job_send(j, sendtype, (size_t)sendcount, sendbuf);
     if (!v) {
         j->a.kind = SF_COLL_GATHER;
         j->a.n = at_root ? rbytes : sbytes;
@@ -802,6 +868,12 @@ static int gather_impl(const char *fn, const void *sendbuf, int sendcount, MPI_D
     return go(fn, comm, j, req);
 }
 
+/* Gatherv/scatterv: the root's displacement array must be there. */
+static bool root_displs_missing(MPI_Comm comm, int root, const int *displs)
+{
+    return displs == NULL && sf_mpi__comm_ok(comm) && !comm->is_null && is_root(comm, root);
+}
+
 int PMPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                 int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
@@ -824,7 +896,7 @@ int PMPI_Gatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void
                  MPI_Comm comm)
 {
     static const char fn[] = "MPI_Gatherv";
-    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+    if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
     }
     static const int none[1];
@@ -838,7 +910,7 @@ int PMPI_Igatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
                   MPI_Comm comm, MPI_Request *request)
 {
     static const char fn[] = "MPI_Igatherv";
-    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+    if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
     }
     static const int none[1];
@@ -857,14 +929,17 @@ static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, cons
         err = chk_req(fn, comm, req, nb);
     }
     if (!err) {
-        err = sf_mpi__chk_root(fn, comm, root);
+        err = chk_root(fn, comm, root);
     }
     if (err) {
         return err;
     }
-    int p = comm->size, me = comm->rank;
-    bool at_root = me == root, in_place = recvbuf == MPI_IN_PLACE, v = displs != NULL;
-    if (in_place && !at_root) {
+    int p = comm->size, me = comm->rank; /* inter: the remote group's size */
+    bool at_root = is_root(comm, root), in_place = recvbuf == MPI_IN_PLACE, v = displs != NULL;
+    bool recvs = !comm->is_inter || root >= 0;
+    if (in_place && comm->is_inter) {
+        err = no_in_place(fn, comm);
+    } else if (in_place && !at_root) {
         err = sf_mpi__raise(comm, MPI_ERR_BUFFER, fn, "MPI_IN_PLACE is only valid at the root");
     }
     if (!err && at_root && v) {
@@ -875,12 +950,14 @@ static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, cons
     } else if (!err && at_root) {
         err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
     }
-    if (!err && !in_place) {
+    if (!err && !in_place && recvs) {
         err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
     }
-    size_t rbytes = in_place ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
+    size_t rbytes = in_place || !recvs ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
     size_t sbytes = 0;
-    if (!err && at_root) {
+    if (!err && at_root && comm->is_inter) {
+        sbytes = v ? 0 : sf_mpi__type_bytes(sendtype, sendcount);
+    } else if (!err && at_root) {
         sbytes = sf_mpi__type_bytes(sendtype, v ? sendcounts[me] : sendcount);
         if (!in_place) {
             err = chk_match(fn, comm, sbytes, rbytes);
@@ -893,9 +970,10 @@ static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, cons
     if (j == NULL) {
         return no_mem(fn, comm);
     }
-    j->a.root = root;
+    j->a.root = coll_root(comm, root);
     j->a.n = at_root ? sbytes : rbytes;
-    j->a.rbuf = in_place ? NULL : job_recv(j, recvtype, (size_t)recvcount, recvbuf, false, true);
+    j->a.rbuf =
+        in_place || !recvs ? NULL : job_recv(j, recvtype, (size_t)recvcount, recvbuf, false, true);
     if (!v) {
         j->a.kind = SF_COLL_SCATTER;
         if (at_root) {
@@ -940,7 +1018,7 @@ int PMPI_Scatterv(const void *sendbuf, const int sendcounts[], const int displs[
                   int root, MPI_Comm comm)
 {
     static const char fn[] = "MPI_Scatterv";
-    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+    if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
     }
     static const int none[1];
@@ -954,7 +1032,7 @@ int PMPI_Iscatterv(const void *sendbuf, const int sendcounts[], const int displs
                    int root, MPI_Comm comm, MPI_Request *request)
 {
     static const char fn[] = "MPI_Iscatterv";
-    if (displs == NULL && sf_mpi__comm_ok(comm) && comm->rank == root) {
+    if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
     }
     static const int none[1];
@@ -975,8 +1053,11 @@ static int allgather_impl(const char *fn, const void *sendbuf, int sendcount, MP
     if (err) {
         return err;
     }
-    int p = comm->size, me = comm->rank;
+    int p = comm->size, me = comm->rank; /* inter: blocks of the remote group */
     bool in_place = sendbuf == MPI_IN_PLACE, v = recvcounts != NULL || displs != NULL;
+    if (in_place && comm->is_inter) {
+        return no_in_place(fn, comm);
+    }
     if (!in_place) {
         err = sf_mpi__chk_buf(fn, comm, sendbuf, sendcount, sendtype);
     }
@@ -989,7 +1070,9 @@ static int allgather_impl(const char *fn, const void *sendbuf, int sendcount, MP
         err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
     }
     size_t rbytes = 0;
-    if (!err) {
+    if (!err && comm->is_inter) {
+        rbytes = v ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
+    } else if (!err) {
         rbytes = sf_mpi__type_bytes(recvtype, v ? recvcounts[me] : recvcount);
         if (!in_place) {
             err = chk_match(fn, comm, sf_mpi__type_bytes(sendtype, sendcount), rbytes);
@@ -1003,6 +1086,21 @@ static int allgather_impl(const char *fn, const void *sendbuf, int sendcount, MP
         return no_mem(fn, comm);
     }
     j->a.sbuf = in_place ? NULL : job_send(j, sendtype, (size_t)sendcount, sendbuf);
+    if (comm->is_inter && !v) {
+        /* The groups' block sizes may differ: always the v form. */
+        j->a.kind = SF_COLL_ALLGATHERV;
+        j->a.n = sf_mpi__type_bytes(sendtype, sendcount);
+        char *base = job_recv(j, recvtype, (size_t)recvcount * (size_t)p, recvbuf, false, true);
+        void **rp = job_alloc(j, sizeof(void *) * (size_t)p);
+        size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)p);
+        for (int i = 0; !j->oom && i < p; i++) {
+            rc[i] = rbytes;
+            rp[i] = base + (size_t)i * rbytes;
+        }
+        j->a.rptr = rp;
+        j->a.rcounts = rc;
+        return go(fn, comm, j, req);
+    }
     if (!v) {
         j->a.kind = SF_COLL_ALLGATHER;
         j->a.n = rbytes;
@@ -1010,6 +1108,7 @@ static int allgather_impl(const char *fn, const void *sendbuf, int sendcount, MP
         return go(fn, comm, j, req);
     }
     j->a.kind = SF_COLL_ALLGATHERV;
+    j->a.n = sf_mpi__type_bytes(sendtype, sendcount); /* read by the inter-communicator form */
     void **rp = job_alloc(j, sizeof(void *) * (size_t)p);
     size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)p);
     for (int i = 0; rp != NULL && rc != NULL && i < p; i++) {
@@ -1081,16 +1180,41 @@ static int alltoall_impl(const char *fn, const void *sendbuf, int sendcount, MPI
         err = sf_mpi__chk_buf(fn, comm, recvbuf, recvcount, recvtype);
     }
     size_t rbytes = err ? 0 : sf_mpi__type_bytes(recvtype, recvcount);
-    if (!err && !in_place) {
+    if (!err && in_place && comm->is_inter) {
+        err = no_in_place(fn, comm);
+    }
+    if (!err && !in_place && !comm->is_inter) {
         err = chk_match(fn, comm, sf_mpi__type_bytes(sendtype, sendcount), rbytes);
     }
     if (err) {
         return err;
     }
-    size_t p = (size_t)comm->size;
+    size_t p = (size_t)comm->size; /* inter: the remote group */
     struct sf_mpi_cjob *j = job_new();
     if (j == NULL) {
         return no_mem(fn, comm);
+    }
+    if (comm->is_inter) {
+        /* Send and receive blocks may differ in size: the v form. */
+        size_t sbytes = sf_mpi__type_bytes(sendtype, sendcount);
+        const char *sb = job_send(j, sendtype, (size_t)sendcount * p, sendbuf);
+        char *rb = job_recv(j, recvtype, (size_t)recvcount * p, recvbuf, false, true);
+        const void **sp = job_alloc(j, sizeof(void *) * p);
+        void **rp = job_alloc(j, sizeof(void *) * p);
+        size_t *sc = job_alloc(j, sizeof(size_t) * p);
+        size_t *rc = job_alloc(j, sizeof(size_t) * p);
+        for (size_t i = 0; !j->oom && i < p; i++) {
+            sp[i] = sb + i * sbytes;
+            sc[i] = sbytes;
+            rp[i] = rb + i * rbytes;
+            rc[i] = rbytes;
+        }
+        j->a.kind = SF_COLL_ALLTOALLV;
+        j->a.sptr = sp;
+        j->a.scounts = sc;
+        j->a.rptr = rp;
+        j->a.rcounts = rc;
+        return go(fn, comm, j, req);
     }
     j->a.kind = SF_COLL_ALLTOALL;
     j->a.n = rbytes;
@@ -1149,7 +1273,10 @@ static int alltoallw_impl(const char *fn, const void *sendbuf, const int sendcou
             err = sf_mpi__chk_type(fn, comm, w ? rtypes[i] : rtype);
         }
     }
-    if (!err && !in_place) {
+    if (!err && in_place && comm->is_inter) {
+        err = no_in_place(fn, comm);
+    }
+    if (!err && !in_place && !comm->is_inter) {
         MPI_Datatype st = w ? stypes[me] : stype, rt = w ? rtypes[me] : rtype;
         err = chk_match(fn, comm, sf_mpi__type_bytes(st, sendcounts[me]),
                         sf_mpi__type_bytes(rt, recvcounts[me]));
@@ -1241,6 +1368,14 @@ int PMPI_Barrier(MPI_Comm comm)
     if (err) {
         return err;
     }
+    if (comm->is_inter) {
+        struct sf_mpi_cjob *j = job_new();
+        if (j == NULL) {
+            return no_mem(fn, comm);
+        }
+        j->a.kind = SF_COLL_BARRIER;
+        return go(fn, comm, j, NULL);
+    }
     int rc = sf_coll_barrier(coll_of(comm, &ctmp));
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
 }
@@ -1250,6 +1385,9 @@ int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Com
 {
     static const char fn[] = "MPI_Bcast";
     struct sf_coll_comm ctmp;
+    if (sf_mpi__comm_ok(comm) && comm->is_inter) {
+        return bcast_impl(fn, buffer, count, datatype, root, comm, NULL, false);
+    }
     int err = chk_coll(fn, comm);
     if (!err) {
         err = sf_mpi__chk_buf(fn, comm, buffer, count, datatype);
@@ -1390,3 +1528,220 @@ int PMPI_Op_commutative(MPI_Op op, int *commute)
     return MPI_SUCCESS;
 }
 SF_MPI_ALIAS(Op_commutative);
+
+/* ---- non-blocking neighbourhood collectives ----
+ * One schedule round over the topology's neighbour lists, with the block
+ * order of the blocking versions (mpi_topo.c). Cartesian topologies: a
+ * process can be both neighbours in one dimension (periodic, 1 or 2
+ * processes), and the block sent to the -1 neighbour must land in that
+ * process's +1 slot. Receives from one peer match in posting order (slot
+ * order), so each dimension's two blocks are sent in reverse order
+ * (+1 first): the blocking version gets the same pairing from its tags.
+ * Graph and distributed graph neighbours keep their listed order on both
+ * sides (MPI-3.1 7.6), which pairs duplicate edges in order. */
+struct nbr_blocks {
+    const void *buf;
+    bool v, w;         /* per-block counts and displacements / types expected */
+    const int *counts; /* v: per block; else 'count' each */
+    int count;
+    const MPI_Aint *bdispl;    /* w: byte displacements */
+    const int *displ;          /* v (not w): displacements in extents of 'type' */
+    const MPI_Datatype *types; /* w: per block; else 'type' */
+    MPI_Datatype type;
+    bool same; /* allgather's send side: one block for every neighbour */
+};
+
+static void nbr_block(const struct nbr_blocks *b, int i, const char **p, int *count,
+                      MPI_Datatype *t)
+{
+    *t = b->w ? b->types[i] : b->type;
+    *count = b->v ? b->counts[i] : b->count;
+    MPI_Aint off = 0;
+    if (b->same) {
+        off = 0;
+    } else if (b->w) {
+        off = b->bdispl[i];
+    } else if (b->v) {
+        off = (MPI_Aint)b->displ[i] * (*t)->extent;
+    } else {
+        off = (MPI_Aint)i * (*count) * (*t)->extent;
+    }
+    *p = (const char *)b->buf + off;
+}
+
+/* Arrays present and every block's count and type valid. */
+static int nbr_chk(const char *fn, MPI_Comm comm, const struct nbr_blocks *b, int n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    if (b->v && (b->counts == NULL || (b->w ? b->bdispl == NULL : b->displ == NULL))) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "counts or displacements array is NULL");
+    }
+    if (b->w && b->types == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "datatypes array is NULL");
+    }
+    for (int i = 0; i < n; i++) {
+        const char *p;
+        int count;
+        MPI_Datatype t;
+        if (b->w && !sf_mpi__type_ok(b->types[i])) {
+            return sf_mpi__chk_type(fn, comm, b->types[i]);
+        }
+        nbr_block(b, i, &p, &count, &t);
+        int err = sf_mpi__chk_buf(fn, comm, p, count, t);
+        if (err) {
+            return err;
+        }
+    }
+    return 0;
+}
+
+static int nbr_impl(const char *fn, MPI_Comm comm, const struct nbr_blocks *snd,
+                    const struct nbr_blocks *rcv, MPI_Request *req)
+{
+    int err = chk_coll(fn, comm);
+    if (!err) {
+        err = chk_req(fn, comm, req, true);
+    }
+    if (err) {
+        return err;
+    }
+    if (comm->topo == NULL) {
+        return sf_mpi__raise(comm, MPI_ERR_TOPOLOGY, fn, "%s has no topology",
+                             sf_mpi__comm_name(comm));
+    }
+    int *in, *out, nin, nout;
+    bool cart;
+    if (sf_mpi__topo_neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
+        return no_mem(fn, comm);
+    }
+    err = nbr_chk(fn, comm, snd, snd->same ? (nout > 0) : nout);
+    if (!err) {
+        err = nbr_chk(fn, comm, rcv, nin);
+    }
+    struct sf_mpi_cjob *j = err ? NULL : job_new();
+    if (err || j == NULL) {
+        free(in);
+        return err ? err : no_mem(fn, comm);
+    }
+    int *speer = job_alloc(j, sizeof(int) * (size_t)nout);
+    int *rpeer = job_alloc(j, sizeof(int) * (size_t)nin);
+    const void **sp = job_alloc(j, sizeof(void *) * (size_t)nout);
+    size_t *sc = job_alloc(j, sizeof(size_t) * (size_t)nout);
+    void **rp = job_alloc(j, sizeof(void *) * (size_t)nin);
+    size_t *rc = job_alloc(j, sizeof(size_t) * (size_t)nin);
+    const void *one = NULL;
+    bool have_one = false;
+    for (int i = 0; !j->oom && i < nout; i++) {
+        int b = cart ? i ^ 1 : i;
+        speer[i] = out[b];
+        sp[i] = NULL;
+        sc[i] = 0;
+        if (out[b] == MPI_PROC_NULL) {
+            continue;
+        }
+        const char *p;
+        int count;
+        MPI_Datatype t;
+        nbr_block(snd, b, &p, &count, &t);
+        sc[i] = sf_mpi__type_bytes(t, count);
+        if (snd->same && have_one) {
+            sp[i] = one;
+            continue;
+        }
+        sp[i] = job_send(j, t, (size_t)count, p);
+        one = sp[i];
+        have_one = true;
+    }
+    for (int k = 0; !j->oom && k < nin; k++) {
+        rpeer[k] = in[k];
+        rp[k] = NULL;
+        rc[k] = 0;
+        if (in[k] == MPI_PROC_NULL) {
+            continue;
+        }
+        const char *p;
+        int count;
+        MPI_Datatype t;
+        nbr_block(rcv, k, &p, &count, &t);
+        rc[k] = sf_mpi__type_bytes(t, count);
+        rp[k] = job_recv(j, t, (size_t)count, (void *)p, false, true);
+    }
+    free(in);
+    j->a.kind = SF_COLL_NEIGHBOR;
+    j->a.nsend = nout;
+    j->a.speers = speer;
+    j->a.sptr = sp;
+    j->a.scounts = sc;
+    j->a.nrecv = nin;
+    j->a.rpeers = rpeer;
+    j->a.rptr = rp;
+    j->a.rcounts = rc;
+    return go(fn, comm, j, req);
+}
+
+int PMPI_Ineighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+                             void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
+                             MPI_Request *request)
+{
+    struct nbr_blocks s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
+    struct nbr_blocks r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
+    return nbr_impl("MPI_Ineighbor_allgather", comm, &s, &r, request);
+}
+SF_MPI_ALIAS(Ineighbor_allgather);
+
+int PMPI_Ineighbor_allgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+                              void *recvbuf, const int recvcounts[], const int displs[],
+                              MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+    struct nbr_blocks s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
+    struct nbr_blocks r = {
+        .buf = recvbuf, .v = true, .counts = recvcounts, .displ = displs, .type = recvtype};
+    return nbr_impl("MPI_Ineighbor_allgatherv", comm, &s, &r, request);
+}
+SF_MPI_ALIAS(Ineighbor_allgatherv);
+
+int PMPI_Ineighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+                            void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
+                            MPI_Request *request)
+{
+    struct nbr_blocks s = {.buf = sendbuf, .count = sendcount, .type = sendtype};
+    struct nbr_blocks r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
+    return nbr_impl("MPI_Ineighbor_alltoall", comm, &s, &r, request);
+}
+SF_MPI_ALIAS(Ineighbor_alltoall);
+
+int PMPI_Ineighbor_alltoallv(const void *sendbuf, const int sendcounts[], const int sdispls[],
+                             MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+                             const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm,
+                             MPI_Request *request)
+{
+    struct nbr_blocks s = {
+        .buf = sendbuf, .v = true, .counts = sendcounts, .displ = sdispls, .type = sendtype};
+    struct nbr_blocks r = {
+        .buf = recvbuf, .v = true, .counts = recvcounts, .displ = rdispls, .type = recvtype};
+    return nbr_impl("MPI_Ineighbor_alltoallv", comm, &s, &r, request);
+}
+SF_MPI_ALIAS(Ineighbor_alltoallv);
+
+int PMPI_Ineighbor_alltoallw(const void *sendbuf, const int sendcounts[], const MPI_Aint sdispls[],
+                             const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[],
+                             const MPI_Aint rdispls[], const MPI_Datatype recvtypes[],
+                             MPI_Comm comm, MPI_Request *request)
+{
+    struct nbr_blocks s = {.buf = sendbuf,
+                           .v = true,
+                           .w = true,
+                           .counts = sendcounts,
+                           .bdispl = sdispls,
+                           .types = sendtypes};
+    struct nbr_blocks r = {.buf = recvbuf,
+                           .v = true,
+                           .w = true,
+                           .counts = recvcounts,
+                           .bdispl = rdispls,
+                           .types = recvtypes};
+    return nbr_impl("MPI_Ineighbor_alltoallw", comm, &s, &r, request);
+}
+SF_MPI_ALIAS(Ineighbor_alltoallw);

@@ -2,7 +2,7 @@
  * dup/split/create/create_group/free, inter-communicators (create, merge,
  * point-to-point across them), names, info hints and comparisons.
  * Collective calls here block until done (Comm_idup completes eagerly).
- * Inter-communicator collectives are not supported. Caller's thread. */
+ * Inter-communicator collectives are in mpi_coll.c. Caller's thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +42,8 @@ int sf_mpi__chk_intra(const char *fn, MPI_Comm comm)
 {
     if (comm->is_inter) {
         return sf_mpi__raise(comm, MPI_ERR_UNSUPPORTED_OPERATION, fn,
-                             "%s is an inter-communicator (collectives and communicator "
-                             "construction on inter-communicators are not supported by "
+                             "%s is an inter-communicator (communicator construction and "
+                             "topologies on inter-communicators are not supported by "
                              "Starfish yet)",
                              sf_mpi__comm_name(comm));
     }

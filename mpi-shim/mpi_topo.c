@@ -1,8 +1,9 @@
 /* Process topologies: Cartesian, graph and distributed graph
  * communicators, their queries, MPI_Dims_create, and the blocking
  * neighbourhood collectives over point-to-point. reorder is ignored (ranks
- * keep their order). Non-blocking neighbourhood collectives are not here.
- * Caller's thread. */
+ * keep their order). The non-blocking neighbourhood collectives are
+ * schedules (mpi_coll.c) over the neighbour lists made here. Caller's
+ * thread. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -938,7 +939,7 @@ SF_MPI_ALIAS(Dist_graph_neighbors);
  * for Cartesian edges). *cart: the Cartesian case, where receive slot k
  * is matched by tag to the sender's slot k ^ 1 (with two processes in a
  * periodic dimension both neighbours are the same process). */
-static int neighbours(MPI_Comm comm, int **in, int *nin, int **out, int *nout, bool *cart)
+int sf_mpi__topo_neighbours(MPI_Comm comm, int **in, int *nin, int **out, int *nout, bool *cart)
 {
     struct sf_mpi_topo *t = comm->topo;
     *cart = false;
@@ -1017,7 +1018,7 @@ static int nbr_exchange(const char *fn, MPI_Comm comm, const struct nbr_side *sn
     }
     int *in, *out, nin, nout;
     bool cart;
-    if (neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
+    if (sf_mpi__topo_neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
     struct ompi_request_t **rq = calloc((size_t)(nin + nout + 1), sizeof(*rq));
@@ -1119,7 +1120,7 @@ int PMPI_Neighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sen
     }
     int *in, *out, nin, nout;
     bool cart;
-    if (neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
+    if (sf_mpi__topo_neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
     free(in);
@@ -1148,7 +1149,7 @@ int PMPI_Neighbor_allgatherv(const void *sendbuf, int sendcount, MPI_Datatype se
     }
     int *in, *out, nin, nout;
     bool cart;
-    if (neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
+    if (sf_mpi__topo_neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
         return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
     }
     free(in);

@@ -79,6 +79,7 @@ enum sf_coll_kind {
     SF_COLL_REDUCE_SCATTER_BLOCK, /* sbuf, rbuf, n elements per member, op */
     SF_COLL_SCAN,                 /* sbuf, rbuf, n elements, op */
     SF_COLL_EXSCAN,               /* same; rbuf at rank 0 untouched */
+    SF_COLL_NEIGHBOR,             /* speers/sptr/scounts, rpeers/rptr/rcounts */
 };
 struct sf_coll_args {
     enum sf_coll_kind kind;
@@ -91,6 +92,14 @@ struct sf_coll_args {
     const size_t *rcounts;
     const struct sf_coll_op *op; /* copied at start; op->arg must outlive the operation */
     int root;
+    /* SF_COLL_NEIGHBOR: block i of nsend (sptr[i], scounts[i] bytes) goes
+     * to member speers[i], block k of nrecv (rptr[k], rcounts[k]) comes
+     * from rpeers[k]; a negative peer means no transfer (MPI_PROC_NULL).
+     * All transfers start at once; blocks for one peer are sent in array
+     * order and receives from one peer match in array order (MPI-3.1
+     * 7.6), so the caller orders duplicate neighbours' blocks. */
+    const int *speers, *rpeers;
+    int nsend, nrecv;
 };
 
 /* Blocking: returns when this rank's part is done. */
@@ -110,6 +119,35 @@ int sf_coll_start(struct sf_coll_comm *c, const struct sf_coll_args *a, struct s
 int sf_coll_sched_test(struct sf_coll_sched *s, bool *done);
 /* Frees s; transfers still posted are cancelled first. */
 void sf_coll_sched_free(struct sf_coll_sched *s);
+
+/* Inter-communicator collectives: c is the local group (its collective
+ * context and ranks), x the link to the remote group. Kinds and arguments
+ * as above except: per-member arrays and per-member blocks (gather(v),
+ * scatter(v), allgather(v), alltoall(v)) cover the REMOTE group; root is
+ * SF_COLL_ROOT at the root, SF_COLL_NOROOT at the other members of the
+ * root's group and the root's rank in the remote group elsewhere; nothing
+ * is in place (sbuf/sptr always given); allgatherv sends n own bytes from
+ * sbuf; reduce_scatter(_block) rcounts/n describe the LOCAL group, whose
+ * results reduce the remote group's data. Allgather and alltoall are
+ * refused (-EINVAL; the groups' block sizes may differ: use the v forms),
+ * and so are scan, exscan and neighbour exchanges. Designs: each group combines or
+ * spreads within itself through its rank 0, which talks to the other
+ * group (barrier, bcast, reduce, allreduce, allgather(v),
+ * reduce_scatter); rooted gathers/scatters and alltoall(v) go directly
+ * between the members concerned. */
+#define SF_COLL_ROOT (-4)
+#define SF_COLL_NOROOT (-2)
+struct sf_coll_inter {
+    uint32_t ctx;     /* context of the transfers between the groups */
+    int tag;          /* negative: their tag (blocking); non-blocking runs use
+                       * tag - 1 - (c->nb_seq & 0x3fff) */
+    int size;         /* remote group size */
+    const int *world; /* world rank of each remote member; read during the call */
+};
+int sf_coll_inter_run(const struct sf_coll_comm *c, const struct sf_coll_inter *x,
+                      const struct sf_coll_args *a);
+int sf_coll_inter_start(struct sf_coll_comm *c, const struct sf_coll_inter *x,
+                        const struct sf_coll_args *a, struct sf_coll_sched **out);
 
 /* Print the collectives' tunables (SF_COLL_*) for --params. */
 void sf_coll_params(FILE *out);

@@ -47,7 +47,9 @@ enum {
  * same across it. So no process ever has two communicators on one pair,
  * and disjoint communicators from one split may share a pair. Library
  * traffic on a point-to-point context uses negative tags (mpi_comm.c,
- * mpi_topo.c: -0x40000000 and below), which MPI_ANY_TAG never matches. */
+ * mpi_topo.c: -0x40000000 and below; inter-communicator collectives in
+ * mpi_coll.c: -0x30000000 to -0x30004000), which MPI_ANY_TAG never
+ * matches. */
 #define SF_MPI_CTX_WORLD 0u
 #define SF_MPI_CTX_SELF 2u
 #define SF_MPI_MAX_CTX_PAIRS 2048u
@@ -83,8 +85,8 @@ struct ompi_communicator_t {
     /* Inter-communicators: 'size'/'world' address the REMOTE group (so
      * point-to-point needs no special case) and 'rank' is the own rank in
      * the local group; the local group is local_size/local_world, and
-     * 'coll' runs over it (library-internal use: the MPI collective
-     * bindings refuse inter-communicators for now). */
+     * 'coll' runs over it (the collective bindings add the link to the
+     * remote group: sf_coll_inter_run/start). */
     bool is_inter;
     int local_size;
     int *local_world;           /* inter only; owned */
@@ -412,6 +414,10 @@ struct ompi_info_t *sf_mpi__info_dup(MPI_Info info, int *err);
 void sf_mpi__info_free(struct ompi_info_t *info);
 
 /* --- topologies (mpi_topo.c) --- */
+/* In- and out-neighbours of comm's topology (comm->topo set) in MPI-3.1
+ * 7.6 order, MPI_PROC_NULL for missing Cartesian ones; *cart for a
+ * Cartesian topology. One allocation: the caller frees *in. 0 or -ENOMEM. */
+int sf_mpi__topo_neighbours(MPI_Comm comm, int **in, int *nin, int **out, int *nout, bool *cart);
 void sf_mpi__topo_free(struct sf_mpi_topo *t);
 struct sf_mpi_topo *sf_mpi__topo_dup(const struct sf_mpi_topo *t);
 
