@@ -7,3 +7,11 @@ libsffs_la_SOURCES = \
 libsffs_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) -fvisibility=hidden
 libsffs_la_LIBADD = $(SODIUM_LIBS)
 EXTRA_DIST += fs/README.md
+
+# Check suite: block store on temp dirs, placement/repair properties,
+# record codecs.
+check_PROGRAMS += tests/check_fs
+TESTS += tests/check_fs
+tests_check_fs_SOURCES = tests/check_fs.c
+tests_check_fs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_fs_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
