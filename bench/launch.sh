@@ -1,19 +1,11 @@
 #!/bin/sh
-# Launch latency and failure detection of Starfish's launcher and daemons.
-#   launch: start-to-exit wall time of bench/hello (MPI_Init, MPI_Barrier,
-#           MPI_Finalize) under sfrun (embedded daemon) and mpirun.openmpi
-#           on this machine, and under sfrun on a private 4-node cluster
-#           (`sf up --nodes 4 --netns` as root, else loopback daemons);
-#           median of REPEAT runs per rank count, ratio starfish/open-mpi.
-#   detect: TRIALS times: a fresh 4-node cluster, a job with one rank per
-#           node, `sf node kill n2` (and, namespaced, `sf node cut n2`);
-#           times from the kill to node n1's verdict (its log line) and to
-#           sfrun's exit; prints min/median/p90/max.
-# Not a test: never fails on numbers. Every cluster it starts lives in its
-# own temporary dir and is taken down on exit (trap); it never uses or
-# touches a cluster the user has running. Every wait is bounded.
+# Launch latency (bench/hello under sfrun and mpirun.openmpi on this
+# machine, and under sfrun on a private 4-node cluster) and failure
+# detection (kill or cut a node of a fresh private cluster: time to the
+# verdict and to the job's end); see bench/README.md. Not a test: never
+# fails on numbers; never touches a user's cluster; every wait is bounded.
 # Usage: bench/launch.sh [launch|detect] [--repeat R] [--ranks "2 4 8"]
-#            [--trials T] [--cluster netns|loopback|none]
+#            [--trials T] [--cluster netns|loopback|none] [--quick]
 # Environment: top_builddir (default .), OMPI_MPIRUN, BENCH_REPEAT (3).
 set -u
 
@@ -28,7 +20,7 @@ TRIALS=20
 CLUSTER=auto
 MODE=launch
 usage() {
-    echo "usage: $0 [launch|detect] [--repeat R] [--ranks \"2 4 8\"] [--trials T] [--cluster netns|loopback|none]" >&2
+    echo "usage: $0 [launch|detect] [--repeat R] [--ranks \"2 4 8\"] [--trials T] [--cluster netns|loopback|none] [--quick]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
