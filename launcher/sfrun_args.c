@@ -17,7 +17,7 @@ void sfrun_usage(FILE *out)
 {
     fprintf(out,
             "usage: sfrun [options] program [args...]   (also mpirun, mpiexec)\n"
-            "  -n, -np, -c N        number of ranks (default 1)\n"
+            "  -n, -np, -c N        number of ranks (default 1; inside Slurm $SLURM_NTASKS)\n"
             "  -x VAR[=value]       export VAR to the ranks (VAR alone: its current value);\n"
             "                       ranks inherit sfrun's environment anyway\n"
             "  --tag-output         prefix each output line with [1,RANK]<stdout>: or <stderr>:\n"
@@ -246,6 +246,7 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
     memset(o, 0, sizeof(*o));
     o->n = 1;
     o->oversub = -1;
+    bool n_given = false;
     int i = 1;
     while (i < argc) {
         const char *a = argv[i];
@@ -305,6 +306,7 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
             if (parse_n(args[0], &o->n) != 0) {
                 return usage_error("-n needs a positive number, got '%s'%s", args[0], "");
             }
+            n_given = true;
             break;
         case O_X: {
             int rc = add_xvar(o, args[0]);
@@ -422,6 +424,14 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
     }
     o->argv = argv + i;
     o->argc = argc - i;
+    /* As mpirun in an sbatch script: as many ranks as Slurm tasks. */
+    const char *nt = getenv("SLURM_NTASKS");
+    if (!n_given && nt != NULL && getenv("SLURM_JOB_ID") != NULL && getenv("SF_NO_SLURM") == NULL &&
+        parse_n(nt, &o->n) != 0) {
+        fprintf(stderr, "sfrun: warning: SLURM_NTASKS=%s is not a number of ranks: running 1\n",
+                nt);
+        o->n = 1;
+    }
     return 0;
 }
 

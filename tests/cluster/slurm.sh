@@ -108,11 +108,12 @@ if ! both_idle; then
     finish
 fi
 
-# The batch script: sfrun starts its daemons with srun, one per node.
+# The batch scripts: sfrun starts its daemons with srun, one per node;
+# without -n it runs $SLURM_NTASKS ranks (pi says "on 2 ranks").
 cat >"$S/pi.sh" <<EOF
 #!/bin/sh
 echo "allocation \$SLURM_JOB_NODELIST"
-exec "$SFRUN" -N 1 -n 2 "$top_builddir/examples/pi"
+exec "$SFRUN" -N 1 "$top_builddir/examples/pi"
 EOF
 cat >"$S/rank.sh" <<'EOF'
 echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
