@@ -10,10 +10,14 @@
  *   DIR/tmp/put.N         puts in progress, removed at open
  *   DIR/corrupt/HEX.N     blocks that failed verification
  * Blocks are immutable once renamed into place: a file under blocks/ is
- * either absent or was complete and fsync'd when it appeared. */
+ * either absent or was complete and fsync'd when it appeared. A block's
+ * mtime is the time of its last put (commit or dedup), which is what the
+ * GC's grace rule reads; gc_lock makes "GC checks mtime and unlinks" and
+ * "put finds the block and refreshes its mtime" exclusive. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,9 @@
 
 #define HEX_LEN (2 * SF_FS_ID_LEN)
 #define VERIFY_CHUNK (64u << 10)
+/* File timestamps come from the kernel's coarse clock, which may lag
+ * CLOCK_REALTIME by a tick: the GC keeps anything this close to the cutoff. */
+#define GC_SLACK_NS 1000000000ll
 
 struct sf_fs_store {
     char *dir;
@@ -36,6 +43,7 @@ struct sf_fs_store {
     size_t block_size;
     unsigned cleaned;
     unsigned long seq; /* temp and quarantine names; atomic */
+    pthread_mutex_t gc_lock;
 };
 
 struct sf_fs_put {
@@ -164,6 +172,7 @@ int sf_fs_store_open(const char *dir, const struct sf_fs_config *cfg, struct sf_
         return -ENOMEM;
     }
     s->lockfd = s->blocksfd = s->tmpfd = s->corruptfd = -1;
+    pthread_mutex_init(&s->gc_lock, NULL);
     s->block_size = cfg->block_size;
     s->dir = strdup(dir);
     int rc = s->dir == NULL ? -ENOMEM : 0;
@@ -227,6 +236,7 @@ void sf_fs_store_close(struct sf_fs_store *s)
             close(fds[i]); /* closing the lock fd releases the flock */
         }
     }
+    pthread_mutex_destroy(&s->gc_lock);
     free(s->dir);
     free(s);
 }
@@ -330,21 +340,26 @@ int sf_fs_put_commit(struct sf_fs_put *p, const struct sf_fs_block_id *expect,
     }
     char path[HEX_LEN + 2];
     block_path(&id, path);
-    struct stat st;
-    if (fstatat(s->blocksfd, path, &st, 0) == 0) {
-        /* Already here (blocks are immutable and were durable when they
-         * appeared). Refresh mtime so a GC whose live set predates this put
-         * keeps it (see sf_fs_block_gc). */
-        if (utimensat(s->blocksfd, path, NULL, 0) != 0) {
-            rc = -errno;
-        }
+    /* Already here (blocks are immutable and were durable when they
+     * appeared): refresh its mtime so a GC whose live set predates this
+     * put keeps it (see sf_fs_block_gc). If a GC removed it just before,
+     * utimensat fails with ENOENT and we store our copy instead. */
+    pthread_mutex_lock(&s->gc_lock);
+    int have = utimensat(s->blocksfd, path, NULL, 0) == 0 ? 0 : -errno;
+    pthread_mutex_unlock(&s->gc_lock);
+    if (have == 0 || have != -ENOENT) {
         sf_fs_put_abort(p);
-        if (rc == 0 && idp != NULL) {
+        if (have == 0 && idp != NULL) {
             *idp = id;
         }
-        return rc;
+        return have;
     }
-    if (fsync(p->fd) != 0) {
+    /* mtime = commit time, not the time of the last write: a put that
+     * began before a GC's cutoff but lands after it must count as new. */
+    if (futimens(p->fd, NULL) != 0) {
+        rc = -errno;
+    }
+    if (rc == 0 && fsync(p->fd) != 0) {
         rc = -errno;
     }
     if (close(p->fd) != 0 && rc == 0) {
@@ -700,12 +715,24 @@ static int gc_one(struct sf_fs_store *s, int subfd, const char *name,
     if (bsearch(id, a->live, a->n_live, sizeof *id, id_cmp_q) != NULL) {
         return 0;
     }
-    int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    if (mtime >= a->keep_since_ns) {
-        return 0;
+    /* Check the mtime again under the lock: a put may have refreshed it
+     * since the walk's stat. */
+    pthread_mutex_lock(&s->gc_lock);
+    struct stat now;
+    int rc = 0;
+    bool del = false;
+    if (fstatat(subfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0) {
+        int64_t mtime = (int64_t)now.st_mtim.tv_sec * 1000000000 + now.st_mtim.tv_nsec;
+        if (mtime < a->keep_since_ns - GC_SLACK_NS) {
+            del = unlinkat(subfd, name, 0) == 0;
+            if (!del && errno != ENOENT) {
+                rc = -errno;
+            }
+        }
     }
-    if (unlinkat(subfd, name, 0) != 0) {
-        return errno == ENOENT ? 0 : -errno;
+    pthread_mutex_unlock(&s->gc_lock);
+    if (!del) {
+        return rc;
     }
     a->deleted++;
     if (a->dirty_sub != id->b[0]) {

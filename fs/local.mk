@@ -15,3 +15,31 @@ TESTS += tests/check_fs
 tests_check_fs_SOURCES = tests/check_fs.c
 tests_check_fs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_fs_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
+
+# Record-decoder fuzzing: make check replays the corpus through the generic
+# driver (tests/fuzz/replay.c); make fuzz-fs-inode builds the libFuzzer
+# binary (clang). Run:
+#   tests/fuzz/fuzz-fs-inode -max_total_time=180 NEWDIR $(srcdir)/tests/fuzz/corpus/fs_inode
+check_PROGRAMS += tests/fuzz/replay_fs_inode tests/fuzz/gen_fs_inode_corpus
+tests_fuzz_gen_fs_inode_corpus_SOURCES = tests/fuzz/gen_fs_inode_corpus.c
+tests_fuzz_gen_fs_inode_corpus_LDADD = libsffs.la libsfbase.la $(SODIUM_LIBS)
+tests_fuzz_replay_fs_inode_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_fs_inode.c
+tests_fuzz_replay_fs_inode_LDADD = libsffs.la libsfbase.la $(SODIUM_LIBS)
+TESTS += tests/fuzz/run-fs-inode.sh
+EXTRA_DIST += tests/fuzz/run-fs-inode.sh tests/fuzz/corpus/fs_inode
+FUZZ_FS_INODE_SRCS = tests/fuzz/fuzz_fs_inode.c fs/fs_inode.c fs/fs_name.c fs/fs_config.c \
+	runtime/base/err.c runtime/base/log.c runtime/base/tun.c
+FUZZ_FS_INODE_HDRS = fs/sf_fs.h fs/fs_int.h
+.PHONY: fuzz-fs-inode
+if HAVE_CLANG
+fuzz-fs-inode: tests/fuzz/fuzz-fs-inode
+tests/fuzz/fuzz-fs-inode: $(FUZZ_FS_INODE_SRCS:%=$(srcdir)/%) $(FUZZ_FS_INODE_HDRS:%=$(srcdir)/%)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  $(SODIUM_CFLAGS) -o $@ $(FUZZ_FS_INODE_SRCS:%=$(srcdir)/%) $(SODIUM_LIBS) -lpthread
+CLEANFILES += tests/fuzz/fuzz-fs-inode
+else
+fuzz-fs-inode:
+	@echo "fuzz-fs-inode needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif

@@ -144,11 +144,13 @@ int sf_fs_block_scrub(struct sf_fs_store *s, sf_fs_block_fn bad, void *arg,
 
 /* Garbage collection decided by the caller: delete every block that is not
  * in live[0..n_live) (any order, duplicates allowed; copied) and whose file
- * mtime is older than keep_since_ns (CLOCK_REALTIME ns), and empty
- * DIR/corrupt/. A block in the live set is never deleted. Race rule: take
- * keep_since_ns BEFORE computing the live set; a block put (or re-put)
- * after that has a newer mtime and survives even if the set missed it.
- * *deleted (may be NULL) gets the count. */
+ * mtime (the time of its last put) is more than a second older than
+ * keep_since_ns (CLOCK_REALTIME ns; the second absorbs the coarse file
+ * clock), and empty DIR/corrupt/. A block in the live set is never
+ * deleted. Race rule: take keep_since_ns BEFORE computing the live set; a
+ * block put or re-put (committed) after that survives even if the set
+ * missed it, also when the put runs concurrently with the GC. *deleted
+ * (may be NULL) gets the count. */
 int sf_fs_block_gc(struct sf_fs_store *s, const struct sf_fs_block_id *live, size_t n_live,
                    int64_t keep_since_ns, uint64_t *deleted);
 

@@ -600,6 +600,28 @@ START_TEST(test_store_gc)
     ck_assert_uint_eq(deleted, n_alive - 2);
     ck_assert_int_eq(sf_fs_block_stat(s, &ids[a], NULL), 0);
     ck_assert_uint_eq(count_blocks(s), 1);
+    /* A put that wrote its bytes before the cutoff but commits after it
+     * counts as new: commit stamps the block with its own time. */
+    struct sf_fs_put *p;
+    uint8_t late[64];
+    fill(late, sizeof late);
+    ck_assert_int_eq(sf_fs_put_begin(s, &p), 0);
+    ck_assert_int_eq(sf_fs_put_write(p, late, sizeof late), 0);
+    char tmpf[512];
+    DIR *td = opendir(strcat(strcpy(tmpf, dir), "/tmp"));
+    struct dirent *e;
+    while ((e = readdir(td)) != NULL && e->d_name[0] == '.') {
+    }
+    ck_assert_ptr_nonnull(e);
+    snprintf(tmpf, sizeof tmpf, "%s/tmp/%s", dir, e->d_name);
+    closedir(td);
+    set_mtime(tmpf, old);
+    struct sf_fs_block_id late_id;
+    ck_assert_int_eq(sf_fs_put_commit(p, NULL, &late_id), 0);
+    ck_assert_int_eq(sf_fs_block_gc(s, NULL, 0, cutoff, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    ck_assert_int_eq(sf_fs_block_stat(s, &late_id, NULL), 0);
+    ck_assert_int_eq(sf_fs_block_delete(s, &late_id), 0);
     /* GC also empties corrupt/. */
     char path[512];
     block_file(dir, &ids[a], path, sizeof path);
