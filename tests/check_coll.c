@@ -865,6 +865,8 @@ static void tc_setup(struct tcall *t, enum sf_coll_kind kind, int p, int r, size
         }
         break;
     }
+    case SF_COLL_NEIGHBOR: /* tested by body_nbr */
+        break;
     }
     t->a.sbuf = inplace && kind != SF_COLL_SCATTER ? NULL : t->sbuf;
     t->a.rbuf = t->rbuf;
@@ -1018,6 +1020,293 @@ START_TEST(sched_thresholds_low)
 }
 END_TEST
 
+/* ---- neighbourhood exchange ---- */
+
+/* Each member sends blocks 0 and 1 to r + 1, block 2 to r - 1 and one to
+ * nobody; receives come from r - 1 (twice), r + 1 and nobody. Duplicate
+ * peers match in array order, so receive slot k holds the sender's block
+ * k, whatever p (with p <= 2 all peers coincide). */
+static void body_nbr(struct rankctx *rc)
+{
+    int p = rc->comm.size, r = rc->comm.rank;
+    int up = (r + 1) % p, down = (r - 1 + p) % p;
+    int speers[4] = {up, up, down, -2}, rpeers[4] = {down, down, up, -2};
+    for (int nb = 0; nb < 2; nb++) {
+        unsigned char sb[4][40], rb[4][40];
+        const void *sp[4];
+        void *rp[4];
+        size_t sc[4], rcn[4];
+        for (int i = 0; i < 4; i++) {
+            sc[i] = (size_t)(10 * (i + 1));
+            rcn[i] = sc[i];
+            memset(sb[i], r * 4 + i, sizeof sb[i]);
+            memset(rb[i], 0xee, sizeof rb[i]);
+            sp[i] = sb[i];
+            rp[i] = rb[i];
+        }
+        struct sf_coll_args a = {.kind = SF_COLL_NEIGHBOR,
+                                 .sptr = sp,
+                                 .scounts = sc,
+                                 .rptr = rp,
+                                 .rcounts = rcn,
+                                 .speers = speers,
+                                 .rpeers = rpeers,
+                                 .nsend = 4,
+                                 .nrecv = 4};
+        if (nb) {
+            struct sf_coll_sched *h;
+            bool done = false;
+            ck_assert_int_eq(sf_coll_start(&rc->comm, &a, &h), 0);
+            while (!done) {
+                ck_assert_int_eq(sf_coll_sched_test(h, &done), 0);
+                sched_yield();
+            }
+            sf_coll_sched_free(h);
+        } else {
+            ck_assert_int_eq(sf_coll_run(&rc->comm, &a), 0);
+        }
+        for (int k = 0; k < 3; k++) {
+            for (size_t e = 0; e < rcn[k]; e++) {
+                ck_assert_int_eq(rb[k][e], (rpeers[k] * 4 + k) & 0xff);
+            }
+            ck_assert_int_eq(rb[k][rcn[k]], 0xee);
+        }
+        ck_assert_int_eq(rb[3][0], 0xee); /* nobody */
+    }
+}
+
+START_TEST(neighbor)
+{
+    run_ranks(_i, body_nbr, NULL);
+}
+END_TEST
+
+/* ---- inter-communicator collectives ---- */
+
+/* Comm ranks 0..a-1 form group A, the rest group B (a = max(1, p / 3)). */
+struct igroup {
+    struct sf_coll_comm lc;
+    struct sf_coll_inter x;
+    int g, lsz, rsz, lr, a;
+    int *lw, *rw;
+};
+
+static void ig_setup(struct rankctx *rc, struct igroup *ig)
+{
+    int p = rc->comm.size, r = rc->comm.rank;
+    ig->a = p / 3 > 1 ? p / 3 : 1;
+    ig->g = r >= ig->a;
+    ig->lsz = ig->g ? p - ig->a : ig->a;
+    ig->rsz = p - ig->lsz;
+    ig->lr = ig->g ? r - ig->a : r;
+    ig->lw = malloc(sizeof(int) * (size_t)ig->lsz);
+    ig->rw = malloc(sizeof(int) * (size_t)ig->rsz);
+    int lo = ig->g ? ig->a : 0, ro = ig->g ? 0 : ig->a;
+    for (int i = 0; i < ig->lsz; i++) {
+        ig->lw[i] = rc->comm.world[lo + i];
+    }
+    for (int i = 0; i < ig->rsz; i++) {
+        ig->rw[i] = rc->comm.world[ro + i];
+    }
+    ig->lc = (struct sf_coll_comm){&rc->rt, 77, ig->lr, ig->lsz, ig->lw};
+    ig->x = (struct sf_coll_inter){78, -5, ig->rsz, ig->rw};
+}
+
+static void ig_run(struct igroup *ig, const struct sf_coll_args *a, bool nb)
+{
+    if (!nb) {
+        ck_assert_int_eq(sf_coll_inter_run(&ig->lc, &ig->x, a), 0);
+        return;
+    }
+    struct sf_coll_sched *h;
+    bool done = false;
+    ck_assert_int_eq(sf_coll_inter_start(&ig->lc, &ig->x, a, &h), 0);
+    while (!done) {
+        ck_assert_int_eq(sf_coll_sched_test(h, &done), 0);
+        sched_yield();
+    }
+    sf_coll_sched_free(h);
+}
+
+/* Product of group g's matrices (element k) in rank order. */
+static void ig_matprod(const struct igroup *ig, int g, size_t k, uint32_t out[4])
+{
+    int n = g == ig->g ? ig->lsz : ig->rsz, base = g ? ig->a : 0;
+    mat_of(base + n - 1, k, out);
+    for (int i = n - 2; i >= 0; i--) {
+        uint32_t m[4];
+        mat_of(base + i, k, m);
+        op_matmul(m, out, 1, NULL);
+    }
+}
+
+static unsigned char ibyte(int g, int r, size_t i)
+{
+    return (unsigned char)(g * 101 + r * 7 + i);
+}
+
+static void body_inter(struct rankctx *rc)
+{
+    if (rc->comm.size < 2) {
+        return;
+    }
+    struct igroup ig;
+    ig_setup(rc, &ig);
+    int g = ig.g, rg = 1 - g, lr = ig.lr, rsz = ig.rsz, lsz = ig.lsz;
+    int me = rc->comm.rank;
+    for (int nb = 0; nb < 2; nb++) {
+        struct sf_coll_args a = {.kind = SF_COLL_BARRIER};
+        ig_run(&ig, &a, nb);
+        /* bcast from A's last member */
+        unsigned char buf[1000];
+        int root = g == 0 ? (lr == ig.a - 1 ? SF_COLL_ROOT : SF_COLL_NOROOT) : ig.a - 1;
+        for (size_t i = 0; i < sizeof buf; i++) {
+            buf[i] = root == SF_COLL_ROOT ? ibyte(0, lr, i) : 0;
+        }
+        a = (struct sf_coll_args){
+            .kind = SF_COLL_BCAST, .rbuf = buf, .n = sizeof buf, .root = root};
+        ig_run(&ig, &a, nb);
+        for (size_t i = 0; i < sizeof buf; i++) {
+            ck_assert_int_eq(buf[i], root == SF_COLL_NOROOT ? 0 : ibyte(0, ig.a - 1, i));
+        }
+        /* reduce (non-commutative) of A's matrices to B's member 0 */
+        uint32_t sm[3][4], rm[3][4], want[4];
+        for (size_t k = 0; k < 3; k++) {
+            mat_of(me, k, sm[k]);
+        }
+        root = g == 1 ? (lr == 0 ? SF_COLL_ROOT : SF_COLL_NOROOT) : 0;
+        memset(rm, 0, sizeof rm);
+        a = (struct sf_coll_args){
+            .kind = SF_COLL_REDUCE, .sbuf = sm, .rbuf = rm, .n = 3, .op = &OP_MAT, .root = root};
+        ig_run(&ig, &a, nb);
+        for (size_t k = 0; k < 3 && root == SF_COLL_ROOT; k++) {
+            ig_matprod(&ig, 0, k, want);
+            ck_assert_mem_eq(rm[k], want, sizeof want);
+        }
+        /* allreduce: each group gets the other's product */
+        memset(rm, 0, sizeof rm);
+        a = (struct sf_coll_args){
+            .kind = SF_COLL_ALLREDUCE, .sbuf = sm, .rbuf = rm, .n = 3, .op = &OP_MAT};
+        ig_run(&ig, &a, nb);
+        for (size_t k = 0; k < 3; k++) {
+            ig_matprod(&ig, rg, k, want);
+            ck_assert_mem_eq(rm[k], want, sizeof want);
+        }
+        /* gatherv to A's member 0 (i + 1 bytes from B's member i), then
+         * scatterv back the same shape */
+        unsigned char own[16], blocks[16][16], got[16];
+        void *rp[16];
+        const void *sp[16];
+        size_t cnt[16];
+        for (int i = 0; i < rsz; i++) {
+            cnt[i] = (size_t)i + 1;
+            rp[i] = blocks[i];
+            sp[i] = blocks[i];
+            memset(blocks[i], 0, sizeof blocks[i]);
+        }
+        for (size_t i = 0; i < 16; i++) {
+            own[i] = ibyte(g, lr, i);
+        }
+        root = g == 0 ? (lr == 0 ? SF_COLL_ROOT : SF_COLL_NOROOT) : 0;
+        a = (struct sf_coll_args){.kind = SF_COLL_GATHERV,
+                                  .sbuf = own,
+                                  .n = (size_t)lr + 1,
+                                  .rptr = rp,
+                                  .rcounts = cnt,
+                                  .root = root};
+        ig_run(&ig, &a, nb);
+        for (int i = 0; root == SF_COLL_ROOT && i < rsz; i++) {
+            for (size_t e = 0; e <= (size_t)i; e++) {
+                ck_assert_int_eq(blocks[i][e], ibyte(1, i, e));
+            }
+            ck_assert_int_eq(blocks[i][i + 1], 0);
+        }
+        memset(got, 0, sizeof got);
+        a = (struct sf_coll_args){.kind = SF_COLL_SCATTERV,
+                                  .sptr = sp,
+                                  .scounts = cnt,
+                                  .rbuf = got,
+                                  .n = (size_t)lr + 1,
+                                  .root = root};
+        ig_run(&ig, &a, nb);
+        for (size_t e = 0; g == 1 && e <= (size_t)lr; e++) {
+            ck_assert_int_eq(got[e], ibyte(1, lr, e));
+        }
+        /* allgatherv: i + 1 bytes from every member */
+        for (int i = 0; i < rsz; i++) {
+            memset(blocks[i], 0, sizeof blocks[i]);
+        }
+        a = (struct sf_coll_args){.kind = SF_COLL_ALLGATHERV,
+                                  .sbuf = own,
+                                  .n = (size_t)lr + 1,
+                                  .rptr = rp,
+                                  .rcounts = cnt};
+        ig_run(&ig, &a, nb);
+        for (int i = 0; i < rsz; i++) {
+            for (size_t e = 0; e <= (size_t)i; e++) {
+                ck_assert_int_eq(blocks[i][e], ibyte(rg, i, e));
+            }
+            ck_assert_int_eq(blocks[i][i + 1], 0);
+        }
+        /* alltoallv: member i sends 1 + (i + j) % 4 bytes to member j */
+        unsigned char out[16][4];
+        size_t sc[16];
+        for (int j = 0; j < rsz; j++) {
+            sc[j] = 1 + (size_t)(lr + j) % 4;
+            for (size_t e = 0; e < 4; e++) {
+                out[j][e] = ibyte(g, lr, 16 * (size_t)j + e);
+            }
+            sp[j] = out[j];
+            memset(blocks[j], 0, sizeof blocks[j]);
+        }
+        a = (struct sf_coll_args){
+            .kind = SF_COLL_ALLTOALLV, .sptr = sp, .scounts = sc, .rptr = rp, .rcounts = sc};
+        ig_run(&ig, &a, nb);
+        for (int i = 0; i < rsz; i++) {
+            for (size_t e = 0; e < sc[i]; e++) {
+                ck_assert_int_eq(blocks[i][e], ibyte(rg, i, 16 * (size_t)lr + e));
+            }
+            ck_assert_int_eq(blocks[i][sc[i]], 0);
+        }
+        /* reduce_scatter: 12 elements split over the local group */
+        int64_t sv[12], rv[12];
+        size_t rcs[16], off = 0;
+        for (int i = 0; i < lsz; i++) {
+            rcs[i] = 12 / (size_t)lsz + ((size_t)i < 12 % (size_t)lsz);
+        }
+        for (int i = 0; i < lr; i++) {
+            off += rcs[i];
+        }
+        for (int e = 0; e < 12; e++) {
+            sv[e] = (int64_t)me * 1000 + e;
+            rv[e] = -1;
+        }
+        a = (struct sf_coll_args){
+            .kind = SF_COLL_REDUCE_SCATTER, .sbuf = sv, .rbuf = rv, .rcounts = rcs, .op = &OP_ISUM};
+        ig_run(&ig, &a, nb);
+        for (size_t e = 0; e < rcs[lr]; e++) {
+            int64_t w = 0;
+            for (int i = 0; i < rsz; i++) {
+                w += (int64_t)((rg ? ig.a : 0) + i) * 1000 + (int64_t)(off + e);
+            }
+            ck_assert_int_eq(rv[e], w);
+        }
+    }
+    /* bad root and kinds without an inter-communicator meaning */
+    struct sf_coll_args bad = {.kind = SF_COLL_BCAST, .rbuf = NULL, .n = 1, .root = rsz};
+    ck_assert_int_eq(sf_coll_inter_run(&ig.lc, &ig.x, &bad), -EINVAL);
+    bad = (struct sf_coll_args){.kind = SF_COLL_SCAN, .n = 1, .op = &OP_ISUM};
+    ck_assert_int_eq(sf_coll_inter_run(&ig.lc, &ig.x, &bad), -EINVAL);
+    free(ig.lw);
+    free(ig.rw);
+}
+
+START_TEST(inter)
+{
+    run_ranks(_i, body_inter, NULL);
+}
+END_TEST
+
 static Suite *coll_suite(void)
 {
     Suite *s = suite_create("coll");
@@ -1032,6 +1321,8 @@ static Suite *coll_suite(void)
     tcase_add_loop_test(tc, sched_blocking, 1, 10);
     tcase_add_loop_test(tc, sched_nonblocking, 1, 10);
     tcase_add_loop_test(tc, sched_thresholds_low, 1, 10);
+    tcase_add_loop_test(tc, neighbor, 1, 6);
+    tcase_add_loop_test(tc, inter, 2, 11);
     suite_add_tcase(s, tc);
     return s;
 }
