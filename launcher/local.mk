@@ -16,7 +16,7 @@ launcher_sfrun_SOURCES = \
 	launcher/sf_keygen.c \
 	launcher/sf_query.c
 launcher_sfrun_CPPFLAGS = $(AM_CPPFLAGS) -DSF_BINDIR='"$(bindir)"' -DSF_LIBDIR='"$(pkglibdir)"'
-launcher_sfrun_LDADD = libsfcoll.la libsfrt.la libsfnet.la libsfdht.la libsfbase.la $(FABRIC_LIBS)
+launcher_sfrun_LDADD = libsfcoll.la libsfrt.la libsfnet.la libsfdht.la libsfbase.la
 
 # sf: the admin tool (keygen, up/down, node drills, status/nodes/jobs).
 bin_PROGRAMS += launcher/sf

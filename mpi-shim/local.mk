@@ -19,7 +19,7 @@ libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 	mpi-shim/mpi_f2c.c
 nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
 libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \
-	$(FABRIC_LIBS) $(HWLOC_LIBS) -lm
+	$(HWLOC_LIBS) -lm
 libmpi_la_LDFLAGS = -version-info 40:0:0 -no-undefined \
 	-Wl,--version-script=$(srcdir)/mpi-shim/libmpi.map
 EXTRA_libmpi_la_DEPENDENCIES = mpi-shim/libmpi.map

@@ -66,7 +66,7 @@ tests/fuzz/fuzz-sfd: $(srcdir)/tests/fuzz/fuzz_sfd.c $(sf_sfd_core:%=$(srcdir)/%
 	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
 	  $(HWLOC_CFLAGS) $(SODIUM_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_sfd.c \
-	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsfdht.a .libs/libsfnet.a .libs/libsfbase.a $(FABRIC_LIBS) \
+	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsfdht.a .libs/libsfnet.a .libs/libsfbase.a \
 	  $(HWLOC_LIBS) $(SODIUM_LIBS) -lutil -lpthread
 CLEANFILES += tests/fuzz/fuzz-sfd
 else

@@ -7,7 +7,6 @@ libsfnet_la_SOURCES = \
 	runtime/net/net_shm.c \
 	runtime/net/net_ofi.c
 libsfnet_la_CFLAGS = $(AM_CFLAGS) $(FABRIC_CFLAGS)
-libsfnet_la_LIBADD = $(FABRIC_LIBS)
 
 # Raw transport latency/bandwidth (run by hand).
 noinst_PROGRAMS += bench/net_pingpong

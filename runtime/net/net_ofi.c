@@ -12,7 +12,9 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +117,48 @@ struct ofi_net {
     uint32_t *rx_seq;
     int nrx_seq;
 };
+
+/* ---- libfabric, loaded on first use ----
+ * Not linked: Debian's libfabric.so.1 pulls in the PSM libraries, whose
+ * constructors spend about 200 ms calibrating clocks at load time, a cost
+ * every sfrun, sfd and one-node rank would pay for nothing. Only these
+ * entry points are real functions; the rest of the API is inline calls
+ * through the objects' ops tables. Loaded once per process (the handle is
+ * process-wide by nature, like the library itself). */
+static struct {
+    int (*getinfo)(uint32_t, const char *, const char *, uint64_t, const struct fi_info *,
+                   struct fi_info **);
+    void (*freeinfo)(struct fi_info *);
+    struct fi_info *(*dupinfo)(const struct fi_info *);
+    int (*fabric)(struct fi_fabric_attr *, struct fid_fabric **, void *);
+    const char *(*strerror)(int);
+    bool ok;
+} ofi_lib;
+static pthread_once_t ofi_lib_once = PTHREAD_ONCE_INIT;
+
+static void ofi_lib_load(void)
+{
+    void *h = dlopen("libfabric.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        SF_ERR("ofi: cannot load libfabric: %s", dlerror());
+        return;
+    }
+    *(void **)&ofi_lib.getinfo = dlsym(h, "fi_getinfo");
+    *(void **)&ofi_lib.freeinfo = dlsym(h, "fi_freeinfo");
+    *(void **)&ofi_lib.dupinfo = dlsym(h, "fi_dupinfo");
+    *(void **)&ofi_lib.fabric = dlsym(h, "fi_fabric");
+    *(void **)&ofi_lib.strerror = dlsym(h, "fi_strerror");
+    ofi_lib.ok = ofi_lib.getinfo && ofi_lib.freeinfo && ofi_lib.dupinfo && ofi_lib.fabric &&
+                 ofi_lib.strerror;
+    if (!ofi_lib.ok) {
+        SF_ERR("ofi: libfabric.so.1 lacks fi_getinfo/fi_freeinfo/fi_dupinfo/fi_fabric/fi_strerror");
+    }
+}
+
+static const char *ofi_strerror(int err)
+{
+    return ofi_lib.ok ? ofi_lib.strerror(err) : "libfabric not loaded";
+}
 
 /* ---- helpers ---- */
 
@@ -260,7 +304,7 @@ static struct ofi_op *ofi_bulk_op(struct ofi_net *o, enum ofi_kind kind, void *b
         uint64_t access = kind == OFI_BULK_SEND ? FI_SEND : FI_RECV;
         *rc = fi_mr_reg(o->domain, buf, len, access, 0, 0, 0, &op->mr, NULL);
         if (*rc != 0) {
-            SF_WARN("ofi: fi_mr_reg of %zu bytes failed: %s", len, fi_strerror(-*rc));
+            SF_WARN("ofi: fi_mr_reg of %zu bytes failed: %s", len, ofi_strerror(-*rc));
             free(op);
             *rc = ofi_err(*rc);
             return NULL;
@@ -380,21 +424,21 @@ static int ofi_readerr(struct ofi_net *o)
         return 0;
     }
     if (rc < 0) {
-        SF_ERR("ofi: fi_cq_readerr: %s", fi_strerror((int)-rc));
+        SF_ERR("ofi: fi_cq_readerr: %s", ofi_strerror((int)-rc));
         return SF_ERR_TRANSPORT;
     }
     struct ofi_op *op = e.op_context;
     char ebuf[256];
     const char *pe = fi_cq_strerror(o->cq, e.prov_errno, e.err_data, ebuf, sizeof ebuf);
     if (!op) {
-        SF_ERR("ofi: completion error without context: %s (%s)", fi_strerror(e.err), pe);
+        SF_ERR("ofi: completion error without context: %s (%s)", ofi_strerror(e.err), pe);
         return SF_ERR_TRANSPORT;
     }
     /* Providers disagree on the sign of err (shm reports it negative). */
     int err = e.err < 0 ? -e.err : e.err;
     int status = err == FI_ETRUNC ? SF_ERR_TRUNCATE : SF_ERR_TRANSPORT;
     if (err != FI_ECANCELED && err != FI_ETRUNC) {
-        SF_WARN("ofi: operation failed: %s (%s)", fi_strerror(err), pe);
+        SF_WARN("ofi: operation failed: %s (%s)", ofi_strerror(err), pe);
     }
     switch (op->kind) {
     case OFI_RX_PKT:
@@ -439,7 +483,7 @@ static int ofi_progress(struct sf_net *net)
             continue;
         }
         if (n < 0) {
-            SF_ERR("ofi: fi_cq_read: %s", fi_strerror((int)-n));
+            SF_ERR("ofi: fi_cq_read: %s", ofi_strerror((int)-n));
             o->in_progress = false;
             return SF_ERR_TRANSPORT;
         }
@@ -497,7 +541,7 @@ static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs, 
         int rc = fi_av_insert(o->av, addrs[i], 1, &fa[i], 0, NULL);
         if (rc != 1) {
             SF_ERR("ofi: fi_av_insert of peer %d failed: %s", i,
-                   rc < 0 ? fi_strerror(-rc) : "not inserted");
+                   rc < 0 ? ofi_strerror(-rc) : "not inserted");
             fa[i] = FI_ADDR_NOTAVAIL;
         }
     }
@@ -566,7 +610,7 @@ static void ofi_close(struct sf_net *net)
         fi_close(&o->fabric->fid);
     }
     if (o->info) {
-        fi_freeinfo(o->info);
+        ofi_lib.freeinfo(o->info);
     }
     free(o->pool);
     free(o->ops_mem);
@@ -596,7 +640,7 @@ struct ofi_net_named {
 
 static struct fi_info *ofi_hints(bool manual)
 {
-    struct fi_info *h = fi_allocinfo();
+    struct fi_info *h = ofi_lib.dupinfo(NULL);
     if (!h) {
         return NULL;
     }
@@ -676,7 +720,7 @@ static int ofi_pools(struct ofi_net *o)
 static int ofi_setup(struct ofi_net *o, struct fi_info *fi)
 {
     int rc;
-    o->info = fi_dupinfo(fi);
+    o->info = ofi_lib.dupinfo(fi);
     if (!o->info) {
         return -ENOMEM;
     }
@@ -687,7 +731,7 @@ static int ofi_setup(struct ofi_net *o, struct fi_info *fi)
         o->buf_size = fi->ep_attr->max_msg_size;
     }
     struct fi_av_attr aa = {.type = FI_AV_TABLE};
-    if ((rc = fi_fabric(fi->fabric_attr, &o->fabric, NULL)) != 0 ||
+    if ((rc = ofi_lib.fabric(fi->fabric_attr, &o->fabric, NULL)) != 0 ||
         (rc = fi_domain(o->fabric, fi, &o->domain, NULL)) != 0 ||
         (rc = fi_av_open(o->domain, &aa, &o->av, NULL)) != 0 || (rc = ofi_cq_open(o)) != 0 ||
         (rc = fi_endpoint(o->domain, fi, &o->ep, NULL)) != 0 ||
@@ -703,6 +747,10 @@ int sf_net_ofi_open(const struct sf_net_callbacks *cb, struct sf_net **out)
 {
     if (!cb || !cb->recv || !out) {
         return -EINVAL;
+    }
+    pthread_once(&ofi_lib_once, ofi_lib_load);
+    if (!ofi_lib.ok) {
+        return SF_ERR_TRANSPORT;
     }
     struct ofi_tun tun;
     int rc = sf_tun_load(&ofi_tun_table, &tun);
@@ -722,8 +770,8 @@ int sf_net_ofi_open(const struct sf_net_callbacks *cb, struct sf_net **out)
         if (!h) {
             return -ENOMEM;
         }
-        rc = fi_getinfo(FI_VERSION(1, 11), NULL, NULL, 0, h, &list);
-        fi_freeinfo(h);
+        rc = ofi_lib.getinfo(FI_VERSION(1, 11), NULL, NULL, 0, h, &list);
+        ofi_lib.freeinfo(h);
         if (rc != 0) {
             list = NULL;
         }
@@ -757,16 +805,16 @@ int sf_net_ofi_open(const struct sf_net_callbacks *cb, struct sf_net **out)
             SF_INFO("ofi: provider %s, fabric %s, domain %s, inject %zu, max_pkt %zu",
                     fi->fabric_attr->prov_name, fi->fabric_attr->name, fi->domain_attr->name,
                     o->inject, o->base.max_pkt);
-            fi_freeinfo(list);
+            ofi_lib.freeinfo(list);
             *out = &o->base;
             return 0;
         }
         /* Loud on purpose: peers that took another entry may speak another
          * address format, and their inserts would then fail. */
         SF_WARN("ofi: provider %s (%s) failed: %s", fi->fabric_attr->prov_name,
-                fi->domain_attr->name, fi_strerror(-rc));
+                fi->domain_attr->name, ofi_strerror(-rc));
         ofi_close(&o->base);
     }
-    fi_freeinfo(list);
+    ofi_lib.freeinfo(list);
     return rc < 0 && rc > -FI_ERRNO_OFFSET ? rc : SF_ERR_TRANSPORT;
 }
