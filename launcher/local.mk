@@ -121,3 +121,31 @@ else
 fuzz-hosts:
 	@echo "fuzz-hosts needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif
+
+# Slurm's task counts (SLURM_TASKS_PER_NODE, decoded in sf_hosts.c): a
+# Check suite, and a fuzz target whose corpus make check replays (make
+# fuzz-slurm builds the libFuzzer binary with clang).
+check_PROGRAMS += tests/cluster/check_slurm
+TESTS += tests/cluster/check_slurm
+tests_cluster_check_slurm_SOURCES = tests/cluster/check_slurm.c launcher/sf_hosts.c
+tests_cluster_check_slurm_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_cluster_check_slurm_LDADD = libsfbase.la $(CHECK_LIBS)
+check_PROGRAMS += tests/fuzz/replay_slurm
+tests_fuzz_replay_slurm_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_slurm.c launcher/sf_hosts.c
+tests_fuzz_replay_slurm_LDADD = libsfbase.la
+TESTS += tests/fuzz/run-slurm.sh
+EXTRA_DIST += tests/fuzz/run-slurm.sh tests/fuzz/corpus/slurm
+FUZZ_SLURM_SRCS = tests/fuzz/fuzz_slurm.c launcher/sf_hosts.c
+.PHONY: fuzz-slurm
+if HAVE_CLANG
+fuzz-slurm: tests/fuzz/fuzz-slurm
+tests/fuzz/fuzz-slurm: $(FUZZ_SLURM_SRCS:%=$(srcdir)/%) $(srcdir)/launcher/sf_int.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  -o $@ $(FUZZ_SLURM_SRCS:%=$(srcdir)/%)
+CLEANFILES += tests/fuzz/fuzz-slurm
+else
+fuzz-slurm:
+	@echo "fuzz-slurm needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif

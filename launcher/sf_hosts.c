@@ -283,3 +283,78 @@ void sf_hosts_free(struct sf_hostlist *hl)
     hl->v = NULL;
     hl->n = 0;
 }
+
+/* One decimal number of at most 9 digits at *p (no sign, no blanks). */
+static bool take_num(const char **p, long *v)
+{
+    const char *s = *p;
+    long n = 0;
+    int d = 0;
+    while (*s >= '0' && *s <= '9' && d < 9) {
+        n = n * 10 + (*s - '0');
+        s++;
+        d++;
+    }
+    if (d == 0 || (*s >= '0' && *s <= '9')) {
+        return false;
+    }
+    *p = s;
+    *v = n;
+    return true;
+}
+
+int sf_hosts_slurm_tasks(struct sf_hostlist *hl, const char *spec, char *err, size_t errlen)
+{
+    /* Parse into a scratch array first: hl changes only when all is valid. */
+    int *slots = calloc(hl->n > 0 ? hl->n : 1, sizeof(int));
+    if (slots == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    const char *p = spec;
+    int rc = 0;
+    if (*p == '\0') {
+        rc = fail(err, errlen, "empty task count list");
+    }
+    while (rc == 0 && *p != '\0') {
+        long tasks, rep = 1;
+        if (!take_num(&p, &tasks) || tasks < 1 || tasks > SF_HOSTS_MAX_SLOTS) {
+            rc = fail(err, errlen, "bad task count at '%.32s' in '%.64s'", p, spec);
+            break;
+        }
+        if (p[0] == '(' && p[1] == 'x') {
+            p += 2;
+            if (!take_num(&p, &rep) || rep < 1 || *p != ')') {
+                rc = fail(err, errlen, "bad repeat '(xN)' in '%.64s'", spec);
+                break;
+            }
+            p++;
+        }
+        if ((size_t)rep > hl->n - k) {
+            rc = fail(err, errlen, "'%.64s' counts more nodes than the %zu listed", spec, hl->n);
+            break;
+        }
+        for (long i = 0; i < rep; i++) {
+            slots[k++] = (int)tasks;
+        }
+        if (*p == ',') {
+            p++;
+            if (*p == '\0') {
+                rc = fail(err, errlen, "trailing ',' in '%.64s'", spec);
+            }
+        } else if (*p != '\0') {
+            rc = fail(err, errlen, "unexpected '%c' in '%.64s'", *p, spec);
+        }
+    }
+    if (rc == 0 && k != hl->n) {
+        rc = fail(err, errlen, "'%.64s' counts %zu nodes, not the %zu listed", spec, k, hl->n);
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < hl->n; i++) {
+            hl->v[i].slots = slots[i];
+        }
+    }
+    free(slots);
+    return rc;
+}

@@ -40,6 +40,11 @@ int sf_hosts_parse_text(struct sf_hostlist *hl, const char *text, size_t len, co
                         char *err, size_t errlen);
 /* Read and parse a hostfile (at most 1 MiB). 0, -errno or -EINVAL. */
 int sf_hosts_read_file(struct sf_hostlist *hl, const char *path, char *err, size_t errlen);
+/* Slurm's task counts per node, as in SLURM_TASKS_PER_NODE ("2(x3),1":
+ * two tasks on each of three nodes, then one), become the slots of the
+ * hosts of hl in order; the counts must cover exactly hl->n nodes. hl
+ * changes only on success. 0, or -EINVAL / -ENOMEM with err set. */
+int sf_hosts_slurm_tasks(struct sf_hostlist *hl, const char *spec, char *err, size_t errlen);
 /* "a:2,b,c:4" (slots only where given), malloc'd; NULL on ENOMEM. */
 char *sf_hosts_format(const struct sf_hostlist *hl);
 void sf_hosts_free(struct sf_hostlist *hl);

@@ -246,7 +246,7 @@ static void hub_ip(char **names, size_t n, char *buf, size_t len)
 /* Node names of the allocation, one per line from `scontrol show hostnames`
  * (which expands node[1-3,5]); a list without brackets is taken as is. The
  * names are checked like --host names: they end up in shell words. */
-static int slurm_nodes(struct sf_hostlist *hl, char *err, size_t errlen)
+static int slurm_node_names(struct sf_hostlist *hl, char *err, size_t errlen)
 {
     const char *nl = getenv("SLURM_JOB_NODELIST");
     if (strchr(nl, '[') == NULL) {
@@ -290,6 +290,27 @@ static int slurm_nodes(struct sf_hostlist *hl, char *err, size_t errlen)
         }
     }
     return hl->n > 0 ? 0 : fail(err, errlen, -ENOENT, "no nodes in SLURM_JOB_NODELIST=%s", nl);
+}
+
+/* The allocation's nodes, each with as many slots as Slurm gave it tasks
+ * (SLURM_TASKS_PER_NODE), as mpirun does; without that, the cores the
+ * daemons publish. */
+static int slurm_nodes(struct sf_hostlist *hl, char *err, size_t errlen)
+{
+    int rc = slurm_node_names(hl, err, errlen);
+    const char *tpn = getenv("SLURM_TASKS_PER_NODE");
+    if (rc == 0 && tpn != NULL && tpn[0] != '\0') {
+        char e2[256];
+        int r2 = sf_hosts_slurm_tasks(hl, tpn, e2, sizeof(e2));
+        if (r2 == -ENOMEM) {
+            return fail(err, errlen, r2, "out of memory");
+        }
+        if (r2 != 0) {
+            fprintf(stderr, "sfrun: warning: SLURM_TASKS_PER_NODE: %s; slots are the nodes' cores\n",
+                    e2);
+        }
+    }
+    return rc;
 }
 
 /* ---- agents ------------------------------------------------------------ */

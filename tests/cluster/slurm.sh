@@ -109,18 +109,19 @@ if ! both_idle; then
 fi
 
 # The batch scripts: sfrun starts its daemons with srun, one per node;
-# without -n it runs $SLURM_NTASKS ranks (pi says "on 2 ranks").
+# without -n it runs $SLURM_NTASKS ranks (pi says "on 2 ranks"), placed by
+# Slurm's tasks per node (one on each here, though each node has 2 cores).
 cat >"$S/pi.sh" <<EOF
 #!/bin/sh
 echo "allocation \$SLURM_JOB_NODELIST"
-exec "$SFRUN" -N 1 "$top_builddir/examples/pi"
+exec "$SFRUN" "$top_builddir/examples/pi"
 EOF
 cat >"$S/rank.sh" <<'EOF'
 echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
 EOF
 cat >"$S/where.sh" <<EOF
 #!/bin/sh
-"$SFRUN" -N 1 -n 2 sh "$S/rank.sh" || exit \$?
+"$SFRUN" sh "$S/rank.sh" || exit \$?
 exec "$SFRUN" --host sfn2 -n 1 sh "$S/rank.sh"
 EOF
 cat >"$S/hold.sh" <<EOF
