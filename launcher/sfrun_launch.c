@@ -41,12 +41,12 @@
 
 /* One agent process: ssh (one per host) or srun (one for all nodes). */
 struct agent {
-    pid_t pid;     /* 0 once reaped */
-    int in_fd;     /* its stdin (key, then held open), -1 when closed */
-    int out_fd;    /* its stdout ("sfd-up NAME" lines), -1 at EOF */
+    pid_t pid;      /* 0 once reaped */
+    int in_fd;      /* its stdin (key, then held open), -1 when closed */
+    int out_fd;     /* its stdout ("sfd-up NAME" lines), -1 at EOF */
     char what[300]; /* "host NAME" or "srun" for messages */
-    int expect;    /* daemons it starts */
-    int up;        /* "sfd-up" lines seen */
+    int expect;     /* daemons it starts */
+    int up;         /* "sfd-up" lines seen */
     char line[512];
     size_t llen;
 };
@@ -96,7 +96,8 @@ static bool is_local_host(const char *h)
     }
     size_t sl = strcspn(self, ".");
     size_t hl = strcspn(h, ".");
-    return strcmp(h, self) == 0 || (strchr(h, '.') == NULL && hl == sl && strncmp(h, self, sl) == 0);
+    return strcmp(h, self) == 0 ||
+           (strchr(h, '.') == NULL && hl == sl && strncmp(h, self, sl) == 0);
 }
 
 bool sfrun_launch_wanted(const struct sf_hostlist *hosts)
@@ -174,12 +175,14 @@ static char *daemon_script(const char *name_expr, const char *jobdir, const char
     struct str s = {0};
     s_add(&s, "umask 077; n=%s; d=", name_expr);
     s_quote(&s, jobdir);
-    s_add(&s, "/r-$n; mkdir -p \"$d\" || exit 1; "
-              "head -c %d >\"$d/cluster.key\" || exit 1; "
-              "exec 3<&0 0</dev/null; ",
+    s_add(&s,
+          "/r-$n; mkdir -p \"$d\" || exit 1; "
+          "head -c %d >\"$d/cluster.key\" || exit 1; "
+          "exec 3<&0 0</dev/null; ",
           SF_KEY_LEN);
     s_quote(&s, sfd);
-    s_add(&s, " --listen --state-dir \"$d\" --port 0 --name \"$n\" --cluster-key \"$d/cluster.key\"");
+    s_add(&s,
+          " --listen --state-dir \"$d\" --port 0 --name \"$n\" --cluster-key \"$d/cluster.key\"");
     if (hub != NULL) {
         s_add(&s, " --join ");
         s_quote(&s, hub);
@@ -194,7 +197,8 @@ static char *daemon_script(const char *name_expr, const char *jobdir, const char
               "if [ -s \"$d/sfd.addr\" ]; then echo \"sfd-up $n\"; else "
               "echo \"sfd-failed $n $(tail -n 1 \"$d/sfd.log\" 2>/dev/null)\"; "
               "kill -TERM $p 2>/dev/null; fi; "
-              "{ wait $p; wait $p; } 2>/dev/null; kill $w 2>/dev/null; rm -rf \"$d\"; rmdir \"${d%%/*}\" 2>/dev/null; exit 0");
+              "{ wait $p; wait $p; } 2>/dev/null; kill $w 2>/dev/null; rm -rf \"$d\"; rmdir "
+              "\"${d%%/*}\" 2>/dev/null; exit 0");
     return s.p;
 }
 
@@ -269,8 +273,9 @@ static int slurm_node_names(struct sf_hostlist *hl, char *err, size_t errlen)
     char buf[65536];
     size_t len = 0;
     ssize_t r;
-    while (pid > 0 && len < sizeof(buf) - 1 &&
-           ((r = read(pfd[0], buf + len, sizeof(buf) - 1 - len)) > 0 || (r < 0 && errno == EINTR))) {
+    while (
+        pid > 0 && len < sizeof(buf) - 1 &&
+        ((r = read(pfd[0], buf + len, sizeof(buf) - 1 - len)) > 0 || (r < 0 && errno == EINTR))) {
         len += r > 0 ? (size_t)r : 0;
     }
     close(pfd[0]);
@@ -306,8 +311,8 @@ static int slurm_nodes(struct sf_hostlist *hl, char *err, size_t errlen)
             return fail(err, errlen, r2, "out of memory");
         }
         if (r2 != 0) {
-            fprintf(stderr, "sfrun: warning: SLURM_TASKS_PER_NODE: %s; slots are the nodes' cores\n",
-                    e2);
+            fprintf(stderr,
+                    "sfrun: warning: SLURM_TASKS_PER_NODE: %s; slots are the nodes' cores\n", e2);
         }
     }
     return rc;
@@ -459,8 +464,7 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
         }
         double left = deadline - now_s();
         if (left <= 0) {
-            rc = fail(err, errlen, -ETIMEDOUT, "%d of %d daemons came up in time", up,
-                      l->ndaemons);
+            rc = fail(err, errlen, -ETIMEDOUT, "%d of %d daemons came up in time", up, l->ndaemons);
             break;
         }
         size_t np = 0;
@@ -570,12 +574,13 @@ static int add_agent(struct sfrun_launch *l, char **argv, const char *what, int 
 
 /* Start one watchdog through argv (the agent's words, then its command)
  * and give it the key; err says what failed. */
-static int start_one(struct sfrun_launch *l, char **argv, const char *what, int expect,
-                     char *err, size_t errlen)
+static int start_one(struct sfrun_launch *l, char **argv, const char *what, int expect, char *err,
+                     size_t errlen)
 {
     int rc = add_agent(l, argv, what, expect);
-    return rc == 0 ? 0 : fail(err, errlen, rc, "cannot start %s for %s: %s", argv[0], what,
-                              sf_strerror(rc));
+    return rc == 0 ? 0
+                   : fail(err, errlen, rc, "cannot start %s for %s: %s", argv[0], what,
+                          sf_strerror(rc));
 }
 
 int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o, char **hosts_opt,
@@ -699,10 +704,20 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         /* One task per node; --kill-on-bad-exit=0 and --no-kill: a lost
          * node ends only its own task, not the step holding the others;
          * --overlap: the step shares the CPUs with the job's own steps. */
-        char *sv[] = {"srun",         nn,       nt,         "--ntasks-per-node=1",
-                      "--kill-on-bad-exit=0", "--no-kill", "--overlap", "--input=all",
-                      "--job-name=sfd", nl.p,     "sh",       "-c",
-                      script,         NULL};
+        char *sv[] = {"srun",
+                      nn,
+                      nt,
+                      "--ntasks-per-node=1",
+                      "--kill-on-bad-exit=0",
+                      "--no-kill",
+                      "--overlap",
+                      "--input=all",
+                      "--job-name=sfd",
+                      nl.p,
+                      "sh",
+                      "-c",
+                      script,
+                      NULL};
         rc = script == NULL || nl.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
                                             : start_one(l, sv, "srun", (int)nnames, err, errlen);
         free(nl.p);
