@@ -52,7 +52,7 @@ tests_cluster_sfd_poke_SOURCES = tests/cluster/sfd_poke.c launcher/sfd/sfd_auth.
 tests_cluster_sfd_poke_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 tests_cluster_sfd_poke_LDADD = libsfbase.la $(SODIUM_LIBS)
 sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh \
-	tests/cluster/sfd_dht.sh
+	tests/cluster/sfd_dht.sh tests/cluster/netns-discovery.sh
 TESTS += $(sf_sfd_cluster_tests)
 EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
 
