@@ -1585,8 +1585,10 @@ static int nbr_chk(const char *fn, MPI_Comm comm, const struct nbr_blocks *b, in
         const char *p;
         int count;
         MPI_Datatype t;
-        if (b->w && !sf_mpi__type_ok(b->types[i])) {
-            return sf_mpi__chk_type(fn, comm, b->types[i]);
+        /* nbr_block reads the type's extent */
+        MPI_Datatype bt = b->w ? b->types[i] : b->type;
+        if (!sf_mpi__type_ok(bt)) {
+            return sf_mpi__chk_type(fn, comm, bt);
         }
         nbr_block(b, i, &p, &count, &t);
         int err = sf_mpi__chk_buf(fn, comm, p, count, t);
