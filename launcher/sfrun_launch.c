@@ -410,8 +410,11 @@ static int agent_read(struct agent *a, char *err, size_t errlen)
             if (strncmp(a->line, "sfd-up ", 7) == 0) {
                 a->up++;
             } else if (strncmp(a->line, "sfd-failed ", 11) == 0) {
-                return fail(err, errlen, SF_ERR_PEER_GONE, "the daemon on %s did not start: %s",
-                            a->line + 11, a->line + 11 + strcspn(a->line + 11, " "));
+                const char *who = a->line + 11;
+                int wl = (int)strcspn(who, " ");
+                const char *why = who[wl] == ' ' ? who + wl + 1 : "";
+                return fail(err, errlen, SF_ERR_PEER_GONE, "the daemon on %.*s did not start%s%s",
+                            wl, who, why[0] ? ": " : " (no output)", why);
             } else {
                 fprintf(stderr, "sfrun: %s: %s\n", a->what, a->line);
             }

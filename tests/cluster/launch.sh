@@ -118,6 +118,15 @@ check_grep "sfrun names the host" "sfrun: launch agent for host hostB exited" "$
 check "nothing left after a failed launch" 0 "$(left)"
 check "job dir removed after a failed launch" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
 
+# A daemon that cannot start: its last words are the error.
+printf '#!/bin/sh\necho "fake sfd: cannot listen" >&2\nexit 1\n' >"$TMP/badsfd"
+chmod +x "$TMP/badsfd"
+SF_SFD="$TMP/badsfd" "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 2 true \
+    </dev/null >"$TMP/out" 2>"$TMP/err"
+check "daemon that cannot start: exit 1" 1 $?
+check_grep "its error is shown" "did not start: fake sfd: cannot listen" "$TMP/err"
+check "job dir removed after a failed daemon" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
+
 # A launch agent that does not exist.
 "$SFRUN" --host hostA --launch-agent "$TMP/no-such-agent" -n 1 true </dev/null >"$TMP/out" 2>"$TMP/err"
 check "missing agent: exit 1" 1 $?
