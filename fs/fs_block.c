@@ -44,6 +44,8 @@ struct sf_fs_store {
     unsigned cleaned;
     unsigned long seq; /* temp and quarantine names; atomic */
     pthread_mutex_t gc_lock;
+    sf_fs__gc_hook_fn gc_hook; /* tests only */
+    void *gc_hook_arg;
 };
 
 struct sf_fs_put {
@@ -244,6 +246,12 @@ void sf_fs_store_close(struct sf_fs_store *s)
 size_t sf_fs_store_block_size(const struct sf_fs_store *s)
 {
     return s->block_size;
+}
+
+void sf_fs__store_set_gc_hook(struct sf_fs_store *s, sf_fs__gc_hook_fn fn, void *arg)
+{
+    s->gc_hook = fn;
+    s->gc_hook_arg = arg;
 }
 
 unsigned sf_fs_store_cleaned(const struct sf_fs_store *s)
@@ -714,6 +722,9 @@ static int gc_one(struct sf_fs_store *s, int subfd, const char *name,
     struct gc_arg *a = arg;
     if (bsearch(id, a->live, a->n_live, sizeof *id, id_cmp_q) != NULL) {
         return 0;
+    }
+    if (s->gc_hook != NULL) {
+        s->gc_hook(s->gc_hook_arg, id);
     }
     /* Check the mtime again under the lock: a put may have refreshed it
      * since the walk's stat. */

@@ -46,6 +46,12 @@ static inline uint64_t sf_fs__get64(const uint8_t *p)
  * entry point that hashes. */
 void sf_fs__sodium_init(void);
 
+/* Test hook: called by the GC for each block it is about to delete, after
+ * the walk saw it old and before the re-check under the lock, so a test
+ * can re-put the block exactly in that window. NULL (default) disables. */
+typedef void (*sf_fs__gc_hook_fn)(void *arg, const struct sf_fs_block_id *id);
+void sf_fs__store_set_gc_hook(struct sf_fs_store *s, sf_fs__gc_hook_fn fn, void *arg);
+
 /* A block size the formats accept: power of two within the limits. */
 static inline int sf_fs__block_size_ok(uint64_t bs)
 {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/fs_int.h"
 #include "fs/sf_fs.h"
 #include "runtime/base/sf_err.h"
 
@@ -633,6 +635,127 @@ START_TEST(test_store_gc)
     ck_assert_int_eq(sf_fs_block_gc(s, NULL, 0, cutoff, &deleted), 0);
     ck_assert_uint_eq(count_dir(dir, "corrupt"), 0);
     sf_fs_store_close(s);
+    rmrf(dir);
+}
+END_TEST
+
+/* Concurrency: one thread re-puts blocks whose files are old while another
+ * runs GC with an empty live set and a cutoff taken before the re-puts.
+ * Whatever the interleaving, every put that returned success must leave its
+ * block in place (the GC either ran first and the put wrote a fresh copy,
+ * or the put refreshed the mtime first and the GC skipped it). A smoke
+ * test with real threads; test_store_gc_reput_window below forces the
+ * window deterministically (and fails without the GC's re-check). */
+#define RACE_N 150
+
+struct race {
+    struct sf_fs_store *s;
+    uint8_t data[RACE_N][100];
+    struct sf_fs_block_id ids[RACE_N];
+    int64_t cutoff;
+    int done; /* atomic */
+    unsigned gc_rounds;
+    uint64_t gc_deleted;
+};
+
+static void *race_gc(void *arg)
+{
+    struct race *r = arg;
+    /* At least one full pass, then until the putter is done. */
+    do {
+        uint64_t d = 0;
+        if (sf_fs_block_gc(r->s, NULL, 0, r->cutoff, &d) != 0) {
+            return (void *)1;
+        }
+        r->gc_deleted += d;
+        r->gc_rounds++;
+    } while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE));
+    return NULL;
+}
+
+START_TEST(test_store_gc_race)
+{
+    char *dir = tmpdir();
+    static struct race r;
+    memset(&r, 0, sizeof r);
+    r.s = open_store(dir, 4096);
+    time_t old = time(NULL) - 1000;
+    for (int i = 0; i < RACE_N; i++) {
+        fill(r.data[i], sizeof r.data[i]);
+        ck_assert_int_eq(sf_fs_block_put(r.s, r.data[i], sizeof r.data[i], NULL, &r.ids[i]), 0);
+        char path[512];
+        block_file(dir, &r.ids[i], path, sizeof path);
+        set_mtime(path, old);
+    }
+    r.cutoff = now_ns();
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, race_gc, &r), 0);
+    for (int i = 0; i < RACE_N; i++) {
+        ck_assert_int_eq(sf_fs_block_put(r.s, r.data[i], sizeof r.data[i], &r.ids[i], NULL), 0);
+    }
+    __atomic_store_n(&r.done, 1, __ATOMIC_RELEASE);
+    void *ret;
+    ck_assert_int_eq(pthread_join(t, &ret), 0);
+    ck_assert_ptr_null(ret);
+    for (int i = 0; i < RACE_N; i++) {
+        uint8_t back[4096];
+        size_t len;
+        ck_assert_int_eq(sf_fs_block_get(r.s, &r.ids[i], back, sizeof back, &len), 0);
+        ck_assert_mem_eq(back, r.data[i], sizeof r.data[i]);
+    }
+    ck_assert_uint_eq(count_blocks(r.s), RACE_N);
+    ck_assert_uint_eq(count_dir(dir, "tmp"), 0);
+    sf_fs_store_close(r.s);
+    rmrf(dir);
+}
+END_TEST
+
+/* The same race made deterministic: the hook re-puts the block between
+ * the GC's walk (which saw it old) and its delete. */
+struct hook_arg {
+    struct race *r;
+    unsigned calls, reput;
+};
+
+static void reput_hook(void *arg, const struct sf_fs_block_id *id)
+{
+    struct hook_arg *h = arg;
+    h->calls++;
+    for (int i = 0; i < RACE_N; i++) {
+        if (i % 2 == 0 && sf_fs_block_id_cmp(id, &h->r->ids[i]) == 0) {
+            ck_assert_int_eq(sf_fs_block_put(h->r->s, h->r->data[i], sizeof h->r->data[i],
+                                             NULL, NULL),
+                             0);
+            h->reput++;
+        }
+    }
+}
+
+START_TEST(test_store_gc_reput_window)
+{
+    char *dir = tmpdir();
+    static struct race r;
+    memset(&r, 0, sizeof r);
+    r.s = open_store(dir, 4096);
+    time_t old = time(NULL) - 1000;
+    for (int i = 0; i < RACE_N; i++) {
+        fill(r.data[i], sizeof r.data[i]);
+        ck_assert_int_eq(sf_fs_block_put(r.s, r.data[i], sizeof r.data[i], NULL, &r.ids[i]), 0);
+        char path[512];
+        block_file(dir, &r.ids[i], path, sizeof path);
+        set_mtime(path, old);
+    }
+    struct hook_arg h = {&r, 0, 0};
+    sf_fs__store_set_gc_hook(r.s, reput_hook, &h);
+    uint64_t deleted;
+    ck_assert_int_eq(sf_fs_block_gc(r.s, NULL, 0, now_ns(), &deleted), 0);
+    ck_assert_uint_eq(h.calls, RACE_N);
+    ck_assert_uint_eq(h.reput, RACE_N / 2);
+    ck_assert_uint_eq(deleted, RACE_N / 2);
+    for (int i = 0; i < RACE_N; i++) {
+        ck_assert_int_eq(sf_fs_block_stat(r.s, &r.ids[i], NULL), i % 2 == 0 ? 0 : -ENOENT);
+    }
+    sf_fs_store_close(r.s);
     rmrf(dir);
 }
 END_TEST
@@ -1553,6 +1676,8 @@ static Suite *fs_suite(void)
     tcase_add_test(store, test_store_crash_leftovers);
     tcase_add_test(store, test_store_lock_and_stray);
     tcase_add_test(store, test_store_gc);
+    tcase_add_test(store, test_store_gc_race);
+    tcase_add_test(store, test_store_gc_reput_window);
     suite_add_tcase(s, store);
 
     TCase *place = tcase_create("place");
