@@ -964,7 +964,9 @@ int sf_mpi__topo_neighbours(MPI_Comm comm, int **in, int *nin, int **out, int *n
         if (a == NULL) {
             return -ENOMEM;
         }
-        memcpy(a, t->edges + first, sizeof(int) * (size_t)n);
+        if (n > 0) {
+            memcpy(a, t->edges + first, sizeof(int) * (size_t)n);
+        }
         *in = *out = a;
         *nin = *nout = n;
         return 0;
@@ -973,8 +975,13 @@ int sf_mpi__topo_neighbours(MPI_Comm comm, int **in, int *nin, int **out, int *n
     if (a == NULL) {
         return -ENOMEM;
     }
-    memcpy(a, t->srcs, sizeof(int) * (size_t)t->indeg);
-    memcpy(a + t->indeg, t->dsts, sizeof(int) * (size_t)t->outdeg);
+    /* A degree of 0 has no array (NULL): memcpy must not see it. */
+    if (t->indeg > 0) {
+        memcpy(a, t->srcs, sizeof(int) * (size_t)t->indeg);
+    }
+    if (t->outdeg > 0) {
+        memcpy(a + t->indeg, t->dsts, sizeof(int) * (size_t)t->outdeg);
+    }
     *in = a;
     *out = a + t->indeg;
     *nin = t->indeg;
