@@ -383,8 +383,9 @@ extern struct ompi_request_t *sf_mpi__coll_running;
 /* --- communicators (mpi_comm.c) --- */
 void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,
                         int *world, const char *name);
-/* Communicator for a collective binding: 0, or raises MPI_ERR_UNSUPPORTED_OPERATION
- * for an inter-communicator (inter-communicator collectives are not supported). */
+/* For the calls that need an intra-communicator (communicator construction,
+ * topologies): 0, or raises MPI_ERR_UNSUPPORTED_OPERATION for an
+ * inter-communicator. */
 int sf_mpi__chk_intra(const char *fn, MPI_Comm comm);
 
 /* --- groups (mpi_group.c) --- */
