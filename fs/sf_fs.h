@@ -79,10 +79,12 @@ int sf_fs_block_id_cmp(const struct sf_fs_block_id *a, const struct sf_fs_block_
  * whole block or nothing visible. */
 struct sf_fs_store;
 
-/* Open (creating directories as needed) the store under dir, removing
- * leftovers of interrupted puts. block_size bounds what a put accepts
- * (cfg NULL: defaults). dir is copied. 0, -EBUSY (open elsewhere), -EINVAL
- * or a negative errno from the filesystem. */
+/* Open the store under dir, creating dir (its parent must exist) and the
+ * subdirectories, and removing leftovers of interrupted puts. block_size
+ * bounds what a put accepts (cfg NULL: defaults). dir is copied; *out is
+ * the caller's until sf_fs_store_close. 0, -EBUSY (dir is open in another
+ * store, in this or another process), -EINVAL or a negative errno from the
+ * filesystem. */
 int sf_fs_store_open(const char *dir, const struct sf_fs_config *cfg, struct sf_fs_store **out);
 /* Close; in-progress puts must have been committed or aborted. */
 void sf_fs_store_close(struct sf_fs_store *s);
@@ -94,6 +96,7 @@ unsigned sf_fs_store_cleaned(const struct sf_fs_store *s);
  * never kept in memory), then commit or abort. One put handle is used by
  * one thread; different handles may run concurrently. */
 struct sf_fs_put;
+/* *out belongs to the caller until sf_fs_put_commit or sf_fs_put_abort. */
 int sf_fs_put_begin(struct sf_fs_store *s, struct sf_fs_put **out);
 /* Append bytes. -EFBIG past the block size (the put stays usable for
  * abort only). */
@@ -130,7 +133,8 @@ int sf_fs_block_delete(struct sf_fs_store *s, const struct sf_fs_block_id *id);
 /* Call cb for every block present (unverified), in no particular order;
  * cb returns non-zero to stop, and that value is returned. Files that are
  * not block names are skipped and counted in *stray (may be NULL). A
- * block deleted or added during the walk may or may not be seen. */
+ * block deleted or added during the walk may or may not be seen; cb may
+ * call other store functions (e.g. delete the block it was given). */
 typedef int (*sf_fs_block_fn)(void *arg, const struct sf_fs_block_id *id, uint64_t size);
 int sf_fs_block_enum(struct sf_fs_store *s, sf_fs_block_fn cb, void *arg, unsigned *stray);
 
@@ -160,7 +164,8 @@ int sf_fs_block_gc(struct sf_fs_store *s, const struct sf_fs_block_id *live, siz
  * node ids (sfd: BLAKE2b-160 of "sfnode" and the node id) by XOR distance. */
 void sf_fs_block_key(const struct sf_fs_block_id *id, struct sf_dht_id *key);
 
-/* The r nodes of nodes[0..n) closest to key, nearest first (primary, then
+/* The r nodes of nodes[0..n) closest to key (r is at most SF_FS_R_MAX =
+ * 16, below the DHT's default k of 20), nearest first (primary, then
  * monitors): their indices into nodes go to idx[0..r). A node id listed
  * twice counts once (its first index). Independent of the order of nodes
  * apart from which duplicate index is reported. Returns how many were
