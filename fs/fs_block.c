@@ -435,8 +435,7 @@ static void quarantine(struct sf_fs_store *s, const struct sf_fs_block_id *id, c
     char hex[HEX_LEN + 1], name[HEX_LEN + 24];
     snprintf(name, sizeof name, "%s.%lu", sf_fs_block_id_hex(id, hex), next_seq(s));
     if (renameat(s->blocksfd, path, s->corruptfd, name) != 0) {
-        SF_WARN("%s: cannot move corrupt block %s aside: %s", s->dir, hex,
-                sf_strerror(-errno));
+        SF_WARN("%s: cannot move corrupt block %s aside: %s", s->dir, hex, sf_strerror(-errno));
         return;
     }
     fsync_subdir(s, path);

@@ -119,7 +119,8 @@ static int inode_valid(const struct sf_fs_inode *ino)
         (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)) {
         return -EINVAL;
     }
-    if (ino->replicas < 1 || ino->replicas > SF_FS_R_MAX || !sf_fs__block_size_ok(ino->block_size)) {
+    if (ino->replicas < 1 || ino->replicas > SF_FS_R_MAX ||
+        !sf_fs__block_size_ok(ino->block_size)) {
         return -EINVAL;
     }
     /* Directories keep their entries as dirent records, not data. */
@@ -188,8 +189,7 @@ int sf_fs_inode_decode(const uint8_t *buf, size_t len, struct sf_fs_inode *out)
     }
     ino.block_size = 1u << buf[5];
     ino.n_refs = sf_fs__get16(buf + 6);
-    if (ino.n_refs > SF_FS_INODE_REFS_MAX ||
-        len != INODE_HDR + (size_t)ino.n_refs * SF_FS_ID_LEN) {
+    if (ino.n_refs > SF_FS_INODE_REFS_MAX || len != INODE_HDR + (size_t)ino.n_refs * SF_FS_ID_LEN) {
         return SF_FS_ECORRUPT;
     }
     ino.mode = sf_fs__get32(buf + 8);
@@ -298,8 +298,7 @@ int sf_fs_blist_encode(uint8_t level, const struct sf_fs_block_id *ids, size_t n
                        uint32_t block_size, uint8_t *buf, size_t cap, size_t *len)
 {
     size_t per = sf_fs_blist_per_block(block_size);
-    if (per == 0 || level < 1 || level > SF_FS_INODE_DEPTH_MAX || n < 1 || n > per ||
-        ids == NULL) {
+    if (per == 0 || level < 1 || level > SF_FS_INODE_DEPTH_MAX || n < 1 || n > per || ids == NULL) {
         return -EINVAL;
     }
     size_t need = BLIST_HDR + n * SF_FS_ID_LEN;

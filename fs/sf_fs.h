@@ -18,13 +18,13 @@
 
 /* ------------------------------------------------------------ basics */
 
-#define SF_FS_ID_LEN 32                     /* BLAKE2b-256 of a block's bytes */
-#define SF_FS_BLOCK_MIN 4096u               /* smallest allowed block size */
-#define SF_FS_BLOCK_MAX (64u << 20)         /* largest allowed block size */
-#define SF_FS_BLOCK_DEFAULT (1u << 20)      /* 1 MiB */
-#define SF_FS_R_MAX 16                      /* largest replication factor */
-#define SF_FS_NAME_MAX 255                  /* bytes in one path component */
-#define SF_FS_PATH_MAX 4095                 /* bytes in a whole path */
+#define SF_FS_ID_LEN 32                /* BLAKE2b-256 of a block's bytes */
+#define SF_FS_BLOCK_MIN 4096u          /* smallest allowed block size */
+#define SF_FS_BLOCK_MAX (64u << 20)    /* largest allowed block size */
+#define SF_FS_BLOCK_DEFAULT (1u << 20) /* 1 MiB */
+#define SF_FS_R_MAX 16                 /* largest replication factor */
+#define SF_FS_NAME_MAX 255             /* bytes in one path component */
+#define SF_FS_PATH_MAX 4095            /* bytes in a whole path */
 
 /* Errors (all are negative errno, so sf_strerror names them):
  *   SF_FS_ECORRUPT   a block's bytes do not hash to its name (bad replica:
@@ -181,7 +181,7 @@ int sf_fs_place(const struct sf_dht_id *key, const struct sf_dht_id *nodes, size
  * only on the copies whose source is itself. */
 struct sf_fs_repair_block {
     struct sf_fs_block_id id;
-    int r;                          /* replication factor, 1..SF_FS_R_MAX */
+    int r;                           /* replication factor, 1..SF_FS_R_MAX */
     const struct sf_dht_id *holders; /* NULL: assume sf_fs_place on the old set */
     size_t n_holders;
 };
@@ -277,8 +277,8 @@ typedef int (*sf_fs_blist_put_fn)(void *arg, const void *buf, size_t len,
                                   struct sf_fs_block_id *id);
 /* Fetch callback for the reader: read block id into buf (cap), *len its
  * size; return 0 or a negative errno (the hash must have been checked). */
-typedef int (*sf_fs_blist_get_fn)(void *arg, const struct sf_fs_block_id *id, void *buf,
-                                  size_t cap, size_t *len);
+typedef int (*sf_fs_blist_get_fn)(void *arg, const struct sf_fs_block_id *id, void *buf, size_t cap,
+                                  size_t *len);
 /* Fill ino->depth, n_refs and refs for the data blocks data[0..n), storing
  * the list blocks through put (ino->size and block_size must be set and
  * agree with n). 0, -EINVAL, -EFBIG, -ENOMEM or put's error. */

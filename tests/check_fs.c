@@ -480,7 +480,8 @@ START_TEST(test_store_lock_and_stray)
     ck_assert_int_eq(sf_fs_store_open(dir, &bad, &s2), -EINVAL);
     ck_assert_int_eq(sf_fs_block_put(s, "x", 1, NULL, NULL), 0);
     /* Files that are not block names are skipped and counted. */
-    const char *strays[] = {"blocks/ab/junk", "blocks/ab/ABCDEF", "blocks/cd/"
+    const char *strays[] = {"blocks/ab/junk", "blocks/ab/ABCDEF",
+                            "blocks/cd/"
                             "00000000000000000000000000000000000000000000000000000000000000"};
     char dirname_blk[512];
     snprintf(dirname_blk, sizeof dirname_blk, "%s/blocks/ab/%062d", dir, 0);
@@ -723,9 +724,8 @@ static void reput_hook(void *arg, const struct sf_fs_block_id *id)
     h->calls++;
     for (int i = 0; i < RACE_N; i++) {
         if (i % 2 == 0 && sf_fs_block_id_cmp(id, &h->r->ids[i]) == 0) {
-            ck_assert_int_eq(sf_fs_block_put(h->r->s, h->r->data[i], sizeof h->r->data[i],
-                                             NULL, NULL),
-                             0);
+            ck_assert_int_eq(
+                sf_fs_block_put(h->r->s, h->r->data[i], sizeof h->r->data[i], NULL, NULL), 0);
             h->reput++;
         }
     }
@@ -927,9 +927,8 @@ static unsigned sim_repair(struct sim *m, const struct sf_dht_id *old, size_t n_
     m->copies = m->lost = m->surplus = 0;
     m->n_log = 0;
     struct sf_fs_repair_stats st;
-    ck_assert_int_eq(sf_fs_repair_plan(old, n_old, live, n_live, m->blocks, m->n_blocks, sim_cb,
-                                       m, &st),
-                     0);
+    ck_assert_int_eq(
+        sf_fs_repair_plan(old, n_old, live, n_live, m->blocks, m->n_blocks, sim_cb, m, &st), 0);
     ck_assert_uint_eq(st.copies, m->copies);
     ck_assert_uint_eq(st.lost, m->lost);
     ck_assert_uint_eq(st.blocks, m->n_blocks);
@@ -1177,10 +1176,12 @@ START_TEST(test_names)
         {"file.txt", 0, 0},
         {"...", 0, 0},
         {".hidden", 0, 0},
-        {"\xc3\xbc" "ber", 0, 0},          /* ü */
-        {"\xe2\x82\xac", 0, 0},            /* € */
-        {"\xf0\x9f\x90\x9f", 0, 0},        /* U+1F41F */
-        {"\xf4\x8f\xbf\xbf", 0, 0},        /* U+10FFFF */
+        {"\xc3\xbc"
+         "ber",
+         0, 0},                     /* ü */
+        {"\xe2\x82\xac", 0, 0},     /* € */
+        {"\xf0\x9f\x90\x9f", 0, 0}, /* U+1F41F */
+        {"\xf4\x8f\xbf\xbf", 0, 0}, /* U+10FFFF */
         {n255, 0, 0},
         {n256, 0, -ENAMETOOLONG},
         {"", 0, -EINVAL},
@@ -1190,14 +1191,14 @@ START_TEST(test_names)
         {"/", 0, -EINVAL},
         {"a\0b", 3, -EINVAL},
         {"\xff", 0, -EILSEQ},
-        {"\x80", 0, -EILSEQ},              /* lone continuation */
-        {"\xc0\xaf", 0, -EILSEQ},          /* overlong '/' */
-        {"\xe0\x80\xaf", 0, -EILSEQ},      /* overlong, 3 bytes */
-        {"\xf0\x80\x80\xaf", 0, -EILSEQ},  /* overlong, 4 bytes */
-        {"\xed\xa0\x80", 0, -EILSEQ},      /* surrogate U+D800 */
-        {"\xf4\x90\x80\x80", 0, -EILSEQ},  /* U+110000 */
-        {"\xe2\x82", 0, -EILSEQ},          /* cut short */
-        {"ok\xe2\x28\xa1", 0, -EILSEQ},    /* bad continuation */
+        {"\x80", 0, -EILSEQ},             /* lone continuation */
+        {"\xc0\xaf", 0, -EILSEQ},         /* overlong '/' */
+        {"\xe0\x80\xaf", 0, -EILSEQ},     /* overlong, 3 bytes */
+        {"\xf0\x80\x80\xaf", 0, -EILSEQ}, /* overlong, 4 bytes */
+        {"\xed\xa0\x80", 0, -EILSEQ},     /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 0, -EILSEQ}, /* U+110000 */
+        {"\xe2\x82", 0, -EILSEQ},         /* cut short */
+        {"ok\xe2\x28\xa1", 0, -EILSEQ},   /* bad continuation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].s);
@@ -1383,22 +1384,18 @@ START_TEST(test_inode_reject)
         size_t off;
         uint8_t val;
     } bad[] = {
-        {0, 2},    /* format version */
-        {1, 2},    /* record type */
-        {2, 1},    /* flags */
-        {3, 1},    /* depth does not match the size */
-        {4, 0},    /* replicas */
-        {4, 17},
-        {5, 11},   /* block size 2^11 */
-        {5, 27},
-        {5, 200},
-        {5, 13},   /* another block size changes the shape: 2 blocks */
-        {7, 2},    /* n_refs vs length */
-        {10, 0x21}, /* mode: S_IFCHR | 0640 */
-        {9, 1},     /* mode: bits above S_IFMT */
-        {8, 0x20},
-        {20, 1},    /* size: a huge file with 3 refs */
-        {26, 0x20}, /* size 8192: 2 blocks, not 3 */
+        {0, 2},                        /* format version */
+        {1, 2},                        /* record type */
+        {2, 1},                        /* flags */
+        {3, 1},                        /* depth does not match the size */
+        {4, 0},                        /* replicas */
+        {4, 17},    {5, 11},           /* block size 2^11 */
+        {5, 27},    {5, 200}, {5, 13}, /* another block size changes the shape: 2 blocks */
+        {7, 2},                        /* n_refs vs length */
+        {10, 0x21},                    /* mode: S_IFCHR | 0640 */
+        {9, 1},                        /* mode: bits above S_IFMT */
+        {8, 0x20},  {20, 1},           /* size: a huge file with 3 refs */
+        {26, 0x20},                    /* size 8192: 2 blocks, not 3 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memcpy(buf, good, len);
@@ -1485,8 +1482,8 @@ START_TEST(test_dirent)
     struct {
         size_t off;
         uint8_t val;
-    } bad[] = {{0, 0}, {1, 1}, {2, 2}, {2, 1}, {3, 0}, {3, 200}, {6, 0x10}, {36, '/'}, {37, 0xff},
-               {36, 0}};
+    } bad[] = {{0, 0},   {1, 1},    {2, 2},    {2, 1},     {3, 0},
+               {3, 200}, {6, 0x10}, {36, '/'}, {37, 0xff}, {36, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memcpy(buf2, buf, len);
         buf2[bad[i].off] = bad[i].val;

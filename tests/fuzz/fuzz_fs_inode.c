@@ -27,8 +27,7 @@ struct feed {
     unsigned calls;
 };
 
-static int feed_get(void *arg, const struct sf_fs_block_id *id, void *buf, size_t cap,
-                    size_t *len)
+static int feed_get(void *arg, const struct sf_fs_block_id *id, void *buf, size_t cap, size_t *len)
 {
     struct feed *f = arg;
     f->calls++;

@@ -240,8 +240,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof nm / sizeof nm[0]; i++) {
         emit(3, nm[i], strlen(nm[i]), NULL, 0);
     }
-    const char *pt[] = {"/", "/ckpt/job-1/rank.0", "/a/../b", "//", "/a/", "rel/x",
-                        "/\xe2\x82\xac/x"};
+    const char *pt[] = {"/",     "/ckpt/job-1/rank.0", "/a/../b", "//", "/a/",
+                        "rel/x", "/\xe2\x82\xac/x"};
     for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++) {
         emit(4, pt[i], strlen(pt[i]), NULL, 0);
     }
