@@ -478,6 +478,14 @@ static int go(const char *fn, MPI_Comm comm, struct sf_mpi_cjob *j, MPI_Request 
     return MPI_SUCCESS;
 }
 
+int sf_mpi__inter_barrier(MPI_Comm comm)
+{
+    struct sf_coll_inter x = {comm->ctx, TAG_ICOLL, comm->size, comm->world};
+    struct sf_coll_args a = {.kind = SF_COLL_BARRIER};
+    struct sf_coll_comm tmp;
+    return sf_coll_inter_run(coll_of(comm, &tmp), &x, &a);
+}
+
 static int chk_req(const char *fn, MPI_Comm comm, MPI_Request *req, bool nb)
 {
     if (nb && req == NULL) {

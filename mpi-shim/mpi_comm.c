@@ -406,11 +406,9 @@ int PMPI_Comm_disconnect(MPI_Comm *comm)
     if (err) {
         return err;
     }
-    if (!(*comm)->is_inter) {
-        int rc = sf_coll_barrier(&(*comm)->coll);
-        if (rc < 0) {
-            return sf_mpi__raise_rt(*comm, rc, fn);
-        }
+    int rc = (*comm)->is_inter ? sf_mpi__inter_barrier(*comm) : sf_coll_barrier(&(*comm)->coll);
+    if (rc < 0) {
+        return sf_mpi__raise_rt(*comm, rc, fn);
     }
     return PMPI_Comm_free(comm);
 }

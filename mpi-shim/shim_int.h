@@ -379,6 +379,9 @@ int sf_mpi__coll_finish(struct ompi_request_t *r, MPI_Status *st);
 /* Free what a collective request still holds (from sf_mpi__req_release). */
 void sf_mpi__coll_release(struct ompi_request_t *r);
 extern struct ompi_request_t *sf_mpi__coll_running;
+/* Barrier across both groups of an inter-communicator (for
+ * MPI_Comm_disconnect): 0 or a runtime code, nothing raised. */
+int sf_mpi__inter_barrier(MPI_Comm comm);
 
 /* --- communicators (mpi_comm.c) --- */
 void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,

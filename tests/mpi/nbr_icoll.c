@@ -757,7 +757,8 @@ static void inter_all(void)
     int one = 1, n = 0;
     OK(MPI_Allreduce(&one, &n, 1, MPI_INT, MPI_SUM, ic2));
     CHECK(n == rsz, "dup'd inter allreduce %d", n);
-    OK(MPI_Comm_free(&ic2));
+    OK(MPI_Comm_disconnect(&ic2)); /* a barrier across both groups, then a free */
+    CHECK(ic2 == MPI_COMM_NULL, "disconnect left a handle");
     OK(MPI_Comm_free(&ic));
     OK(MPI_Comm_free(&half));
     SAY("inter-communicator collectives (blocking and non-blocking) ok");
