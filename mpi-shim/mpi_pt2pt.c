@@ -39,6 +39,9 @@ void sf_mpi__req_release(struct ompi_request_t *r)
     if (r->kind == SF_MPI_REQ_COLL) {
         sf_mpi__coll_release(r);
     }
+    if (r->kind == SF_MPI_REQ_GREQ) {
+        sf_mpi__greq_release(r);
+    }
     if (r->type != NULL) {
         sf_mpi__type_release(r->type);
         r->type = NULL;
@@ -289,6 +292,9 @@ int sf_mpi__p2p_finish(struct ompi_request_t *r, MPI_Status *st)
     if (r->kind == SF_MPI_REQ_COLL) {
         return sf_mpi__coll_finish(r, st);
     }
+    if (r->kind == SF_MPI_REQ_GREQ) {
+        return sf_mpi__greq_finish(r, st);
+    }
     if (!r->rt_started) {
         if (st != MPI_STATUS_IGNORE) {
             *st = r->done_status;
@@ -315,10 +321,11 @@ int sf_mpi__p2p_wait(struct ompi_request_t *r)
     if (!r->rt_started || r->rt.complete) {
         return 0;
     }
-    if (r->kind == SF_MPI_REQ_COLL || sf_mpi__coll_running != NULL) {
-        /* A collective is no sf_rt request, and while collectives run,
-         * waiting must drive their schedules too (the peer we wait for may
-         * be waiting for one of them). */
+    if (r->kind == SF_MPI_REQ_COLL || r->kind == SF_MPI_REQ_GREQ ||
+        sf_mpi__coll_running != NULL) {
+        /* A collective or a generalized request is no sf_rt request, and
+         * while collectives run, waiting must drive their schedules too
+         * (the peer we wait for may be waiting for one of them). */
         unsigned idle = 0;
         while (!r->rt.complete) {
             int n = sf_mpi__progress();

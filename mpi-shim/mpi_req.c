@@ -149,6 +149,10 @@ int PMPI_Request_get_status(MPI_Request request, int *flag, MPI_Status *status)
         }
     }
     *flag = sf_mpi__p2p_finished(request);
+    if (*flag && request->kind == SF_MPI_REQ_GREQ) {
+        int cls = sf_mpi__greq_status(request, status);
+        return cls ? sf_mpi__raise(request->comm, cls, fn, "the query function failed") : 0;
+    }
     if (*flag && status != MPI_STATUS_IGNORE) {
         /* Report without completing: no unpacking, the request stays. */
         if (!request->rt_started) {
@@ -444,6 +448,10 @@ int PMPI_Cancel(MPI_Request *request)
     if (r->kind == SF_MPI_REQ_COLL) {
         return sf_mpi__raise(r->comm, MPI_ERR_REQUEST, fn,
                              "a non-blocking collective cannot be cancelled");
+    }
+    if (r->kind == SF_MPI_REQ_GREQ) {
+        int cls = sf_mpi__greq_cancel(r);
+        return cls ? sf_mpi__raise(r->comm, cls, fn, "the cancel function failed") : 0;
     }
     /* Operations complete at start (PROC_NULL, buffered) cannot be undone. */
     if (r->rt_started && !r->rt.complete) {

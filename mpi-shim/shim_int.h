@@ -174,9 +174,12 @@ enum sf_mpi_req_kind {
     SF_MPI_REQ_DONE, /* completed at start (PROC_NULL, errors, bsend copies) */
     SF_MPI_REQ_COLL, /* non-blocking collective: 'rt.complete' is set by
                       * sf_mpi__coll_progress when its schedule finishes */
+    SF_MPI_REQ_GREQ, /* generalized request: 'rt.complete' is set by
+                      * MPI_Grequest_complete (mpi_greq.c) */
 };
 struct sf_mpi_cjob;
 struct sf_coll_sched;
+struct sf_mpi_greq;
 
 struct ompi_request_t {
     uint32_t magic;
@@ -203,6 +206,7 @@ struct ompi_request_t {
     struct sf_coll_sched *sched;
     struct sf_mpi_cjob *cjob;
     struct ompi_request_t *next_coll; /* running collectives */
+    struct sf_mpi_greq *greq; /* SF_MPI_REQ_GREQ: callbacks (mpi_greq.c) */
 };
 
 struct ompi_message_t {
@@ -360,6 +364,13 @@ static inline bool sf_mpi__p2p_finished(const struct ompi_request_t *r)
 /* Finish a finished operation: unpack, release scratch, fill *st (may be
  * MPI_STATUS_IGNORE). Returns the operation's MPI class. r stays allocated. */
 int sf_mpi__p2p_finish(struct ompi_request_t *r, MPI_Status *st);
+/* Generalized requests (mpi_greq.c): finish = query_fn then free_fn;
+ * status = query_fn only (MPI_Request_get_status); cancel = cancel_fn.
+ * Each returns an MPI class (not raised). */
+int sf_mpi__greq_finish(struct ompi_request_t *r, MPI_Status *st);
+int sf_mpi__greq_status(struct ompi_request_t *r, MPI_Status *st);
+int sf_mpi__greq_cancel(struct ompi_request_t *r);
+void sf_mpi__greq_release(struct ompi_request_t *r);
 /* Wait for r's operation: 0 or the MPI class of a runtime failure. */
 int sf_mpi__p2p_wait(struct ompi_request_t *r);
 void sf_mpi__status_empty(MPI_Status *st);

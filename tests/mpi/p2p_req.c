@@ -1,10 +1,44 @@
 /* Requests: thousands outstanding, waitany/waitsome/testany/testsome/
  * testall with null and inactive entries, persistent requests restarted,
- * cancel of an unmatched receive, request_free, request_get_status.
+ * cancel of an unmatched receive, request_free, request_get_status,
+ * generalized requests (MPI_Grequest_start/complete and their callbacks).
  * Any size >= 1. */
+#include <stdbool.h>
 #include "mt.h"
 
 #define MANY 4000
+
+/* Generalized requests: what the callbacks saw. */
+struct greq_log {
+    int queries, frees, cancels, cancel_complete, tag;
+    bool cancelled;
+};
+
+static int greq_query(void *extra, MPI_Status *st)
+{
+    struct greq_log *g = extra;
+    g->queries++;
+    st->MPI_SOURCE = 3;
+    st->MPI_TAG = g->tag;
+    MPI_Status_set_elements(st, MPI_INT, 5);
+    MPI_Status_set_cancelled(st, g->cancelled);
+    return MPI_SUCCESS;
+}
+
+static int greq_free(void *extra)
+{
+    ((struct greq_log *)extra)->frees++;
+    return MPI_SUCCESS;
+}
+
+static int greq_cancel(void *extra, int complete)
+{
+    struct greq_log *g = extra;
+    g->cancels++;
+    g->cancel_complete = complete;
+    g->cancelled = !complete;
+    return MPI_SUCCESS;
+}
 
 int main(int argc, char **argv)
 {
@@ -115,6 +149,66 @@ int main(int argc, char **argv)
         OK(MPI_Request_free(&r));
         OK(MPI_Send(&v, 1, MPI_INT, right, 37, MPI_COMM_WORLD));
         OK(MPI_Barrier(MPI_COMM_WORLD));
+    }
+
+    SAY("generalized requests: test/wait/waitall/get_status/cancel/free run the callbacks");
+    {
+        struct greq_log g = {.tag = 41};
+        MPI_Request r, rr[2];
+        int flag = 1, n = -1;
+        OK(MPI_Grequest_start(greq_query, greq_free, greq_cancel, &g, &r));
+        OK(MPI_Test(&r, &flag, &st));
+        CHECK(!flag && g.queries == 0, "test before completion: flag %d", flag);
+        OK(MPI_Grequest_complete(r));
+        OK(MPI_Request_get_status(r, &flag, &st));
+        CHECK(flag && g.queries == 1 && g.frees == 0 && st.MPI_TAG == 41, "get_status");
+        OK(MPI_Wait(&r, &st));
+        OK(MPI_Get_count(&st, MPI_INT, &n));
+        CHECK(r == MPI_REQUEST_NULL && g.queries == 2 && g.frees == 1, "wait: q %d f %d",
+              g.queries, g.frees);
+        CHECK(st.MPI_SOURCE == 3 && st.MPI_TAG == 41 && n == 5, "status from query: %d %d %d",
+              st.MPI_SOURCE, st.MPI_TAG, n);
+        /* Cancel before completion, then complete: the status says cancelled. */
+        struct greq_log c = {.tag = 42};
+        OK(MPI_Grequest_start(greq_query, greq_free, greq_cancel, &c, &r));
+        OK(MPI_Cancel(&r));
+        CHECK(c.cancels == 1 && c.cancel_complete == 0, "cancel_fn(complete=0)");
+        OK(MPI_Grequest_complete(r));
+        OK(MPI_Wait(&r, &st));
+        OK(MPI_Test_cancelled(&st, &flag));
+        CHECK(flag && c.frees == 1, "cancelled generalized request");
+        /* Mixed with a real receive in one waitall. */
+        struct greq_log m = {.tag = 43};
+        int v = mt_rank, w = -1;
+        OK(MPI_Grequest_start(greq_query, greq_free, greq_cancel, &m, &rr[0]));
+        OK(MPI_Irecv(&w, 1, MPI_INT, left, 44, MPI_COMM_WORLD, &rr[1]));
+        OK(MPI_Send(&v, 1, MPI_INT, right, 44, MPI_COMM_WORLD));
+        OK(MPI_Grequest_complete(rr[0]));
+        MPI_Status sts[2];
+        OK(MPI_Waitall(2, rr, sts));
+        CHECK(w == left && sts[0].MPI_TAG == 43 && sts[1].MPI_TAG == 44 && m.frees == 1,
+              "waitall mixed");
+        /* Freed before completion: free_fn runs once it completes. */
+        struct greq_log f = {.tag = 45};
+        OK(MPI_Grequest_start(greq_query, greq_free, greq_cancel, &f, &r));
+        MPI_Request keep = r;
+        OK(MPI_Request_free(&r));
+        CHECK(r == MPI_REQUEST_NULL && f.frees == 0, "freed early");
+        OK(MPI_Grequest_complete(keep));
+        OK(MPI_Barrier(MPI_COMM_WORLD)); /* progress reaps it */
+        CHECK(f.frees == 1, "free_fn after completion of a freed request: %d", f.frees);
+        OK(MPI_Grequest_start(greq_query, greq_free, greq_cancel, &f, &r));
+        OK(MPI_Grequest_complete(r));
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        CHECK(MPI_Grequest_complete(r) != MPI_SUCCESS, "second complete accepted");
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+        OK(MPI_Wait(&r, MPI_STATUS_IGNORE));
+        /* NULL callbacks do nothing (Open MPI accepts them too). */
+        OK(MPI_Grequest_start(NULL, NULL, NULL, NULL, &r));
+        OK(MPI_Cancel(&r));
+        OK(MPI_Grequest_complete(r));
+        OK(MPI_Wait(&r, &st));
+        CHECK(r == MPI_REQUEST_NULL, "NULL-callback request completed");
     }
 
     OK(MPI_Finalize());
