@@ -17,6 +17,7 @@
 #include "config.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
+#include "dht/sf_dht.h"
 #include "launcher/sfd/sfd_int.h"
 
 static void usage(FILE *out)
@@ -27,7 +28,7 @@ static void usage(FILE *out)
             "                    [--join HOST:PORT]... [--cluster-key FILE] [--no-autodiscover]\n"
             "                                cluster daemon (see launcher/sfd/sfd_int.h for the\n"
             "                                files in DIR; the key is created if absent)\n"
-            "       sfd --params            print tunables (SF_SFD_*)\n"
+            "       sfd --params            print tunables (SF_SFD_*, SF_DHT_*)\n"
             "       sfd --version\n");
 }
 
@@ -192,6 +193,11 @@ int main(int argc, char **argv)
             sfd->seeds[sfd->nseeds++] = argv[++i];
         } else if (strcmp(a, "--params") == 0) {
             sf_tun_print(&sf_sfd__tun_table, &sfd->tun, stdout);
+            struct sf_dht_config dc;
+            sf_dht_config_default(&dc);
+            if (sf_dht_config_load(&dc) == 0) {
+                sf_tun_print(&sf_dht_tun_table, &dc, stdout); /* the daemon's DHT node */
+            }
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             printf("sfd (Starfish) %s\n", PACKAGE_VERSION);
