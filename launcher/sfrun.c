@@ -25,7 +25,6 @@
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
 #include "runtime/base/sf_loop.h"
-#include "runtime/base/sf_tun.h"
 #include "runtime/base/sf_wire.h"
 
 extern char **environ;
@@ -601,19 +600,12 @@ static int launch(struct sfrun *s, const char *sfd_path)
 {
     char err[1024], real[PATH_MAX];
     char *hopt = NULL;
-    double wait = 30.0;
-    const char *w = getenv("SF_LAUNCH_WAIT");
-    if (w != NULL && (sf_tun_parse_seconds(w, &wait) != 0 || !(wait > 0))) {
-        fprintf(stderr, "sfrun: SF_LAUNCH_WAIT=%s is not a time; using 30 s\n", w);
-        wait = 30.0;
-    }
     struct sfrun_launch_opts lo = {
         .hosts = s->o.hosts.n > 0 ? &s->o.hosts : NULL,
         .agent = s->o.launch_agent,
         /* Remote hosts run sfd from the same path (as Open MPI's orted). */
         .sfd = realpath(sfd_path, real) != NULL ? real : sfd_path,
         .sig_fd = s->sig_fd,
-        .wait = wait,
     };
     int rc = sfrun_launch_up(&s->launch, &lo, &hopt, err, sizeof(err));
     if (rc != 0) {

@@ -4,6 +4,7 @@
  * into JOB_SUBMIT opts. Parsing only: no I/O beyond error messages and
  * reading a --hostfile. Single-threaded. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,28 @@ void sfrun_usage(FILE *out)
             "  executable/not found; 1 launcher failure; 128+sig when sfrun got\n"
             "  SIGINT/SIGTERM/SIGHUP.\n"
             "Environment: SF_SFD (daemon program), SF_LIBMPI_DIR (libmpi.so.40 directory),\n"
-            "  SF_LAUNCH_ADDR (this host's address for launched daemons to join),\n"
-            "  SF_LAUNCH_WAIT (how long they may take to start, default 30 s),\n"
-            "  SF_NO_SLURM (ignore a Slurm allocation).\n");
+            "  SF_LAUNCH_* (launched daemons: see --params).\n");
+}
+
+/* Module "launch": how sfrun starts daemons for a job (sfrun_launch.c).
+ * Here, not there, because the option parser reads no_slurm too. */
+static const struct sf_tun launch_tun_items[] = {
+    {"addr", SF_TUN_STR, "",
+     "this host's address for the daemons sfrun starts to join (empty: the one "
+     "that routes to the first remote host)",
+     offsetof(struct sfrun_launch_tun, addr)},
+    {"wait", SF_TUN_DOUBLE, "30", "seconds the started daemons may take to come up and join",
+     offsetof(struct sfrun_launch_tun, wait)},
+    {"no_slurm", SF_TUN_BOOL, "0",
+     "ignore a Slurm allocation (no srun, no ranks from SLURM_NTASKS)",
+     offsetof(struct sfrun_launch_tun, no_slurm)},
+};
+const struct sf_tun_table sfrun_launch_tun_table = {
+    "launch", launch_tun_items, sizeof(launch_tun_items) / sizeof(launch_tun_items[0])};
+
+int sfrun_launch_tun_load(struct sfrun_launch_tun *t)
+{
+    return sf_tun_load(&sfrun_launch_tun_table, t);
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -426,7 +446,11 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
     o->argc = argc - i;
     /* As mpirun in an sbatch script: as many ranks as Slurm tasks. */
     const char *nt = getenv("SLURM_NTASKS");
-    if (!n_given && nt != NULL && getenv("SLURM_JOB_ID") != NULL && getenv("SF_NO_SLURM") == NULL &&
+    struct sfrun_launch_tun lt;
+    if (sfrun_launch_tun_load(&lt) != 0) {
+        return SFRUN_EXIT_USAGE; /* which variable was bad is logged */
+    }
+    if (!n_given && nt != NULL && getenv("SLURM_JOB_ID") != NULL && !lt.no_slurm &&
         parse_n(nt, &o->n) != 0) {
         fprintf(stderr, "sfrun: warning: SLURM_NTASKS=%s is not a number of ranks: running 1\n",
                 nt);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "launcher/sf_int.h"
+#include "runtime/base/sf_tun.h"
 
 /* Exit codes besides the job's own status (see sfrun --help). */
 enum {
@@ -70,6 +71,17 @@ int sfrun_check_program(const char *prog, const char *path);
 
 /* ---- daemons started for one job (sfrun_launch.c) ---------------------- */
 
+/* Tunables of module "launch" (SF_LAUNCH_<NAME>; table in sfrun_args.c,
+ * printed by sfrun --params). */
+struct sfrun_launch_tun {
+    const char *addr; /* this host's address for launched daemons, "" = pick */
+    double wait;      /* seconds for launched daemons to start and join */
+    bool no_slurm;    /* ignore a Slurm allocation */
+};
+extern const struct sf_tun_table sfrun_launch_tun_table;
+/* The tunables from the environment; 0 or SF_ERR_CONFIG (logged). */
+int sfrun_launch_tun_load(struct sfrun_launch_tun *t);
+
 /* A private cluster for one job: a hub daemon here (under sfrun, the
  * one sfrun submits to) plus one daemon per remote host, started over the
  * launch agent (ssh) or, inside a Slurm allocation, by one srun step. All
@@ -81,8 +93,8 @@ struct sfrun_launch_opts {
     const struct sf_hostlist *hosts; /* agent mode: the hosts (NULL: Slurm) */
     const char *agent;               /* "ssh" when NULL; split on blanks */
     const char *sfd;                 /* the daemon program (same path remotely) */
-    int sig_fd;      /* sfrun's signalfd: INT/TERM/HUP abort the start-up */
-    double wait;     /* seconds for the daemons to start and join */
+    int sig_fd;                      /* sfrun's signalfd: INT/TERM/HUP abort the start-up */
+    double wait;                     /* seconds to start and join (0: SF_LAUNCH_WAIT) */
 };
 
 /* Should this job get its own daemons? Yes when a host of 'hosts' is not

@@ -103,7 +103,8 @@ static bool is_local_host(const char *h)
 bool sfrun_launch_wanted(const struct sf_hostlist *hosts)
 {
     if (hosts->n == 0) {
-        return in_slurm() && getenv("SF_NO_SLURM") == NULL;
+        struct sfrun_launch_tun t;
+        return in_slurm() && sfrun_launch_tun_load(&t) == 0 && !t.no_slurm;
     }
     for (size_t i = 0; i < hosts->n; i++) {
         if (!is_local_host(hosts->v[i].name)) {
@@ -228,11 +229,10 @@ static int source_addr_to(const char *host, char *buf, size_t len)
     return rc;
 }
 
-/* $SF_LAUNCH_ADDR, else our address towards the first remote host that
+/* SF_LAUNCH_ADDR, else our address towards the first remote host that
  * resolves here, else loopback (every daemon is on this machine). */
-static void hub_ip(char **names, size_t n, char *buf, size_t len)
+static void hub_ip(const char *e, char **names, size_t n, char *buf, size_t len)
 {
-    const char *e = getenv("SF_LAUNCH_ADDR");
     if (e != NULL && e[0] != '\0') {
         snprintf(buf, len, "%s", e);
         return;
@@ -604,7 +604,12 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
     const struct sf_hostlist *hl = o->hosts;
     /* Inside Slurm, named hosts (allocated node names) are started by srun
      * too, unless an agent was asked for. */
-    bool use_srun = hl == NULL || (o->agent == NULL && in_slurm() && getenv("SF_NO_SLURM") == NULL);
+    struct sfrun_launch_tun tun;
+    if (sfrun_launch_tun_load(&tun) != 0) {
+        free(l);
+        return fail(err, errlen, SF_ERR_CONFIG, "bad SF_LAUNCH_* setting (see above)");
+    }
+    bool use_srun = hl == NULL || (o->agent == NULL && in_slurm() && !tun.no_slurm);
     if (hl == NULL) {
         rc = slurm_nodes(&slurm, err, errlen);
         hl = &slurm;
@@ -659,7 +664,8 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
                                     hub_name) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         rc = fail(err, errlen, -ENAMETOOLONG, "%s is too long a path for a Unix socket", l->sock);
     }
-    double deadline = now_s() + (o->wait > 0 ? o->wait : 30.0);
+    double wait = o->wait > 0 ? o->wait : (tun.wait > 0 ? tun.wait : 30.0);
+    double deadline = now_s() + wait;
     /* The hub: a watchdog run here (no agent), listening on every interface
      * so the others can join it. */
     if (rc == 0) {
@@ -691,7 +697,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         if (port <= 0 || port > 65535) {
             rc = fail(err, errlen, -EIO, "the hub daemon wrote no port in %s", p);
         }
-        hub_ip(names, nnames, ip, sizeof(ip));
+        hub_ip(tun.addr, names, nnames, ip, sizeof(ip));
         snprintf(hub, sizeof(hub), "%s:%ld", ip, port);
     }
     if (rc == 0 && use_srun && nnames > 0) {

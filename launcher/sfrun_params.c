@@ -1,6 +1,7 @@
 /* sfrun --params: the tunables of the libraries that run inside ranks
- * (message engine, transports, collectives) and of the DHT, each with its
- * current value as the environment sets it. sfd prints its own table. */
+ * (message engine, transports, collectives), of the DHT and of sfrun's own
+ * daemon launching, each with its current value as the environment sets
+ * it. sfd prints its own table. */
 #include <stdio.h>
 
 #include "config.h"
@@ -19,5 +20,9 @@ void sfrun_print_params(FILE *out)
     struct sf_dht_config dht;
     if (sf_dht_config_load(&dht) == 0) {
         sf_tun_print(&sf_dht_tun_table, &dht, out);
+    }
+    struct sfrun_launch_tun lt;
+    if (sfrun_launch_tun_load(&lt) == 0) {
+        sf_tun_print(&sfrun_launch_tun_table, &lt, out);
     }
 }
