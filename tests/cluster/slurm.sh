@@ -170,6 +170,7 @@ sb=$!
 lost_started() { [ -f "$S/lost.out" ] && lines_at_least "$S/lost.out" '^started$' 2; }
 wait_until lost_started || wait_until lost_started
 pkill -KILL -f -- "$TMP/sfjob-.*/r-sfn2 --port"
+check "the daemon to lose was found and killed" 0 $?
 wait $sb
 check "job with a lost node fails through sbatch --wait" 1 $?
 check_grep "naming the lost node and its rank" "node sfn2 .*lost rank 1 " "$S/lost.out"
