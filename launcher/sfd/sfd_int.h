@@ -271,6 +271,7 @@ struct sf_sfd {
     unsigned long drops[SFD_DROP_COUNT];
     unsigned long peers_gone, jobs_run;
     bool autodiscover;      /* LAN beacons (off: --no-autodiscover) */
+    int rank_nice;          /* scheduling priority ranks run at (sfd's own at start) */
     struct sf_sfd_dht *dht; /* DHT node, records and beacons; NULL if off */
 };
 

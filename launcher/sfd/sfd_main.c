@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +218,15 @@ int main(int argc, char **argv)
         return 2;
     }
     sfd->listening = listen_mode;
+    /* A cluster daemon must answer keep-alives even on a node its ranks
+     * saturate (or oversubscribe): it runs a little ahead of them when the
+     * system lets it (root); ranks get back the priority sfd started with. */
+    errno = 0;
+    int prio = getpriority(PRIO_PROCESS, 0);
+    sfd->rank_nice = errno == 0 ? prio : 0;
+    if (listen_mode && errno == 0 && setpriority(PRIO_PROCESS, 0, prio - 5) != 0) {
+        SF_DBG("running at the ranks' priority (cannot raise it: %s)", strerror(errno));
+    }
     if (listen_mode && sfd->state_dir == NULL) {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         const char *home = getenv("HOME");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <pty.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -194,6 +195,7 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
 {
     setpgid(0, job->pgid);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    setpriority(PRIO_PROCESS, 0, job->sfd->rank_nice);
     if (getppid() != parent) {
         _exit(1); /* sfd died before the death signal was armed */
     }

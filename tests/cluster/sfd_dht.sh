@@ -4,7 +4,8 @@
 # by all; a daemon with another key is heard but not admitted; garbage on
 # the DHT port is dropped and counted; the record of a node killed with
 # -9 expires; a node that exits cleanly is gone at once and its record
-# with it; --no-autodiscover daemons stay alone.
+# with it; --no-autodiscover daemons stay alone; daemons run ahead of
+# their ranks' priority.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/cluster/sfd_lib.sh"
 SF_SFD_RECORD_TTL=2s
@@ -23,6 +24,14 @@ for n in n1 n2 n3; do
     check "$n reads three node records" 3 "$(stat_val $n dht_records)"
 done
 check "beacons on" on "$(stat_val n1 autodiscover)"
+
+# As root the daemons run ahead of their ranks (keep-alives on a busy
+# node); the ranks get the priority the daemons started with.
+if [ "$(id -u)" = 0 ]; then
+    "$SFRUN" --cluster "$TMP/n1" -n 1 sh -c 'ps -o ni= -p $$' </dev/null >"$TMP/ni" 2>&1
+    check "daemon at nice -5, rank at 0" "-5 0" \
+        "$(ps -o ni= -p "$(cat "$TMP/n1.pid")" | tr -d ' ') $(tr -d ' ' <"$TMP/ni")"
+fi
 
 # A job across the discovered nodes.
 out=$TMP/job.out
