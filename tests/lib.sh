@@ -8,6 +8,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/sftest.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 nfail=0
 ntest=0
+# Tests run the same inside a Slurm allocation (make check under salloc):
+# sfrun would otherwise start daemons on the allocation's nodes.
+for v in $(env | sed -n 's/^\(SLURM_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
 
 fail() {
     echo "FAIL: $*"

@@ -6,6 +6,9 @@
 # Ctrl-C, kill -9 of sfrun, and an unreachable host. Real sfd throughout.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
+# The ranks' stand-in: a sleep whose argument names this run, so leftovers
+# are counted for this script only (another test may run the same).
+NAP=997.$$
 real_sfd_listens || skip "sfd has no --listen (cluster) mode"
 export TMPDIR="$TMP"
 AGENT=$top_srcdir/tests/cluster/launch-agent.sh
@@ -15,7 +18,7 @@ cat >"$TMP/where.sh" <<'EOF'
 echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
 EOF
 left() { live_procs "$TMP/sfjob-"; }
-none_left() { [ "$(left)" = 0 ] && [ "$(live_procs 'sleep 997')" = 0 ]; }
+none_left() { [ "$(left)" = 0 ] && [ "$(live_procs "sleep $NAP")" = 0 ]; }
 no_job_dirs() { [ -z "$(ls -d "$TMP"/sfjob-* 2>/dev/null)" ]; }
 # A background job's 4 ranks are running (up to 20 s on a busy machine).
 four_started() { lines_at_least "$TMP/out" '^started$' 4; }
@@ -25,7 +28,7 @@ wait_started() { wait_until four_started || wait_until four_started; }
 reap() {
     if ! wait_until proc_gone "$1"; then
         echo "sfrun (pid $1) did not end: killing it"
-        ps -eo pid,ppid,stat,args | grep -e sfjob -e 'sleep 997' | grep -v grep | cut -c1-160
+        ps -eo pid,ppid,stat,args | grep -e sfjob -e "sleep $NAP" | grep -v grep | cut -c1-160
         kill -KILL "$1"
     fi
     wait "$1"
@@ -81,7 +84,7 @@ check "no daemon left after a failed job" 0 "$(left)"
 
 # Ctrl-C: sfrun forwards it, the job ends, everything started is stopped.
 "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 4 \
-    sh -c 'echo started; exec sleep 997' </dev/null >"$TMP/out" 2>"$TMP/err" &
+    sh -c "echo started; exec sleep $NAP" </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 wait_started
 check "4 ranks started" 4 "$(grep -c '^started$' "$TMP/out")"
@@ -89,26 +92,26 @@ kill -INT $pid
 reap $pid
 check "sfrun exits 130 after SIGINT" 130 $?
 wait_until none_left
-check "no daemon or rank left after SIGINT" "0 0" "$(left) $(live_procs 'sleep 997')"
+check "no daemon or rank left after SIGINT" "0 0" "$(left) $(live_procs "sleep $NAP")"
 check "job dir removed after SIGINT" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
 
 # kill -9 of sfrun: every watchdog (the hub's here too) sees its stdin end
 # and stops its daemon and ranks and removes its state.
 "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 4 \
-    sh -c 'echo started; exec sleep 997' </dev/null >"$TMP/out" 2>"$TMP/err" &
+    sh -c "echo started; exec sleep $NAP" </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 wait_started
 kill -KILL $pid
 wait $pid 2>/dev/null
 wait_until none_left
-check "no daemon or rank left after kill -9 of sfrun" "0 0" "$(left) $(live_procs 'sleep 997')"
+check "no daemon or rank left after kill -9 of sfrun" "0 0" "$(left) $(live_procs "sleep $NAP")"
 wait_until no_job_dirs
 check "state dirs and key removed after kill -9" "" "$(ls -d "$TMP"/sfjob-* 2>/dev/null)"
 
 # A launched daemon dies in the middle of the job (a lost host): the job
 # ends naming it (--ft=abort), the other daemons are stopped.
 "$SFRUN" --hostfile "$TMP/hf" --launch-agent "$AGENT" -n 4 \
-    sh -c 'echo started; exec sleep 997' </dev/null >"$TMP/out" 2>"$TMP/err" &
+    sh -c "echo started; exec sleep $NAP" </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 wait_started
 pkill -KILL -f -- "$TMP/sfjob-.*/r-hostB --port"
@@ -118,7 +121,7 @@ check "job with a lost host fails" 1 $?
 check_grep "and names the host and its ranks" "node hostB .*lost ranks 2,3" "$TMP/err"
 check_nogrep "no shell job notices" "Killed" "$TMP/err"
 wait_until none_left
-check "no daemon or rank left after a lost host" "0 0" "$(left) $(live_procs 'sleep 997')"
+check "no daemon or rank left after a lost host" "0 0" "$(left) $(live_procs "sleep $NAP")"
 check "job dir removed after a lost host" 0 "$(ls -d "$TMP"/sfjob-* 2>/dev/null | wc -l)"
 
 # An unreachable host: a clear error, exit 1, the other host's daemon gone.

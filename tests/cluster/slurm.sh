@@ -8,6 +8,9 @@
 # when the Slurm or munge programs are missing.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
+# The ranks' stand-in: a sleep whose argument names this run, so leftovers
+# are counted for this script only (another test may run the same).
+NAP=997.$$
 for p in munged slurmctld slurmd sbatch srun scontrol sinfo squeue scancel; do
     command -v $p >/dev/null 2>&1 || PATH=$PATH:/usr/sbin
     command -v $p >/dev/null 2>&1 || skip "no $p (Debian packages slurm-wlm and munge)"
@@ -126,7 +129,7 @@ exec "$SFRUN" --host sfn2 -n 1 sh "$S/rank.sh"
 EOF
 cat >"$S/hold.sh" <<EOF
 #!/bin/sh
-exec "$SFRUN" -N 1 -n 2 sh -c 'echo started; exec sleep 997'
+exec "$SFRUN" -N 1 -n 2 sh -c "echo started; exec sleep $NAP"
 EOF
 cat >"$S/fail.sh" <<EOF
 #!/bin/sh
@@ -158,10 +161,10 @@ wait_until two_started || wait_until two_started
 check "its 2 ranks started" 2 "$(grep -c '^started$' "$S/hold.out")"
 scancel "$(sed -n 's/^Submitted batch job //p' "$TMP/sb")"
 queue_empty() { [ -z "$(squeue -h)" ]; }
-nothing_left() { [ "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')" = "0 0" ]; }
+nothing_left() { [ "$(live_procs "$TMP/sfjob-") $(live_procs "sleep $NAP")" = "0 0" ]; }
 wait_until queue_empty
 wait_until nothing_left
-check "no daemon or rank left after scancel" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')"
+check "no daemon or rank left after scancel" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs "sleep $NAP")"
 
 # A node's daemon dies mid-job: the job ends naming that node only (the
 # srun step keeps the other node's daemon until sfrun stops it).
@@ -174,10 +177,10 @@ check "the daemon to lose was found and killed" 0 $?
 wait $sb
 check "job with a lost node fails through sbatch --wait" 1 $?
 check_grep "naming the lost node and its rank" "node sfn2 .*lost rank 1 " "$S/lost.out"
-check_nogrep "and only that node" "sfn1" "$S/lost.out"
+check_nogrep "and only that node (sfn1 may be who saw it go)" "node sfn1" "$S/lost.out"
 check_nogrep "daemons' tasks end cleanly for srun" "srun: error" "$S/pi.out"
 wait_until nothing_left
-check "no daemon or rank left after a lost node" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs 'sleep 997')"
+check "no daemon or rank left after a lost node" "0 0" "$(live_procs "$TMP/sfjob-") $(live_procs "sleep $NAP")"
 
 timeout 100 sbatch --wait -N 2 -n 2 -o "$S/fail.out" "$S/fail.sh" >"$TMP/sb" 2>&1
 check "a failing rank's status comes back through sbatch --wait" 7 $?
