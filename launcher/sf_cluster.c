@@ -44,7 +44,7 @@
 
 #define DEFAULT_BASE_PORT 7700
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int sf_errf(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,7 +53,7 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
-static double now_s(void)
+double sf_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -163,7 +163,7 @@ static bool wait_gone(const struct sf_cnode *nd, double deadline)
         if (!sf_cluster_node_alive(nd)) {
             break;
         }
-        double left = deadline - now_s();
+        double left = deadline - sf_now_s();
         if (left <= 0) {
             if (pfd >= 0) {
                 close(pfd);
@@ -244,14 +244,14 @@ static int run(char *err, size_t errlen, const char *const *argv)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {
-        return fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+        return sf_errf(err, errlen, -errno, "pipe: %s", strerror(errno));
     }
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
         close(pfd[0]);
         close(pfd[1]);
-        return fail(err, errlen, -e, "fork: %s", strerror(e));
+        return sf_errf(err, errlen, -e, "fork: %s", strerror(e));
     }
     if (pid == 0) {
         dup2(pfd[1], 2);
@@ -361,7 +361,7 @@ int sf_cluster_save(const struct sf_cluster *c, char *err, size_t errlen)
     if (rec == NULL || up == NULL) {
         free(rec);
         free(up);
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return sf_errf(err, errlen, -ENOMEM, "out of memory");
     }
     size_t a = 0, b = 0;
     a += (size_t)snprintf(rec + a, cap - a,
@@ -389,7 +389,7 @@ int sf_cluster_save(const struct sf_cluster *c, char *err, size_t errlen)
     }
     free(rec);
     free(up);
-    return rc != 0 ? fail(err, errlen, rc, "cannot write the cluster record in %s: %s", c->dir,
+    return rc != 0 ? sf_errf(err, errlen, rc, "cannot write the cluster record in %s: %s", c->dir,
                           sf_strerror(rc))
                    : 0;
 }
@@ -428,13 +428,13 @@ int sf_cluster_load(struct sf_cluster *c, const char *dir, char *err, size_t err
 {
     memset(c, 0, sizeof(*c));
     if (snprintf(c->dir, sizeof(c->dir), "%s", dir) >= (int)sizeof(c->dir)) {
-        return fail(err, errlen, -ENAMETOOLONG, "directory name too long: %s", dir);
+        return sf_errf(err, errlen, -ENAMETOOLONG, "directory name too long: %s", dir);
     }
     char p[PATH_MAX];
     int rc = path_in(p, sizeof(p), dir, SF_CLUSTER_RECORD);
     char *rec = rc == 0 ? read_small(p, &rc) : NULL;
     if (rec == NULL) {
-        return fail(err, errlen, rc, "no cluster recorded in %s (%s)", dir, sf_strerror(rc));
+        return sf_errf(err, errlen, rc, "no cluster recorded in %s (%s)", dir, sf_strerror(rc));
     }
     char *save = NULL;
     for (char *line = strtok_r(rec, "\n", &save); line != NULL;
@@ -455,7 +455,7 @@ int sf_cluster_load(struct sf_cluster *c, const char *dir, char *err, size_t err
     }
     free(rec);
     if (c->n == 0) {
-        return fail(err, errlen, -ENOENT, "the cluster record in %s lists no nodes", dir);
+        return sf_errf(err, errlen, -ENOENT, "the cluster record in %s lists no nodes", dir);
     }
     /* The notes are there only for clusters `sf up` started. */
     if (path_in(p, sizeof(p), dir, "up") == 0 && (rec = read_small(p, &rc)) != NULL) {
@@ -533,7 +533,7 @@ int sf_cluster_connect(const struct sf_cluster *c, char *err, size_t errlen)
             return rc;
         }
     }
-    return fail(err, errlen, rc, "no daemon of the cluster in %s answers (%s): is it up?", c->dir,
+    return sf_errf(err, errlen, rc, "no daemon of the cluster in %s answers (%s): is it up?", c->dir,
                 sf_strerror(rc));
 }
 
@@ -572,7 +572,7 @@ static void netns_remove(const struct sf_cluster *c, int upto)
 static int netns_create(int k, char *err, size_t errlen)
 {
     if (exists_path("/sys/class/net/" SF_NETNS_BRIDGE)) {
-        return fail(err, errlen, -EEXIST,
+        return sf_errf(err, errlen, -EEXIST,
                     "bridge " SF_NETNS_BRIDGE " exists: a namespaced cluster is up (sf down), "
                     "or remove it with `ip link del " SF_NETNS_BRIDGE "`");
     }
@@ -580,7 +580,7 @@ static int netns_create(int k, char *err, size_t errlen)
         char p[64];
         snprintf(p, sizeof(p), "/run/netns/" SF_NETNS_PREFIX "%d", i);
         if (exists_path(p)) {
-            return fail(err, errlen, -EEXIST,
+            return sf_errf(err, errlen, -EEXIST,
                         "network namespace " SF_NETNS_PREFIX "%d exists: a namespaced cluster is "
                         "up (sf down), or remove it with `ip netns del " SF_NETNS_PREFIX "%d`",
                         i, i);
@@ -684,7 +684,7 @@ static int spawn_daemon(struct sf_cluster *c, struct sf_cnode *nd, const struct 
     snprintf(port, sizeof(port), "%s", colon + 1);
     snprintf(host, sizeof(host), "%.*s", (int)(colon - nd->addr), nd->addr);
     if (path_in(logp, sizeof(logp), nd->state, "sfd.log") != 0) {
-        return fail(err, errlen, -ENAMETOOLONG, "path too long");
+        return sf_errf(err, errlen, -ENAMETOOLONG, "path too long");
     }
     const char *argv[24];
     int a = 0;
@@ -717,7 +717,7 @@ static int spawn_daemon(struct sf_cluster *c, struct sf_cnode *nd, const struct 
         snprintf(p, sizeof(p), "/run/netns/%s", nd->ns);
         nsfd = open(p, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0) {
-            return fail(err, errlen, -errno, "cannot open %s: %s", p, strerror(errno));
+            return sf_errf(err, errlen, -errno, "cannot open %s: %s", p, strerror(errno));
         }
     }
     pid_t parent = getpid();
@@ -727,7 +727,7 @@ static int spawn_daemon(struct sf_cluster *c, struct sf_cnode *nd, const struct 
         if (nsfd >= 0) {
             close(nsfd);
         }
-        return fail(err, errlen, -e, "fork: %s", strerror(e));
+        return sf_errf(err, errlen, -e, "fork: %s", strerror(e));
     }
     if (pid == 0) {
         /* Own session: `sf node kill` finds the daemon's ranks by it, and a
@@ -826,7 +826,7 @@ static int died(const struct sf_cnode *nd, char *err, size_t errlen)
         char *nl = strrchr(log, '\n');
         last = nl != NULL ? nl + 1 : log;
     }
-    fail(err, errlen, SF_ERR_PEER_GONE, "the daemon of node %s exited during start-up%s%.300s",
+    sf_errf(err, errlen, SF_ERR_PEER_GONE, "the daemon of node %s exited during start-up%s%.300s",
          nd->name, last[0] ? ": " : " (no output)", last);
     free(log);
     return SF_ERR_PEER_GONE;
@@ -846,7 +846,7 @@ static int read_addr(const struct sf_up_opts *o, struct sf_cnode *nd, bool take_
 {
     char p[PATH_MAX];
     if (path_in(p, sizeof(p), nd->state, "sfd.addr") != 0) {
-        return fail(err, errlen, -ENAMETOOLONG, "path too long");
+        return sf_errf(err, errlen, -ENAMETOOLONG, "path too long");
     }
     for (;;) {
         int rc;
@@ -865,11 +865,11 @@ static int read_addr(const struct sf_up_opts *o, struct sf_cnode *nd, bool take_
         if (!sf_cluster_node_alive(nd)) {
             return died(nd, err, errlen);
         }
-        if (now_s() > deadline) {
-            return fail(err, errlen, -ETIMEDOUT, "node %s did not write %s", nd->name, p);
+        if (sf_now_s() > deadline) {
+            return sf_errf(err, errlen, -ETIMEDOUT, "node %s did not write %s", nd->name, p);
         }
         if (stopped(o)) {
-            return fail(err, errlen, -EINTR, "interrupted");
+            return sf_errf(err, errlen, -EINTR, "interrupted");
         }
         nap_ms(20);
     }
@@ -881,7 +881,7 @@ static int members_seen(const struct sf_cnode *nd, char *err, size_t errlen)
 {
     int fd = sf_cluster_connect_unix(nd->sock);
     if (fd < 0) {
-        return fail(err, errlen, fd, "%s: no socket yet (%s)", nd->name, sf_strerror(fd));
+        return sf_errf(err, errlen, fd, "%s: no socket yet (%s)", nd->name, sf_strerror(fd));
     }
     struct sf_rows rows = {0};
     int rc = sf_query(fd, "nodes", 2.0, &rows, err, errlen);
@@ -902,21 +902,21 @@ static int members_seen(const struct sf_cnode *nd, char *err, size_t errlen)
 int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, size_t errlen)
 {
     if (o->nodes < 1 || o->nodes > SF_CLUSTER_MAX_NODES) {
-        return fail(err, errlen, -EINVAL, "--nodes must be 1..%d", SF_CLUSTER_MAX_NODES);
+        return sf_errf(err, errlen, -EINVAL, "--nodes must be 1..%d", SF_CLUSTER_MAX_NODES);
     }
     if (o->netns && geteuid() != 0) {
-        return fail(err, errlen, -EPERM, "--netns needs root (network namespaces and a bridge)");
+        return sf_errf(err, errlen, -EPERM, "--netns needs root (network namespaces and a bridge)");
     }
     int rc = mkdir_p(c->dir, 0700);
     if (rc != 0) {
-        return fail(err, errlen, rc, "cannot create %s: %s", c->dir, sf_strerror(rc));
+        return sf_errf(err, errlen, rc, "cannot create %s: %s", c->dir, sf_strerror(rc));
     }
     struct sf_cluster old;
     char e2[256];
     if (sf_cluster_load(&old, c->dir, e2, sizeof(e2)) == 0) {
         for (int i = 0; i < old.n; i++) {
             if (sf_cluster_node_alive(&old.nodes[i])) {
-                return fail(err, errlen, -EEXIST,
+                return sf_errf(err, errlen, -EEXIST,
                             "a cluster is already up in %s (node %s, pid %ld): `sf down` first",
                             c->dir, old.nodes[i].name, (long)old.nodes[i].pid);
             }
@@ -928,16 +928,16 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
     c->netns = o->netns;
     c->base_port = o->base_port > 0 ? o->base_port : DEFAULT_BASE_PORT;
     if (!o->netns && c->base_port + o->nodes - 1 > 65535) {
-        return fail(err, errlen, -EINVAL, "ports %d..%d do not fit", c->base_port,
+        return sf_errf(err, errlen, -EINVAL, "ports %d..%d do not fit", c->base_port,
                     c->base_port + o->nodes - 1);
     }
     if (c->key[0] == '\0' && path_in(c->key, sizeof(c->key), c->dir, SF_CLUSTER_KEYFILE) != 0) {
-        return fail(err, errlen, -ENAMETOOLONG, "path too long");
+        return sf_errf(err, errlen, -ENAMETOOLONG, "path too long");
     }
     if (!exists_path(c->key)) {
         rc = sf_keygen(c->key, false);
         if (rc != 0 && rc != -EEXIST) {
-            return fail(err, errlen, rc, "cannot create the cluster key %s: %s", c->key,
+            return sf_errf(err, errlen, rc, "cannot create the cluster key %s: %s", c->key,
                         sf_strerror(rc));
         }
     }
@@ -969,7 +969,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         int l1 = snprintf(st, sizeof(st), "%s/%s", c->dir, nd->name);
         int l2 = snprintf(sk, sizeof(sk), "%s/sfd.sock", st);
         if (l1 < 0 || l2 < 0 || (size_t)l2 >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-            rc = fail(err, errlen, -ENAMETOOLONG,
+            rc = sf_errf(err, errlen, -ENAMETOOLONG,
                       "%s is too long a path for the daemons' Unix sockets", c->dir);
             break;
         }
@@ -984,7 +984,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         rm_rf(nd->state);
         rc = mkdir_p(nd->state, 0700);
         if (rc != 0) {
-            fail(err, errlen, rc, "cannot create %s: %s", nd->state, sf_strerror(rc));
+            sf_errf(err, errlen, rc, "cannot create %s: %s", nd->state, sf_strerror(rc));
             break;
         }
         if (o->any_port && !o->netns) {
@@ -996,7 +996,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
          * only from the daemon's sfd.addr. */
         bool take_port = o->any_port && !o->netns;
         if (rc == 0 && (i == 0 || take_port)) {
-            rc = read_addr(o, nd, take_port, now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
+            rc = read_addr(o, nd, take_port, sf_now_s() + (o->wait > 0 ? o->wait : 20.0), err, errlen);
         }
         /* Recorded at once: `sf down` can stop what an interrupted up
          * started. */
@@ -1007,7 +1007,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
             c->n = n;
         }
         if (rc == 0 && stopped(o)) {
-            rc = fail(err, errlen, -EINTR, "interrupted");
+            rc = sf_errf(err, errlen, -EINTR, "interrupted");
         }
         if (rc != 0) {
             break;
@@ -1020,7 +1020,7 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
         rc = sf_cluster_save(c, err, errlen);
     }
     /* Wait until node 1 lists all K as alive. */
-    double deadline = now_s() + (o->wait > 0 ? o->wait : 20.0);
+    double deadline = sf_now_s() + (o->wait > 0 ? o->wait : 20.0);
     int seen = -1;
     while (rc == 0) {
         for (int i = 0; i < c->n; i++) {
@@ -1038,19 +1038,19 @@ int sf_cluster_up(struct sf_cluster *c, const struct sf_up_opts *o, char *err, s
             break;
         }
         if (seen == SF_ERR_UNSUPPORTED) {
-            rc = fail(err, errlen, seen, "%s cannot list its nodes: %s", c->nodes[0].name, qerr);
+            rc = sf_errf(err, errlen, seen, "%s cannot list its nodes: %s", c->nodes[0].name, qerr);
             break;
         }
         if (stopped(o)) {
-            rc = fail(err, errlen, -EINTR, "interrupted");
+            rc = sf_errf(err, errlen, -EINTR, "interrupted");
             break;
         }
-        if (now_s() > deadline) {
+        if (sf_now_s() > deadline) {
             if (seen >= 0) {
-                rc = fail(err, errlen, -ETIMEDOUT, "after %.0f s node %s sees %d of %d nodes alive",
+                rc = sf_errf(err, errlen, -ETIMEDOUT, "after %.0f s node %s sees %d of %d nodes alive",
                           o->wait > 0 ? o->wait : 20.0, c->nodes[0].name, seen, c->n);
             } else {
-                rc = fail(err, errlen, -ETIMEDOUT, "after %.0f s: %s", o->wait > 0 ? o->wait : 20.0,
+                rc = sf_errf(err, errlen, -ETIMEDOUT, "after %.0f s: %s", o->wait > 0 ? o->wait : 20.0,
                           qerr);
             }
             break;
@@ -1072,7 +1072,7 @@ int sf_cluster_down(struct sf_cluster *c, double grace, char *err, size_t errlen
             kill(c->nodes[i].pid, SIGTERM); /* it says goodbye to its peers */
         }
     }
-    double deadline = now_s() + grace;
+    double deadline = sf_now_s() + grace;
     for (int i = 0; i < c->n; i++) {
         struct sf_cnode *nd = &c->nodes[i];
         if (nd->pid <= 0) {
@@ -1082,7 +1082,7 @@ int sf_cluster_down(struct sf_cluster *c, double grace, char *err, size_t errlen
             fprintf(stderr, "sf: node %s (pid %ld) did not stop within %.1f s: killing it\n",
                     nd->name, (long)nd->pid, grace);
             kill(nd->pid, SIGKILL);
-            wait_gone(nd, now_s() + 5.0);
+            wait_gone(nd, sf_now_s() + 5.0);
         }
         /* Ranks left behind in the daemon's session or namespace. */
         char p[64];
@@ -1092,7 +1092,7 @@ int sf_cluster_down(struct sf_cluster *c, double grace, char *err, size_t errlen
     if (c->netns) {
         netns_remove(c, c->n);
         if (exists_path("/sys/class/net/" SF_NETNS_BRIDGE) && first == 0) {
-            first = fail(err, errlen, -EBUSY, "could not remove bridge " SF_NETNS_BRIDGE);
+            first = sf_errf(err, errlen, -EBUSY, "could not remove bridge " SF_NETNS_BRIDGE);
         }
     }
     for (int i = 0; i < c->n; i++) {
@@ -1115,7 +1115,7 @@ int sf_cluster_node_kill(struct sf_cluster *c, struct sf_cnode *nd, char *err, s
 {
     (void)c;
     if (!sf_cluster_node_alive(nd)) {
-        return fail(err, errlen, -ESRCH, "node %s: no daemon running", nd->name);
+        return sf_errf(err, errlen, -ESRCH, "node %s: no daemon running", nd->name);
     }
     /* The daemon first, so it cannot start anything new; then everything
      * in its session (its ranks) and, namespaced, in its namespace. */
@@ -1123,7 +1123,7 @@ int sf_cluster_node_kill(struct sf_cluster *c, struct sf_cnode *nd, char *err, s
     char p[64];
     snprintf(p, sizeof(p), "/run/netns/%s", nd->ns);
     kill_group(session_of(nd), nd->ns[0] ? netns_ino(p) : 0);
-    wait_gone(nd, now_s() + 5.0);
+    wait_gone(nd, sf_now_s() + 5.0);
     return 0;
 }
 
@@ -1131,7 +1131,7 @@ int sf_cluster_node_link(struct sf_cluster *c, struct sf_cnode *nd, bool up, cha
                          size_t errlen)
 {
     if (!c->netns || nd->ns[0] == '\0') {
-        return fail(err, errlen, SF_ERR_UNSUPPORTED,
+        return sf_errf(err, errlen, SF_ERR_UNSUPPORTED,
                     "node %s is not in a network namespace: cut/heal need `sf up --netns`",
                     nd->name);
     }

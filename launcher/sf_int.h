@@ -134,6 +134,12 @@ int sf_cluster_connect_unix(const char *path);
  * file, fsync and rename, so readers see the old or the new file whole.
  * 0 or a negative errno. */
 int sf_write_file_atomic(const char *path, const void *data, size_t len);
+/* Format a message into err (errlen bytes) and return code: the error
+ * style of the cluster and launch helpers. */
+int sf_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Monotonic clock in seconds. */
+double sf_now_s(void);
 /* Is the daemon of nd alive (same pid and start time)? */
 bool sf_cluster_node_alive(const struct sf_cnode *nd);
 

@@ -60,22 +60,6 @@ struct sfrun_launch {
     int ndaemons; /* daemons started, the hub included */
 };
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static bool in_slurm(void)
 {
     const char *id = getenv("SLURM_JOB_ID");
@@ -256,11 +240,11 @@ static int slurm_node_names(struct sf_hostlist *hl, char *err, size_t errlen)
     if (strchr(nl, '[') == NULL) {
         char e2[512];
         int rc = sf_hosts_parse_list(hl, nl, e2, sizeof(e2));
-        return rc == 0 ? 0 : fail(err, errlen, rc, "SLURM_JOB_NODELIST: %s", e2);
+        return rc == 0 ? 0 : sf_errf(err, errlen, rc, "SLURM_JOB_NODELIST: %s", e2);
     }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {
-        return fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+        return sf_errf(err, errlen, -errno, "pipe: %s", strerror(errno));
     }
     pid_t pid = fork();
     if (pid == 0) {
@@ -284,17 +268,17 @@ static int slurm_node_names(struct sf_hostlist *hl, char *err, size_t errlen)
     while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
     }
     if (pid < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-        return fail(err, errlen, -EIO, "`scontrol show hostnames %s` failed", nl);
+        return sf_errf(err, errlen, -EIO, "`scontrol show hostnames %s` failed", nl);
     }
     char *save = NULL;
     for (char *ln = strtok_r(buf, "\n", &save); ln != NULL; ln = strtok_r(NULL, "\n", &save)) {
         char e2[512];
         int rc = sf_hosts_parse_list(hl, ln, e2, sizeof(e2));
         if (rc != 0) {
-            return fail(err, errlen, rc, "scontrol show hostnames: %s", e2);
+            return sf_errf(err, errlen, rc, "scontrol show hostnames: %s", e2);
         }
     }
-    return hl->n > 0 ? 0 : fail(err, errlen, -ENOENT, "no nodes in SLURM_JOB_NODELIST=%s", nl);
+    return hl->n > 0 ? 0 : sf_errf(err, errlen, -ENOENT, "no nodes in SLURM_JOB_NODELIST=%s", nl);
 }
 
 /* The allocation's nodes, each with as many slots as Slurm gave it tasks
@@ -308,7 +292,7 @@ static int slurm_nodes(struct sf_hostlist *hl, char *err, size_t errlen)
         char e2[256];
         int r2 = sf_hosts_slurm_tasks(hl, tpn, e2, sizeof(e2));
         if (r2 == -ENOMEM) {
-            return fail(err, errlen, r2, "out of memory");
+            return sf_errf(err, errlen, r2, "out of memory");
         }
         if (r2 != 0) {
             fprintf(stderr,
@@ -393,7 +377,7 @@ static int agent_read(struct agent *a, char *err, size_t errlen)
         if (n <= 0) {
             close(a->out_fd);
             a->out_fd = -1;
-            return fail(err, errlen, SF_ERR_PEER_GONE,
+            return sf_errf(err, errlen, SF_ERR_PEER_GONE,
                         "launch agent for %s exited before its daemon%s came up", a->what,
                         a->expect > 1 ? "s" : "");
         }
@@ -413,7 +397,7 @@ static int agent_read(struct agent *a, char *err, size_t errlen)
                 const char *who = a->line + 11;
                 int wl = (int)strcspn(who, " ");
                 const char *why = who[wl] == ' ' ? who + wl + 1 : "";
-                return fail(err, errlen, SF_ERR_PEER_GONE, "the daemon on %.*s did not start%s%s",
+                return sf_errf(err, errlen, SF_ERR_PEER_GONE, "the daemon on %.*s did not start%s%s",
                             wl, who, why[0] ? ": " : " (no output)", why);
             } else {
                 fprintf(stderr, "sfrun: %s: %s\n", a->what, a->line);
@@ -454,7 +438,7 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
 {
     struct pollfd *p = calloc(l->nag + 1, sizeof(*p));
     if (p == NULL) {
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return sf_errf(err, errlen, -ENOMEM, "out of memory");
     }
     int rc = 0;
     for (;;) {
@@ -465,9 +449,9 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
         if (up >= l->ndaemons) {
             break;
         }
-        double left = deadline - now_s();
+        double left = deadline - sf_now_s();
         if (left <= 0) {
-            rc = fail(err, errlen, -ETIMEDOUT, "%d of %d daemons came up in time", up, l->ndaemons);
+            rc = sf_errf(err, errlen, -ETIMEDOUT, "%d of %d daemons came up in time", up, l->ndaemons);
             break;
         }
         size_t np = 0;
@@ -477,7 +461,7 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
         }
         int pr = poll(p, np, (int)(left * 1000) + 1);
         if (pr < 0 && errno != EINTR) {
-            rc = fail(err, errlen, -errno, "poll: %s", strerror(errno));
+            rc = sf_errf(err, errlen, -errno, "poll: %s", strerror(errno));
             break;
         }
         if (pr <= 0) {
@@ -492,7 +476,7 @@ static int wait_agents(struct sfrun_launch *l, int sig_fd, double deadline, char
                 }
             }
             if (rc != 0) {
-                fail(err, errlen, rc, "interrupted while starting the daemons");
+                sf_errf(err, errlen, rc, "interrupted while starting the daemons");
                 break;
             }
         }
@@ -528,8 +512,8 @@ static int wait_members(struct sfrun_launch *l, int sig_fd, double deadline, cha
         if (seen == want) {
             return 0;
         }
-        if (now_s() > deadline) {
-            return fail(err, errlen, -ETIMEDOUT,
+        if (sf_now_s() > deadline) {
+            return sf_errf(err, errlen, -ETIMEDOUT,
                         "the started daemons did not all join: the hub sees %d of %d%s%s", seen,
                         want, qerr[0] ? ": " : "", qerr);
         }
@@ -540,14 +524,14 @@ static int wait_members(struct sfrun_launch *l, int sig_fd, double deadline, cha
             while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 int sig = (int)si.ssi_signo;
                 if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
-                    return fail(err, errlen, 128 + sig, "interrupted while starting the daemons");
+                    return sf_errf(err, errlen, 128 + sig, "interrupted while starting the daemons");
                 }
             }
         }
         for (size_t i = 0; i < l->nag; i++) {
             if (l->ag[i].pid > 0 && waitpid(l->ag[i].pid, NULL, WNOHANG) == l->ag[i].pid) {
                 l->ag[i].pid = 0;
-                return fail(err, errlen, SF_ERR_PEER_GONE, "launch agent for %s exited",
+                return sf_errf(err, errlen, SF_ERR_PEER_GONE, "launch agent for %s exited",
                             l->ag[i].what);
             }
         }
@@ -582,7 +566,7 @@ static int start_one(struct sfrun_launch *l, char **argv, const char *what, int 
 {
     int rc = add_agent(l, argv, what, expect);
     return rc == 0 ? 0
-                   : fail(err, errlen, rc, "cannot start %s for %s: %s", argv[0], what,
+                   : sf_errf(err, errlen, rc, "cannot start %s for %s: %s", argv[0], what,
                           sf_strerror(rc));
 }
 
@@ -599,7 +583,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
     size_t nnames = 0, nagentv = 0;
     int rc = 0;
     if (l == NULL) {
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return sf_errf(err, errlen, -ENOMEM, "out of memory");
     }
     const struct sf_hostlist *hl = o->hosts;
     /* Inside Slurm, named hosts (allocated node names) are started by srun
@@ -607,7 +591,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
     struct sfrun_launch_tun tun;
     if (sfrun_launch_tun_load(&tun) != 0) {
         free(l);
-        return fail(err, errlen, SF_ERR_CONFIG, "bad SF_LAUNCH_* setting (see above)");
+        return sf_errf(err, errlen, SF_ERR_CONFIG, "bad SF_LAUNCH_* setting (see above)");
     }
     bool use_srun = hl == NULL || (o->agent == NULL && in_slurm() && !tun.no_slurm);
     if (hl == NULL) {
@@ -616,7 +600,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
     }
     names = calloc(hl->n + 1, sizeof(char *));
     if (rc == 0 && names == NULL) {
-        rc = fail(err, errlen, -ENOMEM, "out of memory");
+        rc = sf_errf(err, errlen, -ENOMEM, "out of memory");
     }
     /* The hub is this host's daemon when this host was listed (agent mode):
      * it then runs ranks under the first local entry's name. Under Slurm
@@ -638,41 +622,41 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         }
     }
     if (rc == 0 && nnames > LAUNCH_MAX_AGENTS) {
-        rc = fail(err, errlen, -E2BIG, "at most %d hosts can be launched on", LAUNCH_MAX_AGENTS);
+        rc = sf_errf(err, errlen, -E2BIG, "at most %d hosts can be launched on", LAUNCH_MAX_AGENTS);
     }
     if (rc == 0 && hosts.oom) {
-        rc = fail(err, errlen, -ENOMEM, "out of memory");
+        rc = sf_errf(err, errlen, -ENOMEM, "out of memory");
     }
     if (rc == 0) {
         l->ag = calloc(nnames + 2, sizeof(*l->ag));
-        rc = l->ag == NULL ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
+        rc = l->ag == NULL ? sf_errf(err, errlen, -ENOMEM, "out of memory") : 0;
     }
     if (rc == 0 && getentropy(l->key, sizeof(l->key)) != 0) {
-        rc = fail(err, errlen, -errno, "no random bytes for the job's key: %s", strerror(errno));
+        rc = sf_errf(err, errlen, -errno, "no random bytes for the job's key: %s", strerror(errno));
     }
     /* JOBDIR: a fresh name here; the same path is used on the other hosts. */
     if (rc == 0) {
         const char *tmp = getenv("TMPDIR");
         snprintf(l->dir, sizeof(l->dir), "%s/sfjob-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
         if (mkdtemp(l->dir) == NULL) {
-            rc = fail(err, errlen, -errno, "cannot create %s: %s", l->dir, strerror(errno));
+            rc = sf_errf(err, errlen, -errno, "cannot create %s: %s", l->dir, strerror(errno));
             l->dir[0] = '\0';
         }
     }
     /* sfd.sock must fit a Unix socket address (108 bytes). */
     if (rc == 0 && (size_t)snprintf(l->sock, sizeof(l->sock), "%s/r-%s/sfd.sock", l->dir,
                                     hub_name) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        rc = fail(err, errlen, -ENAMETOOLONG, "%s is too long a path for a Unix socket", l->sock);
+        rc = sf_errf(err, errlen, -ENAMETOOLONG, "%s is too long a path for a Unix socket", l->sock);
     }
     double wait = o->wait > 0 ? o->wait : (tun.wait > 0 ? tun.wait : 30.0);
-    double deadline = now_s() + wait;
+    double deadline = sf_now_s() + wait;
     /* The hub: a watchdog run here (no agent), listening on every interface
      * so the others can join it. */
     if (rc == 0) {
         s_quote(&hubq, hub_name);
         script = hubq.p != NULL ? daemon_script(hubq.p, l->dir, o->sfd, NULL) : NULL;
         char *hv[] = {"sh", "-c", script, NULL};
-        rc = script == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
+        rc = script == NULL ? sf_errf(err, errlen, -ENOMEM, "out of memory")
                             : start_one(l, hv, "this host", 1, err, errlen);
         free(script);
         script = NULL;
@@ -695,7 +679,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
         const char *colon = strrchr(line, ':');
         long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
         if (port <= 0 || port > 65535) {
-            rc = fail(err, errlen, -EIO, "the hub daemon wrote no port in %s", p);
+            rc = sf_errf(err, errlen, -EIO, "the hub daemon wrote no port in %s", p);
         }
         hub_ip(tun.addr, names, nnames, ip, sizeof(ip));
         snprintf(hub, sizeof(hub), "%s:%ld", ip, port);
@@ -727,14 +711,14 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
                       "-c",
                       script,
                       NULL};
-        rc = script == NULL || nl.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
+        rc = script == NULL || nl.p == NULL ? sf_errf(err, errlen, -ENOMEM, "out of memory")
                                             : start_one(l, sv, "srun", (int)nnames, err, errlen);
         free(nl.p);
     } else if (rc == 0 && nnames > 0) {
         rc = split_agent(o->agent != NULL ? o->agent : "ssh", &agentv, &nagentv);
         argv = calloc(nagentv + 3, sizeof(char *));
         if (rc != 0 || argv == NULL) {
-            rc = fail(err, errlen, rc != 0 ? rc : -ENOMEM, "bad --launch-agent '%s'",
+            rc = sf_errf(err, errlen, rc != 0 ? rc : -ENOMEM, "bad --launch-agent '%s'",
                       o->agent != NULL ? o->agent : "ssh");
         }
         for (size_t i = 0; rc == 0 && i < nnames; i++) {
@@ -753,7 +737,7 @@ int sfrun_launch_up(struct sfrun_launch **lp, const struct sfrun_launch_opts *o,
             argv[nagentv + 2] = NULL;
             char what[300];
             snprintf(what, sizeof(what), "host %s", names[i]);
-            rc = sc == NULL || cmd.p == NULL ? fail(err, errlen, -ENOMEM, "out of memory")
+            rc = sc == NULL || cmd.p == NULL ? sf_errf(err, errlen, -ENOMEM, "out of memory")
                                              : start_one(l, argv, what, 1, err, errlen);
             free(nq.p);
             free(sc);
@@ -822,7 +806,7 @@ static bool reap_until(struct sfrun_launch *l, double deadline)
         if (!left) {
             return true;
         }
-        if (now_s() > deadline) {
+        if (sf_now_s() > deadline) {
             return false;
         }
         /* Bounded poll for an outside event (processes exiting). */
@@ -844,7 +828,7 @@ void sfrun_launch_down(struct sfrun_launch *l, double grace)
             l->ag[i].in_fd = -1;
         }
     }
-    if (!reap_until(l, now_s() + grace + 3.0)) {
+    if (!reap_until(l, sf_now_s() + grace + 3.0)) {
         /* srun forwards SIGTERM to its tasks; ssh just ends the session. */
         for (size_t i = 0; i < l->nag; i++) {
             if (l->ag[i].pid > 0) {
@@ -853,13 +837,13 @@ void sfrun_launch_down(struct sfrun_launch *l, double grace)
                 kill(-l->ag[i].pid, SIGTERM);
             }
         }
-        if (!reap_until(l, now_s() + grace + 2.0)) {
+        if (!reap_until(l, sf_now_s() + grace + 2.0)) {
             for (size_t i = 0; i < l->nag; i++) {
                 if (l->ag[i].pid > 0) {
                     kill(-l->ag[i].pid, SIGKILL);
                 }
             }
-            reap_until(l, now_s() + 5.0);
+            reap_until(l, sf_now_s() + 5.0);
         }
     }
     for (size_t i = 0; i < l->nag; i++) {
