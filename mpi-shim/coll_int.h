@@ -41,7 +41,8 @@ struct sf_coll__tun {
     size_t reduce_large;    /* >= : reduce-scatter + gather (commutative, p = 2^k) */
     size_t gather_large;    /* total bytes >= : linear gather/scatter, else binomial */
     size_t allgather_large; /* total bytes >= : ring allgather, else Bruck */
-    size_t alltoall_small;  /* bytes per pair < : Bruck (p > 2) */
+    size_t alltoall_small;  /* bytes per pair < : Bruck (p > 2) ...  */
+    int alltoall_bruck_ranks; /* ... when p >= this */
     size_t alltoall_large;  /* bytes per pair >= : pairwise exchange, else all posted at once */
 };
 const struct sf_coll__tun *sf_coll__tun(void);

@@ -33,8 +33,11 @@ static const struct sf_tun coll_tun_items[] = {
      "allgathers of at least this many bytes in total use the ring (not Bruck)",
      offsetof(struct sf_coll__tun, allgather_large)},
     {"alltoall_small", SF_TUN_SIZE, "256",
-     "alltoalls of fewer bytes per pair use Bruck's algorithm (log p rounds)",
+     "alltoalls of fewer bytes per pair use Bruck's algorithm (log p rounds)...",
      offsetof(struct sf_coll__tun, alltoall_small)},
+    {"alltoall_bruck_ranks", SF_TUN_INT, "32",
+     "... on communicators of at least this many ranks (below, one round of direct messages)",
+     offsetof(struct sf_coll__tun, alltoall_bruck_ranks)},
     {"alltoall_large", SF_TUN_SIZE, "8k",
      "alltoalls of at least this many bytes per pair use pairwise exchange",
      offsetof(struct sf_coll__tun, alltoall_large)},
@@ -64,6 +67,7 @@ const struct sf_coll__tun *sf_coll__tun(void)
             tun.gather_large = 64u << 10;
             tun.allgather_large = 64u << 10;
             tun.alltoall_small = 256;
+            tun.alltoall_bruck_ranks = 32;
             tun.alltoall_large = 8u << 10;
         }
         loaded = true;

@@ -1020,6 +1020,15 @@ START_TEST(sched_thresholds_low)
 }
 END_TEST
 
+/* Bruck's alltoall at every size > 2 (by default only from 32 ranks). */
+START_TEST(sched_alltoall_bruck)
+{
+    setenv("SF_COLL_ALLTOALL_BRUCK_RANKS", "3", 1);
+    run_ranks(_i, body_sched, NULL);
+    run_ranks(_i, body_nb, NULL);
+}
+END_TEST
+
 /* ---- neighbourhood exchange ---- */
 
 /* Each member sends blocks 0 and 1 to r + 1, block 2 to r - 1 and one to
@@ -1321,6 +1330,7 @@ static Suite *coll_suite(void)
     tcase_add_loop_test(tc, sched_blocking, 1, 10);
     tcase_add_loop_test(tc, sched_nonblocking, 1, 10);
     tcase_add_loop_test(tc, sched_thresholds_low, 1, 10);
+    tcase_add_loop_test(tc, sched_alltoall_bruck, 3, 10);
     tcase_add_loop_test(tc, neighbor, 1, 6);
     tcase_add_loop_test(tc, inter, 2, 11);
     suite_add_tcase(s, tc);
