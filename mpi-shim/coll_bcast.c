@@ -3,9 +3,11 @@
  * allgather, which moves about 2n bytes per rank instead of n log p at the
  * root. Both address ranks relative to the root. Single-threaded. */
 #include "mpi-shim/coll_int.h"
+#include "runtime/rt/sf_rt.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 int sf_coll__bcast_binomial(const struct sf_coll_comm *c, void *buf, size_t len, int root)
 {
@@ -24,17 +26,26 @@ int sf_coll__bcast_binomial(const struct sf_coll_comm *c, void *buf, size_t len,
         }
         mask <<= 1;
     }
-    /* Forward to children, farthest subtree first so it starts earliest. */
-    for (mask >>= 1; mask > 0; mask >>= 1) {
+    /* Forward to all children at once, farthest subtree first so it starts
+     * earliest: with rendezvous by pull the children copy concurrently
+     * instead of one after the other. */
+    struct sf_rt_req reqs[32];
+    int nreq = 0, rc = 0;
+    for (mask >>= 1; mask > 0 && rc == 0; mask >>= 1) {
         if (vr + mask < p) {
             int child = (vr + mask + root) % p;
-            int rc = sf_coll__send(c, buf, len, child, SF_COLL__TAG(SF_COLL__T_BCAST, 0));
-            if (rc != 0) {
-                return rc;
-            }
+            memset(&reqs[nreq], 0, sizeof(reqs[nreq]));
+            rc = sf_rt_isend(c->rt, &reqs[nreq], buf, len, c->world[child], c->ctx, c->rank,
+                             SF_COLL__TAG(SF_COLL__T_BCAST, 0), SF_RT_STANDARD);
+            nreq += rc == 0;
         }
     }
-    return 0;
+    /* Posted sends read buf: wait for each, even after an error. */
+    for (int i = 0; i < nreq; i++) {
+        int w = sf_coll__wait(c, &reqs[i]);
+        rc = rc != 0 ? rc : w;
+    }
+    return rc;
 }
 
 /* Byte range of chunk j when len bytes are cut into p chunks of cs bytes
