@@ -999,6 +999,7 @@ struct nbr_side {
     const int *displ;          /* displacements in extents of the type, or NULL */
     const MPI_Datatype *types; /* per block, or NULL: 'type' */
     MPI_Datatype type;
+    bool same; /* every block is the one at buf (allgather's send side) */
 };
 
 static void side_block(const struct nbr_side *s, int i, char **p, int *count, MPI_Datatype *t)
@@ -1006,7 +1007,9 @@ static void side_block(const struct nbr_side *s, int i, char **p, int *count, MP
     *t = s->types != NULL ? s->types[i] : s->type;
     *count = s->counts != NULL ? s->counts[i] : s->count;
     MPI_Aint off;
-    if (s->bdispl != NULL) {
+    if (s->same) {
+        off = 0;
+    } else if (s->bdispl != NULL) {
         off = s->bdispl[i];
     } else if (s->displ != NULL) {
         off = (MPI_Aint)s->displ[i] * (*t)->extent;
@@ -1115,33 +1118,12 @@ int PMPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[], const M
 SF_MPI_ALIAS(Neighbor_alltoallw);
 
 /* Allgather: the same send block to every out-neighbour. */
-static const MPI_Aint zero_displ[64];
-
 int PMPI_Neighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
                             void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
-    static const char fn[] = "MPI_Neighbor_allgather";
-    int err = chk_topo(fn, comm, 0);
-    if (err) {
-        return err;
-    }
-    int *in, *out, nin, nout;
-    bool cart;
-    if (sf_mpi__topo_neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    free(in);
-    MPI_Aint *d = nout <= 64 ? (MPI_Aint *)zero_displ : calloc((size_t)nout, sizeof(MPI_Aint));
-    if (d == NULL) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    struct nbr_side s = {.buf = sendbuf, .count = sendcount, .bdispl = d, .type = sendtype};
+    struct nbr_side s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
     struct nbr_side r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
-    err = nbr_exchange(fn, comm, &s, &r);
-    if (d != zero_displ) {
-        free(d);
-    }
-    return err;
+    return nbr_exchange("MPI_Neighbor_allgather", comm, &s, &r);
 }
 SF_MPI_ALIAS(Neighbor_allgather);
 
@@ -1149,27 +1131,8 @@ int PMPI_Neighbor_allgatherv(const void *sendbuf, int sendcount, MPI_Datatype se
                              void *recvbuf, const int recvcounts[], const int displs[],
                              MPI_Datatype recvtype, MPI_Comm comm)
 {
-    static const char fn[] = "MPI_Neighbor_allgatherv";
-    int err = chk_topo(fn, comm, 0);
-    if (err) {
-        return err;
-    }
-    int *in, *out, nin, nout;
-    bool cart;
-    if (sf_mpi__topo_neighbours(comm, &in, &nin, &out, &nout, &cart) < 0) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    free(in);
-    MPI_Aint *d = nout <= 64 ? (MPI_Aint *)zero_displ : calloc((size_t)nout, sizeof(MPI_Aint));
-    if (d == NULL) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
-    }
-    struct nbr_side s = {.buf = sendbuf, .count = sendcount, .bdispl = d, .type = sendtype};
+    struct nbr_side s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
     struct nbr_side r = {.buf = recvbuf, .counts = recvcounts, .displ = displs, .type = recvtype};
-    err = nbr_exchange(fn, comm, &s, &r);
-    if (d != zero_displ) {
-        free(d);
-    }
-    return err;
+    return nbr_exchange("MPI_Neighbor_allgatherv", comm, &s, &r);
 }
 SF_MPI_ALIAS(Neighbor_allgatherv);
