@@ -157,19 +157,11 @@ static void make_record(struct sf_sfd *sfd, struct sf_sfd_record *r)
     if (sfd->bind_addr != NULL && strcmp(sfd->bind_addr, "0.0.0.0") != 0) {
         snprintf(r->host, sizeof(r->host), "%s", sfd->bind_addr);
     } else {
+        /* The address's bytes, without the port (dht_udp.c: 6 or 18). */
         struct sf_dht_addr a;
-        char text[64];
-        if (sf_dht_observed_addr(sf_dht_udp_dht(sfd->dht->udp), &a) == 0) {
-            sf_dht_udp_addr_str(&a, text, sizeof(text));
-            char *colon = strrchr(text, ':');
-            if (colon != NULL) {
-                *colon = '\0';
-            }
-            snprintf(r->host, sizeof(r->host), "%s", text[0] == '[' ? text + 1 : text);
-            char *rb = strchr(r->host, ']');
-            if (rb != NULL) {
-                *rb = '\0';
-            }
+        if (sf_dht_observed_addr(sf_dht_udp_dht(sfd->dht->udp), &a) == 0 &&
+            (a.len == 6 || a.len == 18)) {
+            inet_ntop(a.len == 6 ? AF_INET : AF_INET6, a.b, r->host, sizeof(r->host));
         }
     }
 }
