@@ -163,6 +163,16 @@ static void make_record(struct sf_sfd *sfd, struct sf_sfd_record *r)
             (a.len == 6 || a.len == 18)) {
             inet_ntop(a.len == 6 ? AF_INET : AF_INET6, a.b, r->host, sizeof(r->host));
         }
+        /* A node only ever pinged (it joined no one) sees no PONG: take the
+         * local end of a control connection to a member instead. */
+        for (struct sf_sfd_peer *p = sfd->peers; r->host[0] == '\0' && p != NULL; p = p->next) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            if (p->conn != NULL && getsockname(p->conn->fd, (struct sockaddr *)&ss, &sl) == 0) {
+                getnameinfo((struct sockaddr *)&ss, sl, r->host, sizeof(r->host), NULL, 0,
+                            NI_NUMERICHOST);
+            }
+        }
     }
 }
 

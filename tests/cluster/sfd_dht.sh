@@ -83,4 +83,16 @@ wait_until peers_are n4 1
 check "a beaconing node finds n1" 1 "$(stat_val n4 peers)"
 check "the quiet node sent no beacon" 0 "$(stat_val quiet beacons_sent)"
 check "the quiet node stays alone" 0 "$(stat_val quiet peers)"
+# Without --bind a node that joined no one never gets a PONG: its record
+# takes its address from a control connection (--no-autodiscover: with no
+# --bind, beacons would go out on the default interface).
+SF_LOG_LEVEL=error "$SFD" --listen --state-dir "$TMP/w1" --port 0 --name w1 \
+    --cluster-key "$TMP/key" --no-autodiscover >"$TMP/w1.log" 2>&1 &
+pids="$pids $!"
+wait_until test -s "$TMP/w1/sfd.addr" || fail "w1 did not start"
+SF_LOG_LEVEL=error "$SFD" --listen --state-dir "$TMP/w2" --port 0 --name w2 \
+    --cluster-key "$TMP/key" --no-autodiscover --join "$(addr w1)" >"$TMP/w2.log" 2>&1 &
+pids="$pids $!"
+wait_until records_are w1 2 || wait_until records_are w1 2 # reads every 5 s
+check "unbound nodes publish both records" 2 "$(stat_val w1 dht_records)"
 finish
