@@ -122,14 +122,9 @@ fuzz-hosts:
 	@echo "fuzz-hosts needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif
 
-# Slurm's task counts (SLURM_TASKS_PER_NODE, decoded in sf_hosts.c): a
-# Check suite, and a fuzz target whose corpus make check replays (make
-# fuzz-slurm builds the libFuzzer binary with clang).
-check_PROGRAMS += tests/cluster/check_slurm
-TESTS += tests/cluster/check_slurm
-tests_cluster_check_slurm_SOURCES = tests/cluster/check_slurm.c launcher/sf_hosts.c
-tests_cluster_check_slurm_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_cluster_check_slurm_LDADD = libsfbase.la $(CHECK_LIBS)
+# Slurm's task counts (SLURM_TASKS_PER_NODE, decoded in sf_hosts.c; its
+# Check tests are in check_sf): a fuzz target whose corpus make check
+# replays (make fuzz-slurm builds the libFuzzer binary with clang).
 check_PROGRAMS += tests/fuzz/replay_slurm
 tests_fuzz_replay_slurm_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_slurm.c launcher/sf_hosts.c
 tests_fuzz_replay_slurm_LDADD = libsfbase.la

@@ -1,5 +1,6 @@
 /* Check suite for the admin tools' pure parts (launcher/sf_*.c): host lists
- * and hostfiles with their error messages, the key file, status rows and
+ * and hostfiles with their error messages, Slurm's task counts
+ * (SLURM_TASKS_PER_NODE into host slots), the key file, status rows and
  * tables, the cluster record. Starting daemons is covered by the scripts
  * in tests/cluster/. Fork mode: each test in its own process. */
 #include <check.h>
@@ -403,6 +404,97 @@ START_TEST(test_query)
 }
 END_TEST
 
+/* ---- Slurm's task counts ---- */
+
+/* n hosts h1..hN with slots 0 (the daemon's cores). */
+static void make_hosts(struct sf_hostlist *hl, int n)
+{
+    memset(hl, 0, sizeof(*hl));
+    for (int i = 1; i <= n; i++) {
+        char name[16], err[128];
+        snprintf(name, sizeof(name), "h%d", i);
+        ck_assert_int_eq(sf_hosts_parse_list(hl, name, err, sizeof(err)), 0);
+    }
+    ck_assert_uint_eq(hl->n, (size_t)n);
+}
+
+START_TEST(test_tasks_ok)
+{
+    struct sf_hostlist hl;
+    char err[256];
+    make_hosts(&hl, 4);
+    ck_assert_int_eq(sf_hosts_slurm_tasks(&hl, "2(x3),1", err, sizeof(err)), 0);
+    int want[] = {2, 2, 2, 1};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(hl.v[i].slots, want[i]);
+    }
+    ck_assert_int_eq(sf_hosts_slurm_tasks(&hl, "1,3,1(x1),65536", err, sizeof(err)), 0);
+    ck_assert_int_eq(hl.v[1].slots, 3);
+    ck_assert_int_eq(hl.v[3].slots, SF_HOSTS_MAX_SLOTS);
+    sf_hosts_free(&hl);
+    make_hosts(&hl, 1);
+    ck_assert_int_eq(sf_hosts_slurm_tasks(&hl, "16", err, sizeof(err)), 0);
+    ck_assert_int_eq(hl.v[0].slots, 16);
+    sf_hosts_free(&hl);
+}
+END_TEST
+
+START_TEST(test_tasks_bad)
+{
+    static const char *const bad[] = {
+        "",
+        "x",
+        "1,",
+        ",1",
+        "1,,1",
+        "1(x)",
+        "1(x2",
+        "1(y2)",
+        "1(x2)x",
+        "0",
+        "-1",
+        "+1",
+        "1 ",
+        " 1",
+        "1(x 2)",
+        "65537",
+        "1(x0)",
+        "1(x-1)",
+        "999999999999",
+        "1(x999999999999)",
+        "2(x2),1(x3)",
+        "1(x2)(x2)",
+    };
+    for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+        struct sf_hostlist hl;
+        char err[256] = "";
+        make_hosts(&hl, 4);
+        hl.v[2].slots = 7; /* must survive a refusal */
+        int rc = sf_hosts_slurm_tasks(&hl, bad[b], err, sizeof(err));
+        ck_assert_msg(rc == -EINVAL, "'%s' accepted (%d)", bad[b], rc);
+        ck_assert_msg(err[0] != '\0', "'%s' refused without a message", bad[b]);
+        ck_assert_int_eq(hl.v[0].slots, 0);
+        ck_assert_int_eq(hl.v[2].slots, 7);
+        sf_hosts_free(&hl);
+    }
+}
+END_TEST
+
+START_TEST(test_tasks_count_mismatch)
+{
+    struct sf_hostlist hl;
+    char err[256];
+    make_hosts(&hl, 3);
+    ck_assert_int_eq(sf_hosts_slurm_tasks(&hl, "4(x2)", err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "counts 2 nodes, not the 3 listed"));
+    ck_assert_int_eq(sf_hosts_slurm_tasks(&hl, "4(x4)", err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "more nodes than the 3 listed"));
+    sf_hosts_free(&hl);
+    struct sf_hostlist none = {0};
+    ck_assert_int_eq(sf_hosts_slurm_tasks(&none, "1", err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sf");
@@ -411,6 +503,9 @@ int main(void)
     tcase_add_test(tc, test_host_list);
     tcase_add_test(tc, test_hostfile_text);
     tcase_add_test(tc, test_hostfile_read);
+    tcase_add_test(tc, test_tasks_ok);
+    tcase_add_test(tc, test_tasks_bad);
+    tcase_add_test(tc, test_tasks_count_mismatch);
     tcase_add_test(tc, test_keygen);
     tcase_add_test(tc, test_rows);
     tcase_add_test(tc, test_cluster_record);
