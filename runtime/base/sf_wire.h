@@ -89,22 +89,23 @@ enum sf_wire_op {
     /* 40..55: the filesystem (sfd <-> sfd block and metadata replication,
      * sf/ranks <-> local sfd file operations); 56..71: checkpoints. Each stays
      * reserved (empty schema) until its op lands. */
-    SF_OP_RESERVED_40,
-    SF_OP_RESERVED_41,
-    SF_OP_RESERVED_42,
-    SF_OP_RESERVED_43,
+    SF_OP_FS_PUT = 40,         /* sfd -> sfd: req, id (32), data: store durably, expecting id */
+    SF_OP_FS_PUT_ACK = 41,     /* sfd -> sfd: req, status (0 or negative errno) */
+    SF_OP_FS_GET = 42,         /* sfd -> sfd: req, id */
+    SF_OP_FS_DATA = 43,        /* sfd -> sfd and sfd -> client: req, status, data (verified) */
     SF_OP_RESERVED_44,
     SF_OP_RESERVED_45,
     SF_OP_RESERVED_46,
     SF_OP_RESERVED_47,
-    SF_OP_RESERVED_48,
-    SF_OP_RESERVED_49,
-    SF_OP_RESERVED_50,
+    SF_OP_FS_BLOCK_WRITE = 48, /* client -> local sfd: req, replicas (0 = default), data */
+    SF_OP_FS_BLOCK_DONE = 49,  /* local sfd -> client: req, status, id, message (naming the node) */
+    SF_OP_FS_BLOCK_READ = 50,  /* client -> local sfd: req, id; answered by FS_DATA */
     SF_OP_RESERVED_51,
     SF_OP_RESERVED_52,
     SF_OP_RESERVED_53,
     SF_OP_RESERVED_54,
-    SF_OP_RESERVED_55,
+    SF_OP_FS_ADMIN = 55,       /* client <-> local sfd: req, verb (1 status, 2 scrub, 3 gc),
+                                * status, text (request: 0, ""; reply: "key=value" lines) */
     SF_OP_RESERVED_56,
     SF_OP_RESERVED_57,
     SF_OP_RESERVED_58,
