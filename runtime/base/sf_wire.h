@@ -93,17 +93,35 @@ enum sf_wire_op {
     SF_OP_FS_PUT_ACK = 41,     /* sfd -> sfd: req, status (0 or negative errno) */
     SF_OP_FS_GET = 42,         /* sfd -> sfd: req, id */
     SF_OP_FS_DATA = 43,        /* sfd -> sfd and sfd -> client: req, status, data (verified) */
-    SF_OP_RESERVED_44,
-    SF_OP_RESERVED_45,
-    SF_OP_RESERVED_46,
-    SF_OP_RESERVED_47,
+    /* 44..47: metadata records between daemons (fs/sf_fs_meta.h; the record
+     * list format is in fs/fs_meta_codec.c; key = 20-byte group key). */
+    SF_OP_FS_META_CAS = 44,    /* sfd -> key's primary: req, key, items (conditions + writes,
+                                * all or nothing); answered by FS_META_REPLY */
+    SF_OP_FS_META_STORE = 45,  /* primary -> holder, or membership push: req, key, records
+                                * (versions decided; a holder keeps only newer), push flag;
+                                * answered by FS_META_REPLY */
+    SF_OP_FS_META_READ = 46,   /* sfd -> holder: req, key, name ("" = whole group), flags
+                                * (1 local only: no sync; 2 every live file entry held,
+                                * key ignored); answered by FS_META_REPLY */
+    SF_OP_FS_META_REPLY = 47,  /* req, status, records (CAS: the records as written, or on a
+                                * failed condition the record that failed it) */
     SF_OP_FS_BLOCK_WRITE = 48, /* client -> local sfd: req, replicas (0 = default), data */
     SF_OP_FS_BLOCK_DONE = 49,  /* local sfd -> client: req, status, id, message (naming the node) */
     SF_OP_FS_BLOCK_READ = 50,  /* client -> local sfd: req, id; answered by FS_DATA */
-    SF_OP_RESERVED_51,
-    SF_OP_RESERVED_52,
-    SF_OP_RESERVED_53,
-    SF_OP_RESERVED_54,
+    /* 51..54: the namespace, client <-> local sfd (verbs, flags and the
+     * entry list format: fs/sf_fs_meta.h). */
+    SF_OP_FS_NS = 51,          /* client -> sfd: req, verb (SF_FS_NS_*), path, path2 (RENAME
+                                * target, else ""), expect (COMMIT: version read, 0 = create
+                                * new), mode (CREATE/MKDIR when inode is empty), inode
+                                * (encoded sf_fs_inode or empty), flags (SF_FS_NSF_*);
+                                * answered by FS_NS_ANS */
+    SF_OP_FS_NS_ANS = 52,      /* sfd -> client: req, status (0 or -errno), version, inode
+                                * (encoded sf_fs_inode, version filled; empty for RMDIR/UNLINK/
+                                * RENAME), fid (20 bytes: the file's stable id), message */
+    SF_OP_FS_READDIR = 53,     /* client -> sfd: req, path, after (names > this in byte
+                                * order; "" = from the start), max (0 = server default) */
+    SF_OP_FS_DIRENTS = 54,     /* sfd -> client: req, status, entries (sf_fs_meta_dirent_next),
+                                * done (1: no more names), message */
     SF_OP_FS_ADMIN = 55,       /* client <-> local sfd: req, verb (1 status, 2 scrub, 3 gc),
                                 * status, text (request: 0, ""; reply: "key=value" lines) */
     SF_OP_RESERVED_56,

@@ -57,17 +57,29 @@ static const struct sf_wire_schema schemas[SF_OP_COUNT] = {
     [SF_OP_FS_PUT_ACK] = {"FS_PUT_ACK", 2, F(SF_WK_U64, SF_WK_I32)},             /* req, status */
     [SF_OP_FS_GET] = {"FS_GET", 2, F(SF_WK_U64, SF_WK_BYTES)},                    /* req, id */
     [SF_OP_FS_DATA] = {"FS_DATA", 3, F(SF_WK_U64, SF_WK_I32, SF_WK_BYTES)},      /* req, status, data */
-    [SF_OP_RESERVED_44] = {"RESERVED_44", 0, F(0)},
-    [SF_OP_RESERVED_45] = {"RESERVED_45", 0, F(0)},
-    [SF_OP_RESERVED_46] = {"RESERVED_46", 0, F(0)},
-    [SF_OP_RESERVED_47] = {"RESERVED_47", 0, F(0)},
+    /* req, key, items */
+    [SF_OP_FS_META_CAS] = {"FS_META_CAS", 3, F(SF_WK_U64, SF_WK_BYTES, SF_WK_BYTES)},
+    /* req, key, records, push */
+    [SF_OP_FS_META_STORE] = {"FS_META_STORE", 4, F(SF_WK_U64, SF_WK_BYTES, SF_WK_BYTES, SF_WK_U8)},
+    /* req, key, name, flags */
+    [SF_OP_FS_META_READ] = {"FS_META_READ", 4, F(SF_WK_U64, SF_WK_BYTES, SF_WK_STR, SF_WK_U8)},
+    /* req, status, records */
+    [SF_OP_FS_META_REPLY] = {"FS_META_REPLY", 3, F(SF_WK_U64, SF_WK_I32, SF_WK_BYTES)},
     [SF_OP_FS_BLOCK_WRITE] = {"FS_BLOCK_WRITE", 3, F(SF_WK_U64, SF_WK_U8, SF_WK_BYTES)},
     [SF_OP_FS_BLOCK_DONE] = {"FS_BLOCK_DONE", 4, F(SF_WK_U64, SF_WK_I32, SF_WK_BYTES, SF_WK_STR)},
     [SF_OP_FS_BLOCK_READ] = {"FS_BLOCK_READ", 2, F(SF_WK_U64, SF_WK_BYTES)},      /* req, id */
-    [SF_OP_RESERVED_51] = {"RESERVED_51", 0, F(0)},
-    [SF_OP_RESERVED_52] = {"RESERVED_52", 0, F(0)},
-    [SF_OP_RESERVED_53] = {"RESERVED_53", 0, F(0)},
-    [SF_OP_RESERVED_54] = {"RESERVED_54", 0, F(0)},
+    /* req, verb, path, path2, expect, mode, inode, flags */
+    [SF_OP_FS_NS] = {"FS_NS", 8,
+                     F(SF_WK_U64, SF_WK_U8, SF_WK_STR, SF_WK_STR, SF_WK_U64, SF_WK_U32,
+                       SF_WK_BYTES, SF_WK_U32)},
+    /* req, status, version, inode, fid, message */
+    [SF_OP_FS_NS_ANS] = {"FS_NS_ANS", 6,
+                         F(SF_WK_U64, SF_WK_I32, SF_WK_U64, SF_WK_BYTES, SF_WK_BYTES, SF_WK_STR)},
+    /* req, path, after, max */
+    [SF_OP_FS_READDIR] = {"FS_READDIR", 4, F(SF_WK_U64, SF_WK_STR, SF_WK_STR, SF_WK_U32)},
+    /* req, status, entries, done, message */
+    [SF_OP_FS_DIRENTS] = {"FS_DIRENTS", 5,
+                          F(SF_WK_U64, SF_WK_I32, SF_WK_BYTES, SF_WK_U8, SF_WK_STR)},
     [SF_OP_FS_ADMIN] = {"FS_ADMIN", 4, F(SF_WK_U64, SF_WK_U8, SF_WK_I32, SF_WK_STR)}, /* req, verb, status, text */
     [SF_OP_RESERVED_56] = {"RESERVED_56", 0, F(0)},
     [SF_OP_RESERVED_57] = {"RESERVED_57", 0, F(0)},
