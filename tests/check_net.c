@@ -122,9 +122,24 @@ static void xio(int fd, void *buf, size_t len, bool out)
     }
 }
 
+static void progress(void);
+
+/* Before blocking on the hub, push out what was sent: a transport may hold
+ * packets back until it is progressed again (net_ofi's injects over tcp),
+ * and the peer may be waiting for them before it reaches the hub. */
+static void flush(void)
+{
+    int rc;
+    while (T.net != NULL && T.net->ops->flush != NULL && (rc = T.net->ops->flush(T.net)) != 0) {
+        REQUIRE(rc > 0);
+        progress();
+    }
+}
+
 /* Allgather through the hub: out[i] gets rank i's blob (caller frees). */
 static void allgather(const void *blob, uint32_t len, void **out, uint32_t *lens)
 {
+    flush();
     xio(T.sock, &len, sizeof len, true);
     xio(T.sock, (void *)blob, len, true);
     for (int i = 0; i < T.size; i++) {

@@ -228,8 +228,16 @@ static void fk_close(struct sf_net *net)
 }
 
 static const struct sf_net_ops fk_ops = {
-    "fake", fk_progress, fk_send, fk_bulk_send, fk_bulk_recv, fk_get, fk_getname, fk_insert,
-    fk_wait_fd, fk_close,
+    .name = "fake",
+    .progress = fk_progress,
+    .send = fk_send,
+    .bulk_send = fk_bulk_send,
+    .bulk_recv = fk_bulk_recv,
+    .get = fk_get,
+    .getname = fk_getname,
+    .insert = fk_insert,
+    .wait_fd = fk_wait_fd,
+    .close = fk_close,
 };
 
 static struct fk_fab fab;

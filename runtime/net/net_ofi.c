@@ -35,13 +35,15 @@
 
 #define OFI_PKT_TAG (1ull << 63)
 #define OFI_COOKIE_MASK (~OFI_PKT_TAG)
+#define OFI_SRC_MARK (1u << 31)
 #define OFI_CQ_BATCH 16
 #define OFI_PROGRESS_MAX 64 /* completions handled per progress call */
 
 /* Transport header in front of every packet. Same binary at both ends on
  * a homogeneous job; the fields are fixed-width little-endian in memory. */
 struct ofi_pkt_hdr {
-    uint32_t src; /* sender's index in the job's address table */
+    uint32_t src; /* sender's index in the job's address table; with
+                   * OFI_SRC_MARK a flush marker that carries nothing */
     uint32_t seq; /* per (sender, receiver) packet count, checked on receipt */
 };
 
@@ -108,12 +110,14 @@ struct ofi_net {
     void *pool_desc;
     struct ofi_op *ops_mem;
     struct ofi_op *tx_free;
+    int tx_busy;              /* tracked sends posted and not yet completed */
     struct ofi_op *rx_repost; /* receive buffers the provider refused to take back */
     struct ofi_op *bulk_live; /* bulk operations in flight, freed by close */
     int self;                 /* own index in the address table, -1 before insert */
     int npeers;
     fi_addr_t *addrs;
     uint32_t *tx_seq;
+    uint32_t *flush_seq; /* tx_seq of each peer when its last marker went out */
     uint32_t *rx_seq;
     int nrx_seq;
 };
@@ -207,6 +211,23 @@ static void ofi_repost_pending(struct ofi_net *o)
 
 /* ---- packets ---- */
 
+static struct ofi_op *ofi_tx_take(struct ofi_net *o)
+{
+    struct ofi_op *op = o->tx_free;
+    if (op) {
+        o->tx_free = op->next;
+        o->tx_busy++;
+    }
+    return op;
+}
+
+static void ofi_tx_put(struct ofi_net *o, struct ofi_op *op)
+{
+    op->next = o->tx_free;
+    o->tx_free = op;
+    o->tx_busy--;
+}
+
 static int ofi_send(struct sf_net *net, int peer, const struct iovec *iov, int iovcnt)
 {
     struct ofi_net *o = (struct ofi_net *)net;
@@ -227,15 +248,15 @@ static int ofi_send(struct sf_net *net, int peer, const struct iovec *iov, int i
         sf_net__iov_gather(tmp + sizeof h, iov, iovcnt);
         rc = (int)fi_tinject(o->ep, tmp, total, dest, OFI_PKT_TAG);
     } else {
-        struct ofi_op *op = o->tx_free;
+        struct ofi_op *op = ofi_tx_take(o);
         if (!op) {
             return -EAGAIN;
         }
         memcpy(op->buf, &h, sizeof h);
         sf_net__iov_gather(op->buf + sizeof h, iov, iovcnt);
         rc = (int)fi_tsend(o->ep, op->buf, total, o->pool_desc, dest, OFI_PKT_TAG, op);
-        if (rc == 0) {
-            o->tx_free = op->next;
+        if (rc != 0) {
+            ofi_tx_put(o, op);
         }
     }
     if (rc != 0) {
@@ -243,6 +264,36 @@ static int ofi_send(struct sf_net *net, int peer, const struct iovec *iov, int i
     }
     o->tx_seq[peer]++;
     return 0;
+}
+
+/* fi_tinject reports no completion, and the tcp provider keeps an injected
+ * packet queued in this process while the socket is full, to leave only
+ * with later progress: a rank that stops progressing (a test harness
+ * blocking elsewhere, a close) could strand it. A flush posts to every peer
+ * sent to since the last flush one header-only marker that does complete;
+ * the provider keeps send order per peer, so when every tracked send has
+ * completed, everything before the markers has left this process. */
+static int ofi_flush(struct sf_net *net)
+{
+    struct ofi_net *o = (struct ofi_net *)net;
+    for (int p = 0; p < o->npeers; p++) {
+        if (o->flush_seq[p] == o->tx_seq[p] || o->addrs[p] == FI_ADDR_NOTAVAIL) {
+            continue;
+        }
+        struct ofi_op *op = ofi_tx_take(o);
+        if (!op) {
+            return 1;
+        }
+        struct ofi_pkt_hdr h = {.src = (uint32_t)o->self | OFI_SRC_MARK, .seq = o->tx_seq[p]};
+        memcpy(op->buf, &h, sizeof h);
+        int rc = (int)fi_tsend(o->ep, op->buf, sizeof h, o->pool_desc, o->addrs[p], OFI_PKT_TAG, op);
+        if (rc != 0) {
+            ofi_tx_put(o, op);
+            return rc == -FI_EAGAIN ? 1 : ofi_err(rc);
+        }
+        o->flush_seq[p] = o->tx_seq[p];
+    }
+    return o->tx_busy > 0;
 }
 
 /* Packets from one sender must arrive in order; the provider promises
@@ -275,6 +326,10 @@ static void ofi_on_rx(struct ofi_net *o, struct ofi_op *op, size_t len)
         return;
     }
     memcpy(&h, op->buf, sizeof h);
+    if (h.src & OFI_SRC_MARK) {
+        ofi_repost(o, op); /* a flush marker: its work was done on the sending side */
+        return;
+    }
     if (o->npeers > 0 && h.src >= (uint32_t)o->npeers) {
         /* Before insert any index is taken on trust; after it, not. */
         SF_WARN_SPARSE("ofi: packet claims sender %u of %d; dropped", h.src, o->npeers);
@@ -404,8 +459,7 @@ static void ofi_complete(struct ofi_net *o, struct ofi_op *op, size_t len)
         ofi_on_rx(o, op, len);
         break;
     case OFI_TX_PKT:
-        op->next = o->tx_free;
-        o->tx_free = op;
+        ofi_tx_put(o, op);
         break;
     case OFI_BULK_SEND:
         ofi_bulk_done(o, op, 0, op->len);
@@ -445,8 +499,7 @@ static int ofi_readerr(struct ofi_net *o)
         ofi_repost(o, op); /* a packet was lost; the buffer is still ours */
         break;
     case OFI_TX_PKT:
-        op->next = o->tx_free;
-        o->tx_free = op;
+        ofi_tx_put(o, op);
         break;
     case OFI_BULK_SEND:
     case OFI_BULK_RECV:
@@ -524,9 +577,11 @@ static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs, 
     }
     fi_addr_t *fa = calloc((size_t)npeers + 1, sizeof *fa);
     uint32_t *seq = calloc((size_t)npeers + 1, sizeof *seq);
-    if (!fa || !seq) {
+    uint32_t *fseq = calloc((size_t)npeers + 1, sizeof *fseq);
+    if (!fa || !seq || !fseq) {
         free(fa);
         free(seq);
+        free(fseq);
         return -ENOMEM;
     }
     int self = -1;
@@ -549,6 +604,7 @@ static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs, 
         SF_ERR("ofi: own address missing from the table of %d peers", npeers);
         free(fa);
         free(seq);
+        free(fseq);
         return -EINVAL;
     }
     /* A new epoch replaces the table: forget the old entries. */
@@ -559,11 +615,13 @@ static int ofi_insert(struct sf_net *net, int npeers, const void *const *addrs, 
     }
     free(o->addrs);
     free(o->tx_seq);
+    free(o->flush_seq);
     free(o->rx_seq); /* restarted peers count from zero again */
     o->rx_seq = NULL;
     o->nrx_seq = 0;
     o->addrs = fa;
     o->tx_seq = seq;
+    o->flush_seq = fseq;
     o->npeers = npeers;
     o->self = self;
     return 0;
@@ -616,6 +674,7 @@ static void ofi_close(struct sf_net *net)
     free(o->ops_mem);
     free(o->addrs);
     free(o->tx_seq);
+    free(o->flush_seq);
     free(o->rx_seq);
     free(o);
 }
@@ -628,6 +687,7 @@ static const struct sf_net_ops ofi_ops_proto = {
     .get = ofi_get,
     .getname = ofi_getname,
     .insert = ofi_insert,
+    .flush = ofi_flush,
     .wait_fd = ofi_wait_fd,
     .close = ofi_close,
 };

@@ -67,6 +67,11 @@ struct sf_net_ops {
      * npeers entries; an entry with len 0 is not reachable through this
      * transport. May be called again after a restart (new epoch). */
     int (*insert)(struct sf_net *net, int npeers, const void *const *addrs, const size_t *lens);
+    /* Push out what send() accepted: 0 once no accepted packet waits in
+     * this process for more progress (each has reached the OS or the
+     * peer), 1 while some still wait (progress, then ask again), or a
+     * negative code. NULL where send never defers (shm). */
+    int (*flush)(struct sf_net *net);
     /* A file descriptor that becomes readable when the transport may have
      * work, for ranks that block instead of polling; -1 if none. */
     int (*wait_fd)(struct sf_net *net);

@@ -22,6 +22,9 @@ static const struct sf_tun rt_tun_items[] = {
      offsetof(struct rt_tun, spin)},
     {"daemon_poll", SF_TUN_INT, "256", "progress calls between polls of the node daemon socket",
      offsetof(struct rt_tun, daemon_poll)},
+    {"linger", SF_TUN_DOUBLE, "10s",
+     "at finalize, how long to wait for queued packets to leave before closing anyway",
+     offsetof(struct rt_tun, linger)},
 };
 static const struct sf_tun_table sf_rt_tun_table = {"rt", rt_tun_items,
                                              sizeof(rt_tun_items) / sizeof(rt_tun_items[0])};

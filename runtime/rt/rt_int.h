@@ -163,6 +163,7 @@ struct rt_tun {
     size_t eager_limit;
     int spin;
     int daemon_poll;
+    double linger; /* seconds */
 };
 
 struct sf_rt {

@@ -26,6 +26,7 @@
 #include "runtime/base/sf_env.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
+#include "runtime/base/sf_loop.h"
 #include "runtime/base/sf_wire.h"
 #include "runtime/rt/rt_int.h"
 
@@ -462,6 +463,44 @@ fail:
     return rc;
 }
 
+/* Closing a transport drops what it still queues in this process, and a
+ * peer may be waiting for exactly that (the last barrier message). Flush
+ * every transport while progressing, for at most the linger time. */
+static void rt_flush(struct sf_rt *rt)
+{
+    uint64_t deadline = sf_now_ms() + (uint64_t)(rt->tun.linger * 1000.0);
+    unsigned idle = 0;
+    for (;;) {
+        int busy = 0;
+        for (int i = 0; i < RT_MAX_TR; i++) {
+            struct sf_net *net = rt->tr[i].net;
+            if (net == NULL || net->ops->flush == NULL) {
+                continue;
+            }
+            int f = net->ops->flush(net);
+            if (f < 0) {
+                SF_WARN("finalize: %s: flush failed: %s", net->ops->name, sf_strerror(f));
+            } else {
+                busy += f;
+            }
+        }
+        if (busy == 0) {
+            return;
+        }
+        if (sf_now_ms() >= deadline) {
+            SF_WARN("finalize: packets still queued after %.1f s (SF_RT_LINGER); closing anyway, "
+                    "peers may miss them",
+                    rt->tun.linger);
+            return;
+        }
+        int n = sf_rt_progress(rt);
+        if (n < 0) {
+            return;
+        }
+        sf_rt_idle(rt, n == 0 ? ++idle : 0);
+    }
+}
+
 int sf_rt_finalize(struct sf_rt *rt)
 {
     if (rt == NULL) {
@@ -477,6 +516,9 @@ int sf_rt_finalize(struct sf_rt *rt)
             break;
         }
         sf_rt_idle(rt, n == 0 ? ++idle : 0);
+    }
+    if (rc == 0 && rt->fatal == 0) {
+        rt_flush(rt);
     }
     if (rt->sfd_fd >= 0) {
         struct sf_wire_enc e;

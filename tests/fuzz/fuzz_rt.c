@@ -81,8 +81,16 @@ static void fz_close(struct sf_net *net)
 }
 
 static const struct sf_net_ops fz_ops = {
-    "fuzz", fz_progress, fz_send, fz_bulk_send, fz_bulk_recv, fz_get, fz_getname, fz_insert,
-    fz_wait_fd, fz_close,
+    .name = "fuzz",
+    .progress = fz_progress,
+    .send = fz_send,
+    .bulk_send = fz_bulk_send,
+    .bulk_recv = fz_bulk_recv,
+    .get = fz_get,
+    .getname = fz_getname,
+    .insert = fz_insert,
+    .wait_fd = fz_wait_fd,
+    .close = fz_close,
 };
 
 static struct sf_rt_req reqs[NSLOT];
