@@ -124,12 +124,18 @@ enum sf_wire_op {
                                 * done (1: no more names), message */
     SF_OP_FS_ADMIN = 55,       /* client <-> local sfd: req, verb (1 status, 2 scrub, 3 gc),
                                 * status, text (request: 0, ""; reply: "key=value" lines) */
-    SF_OP_RESERVED_56,
-    SF_OP_RESERVED_57,
-    SF_OP_RESERVED_58,
-    SF_OP_RESERVED_59,
-    SF_OP_RESERVED_60,
-    SF_OP_RESERVED_61,
+    /* 56..63: checkpoint coordination (launcher/sfd/sfd_ckpt.c, the app
+     * backend checkpoint/ckpt_app.c; protocol in sfd_ckpt.c's header). */
+    SF_OP_CKPT_REQ = 56,       /* sf -> local sfd: job, what (1 = checkpoint now) */
+    SF_OP_CKPT_ANS = 57,       /* sfd -> sf: job, epoch, status (0 or -errno), text */
+    SF_OP_CKPT_STORED = 58,    /* rank -> its sfd (app backend): job, rank, epoch, bytes,
+                                * status: this rank's image of epoch is stored (or failed) */
+    SF_OP_CKPT_BEGIN = 59,     /* coordinator -> part: job, epoch, backend (1 criu): checkpoint
+                                * the local ranks (transparent backend) */
+    SF_OP_CKPT_PART = 60,      /* part -> coordinator: job, epoch, rank (-1 = every rank of
+                                * the node), status, text: image(s) stored or failed */
+    SF_OP_CKPT_COMMIT = 61,    /* coordinator -> part, and sfd -> waiting rank: job, epoch,
+                                * status (0 committed, <0 aborted), text */
     SF_OP_RESERVED_62,
     SF_OP_RESERVED_63,
     SF_OP_RESERVED_64,

@@ -81,12 +81,18 @@ static const struct sf_wire_schema schemas[SF_OP_COUNT] = {
     [SF_OP_FS_DIRENTS] = {"FS_DIRENTS", 5,
                           F(SF_WK_U64, SF_WK_I32, SF_WK_BYTES, SF_WK_U8, SF_WK_STR)},
     [SF_OP_FS_ADMIN] = {"FS_ADMIN", 4, F(SF_WK_U64, SF_WK_U8, SF_WK_I32, SF_WK_STR)}, /* req, verb, status, text */
-    [SF_OP_RESERVED_56] = {"RESERVED_56", 0, F(0)},
-    [SF_OP_RESERVED_57] = {"RESERVED_57", 0, F(0)},
-    [SF_OP_RESERVED_58] = {"RESERVED_58", 0, F(0)},
-    [SF_OP_RESERVED_59] = {"RESERVED_59", 0, F(0)},
-    [SF_OP_RESERVED_60] = {"RESERVED_60", 0, F(0)},
-    [SF_OP_RESERVED_61] = {"RESERVED_61", 0, F(0)},
+    [SF_OP_CKPT_REQ] = {"CKPT_REQ", 2, F(SF_WK_U64, SF_WK_U8)},                /* job, what */
+    /* job, epoch, status, text */
+    [SF_OP_CKPT_ANS] = {"CKPT_ANS", 4, F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_STR)},
+    /* job, rank, epoch, bytes, status */
+    [SF_OP_CKPT_STORED] = {"CKPT_STORED", 5,
+                           F(SF_WK_U64, SF_WK_I32, SF_WK_U32, SF_WK_U64, SF_WK_I32)},
+    [SF_OP_CKPT_BEGIN] = {"CKPT_BEGIN", 3, F(SF_WK_U64, SF_WK_U32, SF_WK_U8)}, /* job, epoch, backend */
+    /* job, epoch, rank, status, text */
+    [SF_OP_CKPT_PART] = {"CKPT_PART", 5,
+                         F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_I32, SF_WK_STR)},
+    /* job, epoch, status, text */
+    [SF_OP_CKPT_COMMIT] = {"CKPT_COMMIT", 4, F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_STR)},
     [SF_OP_RESERVED_62] = {"RESERVED_62", 0, F(0)},
     [SF_OP_RESERVED_63] = {"RESERVED_63", 0, F(0)},
     [SF_OP_RESERVED_64] = {"RESERVED_64", 0, F(0)},
