@@ -14,17 +14,19 @@ launcher_sfd_sfd_SOURCES = \
 	launcher/sfd/sfd_place.c \
 	launcher/sfd/sfd_peer.c \
 	launcher/sfd/sfd_record.c \
-	launcher/sfd/sfd_dht.c
+	launcher/sfd/sfd_dht.c \
+	launcher/sfd/sfd_fs.c
 launcher_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
-launcher_sfd_sfd_LDADD = libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
+launcher_sfd_sfd_LDADD = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS) \
+	-lpthread
 
 # The daemon's code without its entry point, for the tests and the fuzz
 # target below (compiled again per program: automake per-target flags).
 sf_sfd_core = launcher/sfd/sfd_tun.c launcher/sfd/sfd_client.c launcher/sfd/sfd_job.c \
 	launcher/sfd/sfd_spawn.c launcher/sfd/sfd_io.c launcher/sfd/sfd_auth.c \
 	launcher/sfd/sfd_place.c launcher/sfd/sfd_peer.c launcher/sfd/sfd_record.c \
-	launcher/sfd/sfd_dht.c
-sf_sfd_libs = libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
+	launcher/sfd/sfd_dht.c launcher/sfd/sfd_fs.c
+sf_sfd_libs = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
 # Check suite: placement, the MAC layer, node records and beacons.
 check_PROGRAMS += tests/check_sfd
@@ -51,6 +53,9 @@ check_PROGRAMS += tests/cluster/sfd_poke
 tests_cluster_sfd_poke_SOURCES = tests/cluster/sfd_poke.c launcher/sfd/sfd_auth.c
 tests_cluster_sfd_poke_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 tests_cluster_sfd_poke_LDADD = libsfbase.la $(SODIUM_LIBS)
+check_PROGRAMS += tests/cluster/fs_poke
+tests_cluster_fs_poke_SOURCES = tests/cluster/fs_poke.c
+tests_cluster_fs_poke_LDADD = libsfbase.la
 sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh \
 	tests/cluster/sfd_dht.sh tests/cluster/netns-discovery.sh
 TESTS += $(sf_sfd_cluster_tests)
@@ -61,12 +66,12 @@ EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
 .PHONY: fuzz-sfd
 if HAVE_CLANG
 fuzz-sfd: tests/fuzz/fuzz-sfd
-tests/fuzz/fuzz-sfd: $(srcdir)/tests/fuzz/fuzz_sfd.c $(sf_sfd_core:%=$(srcdir)/%) libsfdht.la libsfnet.la libsfbase.la
+tests/fuzz/fuzz-sfd: $(srcdir)/tests/fuzz/fuzz_sfd.c $(sf_sfd_core:%=$(srcdir)/%) libsffs.la libsfdht.la libsfnet.la libsfbase.la
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
 	  $(HWLOC_CFLAGS) $(SODIUM_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_sfd.c \
-	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsfdht.a .libs/libsfnet.a .libs/libsfbase.a \
+	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsffs.a .libs/libsfdht.a .libs/libsfnet.a .libs/libsfbase.a \
 	  $(HWLOC_LIBS) $(SODIUM_LIBS) -lutil -lpthread
 CLEANFILES += tests/fuzz/fuzz-sfd
 else

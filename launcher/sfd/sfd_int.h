@@ -71,6 +71,7 @@
 struct sf_sfd_job;
 struct sf_sfd_peer;
 struct sf_sfd_dht;
+struct sf_sfd_fs;
 
 /* Tunables of module "sfd" (SF_SFD_<NAME>). */
 struct sf_sfd_tun {
@@ -273,6 +274,7 @@ struct sf_sfd {
     bool autodiscover;      /* LAN beacons (off: --no-autodiscover) */
     int rank_nice;          /* scheduling priority ranks run at (sfd's own at start) */
     struct sf_sfd_dht *dht; /* DHT node, records and beacons; NULL if off */
+    struct sf_sfd_fs *fs;   /* filesystem block layer (sfd_fs.c); NULL if embedded */
 };
 
 /* sfd_txq: queued writes. send appends (writing at once when the queue is
@@ -435,5 +437,18 @@ struct sf_sfd_peer *sf_sfd__peer_find(struct sf_sfd *sfd, uint64_t id);
 /* Feed bytes received on a peer connection (used by the fuzz target too). */
 void sf_sfd__pconn_input(struct sf_sfd_pconn *pc);
 void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n);
+
+/* sfd_fs.c: the filesystem's block layer (store under STATE_DIR/fs, store
+ * calls on worker threads, block replication, repair). start after the
+ * control port listens (listening mode only); stop after the loop ended.
+ * peer_op takes FS_PUT/FS_PUT_ACK/FS_GET/FS_DATA from a member; client_op
+ * FS_BLOCK_WRITE/FS_BLOCK_READ/FS_ADMIN from a client (answered later, by
+ * req); client_gone before a client is freed (its pending replies are
+ * dropped). */
+int sf_sfd__fs_start(struct sf_sfd *sfd);
+void sf_sfd__fs_stop(struct sf_sfd *sfd);
+int sf_sfd__fs_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const struct sf_wire_msg *m);
+int sf_sfd__fs_client_op(struct sf_sfd_client *c, const struct sf_wire_msg *m);
+void sf_sfd__fs_client_gone(struct sf_sfd *sfd, struct sf_sfd_client *c);
 
 #endif

@@ -274,6 +274,9 @@ int main(int argc, char **argv)
     if (rc == 0) {
         rc = listen_mode ? sf_sfd__peer_start(sfd) : sf_sfd__client_add(sfd, cfd, NULL);
     }
+    if (rc == 0 && listen_mode) {
+        rc = sf_sfd__fs_start(sfd); /* the block store under STATE_DIR/fs */
+    }
     if (rc != 0) {
         SF_ERR("start-up failed: %s", sf_strerror(rc));
         return 1;
@@ -286,6 +289,7 @@ int main(int argc, char **argv)
     kill_all_jobs(sfd);
     if (listen_mode) {
         sf_sfd__peer_stop(sfd);
+        sf_sfd__fs_stop(sfd);
     }
     /* Replies still queued (JOB_DONE above all) go out before we leave. */
     for (struct sf_sfd_client *c = sfd->clients; c != NULL; c = c->next) {

@@ -532,6 +532,12 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
         case SF_OP_STDIN_ACK:
             sf_sfd__job_peer_op(sfd, pc->peer, m);
             return;
+        case SF_OP_FS_PUT:
+        case SF_OP_FS_PUT_ACK:
+        case SF_OP_FS_GET:
+        case SF_OP_FS_DATA:
+            sf_sfd__fs_peer_op(sfd, pc->peer, m);
+            return;
         default:
             break;
         }
