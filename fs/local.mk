@@ -43,3 +43,12 @@ else
 fuzz-fs-inode:
 	@echo "fuzz-fs-inode needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif
+
+# The client library (fs/sf_fs_client.h): the local sfd's fs ops over its
+# Unix socket, streaming reader/writer, namespace calls. Linked into sf
+# (sf fs ..., the FUSE mount) and, later, the checkpoint code.
+noinst_LTLIBRARIES += libsffsclient.la
+libsffsclient_la_SOURCES = \
+	fs/sf_fs_client.h fs/fs_client_int.h \
+	fs/fs_client.c fs/fs_client_pend.c fs/fs_client_ns.c fs/fs_client_io.c
+libsffsclient_la_LIBADD = libsffs.la
