@@ -20,6 +20,8 @@ libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
 libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \
 	$(HWLOC_LIBS) -lm
+# checkpoint/: the app backend's API (sf_ckpt.h), exported by name in libmpi.map
+libmpi_la_LIBADD += libsfckptapp.la
 libmpi_la_LDFLAGS = -version-info 40:0:0 -no-undefined \
 	-Wl,--version-script=$(srcdir)/mpi-shim/libmpi.map
 EXTRA_libmpi_la_DEPENDENCIES = mpi-shim/libmpi.map
