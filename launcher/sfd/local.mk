@@ -60,6 +60,9 @@ sf_sfd_cluster_tests = tests/cluster/sfd_cluster.sh tests/cluster/sfd_faults.sh 
 	tests/cluster/sfd_dht.sh tests/cluster/netns-discovery.sh
 TESTS += $(sf_sfd_cluster_tests)
 EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
+# The filesystem's block layer on namespaced nodes (root; skips otherwise).
+TESTS += tests/cluster/fs_blocks.sh
+EXTRA_DIST += tests/cluster/fs_blocks.sh
 
 # make fuzz-sfd: a libFuzzer binary (clang only, never part of make check).
 # Run: tests/fuzz/fuzz-sfd -max_total_time=180 NEWDIR $(srcdir)/tests/fuzz/corpus/sfd
