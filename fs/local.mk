@@ -3,7 +3,8 @@
 noinst_LTLIBRARIES += libsffs.la
 libsffs_la_SOURCES = \
 	fs/sf_fs.h fs/fs_int.h \
-	fs/fs_config.c fs/fs_block.c fs/fs_place.c fs/fs_name.c fs/fs_inode.c
+	fs/fs_config.c fs/fs_block.c fs/fs_place.c fs/fs_name.c fs/fs_inode.c \
+	fs/sf_fs_meta.h fs/fs_meta_codec.c fs/fs_meta.c
 libsffs_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) -fvisibility=hidden
 libsffs_la_LIBADD = $(SODIUM_LIBS)
 EXTRA_DIST += fs/README.md
@@ -52,3 +53,11 @@ libsffsclient_la_SOURCES = \
 	fs/sf_fs_client.h fs/fs_client_int.h \
 	fs/fs_client.c fs/fs_client_pend.c fs/fs_client_ns.c fs/fs_client_io.c
 libsffsclient_la_LIBADD = libsffs.la
+
+# Metadata core on a simulated network (fs/fs_meta.c; sfd wiring in
+# launcher/sfd/sfd_fs_meta.c).
+check_PROGRAMS += tests/check_fs_meta
+TESTS += tests/check_fs_meta
+tests_check_fs_meta_SOURCES = tests/check_fs_meta.c
+tests_check_fs_meta_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_fs_meta_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
