@@ -126,8 +126,6 @@ int sf_fs__lookup(struct sf_fs_client *c, const char *path, struct sf_fs_inode *
  * not exist): else -ESTALE / -EEXIST. st may be NULL. */
 int sf_fs__commit(struct sf_fs_client *c, const char *path, uint64_t expect,
                   const struct sf_fs_inode *ino, struct sf_fs_stat *st);
-/* CREATE: a new empty file (-EEXIST if the name exists). st may be NULL. */
-int sf_fs__create(struct sf_fs_client *c, const char *path, uint32_t mode, struct sf_fs_stat *st);
 void sf_fs__stat_from_inode(const struct sf_fs_inode *ino, struct sf_fs_stat *st);
 /* Check a path for a request; sets the message. */
 int sf_fs__path_ok(struct sf_fs_client *c, const char *path);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -183,6 +184,7 @@ struct sf_fs_writer {
     bool exclusive;
     uint64_t expect; /* version seen at open (0: did not exist) */
     uint32_t mode, uid, gid;
+    int64_t mtime_ns; /* 0: the time of close */
     int replicas;
     struct fsc_cut cut;
     uint64_t size;
@@ -415,6 +417,46 @@ int sf_fs_writer_write(struct sf_fs_writer *w, const void *buf, size_t len)
     return 0;
 }
 
+void sf_fs_writer_set_attr(struct sf_fs_writer *w, const struct sf_fs_setattr *a)
+{
+    if (a->set_mode) {
+        w->mode = a->mode & 07777;
+    }
+    if (a->set_mtime) {
+        w->mtime_ns = a->mtime_ns;
+    }
+}
+
+int sf_fs_writer_spill(struct sf_fs_writer *w, int fd)
+{
+    while (w->err == 0 && w->nfl > 0) {
+        w_collect_one(w);
+    }
+    if (w->err != 0) {
+        return w->err;
+    }
+    size_t bs = w->cut.bs;
+    uint8_t *buf = malloc(bs);
+    if (buf == NULL) {
+        return w_fail(w, sf_fs__err(w->c, -ENOMEM, "out of memory"));
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i <= w->nids; i++) {
+        size_t len = w->cut.fill;
+        const uint8_t *src = w->cut.buf;
+        if (i < w->nids) {
+            rc = sf_fs__block_read(w->c, &w->ids[i], buf, bs, &len);
+            src = buf;
+        }
+        if (rc == 0 && pwrite(fd, src, len, (off_t)(i * bs)) != (ssize_t)len) {
+            rc = sf_fs__err(w->c, -EIO, "%s: cannot write the local copy: %s", w->path,
+                            strerror(errno));
+        }
+    }
+    free(buf);
+    return rc != 0 ? w_fail(w, rc) : 0;
+}
+
 uint64_t sf_fs_writer_size(const struct sf_fs_writer *w)
 {
     return w->size;
@@ -448,7 +490,8 @@ int sf_fs_writer_close(struct sf_fs_writer *w, struct sf_fs_stat *st)
     ino.uid = w->uid;
     ino.gid = w->gid;
     ino.size = w->size;
-    ino.mtime_ns = ino.ctime_ns = now_ns();
+    ino.ctime_ns = now_ns();
+    ino.mtime_ns = w->mtime_ns != 0 ? w->mtime_ns : ino.ctime_ns;
     ino.replicas = (uint8_t)w->replicas;
     ino.block_size = (uint32_t)w->cut.bs;
     struct blist_arg a = {c, w->replicas};

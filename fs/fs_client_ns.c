@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/fs_client_int.h"
@@ -171,7 +172,7 @@ int sf_fs_rename(struct sf_fs_client *c, const char *from, const char *to, bool 
                    NULL);
 }
 
-int sf_fs__create(struct sf_fs_client *c, const char *path, uint32_t mode, struct sf_fs_stat *st)
+int sf_fs_create(struct sf_fs_client *c, const char *path, uint32_t mode, struct sf_fs_stat *st)
 {
     struct ns_ans a;
     int rc = ns_call(c, SF_FS_NS_CREATE, path, NULL, 0, S_IFREG | (mode & 07777), NULL, 0, &a);
@@ -231,7 +232,9 @@ int sf_fs_readdir(struct sf_fs_client *c, const char *path, sf_fs_readdir_fn fn,
         while ((more = sf_fs_meta_dirent_next(list + base, len, &off, &de)) == 1) {
             n++;
             memcpy(after, de.name, de.name_len + 1);
-            rc = fn(arg, de.name, de.inode.mode & S_IFMT);
+            struct sf_fs_stat st;
+            sf_fs__stat_from_inode(&de.inode, &st);
+            rc = fn(arg, de.name, &st);
             if (rc != 0) {
                 free(list);
                 return rc;
@@ -279,4 +282,51 @@ int sf_fs_admin(struct sf_fs_client *c, int verb, char **text)
     }
     sf_fs__req_drop(c, req);
     return rc;
+}
+
+int sf_fs_path_norm(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap < 2) {
+        return -ENAMETOOLONG;
+    }
+    out[o++] = '/';
+    for (const char *p = in; *p != '\0'; p++) {
+        if (*p == '/' && out[o - 1] == '/') {
+            continue;
+        }
+        if (o + 1 >= cap) {
+            return -ENAMETOOLONG;
+        }
+        out[o++] = *p;
+    }
+    if (o > 1 && out[o - 1] == '/') {
+        o--;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int sf_fs_setattr(struct sf_fs_client *c, const char *path, const struct sf_fs_setattr *a)
+{
+    for (int tries = 0;; tries++) {
+        struct sf_fs_inode ino;
+        int rc = sf_fs__lookup(c, path, &ino);
+        if (rc != 0 || S_ISDIR(ino.mode)) {
+            return rc;
+        }
+        if (a->set_mode) {
+            ino.mode = (ino.mode & S_IFMT) | (a->mode & 07777);
+        }
+        if (a->set_mtime) {
+            ino.mtime_ns = a->mtime_ns;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ino.ctime_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        rc = sf_fs__commit(c, path, ino.version, &ino, NULL);
+        if (rc != -ESTALE || tries >= 8) {
+            return rc;
+        }
+    }
 }

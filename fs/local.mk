@@ -54,6 +54,15 @@ libsffsclient_la_SOURCES = \
 	fs/fs_client.c fs/fs_client_pend.c fs/fs_client_ns.c fs/fs_client_io.c
 libsffsclient_la_LIBADD = libsffs.la
 
+# Client library tests: request table, block cutter, and the framing end to
+# end against an in-test server over a socketpair.
+check_PROGRAMS += tests/check_fs_client
+TESTS += tests/check_fs_client
+tests_check_fs_client_SOURCES = tests/check_fs_client.c
+tests_check_fs_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_fs_client_LDADD = libsffsclient.la libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) \
+	$(CHECK_LIBS)
+
 # Metadata core on a simulated network (fs/fs_meta.c; sfd wiring in
 # launcher/sfd/sfd_fs_meta.c).
 check_PROGRAMS += tests/check_fs_meta

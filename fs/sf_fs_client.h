@@ -69,14 +69,33 @@ struct sf_fs_stat {
     uint32_t block_size;
     uint64_t blocks; /* data blocks (sf_fs_inode_shape) */
 };
+/* Normalise a path as users type it into out (cap bytes): a leading '/'
+ * added if missing (the filesystem has no working directory), repeated
+ * '/' collapsed, a trailing '/' dropped. "." and ".." are kept (and then
+ * refused with a clear message by every call). 0 or -ENAMETOOLONG. */
+int sf_fs_path_norm(const char *in, char *out, size_t cap);
 /* Look a path up. 0, -ENOENT, -ENOTDIR ... */
 int sf_fs_stat(struct sf_fs_client *c, const char *path, struct sf_fs_stat *st);
 /* Call fn for every entry of a directory, in byte order of the names
- * (fetched in batches; no snapshot: names added meanwhile may be missed).
- * kind is S_IFREG, S_IFDIR or S_IFLNK. fn returns non-zero to stop, and
- * that value is returned. */
-typedef int (*sf_fs_readdir_fn)(void *arg, const char *name, uint32_t kind);
+ * (fetched in batches; no snapshot: names added meanwhile may be missed),
+ * with the entry's attributes (st->mode & S_IFMT is its kind). fn may call
+ * the client; it returns non-zero to stop, and that value is returned. */
+typedef int (*sf_fs_readdir_fn)(void *arg, const char *name, const struct sf_fs_stat *st);
 int sf_fs_readdir(struct sf_fs_client *c, const char *path, sf_fs_readdir_fn fn, void *arg);
+/* Create an empty file (mode: permission bits); -EEXIST if the name
+ * exists. st (may be NULL) gets its attributes. */
+int sf_fs_create(struct sf_fs_client *c, const char *path, uint32_t mode, struct sf_fs_stat *st);
+/* Change a file's permission bits and/or modification time without
+ * touching its data (a new version, committed over the one read; retried
+ * if another commit came first). Directories keep their attributes (0 is
+ * returned: the namespace has no directory attribute update). */
+struct sf_fs_setattr {
+    bool set_mode;
+    uint32_t mode; /* 07777 bits */
+    bool set_mtime;
+    int64_t mtime_ns;
+};
+int sf_fs_setattr(struct sf_fs_client *c, const char *path, const struct sf_fs_setattr *a);
 /* Create a directory (mode: permission bits). -EEXIST if the name exists. */
 int sf_fs_mkdir(struct sf_fs_client *c, const char *path, uint32_t mode);
 /* Remove a file / an empty directory. */
@@ -118,6 +137,15 @@ int sf_fs_writer_open(struct sf_fs_client *c, const char *path, const struct sf_
 /* Append len bytes. May block while the window is full. After an error
  * the writer only accepts close / abort. */
 int sf_fs_writer_write(struct sf_fs_writer *w, const void *buf, size_t len);
+/* Attributes for the version close commits (default: mode from open,
+ * mtime = the time of close). */
+void sf_fs_writer_set_attr(struct sf_fs_writer *w, const struct sf_fs_setattr *a);
+/* Copy everything the writer took so far into fd from offset 0 (written
+ * blocks read back by id, then the partial block), after the writes in
+ * flight are done; then abort the writer (nothing was committed). For a
+ * caller that must switch from streaming to random access (the FUSE mount
+ * when a program writes into the middle). 0 or an error. */
+int sf_fs_writer_spill(struct sf_fs_writer *w, int fd);
 /* Bytes accepted so far. */
 uint64_t sf_fs_writer_size(const struct sf_fs_writer *w);
 /* Finish and commit; frees w whatever the result. st (may be NULL) gets

@@ -27,9 +27,12 @@ launcher_sf_SOURCES = \
 	launcher/sf_hosts.c \
 	launcher/sf_keygen.c \
 	launcher/sf_query.c \
-	launcher/sfrun_paths.c
+	launcher/sfrun_paths.c \
+	launcher/sf_fs_int.h launcher/sf_fs.c launcher/sf_fs_mount.c
 launcher_sf_CPPFLAGS = $(launcher_sfrun_CPPFLAGS)
-launcher_sf_LDADD = libsfbase.la
+launcher_sf_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+launcher_sf_LDADD = libsffsclient.la libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) \
+	$(FUSE3_LIBS)
 
 # sfcc: installed wrapper (installed paths) and a build-tree twin used by
 # the tests (source tree's mpi.h, build tree's .libs).

@@ -40,6 +40,8 @@ static void usage(FILE *out)
             "  node cut|heal NODE        take a namespaced node's link down / up\n"
             "  status | nodes | jobs     ask the local daemon (tables)\n"
             "  where                     print the cluster's nodes from its record\n"
+            "  fs COMMAND [args]         the Starfish filesystem (put, get, ls, mount, ...;\n"
+            "                            see sf fs --help)\n"
             "NODE: name (n2), number (2) or address. DIR: the cluster directory, default\n"
             "$SF_CLUSTER_DIR, $XDG_RUNTIME_DIR/starfish or ~/.starfish; a daemon's state\n"
             "dir also works for the queries (as does $SF_CLUSTER), and without a record\n"
@@ -282,13 +284,12 @@ static int cmd_node(const char *dir, int argc, char **argv)
     return SF_EXIT_OK;
 }
 
-static int cmd_query(const char *dir, const char *topic)
+int sf_local_connect(const char *dir, struct sf_cluster *c)
 {
-    struct sf_cluster c;
     char err[1024];
     int fd = -1;
     /* A daemon's own state dir (sfd.sock inside) also works as DIR. */
-    char sock[sizeof(c.nodes[0].sock)];
+    char sock[sizeof(c->nodes[0].sock)];
     if (snprintf(sock, sizeof(sock), "%s/sfd.sock", dir) >= (int)sizeof(sock)) {
         sock[0] = '\0';
     }
@@ -303,16 +304,27 @@ static int cmd_query(const char *dir, const char *topic)
         sock[0] = '\0';
     }
     if (sock[0] != '\0' && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        memset(&c, 0, sizeof(c));
-        snprintf(c.dir, sizeof(c.dir), "%s", dir);
-        c.n = 1;
-        snprintf(c.nodes[0].sock, sizeof(c.nodes[0].sock), "%s", sock);
-    } else if (load(dir, &c) != 0) {
-        return SF_EXIT_FAIL;
+        memset(c, 0, sizeof(*c));
+        snprintf(c->dir, sizeof(c->dir), "%s", dir);
+        c->n = 1;
+        snprintf(c->nodes[0].sock, sizeof(c->nodes[0].sock), "%s", sock);
+    } else if (load(dir, c) != 0) {
+        return -1;
     }
-    fd = sf_cluster_connect(&c, err, sizeof(err));
+    fd = sf_cluster_connect(c, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "sf: %s\n", err);
+        return -1;
+    }
+    return fd;
+}
+
+static int cmd_query(const char *dir, const char *topic)
+{
+    struct sf_cluster c;
+    char err[1024];
+    int fd = sf_local_connect(dir, &c);
+    if (fd < 0) {
         return SF_EXIT_FAIL;
     }
     struct sf_rows rows = {0};
@@ -424,6 +436,9 @@ int main(int argc, char **argv)
             return usage_err("no arguments expected after ", cmd);
         }
         return cmd_query(!dir_given && one != NULL && one[0] != '\0' ? one : dir, cmd);
+    }
+    if (strcmp(cmd, "fs") == 0) {
+        return sf_fs_main(!dir_given && one != NULL && one[0] != '\0' ? one : dir, n, rest);
     }
     if (strcmp(cmd, "where") == 0) {
         struct sf_cluster c;

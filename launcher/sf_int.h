@@ -143,6 +143,17 @@ double sf_now_s(void);
 /* Is the daemon of nd alive (same pid and start time)? */
 bool sf_cluster_node_alive(const struct sf_cnode *nd);
 
+/* ---- the sf program (sf.c, sf_fs*.c) ------------------------------------ */
+
+/* Connect to the local daemon of DIR: a daemon's state dir (DIR/sfd.sock),
+ * a cluster dir (its record: the first node that answers, c filled), or a
+ * dir holding a hand-started daemon's state dir DIR/sfd. Prints why on
+ * failure. A connected fd, or -1. */
+int sf_local_connect(const char *dir, struct sf_cluster *c);
+/* `sf fs ...` (launcher/sf_fs.c): argv are the words after "fs". Returns
+ * the exit code (0 ok, 1 an operation failed, 2 usage). */
+int sf_fs_main(const char *dir, int argc, char **argv);
+
 /* ---- asking a daemon (sf_query.c) ------------------------------------- */
 
 /* A STATUS_REPLY: rows "kind key=value key=value ...". Owned strings. */

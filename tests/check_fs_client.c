@@ -157,6 +157,25 @@ START_TEST(test_pend_bad_replies)
 }
 END_TEST
 
+START_TEST(test_path_norm)
+{
+    static const char *const cases[][2] = {
+        {"", "/"},       {"/", "/"},         {"a", "/a"},         {"a/b/", "/a/b"},
+        {"//a//b", "/a/b"}, {"/a/./b", "/a/./b"}, {"../x", "/../x"}, {"///", "/"},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(sf_fs_path_norm(cases[i][0], out, sizeof(out)), 0);
+        ck_assert_str_eq(out, cases[i][1]);
+    }
+    ck_assert_int_eq(sf_fs_path_norm("abcdef", out, 4), -ENAMETOOLONG);
+    ck_assert_int_eq(sf_fs_path_norm("abc", out, 5), 0);
+    ck_assert_str_eq(out, "/abc");
+    /* What normalisation keeps, the path check refuses. */
+    ck_assert_int_eq(sf_fs_path_check("/../x", NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_cut)
 {
     /* Random write sizes cut into the same blocks as slicing the stream. */
@@ -562,10 +581,10 @@ START_TEST(test_roundtrip_sizes)
 }
 END_TEST
 
-static int count_names(void *arg, const char *name, uint32_t kind)
+static int count_names(void *arg, const char *name, const struct sf_fs_stat *st)
 {
-    (void)name;
-    (void)kind;
+    ck_assert_int_eq(name[0], 'd');
+    ck_assert(S_ISDIR(st->mode));
     (*(int *)arg)++;
     return 0;
 }
@@ -716,6 +735,7 @@ static Suite *fs_client_suite(void)
     tcase_add_test(pure, test_pend_order);
     tcase_add_test(pure, test_pend_bad_replies);
     tcase_add_test(pure, test_cut);
+    tcase_add_test(pure, test_path_norm);
     suite_add_tcase(s, pure);
     TCase *wire = tcase_create("framing");
     tcase_set_timeout(wire, 60);

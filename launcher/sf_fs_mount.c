@@ -1,0 +1,730 @@
+/* `sf fs mount [-f] DIR`: the Starfish filesystem as a FUSE 3 mount (the
+ * high-level path API) over one client connection to the local sfd.
+ * Close-to-open: a file opened for reading sees the version current at
+ * open; what a handle writes becomes the file's new version at flush /
+ * fsync / release, whole. New and truncated files stream straight into
+ * blocks; a write into the middle of existing data (or a read of a file
+ * open for writing) switches the handle to a local shadow copy of the
+ * whole file (read-modify-rewrite: copied in, edited, streamed out at the
+ * commit). Runs single-threaded (FUSE's -s loop): the client is not
+ * thread-safe and the daemon serialises namespace changes anyway. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launcher/sf_fs_int.h"
+
+#if HAVE_FUSE3
+
+#define FUSE_USE_VERSION 31
+#include <fcntl.h>
+#include <fuse.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "runtime/base/sf_err.h"
+
+enum { H_READ = 1, H_STREAM, H_SHADOW };
+
+/* An open file. Write handles are also on the mount's list, so that stat
+ * of a file being written shows the size written so far. */
+struct mh {
+    char *path;
+    int kind;
+    struct sf_fs_reader *r; /* H_READ */
+    struct sf_fs_writer *w; /* H_STREAM, opened at the first write */
+    int shadow;             /* H_SHADOW: the local copy (unlinked temp file) */
+    uint64_t size;          /* write handles: the file's size as written */
+    bool dirty;             /* something to commit */
+    bool committed;         /* a stream handle committed data already */
+    bool orphan;            /* unlinked while open: commit nothing */
+    uint32_t mode;          /* for a new file */
+    struct sf_fs_setattr attr;
+    struct mh *next;
+};
+
+struct mnt {
+    struct sf_fs_client *c;
+    struct mh *writers;
+    const char *tmpdir;
+};
+
+static struct mnt *M(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+static struct mh *H(struct fuse_file_info *fi)
+{
+    return fi != NULL ? (struct mh *)(uintptr_t)fi->fh : NULL;
+}
+
+static struct mh *writer_of(const char *path)
+{
+    for (struct mh *h = M()->writers; h != NULL; h = h->next) {
+        if (!h->orphan && strcmp(h->path, path) == 0) {
+            return h;
+        }
+    }
+    return NULL;
+}
+
+static void fill_stat(const struct sf_fs_stat *s, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = s->mode;
+    st->st_nlink = S_ISDIR(s->mode) ? 2 : 1;
+    st->st_uid = s->uid;
+    st->st_gid = s->gid;
+    st->st_size = (off_t)s->size;
+    st->st_blksize = s->block_size ? s->block_size : 4096;
+    st->st_blocks = (blkcnt_t)((s->size + 511) / 512);
+    st->st_mtim.tv_sec = (time_t)(s->mtime_ns / 1000000000);
+    st->st_mtim.tv_nsec = (long)(s->mtime_ns % 1000000000);
+    st->st_ctim.tv_sec = (time_t)(s->ctime_ns / 1000000000);
+    st->st_ctim.tv_nsec = (long)(s->ctime_ns % 1000000000);
+    st->st_atim = st->st_mtim;
+}
+
+static void say(const char *path, int rc)
+{
+    /* Errors reach programs as errno only; keep the reason in the log of a
+     * foreground mount. */
+    const char *m = sf_fs_client_errmsg(M()->c);
+    fprintf(stderr, "sf fs mount: %s: %s\n", path, m[0] ? m : sf_strerror(rc));
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    struct mh *h = H(fi);
+    if (h == NULL || h->kind == H_READ) {
+        h = writer_of(path);
+    }
+    struct sf_fs_stat s;
+    int rc = sf_fs_stat(M()->c, h != NULL ? h->path : path, &s);
+    if (rc == -ENOENT && h != NULL) {
+        /* Created by this handle, not yet visible elsewhere. */
+        memset(&s, 0, sizeof(s));
+        s.mode = S_IFREG | h->mode;
+        s.uid = getuid();
+        s.gid = getgid();
+        rc = 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (h != NULL && h->kind != H_READ) {
+        s.size = h->size;
+    }
+    fill_stat(&s, st);
+    return 0;
+}
+
+struct rd {
+    void *buf;
+    fuse_fill_dir_t filler;
+};
+
+static int rd_one(void *arg, const char *name, const struct sf_fs_stat *s)
+{
+    struct rd *a = arg;
+    struct stat st;
+    fill_stat(s, &st);
+    return a->filler(a->buf, name, &st, 0, FUSE_FILL_DIR_PLUS) != 0 ? -ENOBUFS : 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    (void)off;
+    (void)fi;
+    (void)flags;
+    filler(buf, ".", NULL, 0, 0);
+    filler(buf, "..", NULL, 0, 0);
+    struct rd a = {buf, filler};
+    int rc = sf_fs_readdir(M()->c, path, rd_one, &a);
+    return rc == -ENOBUFS ? 0 : rc;
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+    return sf_fs_mkdir(M()->c, path, mode & 07777);
+}
+
+static int fs_rmdir(const char *path)
+{
+    return sf_fs_rmdir(M()->c, path);
+}
+
+static int fs_unlink(const char *path)
+{
+    int rc = sf_fs_unlink(M()->c, path);
+    struct mh *h;
+    while (rc == 0 && (h = writer_of(path)) != NULL) {
+        h->orphan = true; /* its writes die with the name, as on a disk */
+    }
+    return rc;
+}
+
+static int fs_rename(const char *from, const char *to, unsigned int flags)
+{
+    if (flags & ~(unsigned)RENAME_NOREPLACE) {
+        return -EINVAL; /* RENAME_EXCHANGE / WHITEOUT: not supported */
+    }
+    int rc = sf_fs_rename(M()->c, from, to, (flags & RENAME_NOREPLACE) != 0);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Open handles follow the file (their commit goes to the new name). */
+    size_t fl = strlen(from);
+    for (struct mh *h = M()->writers; h != NULL; h = h->next) {
+        if (strncmp(h->path, from, fl) == 0 && (h->path[fl] == '\0' || h->path[fl] == '/')) {
+            char *np = malloc(strlen(to) + strlen(h->path + fl) + 1);
+            if (np != NULL) {
+                sprintf(np, "%s%s", to, h->path + fl);
+                free(h->path);
+                h->path = np;
+            }
+        }
+    }
+    return 0;
+}
+
+static struct mh *h_new(const char *path, int kind)
+{
+    struct mh *h = calloc(1, sizeof(*h));
+    if (h == NULL || (h->path = strdup(path)) == NULL) {
+        free(h);
+        return NULL;
+    }
+    h->kind = kind;
+    h->shadow = -1;
+    h->mode = 0644;
+    if (kind != H_READ) {
+        h->next = M()->writers;
+        M()->writers = h;
+    }
+    return h;
+}
+
+static void h_free(struct mh *h)
+{
+    for (struct mh **pp = &M()->writers; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    }
+    sf_fs_reader_close(h->r);
+    sf_fs_writer_abort(h->w);
+    if (h->shadow >= 0) {
+        close(h->shadow);
+    }
+    free(h->path);
+    free(h);
+}
+
+static int tmp_file(void)
+{
+    int fd = open(M()->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    return fd >= 0 ? fd : -errno;
+}
+
+/* Copy the committed file into the shadow from offset 0. */
+static int copy_in(struct mh *h)
+{
+    struct sf_fs_reader *r;
+    int rc = sf_fs_reader_open(M()->c, h->path, &r);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t blen = 1u << 20;
+    uint8_t *buf = malloc(blen);
+    uint64_t off = 0;
+    rc = buf == NULL ? -ENOMEM : 0;
+    while (rc == 0) {
+        ssize_t n = sf_fs_reader_read(r, buf, blen);
+        if (n <= 0) {
+            rc = (int)n;
+            break;
+        }
+        if (pwrite(h->shadow, buf, (size_t)n, (off_t)off) != n) {
+            rc = -EIO;
+        }
+        off += (uint64_t)n;
+    }
+    free(buf);
+    sf_fs_reader_close(r);
+    return rc;
+}
+
+/* Switch a write handle to its shadow copy (read-modify-rewrite). */
+static int to_shadow(struct mh *h)
+{
+    if (h->kind == H_SHADOW) {
+        return 0;
+    }
+    int fd = tmp_file();
+    if (fd < 0) {
+        return fd;
+    }
+    h->shadow = fd;
+    int rc = 0;
+    if (h->w != NULL) {
+        rc = sf_fs_writer_spill(h->w, fd);
+        sf_fs_writer_abort(h->w);
+        h->w = NULL;
+    } else if (h->committed && h->size > 0) {
+        rc = copy_in(h);
+    }
+    if (rc == 0 && ftruncate(fd, (off_t)h->size) != 0) {
+        rc = -errno;
+    }
+    h->kind = H_SHADOW;
+    if (rc != 0) {
+        say(h->path, rc);
+    }
+    return rc;
+}
+
+/* Publish what the handle wrote as the file's new version. */
+static int commit(struct mh *h)
+{
+    if (!h->dirty || h->orphan) {
+        return 0;
+    }
+    struct sf_fs_client *c = M()->c;
+    int rc = 0;
+    if (h->kind == H_STREAM && h->w == NULL) {
+        struct sf_fs_wopts o = {.mode = h->mode};
+        rc = sf_fs_writer_open(c, h->path, &o, &h->w);
+    }
+    if (rc == 0 && h->kind == H_SHADOW) {
+        struct sf_fs_wopts o = {.mode = h->mode};
+        rc = sf_fs_writer_open(c, h->path, &o, &h->w);
+        size_t blen = 1u << 20;
+        uint8_t *buf = rc == 0 ? malloc(blen) : NULL;
+        if (rc == 0 && buf == NULL) {
+            rc = -ENOMEM;
+        }
+        for (uint64_t off = 0; rc == 0 && off < h->size;) {
+            ssize_t n = pread(h->shadow, buf, blen, (off_t)off);
+            if (n <= 0) {
+                rc = n < 0 ? -errno : -EIO;
+                break;
+            }
+            rc = sf_fs_writer_write(h->w, buf, (size_t)n);
+            off += (uint64_t)n;
+        }
+        free(buf);
+    }
+    if (rc == 0) {
+        sf_fs_writer_set_attr(h->w, &h->attr);
+        rc = sf_fs_writer_close(h->w, NULL);
+        h->w = NULL;
+    }
+    if (h->w != NULL) {
+        sf_fs_writer_abort(h->w);
+        h->w = NULL;
+    }
+    if (rc != 0) {
+        say(h->path, rc);
+        return rc;
+    }
+    h->dirty = false;
+    h->committed = true;
+    return 0;
+}
+
+static int open_handle(const char *path, struct fuse_file_info *fi, bool created, mode_t mode)
+{
+    struct sf_fs_client *c = M()->c;
+    int acc = fi->flags & O_ACCMODE;
+    struct mh *h;
+    if (acc == O_RDONLY && !created) {
+        h = h_new(path, H_READ);
+        if (h == NULL) {
+            return -ENOMEM;
+        }
+        int rc = sf_fs_reader_open(c, path, &h->r);
+        if (rc != 0) {
+            h_free(h);
+            return rc;
+        }
+        fi->fh = (uint64_t)(uintptr_t)h;
+        fi->keep_cache = 0;
+        return 0;
+    }
+    struct sf_fs_stat s;
+    memset(&s, 0, sizeof(s));
+    if (!created) {
+        int rc = sf_fs_stat(c, path, &s);
+        if (rc != 0) {
+            return rc;
+        }
+        if (S_ISDIR(s.mode)) {
+            return -EISDIR;
+        }
+    }
+    bool trunc = created || (fi->flags & O_TRUNC) || s.size == 0;
+    h = h_new(path, trunc ? H_STREAM : H_SHADOW);
+    if (h == NULL) {
+        return -ENOMEM;
+    }
+    h->mode = created ? (mode & 07777) : (s.mode & 07777);
+    h->size = trunc ? 0 : s.size;
+    h->dirty = !created && (fi->flags & O_TRUNC) && s.size > 0;
+    if (h->kind == H_SHADOW) {
+        /* Existing data edited in place: work on a local copy. */
+        h->committed = true;
+        h->kind = H_STREAM;
+        int rc = to_shadow(h);
+        if (rc != 0) {
+            h_free(h);
+            return rc;
+        }
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 0;
+    return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+    return open_handle(path, fi, false, 0);
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    int rc = sf_fs_create(M()->c, path, mode & 07777, NULL);
+    if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+        fi->flags |= O_TRUNC;
+        return open_handle(path, fi, false, 0);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    return open_handle(path, fi, true, mode);
+}
+
+static const uint8_t zeros[65536];
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)path;
+    struct mh *h = H(fi);
+    if (h == NULL || h->kind == H_READ) {
+        return -EBADF;
+    }
+    uint64_t o = (uint64_t)off;
+    if (h->kind == H_STREAM && (o < h->size || h->committed)) {
+        int rc = to_shadow(h);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (h->kind == H_SHADOW) {
+        ssize_t n = pwrite(h->shadow, buf, size, off);
+        if (n < 0) {
+            return -errno;
+        }
+        if (o + (uint64_t)n > h->size) {
+            h->size = o + (uint64_t)n;
+        }
+        h->dirty = true;
+        return (int)n;
+    }
+    struct sf_fs_client *c = M()->c;
+    int rc = 0;
+    if (h->w == NULL) {
+        struct sf_fs_wopts wo = {.mode = h->mode};
+        rc = sf_fs_writer_open(c, h->path, &wo, &h->w);
+    }
+    /* A write past the end leaves a hole: zeros, streamed. */
+    while (rc == 0 && h->size < o) {
+        uint64_t gap = o - h->size;
+        size_t k = gap < sizeof(zeros) ? (size_t)gap : sizeof(zeros);
+        rc = sf_fs_writer_write(h->w, zeros, k);
+        h->size += k;
+    }
+    if (rc == 0) {
+        rc = sf_fs_writer_write(h->w, buf, size);
+    }
+    if (rc != 0) {
+        say(h->path, rc);
+        return rc;
+    }
+    h->size += size;
+    h->dirty = true;
+    return (int)size;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct mh *h = H(fi);
+    if (h == NULL) {
+        return -EBADF;
+    }
+    if (h->kind == H_READ) {
+        ssize_t n = sf_fs_reader_pread(h->r, buf, size, (uint64_t)off);
+        if (n < 0) {
+            say(h->path, (int)n);
+        }
+        return (int)n;
+    }
+    if (h->kind == H_STREAM) {
+        int rc = to_shadow(h);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    ssize_t n = pread(h->shadow, buf, size, off);
+    return n < 0 ? -errno : (int)n;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct mh *h = H(fi);
+    return h != NULL && h->kind != H_READ ? commit(h) : 0;
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)datasync;
+    return fs_flush(path, fi);
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct mh *h = H(fi);
+    int rc = h != NULL && h->kind != H_READ ? commit(h) : 0;
+    if (h != NULL) {
+        h_free(h);
+    }
+    return rc;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    struct mh *h = H(fi);
+    if (h == NULL || h->kind == H_READ) {
+        h = writer_of(path);
+    }
+    if (h == NULL) {
+        return sf_fs_truncate(M()->c, path, (uint64_t)size);
+    }
+    if ((uint64_t)size == h->size) {
+        return 0;
+    }
+    int rc = to_shadow(h);
+    if (rc == 0 && ftruncate(h->shadow, size) != 0) {
+        rc = -errno;
+    }
+    if (rc == 0) {
+        h->size = (uint64_t)size;
+        h->dirty = true;
+    }
+    return rc;
+}
+
+static int set_attr(const char *path, struct fuse_file_info *fi, const struct sf_fs_setattr *a)
+{
+    struct mh *h = H(fi);
+    if (h == NULL || h->kind == H_READ) {
+        h = writer_of(path);
+    }
+    if (h != NULL && h->dirty) {
+        /* Applied by the commit that publishes the handle's data. */
+        if (a->set_mode) {
+            h->attr.set_mode = true;
+            h->attr.mode = a->mode;
+            h->mode = a->mode & 07777;
+        }
+        if (a->set_mtime) {
+            h->attr.set_mtime = true;
+            h->attr.mtime_ns = a->mtime_ns;
+        }
+        return 0;
+    }
+    return sf_fs_setattr(M()->c, path, a);
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    struct sf_fs_setattr a = {.set_mode = true, .mode = mode & 07777};
+    return set_attr(path, fi, &a);
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    struct sf_fs_setattr a = {0};
+    if (tv == NULL || tv[1].tv_nsec == UTIME_NOW) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        a.set_mtime = true;
+        a.mtime_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    } else if (tv[1].tv_nsec != UTIME_OMIT) {
+        a.set_mtime = true;
+        a.mtime_ns = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
+    }
+    /* atime is not kept. */
+    return a.set_mtime ? set_attr(path, fi, &a) : 0;
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+    struct stat st;
+    int rc = fs_getattr(path, &st, fi);
+    if (rc != 0) {
+        return rc;
+    }
+    /* No owner change in the namespace: accept only what is already so. */
+    if ((uid != (uid_t)-1 && uid != st.st_uid) || (gid != (gid_t)-1 && gid != st.st_gid)) {
+        return -EPERM;
+    }
+    return 0;
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+    (void)path;
+    /* The cluster's free space is not known here: report a large, fixed
+     * capacity so that tools that check free space proceed; a full node
+     * shows up as ENOSPC on write. */
+    memset(sv, 0, sizeof(*sv));
+    size_t bs = sf_fs_client_block_size(M()->c);
+    sv->f_bsize = bs;
+    sv->f_frsize = bs;
+    sv->f_blocks = (fsblkcnt_t)((1ull << 50) / bs);
+    sv->f_bfree = sv->f_blocks;
+    sv->f_bavail = sv->f_blocks;
+    sv->f_files = 1ull << 32;
+    sv->f_ffree = 1ull << 32;
+    sv->f_favail = 1ull << 32;
+    sv->f_namemax = SF_FS_NAME_MAX;
+    return 0;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    (void)conn;
+    cfg->use_ino = 0;
+    cfg->hard_remove = 1; /* no .fuse_hidden files: unlink is unlink */
+    cfg->attr_timeout = 1.0;
+    cfg->entry_timeout = 1.0;
+    cfg->negative_timeout = 0;
+    return fuse_get_context()->private_data;
+}
+
+static const struct fuse_operations sf_fuse_ops = {
+    .init = fs_init,
+    .getattr = fs_getattr,
+    .readdir = fs_readdir,
+    .mkdir = fs_mkdir,
+    .rmdir = fs_rmdir,
+    .unlink = fs_unlink,
+    .rename = fs_rename,
+    .open = fs_open,
+    .create = fs_create,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .fsync = fs_fsync,
+    .release = fs_release,
+    .truncate = fs_truncate,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
+    .utimens = fs_utimens,
+    .statfs = fs_statfs,
+};
+
+int sf_fs_mount_main(const char *dir, int argc, char **argv)
+{
+    bool fg = false;
+    const char *opts = NULL;
+    const char *where = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0) {
+            fg = true;
+        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            opts = argv[++i];
+        } else if (argv[i][0] == '-' || where != NULL) {
+            fprintf(stderr, "sf fs: mount: usage: sf fs mount [-f] [-o FUSEOPTS] DIR\n");
+            return 2;
+        } else {
+            where = argv[i];
+        }
+    }
+    if (where == NULL) {
+        fprintf(stderr, "sf fs: mount: usage: sf fs mount [-f] [-o FUSEOPTS] DIR\n");
+        return 2;
+    }
+    struct stat st;
+    if (stat(where, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "sf fs: mount: %s: not a directory\n", where);
+        return 1;
+    }
+    struct mnt m = {0};
+    const char *tmp = getenv("TMPDIR");
+    m.tmpdir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
+    if (sf_fs_cli_connect(dir, &m.c) != 0) {
+        return 1;
+    }
+    char fsopt[600];
+    snprintf(fsopt, sizeof(fsopt), "fsname=starfish,subtype=sf%s%s", opts ? "," : "",
+             opts ? opts : "");
+    char *fargv[] = {"sf-fs", "-o", fsopt, NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+    struct fuse *f = fuse_new(&args, &sf_fuse_ops, sizeof(sf_fuse_ops), &m);
+    if (f == NULL) {
+        fprintf(stderr, "sf fs: mount: FUSE refused the options (%s)\n", fsopt);
+        sf_fs_client_close(m.c);
+        return 1;
+    }
+    if (fuse_mount(f, where) != 0) {
+        fprintf(stderr, "sf fs: mount: cannot mount on %s (is /dev/fuse usable, fusermount3 "
+                        "installed, the directory not already mounted?)\n",
+                where);
+        fuse_destroy(f);
+        sf_fs_client_close(m.c);
+        return 1;
+    }
+    if (fuse_daemonize(fg ? 1 : 0) != 0) {
+        fuse_unmount(f);
+        fuse_destroy(f);
+        sf_fs_client_close(m.c);
+        return 1;
+    }
+    struct fuse_session *se = fuse_get_session(f);
+    fuse_set_signal_handlers(se);
+    int rc = fuse_loop(f);
+    fuse_remove_signal_handlers(se);
+    fuse_unmount(f);
+    fuse_destroy(f);
+    sf_fs_client_close(m.c);
+    fuse_opt_free_args(&args);
+    return rc == 0 ? 0 : 1;
+}
+
+#else /* !HAVE_FUSE3 */
+
+int sf_fs_mount_main(const char *dir, int argc, char **argv)
+{
+    (void)dir;
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "sf fs: mount: this sf was built without FUSE 3 (install libfuse3-dev and "
+                    "reconfigure)\n");
+    return 1;
+}
+
+#endif
