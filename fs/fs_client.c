@@ -85,6 +85,11 @@ int sf_fs__err_reply(struct sf_fs_client *c, int code, const struct sf_wire_msg 
                      const char *what)
 {
     const struct sf_wire_val *v = &m->f[fi];
+    size_t wl = strlen(what);
+    if (v->len > wl && memcmp(v->p, what, wl) == 0 && v->p[wl] == ':') {
+        /* The daemon named the path already. */
+        return sf_fs__err(c, code, "%.*s", (int)v->len, (const char *)v->p);
+    }
     if (v->len > 0) {
         return sf_fs__err(c, code, "%s: %.*s", what, (int)v->len, (const char *)v->p);
     }
@@ -410,9 +415,17 @@ int sf_fs__path_ok(struct sf_fs_client *c, const char *path)
     if (rc == 0) {
         return 0;
     }
-    const char *why = rc == -ENAMETOOLONG ? "name or path too long (255 bytes a name, 4095 a path)"
-                      : rc == -EILSEQ     ? "not valid UTF-8"
+    /* Name the offending component and what is wrong with it. */
+    const char *comp = path + (bad < strlen(path) ? bad : 0);
+    size_t cl = strcspn(comp, "/");
+    const char *why = rc == -ENAMETOOLONG ? (cl > SF_FS_NAME_MAX ? "a name over 255 bytes"
+                                                                  : "a path over 4095 bytes")
+                      : rc == -EILSEQ     ? "a name that is not valid UTF-8"
                       : path[0] != '/'    ? "not an absolute path"
-                                          : "empty, '.' or '..' component, or a trailing '/'";
-    return sf_fs__err(c, rc, "bad path (%s at byte %zu)", why, bad);
+                      : cl == 2 && comp[0] == '.' && comp[1] == '.'
+                          ? "'..' is not allowed (no path traversal)"
+                      : cl == 1 && comp[0] == '.' ? "'.' is not allowed"
+                      : cl == 0                   ? "an empty name ('//' or a trailing '/')"
+                                                  : "an invalid name";
+    return sf_fs__err(c, rc, "bad path: %s (at byte %zu)", why, bad);
 }

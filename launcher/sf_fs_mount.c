@@ -119,7 +119,12 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         return rc;
     }
     if (h != NULL && h->kind != H_READ) {
+        /* What the handle will commit (the kernel caches this answer). */
         s.size = h->size;
+        s.mode = (s.mode & S_IFMT) | h->mode;
+        if (h->attr.set_mtime) {
+            s.mtime_ns = h->attr.mtime_ns;
+        }
     }
     fill_stat(&s, st);
     return 0;

@@ -650,7 +650,7 @@ START_TEST(test_bad_paths)
     memset(lng + 1, 'a', 280);
     lng[281] = '\0';
     ck_assert_int_eq(sf_fs_writer_open(c, lng, NULL, &w), -ENAMETOOLONG);
-    ck_assert_ptr_nonnull(strstr(sf_fs_client_errmsg(c), "too long"));
+    ck_assert_ptr_nonnull(strstr(sf_fs_client_errmsg(c), "over 255 bytes"));
     ck_assert_int_eq(sf_fs_mkdir(c, "/bad\xff\xfe", 0755), -EILSEQ);
     ck_assert_ptr_nonnull(strstr(sf_fs_client_errmsg(c), "UTF-8"));
     /* A missing file / directory: the daemon's answer. */
