@@ -15,7 +15,7 @@ launcher_sfd_sfd_SOURCES = \
 	launcher/sfd/sfd_peer.c \
 	launcher/sfd/sfd_record.c \
 	launcher/sfd/sfd_dht.c \
-	launcher/sfd/sfd_fs.c
+	launcher/sfd/sfd_fs.c launcher/sfd/sfd_fs_plan.h launcher/sfd/sfd_fs_plan.c
 launcher_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
 launcher_sfd_sfd_LDADD = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS) \
 	-lpthread
@@ -25,7 +25,7 @@ launcher_sfd_sfd_LDADD = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC
 sf_sfd_core = launcher/sfd/sfd_tun.c launcher/sfd/sfd_client.c launcher/sfd/sfd_job.c \
 	launcher/sfd/sfd_spawn.c launcher/sfd/sfd_io.c launcher/sfd/sfd_auth.c \
 	launcher/sfd/sfd_place.c launcher/sfd/sfd_peer.c launcher/sfd/sfd_record.c \
-	launcher/sfd/sfd_dht.c launcher/sfd/sfd_fs.c
+	launcher/sfd/sfd_dht.c launcher/sfd/sfd_fs.c launcher/sfd/sfd_fs_plan.c
 sf_sfd_libs = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
 # Check suite: placement, the MAC layer, node records and beacons.
@@ -35,6 +35,13 @@ tests_check_sfd_SOURCES = tests/check_sfd.c launcher/sfd/sfd_auth.c launcher/sfd
 	launcher/sfd/sfd_record.c
 tests_check_sfd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_sfd_LDADD = libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
+
+# Check suite for the block layer's pure part (the per-node repair planner).
+check_PROGRAMS += tests/check_sfd_fs
+TESTS += tests/check_sfd_fs
+tests_check_sfd_fs_SOURCES = tests/check_sfd_fs.c launcher/sfd/sfd_fs_plan.c
+tests_check_sfd_fs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
+tests_check_sfd_fs_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) $(CHECK_LIBS)
 
 # Fuzz target for the control port (authentication + dispatch); make check
 # replays its corpus. gen_sfd_corpus rewrites the corpus (run by hand).

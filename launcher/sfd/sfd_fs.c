@@ -19,6 +19,7 @@
 #include "runtime/base/sf_log.h"
 #include "fs/sf_fs.h"
 #include "launcher/sfd/sfd_int.h"
+#include "launcher/sfd/sfd_fs_plan.h"
 
 #define FS_WORKERS 3             /* store calls at once (fsync-bound, not CPU-bound) */
 #define FS_TICK_MS 100           /* membership poll and request timeouts */
@@ -1137,17 +1138,6 @@ static bool same_set(const struct fs_node *a, size_t na, const struct fs_node *b
     return true;
 }
 
-static const struct fs_node *find_key(const struct fs_node *set, size_t n,
-                                      const struct sf_dht_id *key)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (memcmp(set[i].key.b, key->b, SF_DHT_ID_LEN) == 0) {
-            return &set[i];
-        }
-    }
-    return NULL;
-}
-
 static void run_end(struct sf_sfd_fs *fs)
 {
     fs->rep_active = false;
@@ -1280,140 +1270,63 @@ static void repair_pump(struct sf_sfd_fs *fs)
 
 struct plan_ctx {
     struct sf_sfd_fs *fs;
-    struct fs_task **tasks; /* per block, NULL until an action needs one */
     const struct sf_fs_block_id *ids;
-    bool oom;
+    struct fs_task **tail;
 };
 
-static struct fs_task *plan_task(struct plan_ctx *pc, size_t block)
-{
-    if (pc->tasks[block] == NULL) {
-        pc->tasks[block] = calloc(1, sizeof(struct fs_task));
-        if (pc->tasks[block] == NULL) {
-            pc->oom = true;
-            return NULL;
-        }
-        pc->tasks[block]->id = pc->ids[block];
-    }
-    return pc->tasks[block];
-}
-
-static void task_add_dst(struct fs_task *t, const struct fs_node *n)
-{
-    for (int i = 0; i < t->ndst; i++) {
-        if (t->dst[i].id == n->id) {
-            return;
-        }
-    }
-    if (t->ndst < SF_FS_R_MAX) {
-        t->dst[t->ndst++] = *n;
-    }
-}
-
-static void plan_cb(void *arg, enum sf_fs_repair_kind kind, size_t block,
-                    const struct sf_dht_id *src, const struct sf_dht_id *dst)
+static int plan_task(void *arg, const struct sf_sfd_fs_task *pt)
 {
     struct plan_ctx *pc = arg;
     struct sf_sfd_fs *fs = pc->fs;
-    if (kind == SF_FS_REPAIR_LOST) {
-        fs->lost++;
-        return;
-    }
-    if (src == NULL || memcmp(src->b, fs->self.key.b, SF_DHT_ID_LEN) != 0) {
-        return; /* another node's action */
-    }
-    struct fs_task *t = plan_task(pc, block);
+    struct fs_task *t = calloc(1, sizeof(*t));
     if (t == NULL) {
-        return;
+        return -ENOMEM;
     }
-    if (kind == SF_FS_REPAIR_COPY) {
-        const struct fs_node *n = find_key(fs->target, fs->ntarget, dst);
-        if (n != NULL) {
-            task_add_dst(t, n);
-        }
-    } else if (kind == SF_FS_REPAIR_SURPLUS) {
-        /* Push to every target ourselves before dropping: the planner's
-         * source for them may be a node that dies before copying. */
-        struct fs_node tg[SF_FS_R_MAX];
-        int k = place(fs->target, fs->ntarget, &t->id, fs->cfg.replicas, tg);
-        for (int i = 0; i < k; i++) {
-            if (!is_self(fs, &tg[i])) {
-                task_add_dst(t, &tg[i]);
-            }
-        }
-        t->drop_after = k > 0;
+    t->id = pc->ids[pt->block];
+    for (int i = 0; i < pt->ndst; i++) {
+        t->dst[t->ndst++] = fs->target[pt->dst[i]];
     }
+    t->drop_after = pt->drop_after;
+    *pc->tail = t;
+    pc->tail = &t->next;
+    fs->rep_left++;
+    return 0;
 }
 
 static void repair_enumerated(struct sf_sfd_fs *fs, struct fs_job *j)
 {
+    fs->rep_left = 0;
     if (j->rc != 0) {
         SF_ERR("repair: cannot list the block store: %s", sf_strerror(j->rc));
         fs->rep_failed = true;
-        fs->rep_left = 0;
         run_end(fs);
         return;
     }
-    size_t n = j->n;
-    int r = fs->cfg.replicas;
-    /* Holders of each block: where placement on the old set put it, and
-     * this node, which holds it (it is in our enumeration). */
-    struct sf_fs_repair_block *blocks = calloc(n ? n : 1, sizeof(*blocks));
-    struct sf_dht_id *holders = calloc((n ? n : 1) * (size_t)(r + 1), sizeof(*holders));
     struct sf_dht_id *oldk = calloc(fs->nold ? fs->nold : 1, sizeof(*oldk));
     struct sf_dht_id *newk = calloc(fs->ntarget ? fs->ntarget : 1, sizeof(*newk));
-    struct plan_ctx pc = {.fs = fs, .ids = j->ids};
-    pc.tasks = calloc(n ? n : 1, sizeof(*pc.tasks));
+    struct plan_ctx pc = {.fs = fs, .ids = j->ids, .tail = &fs->tasks};
     int rc = -ENOMEM;
-    if (blocks != NULL && holders != NULL && oldk != NULL && newk != NULL && pc.tasks != NULL) {
+    if (oldk != NULL && newk != NULL) {
         for (size_t i = 0; i < fs->nold; i++) {
             oldk[i] = fs->old[i].key;
         }
         for (size_t i = 0; i < fs->ntarget; i++) {
             newk[i] = fs->target[i].key;
         }
-        for (size_t b = 0; b < n; b++) {
-            struct sf_dht_id *h = &holders[b * (size_t)(r + 1)];
-            struct fs_node tg[SF_FS_R_MAX];
-            int k = place(fs->old, fs->nold, &j->ids[b], r, tg);
-            size_t nh = 0;
-            bool self_in = false;
-            for (int i = 0; i < k; i++) {
-                h[nh++] = tg[i].key;
-                self_in |= is_self(fs, &tg[i]);
-            }
-            if (!self_in) {
-                h[nh++] = fs->self.key;
-            }
-            blocks[b].id = j->ids[b];
-            blocks[b].r = r;
-            blocks[b].holders = h;
-            blocks[b].n_holders = nh;
-        }
-        rc = sf_fs_repair_plan(oldk, fs->nold, newk, fs->ntarget, blocks, n, plan_cb, &pc, NULL);
+        /* Every block with the default replication: the block layer does
+         * not know a file's own factor (see the report / README). */
+        rc = sf_sfd__fs_plan(&fs->self.key, oldk, fs->nold, newk, fs->ntarget, j->ids, j->n,
+                             fs->cfg.replicas, plan_task, &pc, &fs->lost);
     }
-    if (rc == 0 && pc.oom) {
-        rc = -ENOMEM;
-    }
-    fs->rep_left = 0;
+    free(oldk);
+    free(newk);
     if (rc != 0) {
+        /* Tasks planned so far still run; the run counts as failed and is
+         * retried. */
         SF_ERR("repair planning failed: %s", sf_strerror(rc));
         fs->rep_failed = true;
     }
-    struct fs_task **tail = &fs->tasks;
-    for (size_t b = 0; pc.tasks != NULL && b < n; b++) {
-        if (pc.tasks[b] != NULL) {
-            *tail = pc.tasks[b];
-            tail = &pc.tasks[b]->next;
-            fs->rep_left++;
-        }
-    }
     fs->under = (uint64_t)fs->rep_left;
-    free(blocks);
-    free(holders);
-    free(oldk);
-    free(newk);
-    free(pc.tasks);
     if (fs->rep_left > 0) {
         SF_INFO("repair: %d block%s to copy or move after a membership change", fs->rep_left,
                 fs->rep_left == 1 ? "" : "s");
