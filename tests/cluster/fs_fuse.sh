@@ -1,0 +1,118 @@
+#!/bin/sh
+# `sf fs mount` on 3 namespaced nodes: ordinary tools on the FUSE mount
+# (cp, sha256sum, tar, ls, mv, rm -r, dd into the middle of a file, append,
+# truncate, chmod, touch), with every result read back through another node
+# with `sf fs get`; then fusermount3 -u. Needs root and FUSE (skips
+# otherwise).
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$top_srcdir/tests/lib-cluster.sh"
+need_netns
+real_sfd_listens || skip "sfd has no --listen (cluster) mode yet"
+[ -c /dev/fuse ] || skip "no /dev/fuse"
+command -v fusermount3 >/dev/null 2>&1 || skip "no fusermount3 (Debian package fuse3)"
+"$SF" fs mount 2>&1 | grep -q "without FUSE" && skip "sf was built without FUSE 3"
+export SF_SFD="$REAL_SFD"
+MNT=$TMP/mnt
+mkdir -p "$MNT"
+trap 'fusermount3 -u "$MNT" 2>/dev/null; cluster_cleanup' EXIT
+fs() {
+    n=$1
+    shift
+    "$SF" --dir "$CDIR/$n" fs "$@"
+}
+fs_ready() { fs n1 ls / >/dev/null 2>&1 && fs n2 ls / >/dev/null 2>&1; }
+mounted() { grep -q " $MNT fuse" /proc/mounts; }
+wait_long() {
+    i=0
+    while [ $i -lt 1200 ]; do
+        if "$@"; then return 0; fi
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+
+"$SF" up --netns --nodes 3 --wait 20 >"$TMP/out" 2>&1
+check "sf up --netns --nodes 3" 0 $?
+[ -f "$CDIR/cluster" ] || { sed 's/^/    /' "$TMP/out"; finish; }
+wait_long fs_ready
+check "the namespace answers" 0 $?
+
+fs n1 mount "$MNT" >"$TMP/out" 2>&1
+check "sf fs mount (through n1)" 0 $?
+mounted
+check "the mount is listed in /proc/mounts" 0 $?
+
+# cp and sha256sum, read back through n2.
+head -c $((5 * 1048576 + 3)) /dev/urandom >"$TMP/big"
+cp "$TMP/big" "$MNT/big"
+check "cp a 5 MiB file in" 0 $?
+check "sha256sum through the mount" "$(sha256sum <"$TMP/big")" "$(sha256sum <"$MNT/big")"
+fs n2 get /big "$TMP/big.n2"
+cmp -s "$TMP/big" "$TMP/big.n2"
+check "the file reads back bit-exact through n2" 0 $?
+check "ls -l shows its size" $((5 * 1048576 + 3)) "$(stat -c %s "$MNT/big")"
+
+# tar a source tree in, compare every file, tar it back out.
+mkdir -p "$TMP/src"
+cp -r "$top_srcdir/fs" "$top_srcdir/dht" "$TMP/src/"
+(cd "$TMP/src" && find . -type f | sort | xargs sha256sum) >"$TMP/sums"
+tar -C "$TMP/src" -cf - . | tar -C "$MNT" -xf -
+check "tar -x into the mount" 0 $?
+(cd "$MNT" && sha256sum -c --quiet "$TMP/sums") >"$TMP/out" 2>&1
+check "sha256sum -c of every extracted file" 0 $?
+check "file count" "$(find "$TMP/src" -type f | wc -l)" "$(find "$MNT/fs" "$MNT/dht" -type f | wc -l)"
+mkdir -p "$TMP/out2"
+tar -C "$MNT" -cf - fs dht | tar -C "$TMP/out2" -xf -
+check "tar -c out of the mount" 0 $?
+diff -r "$TMP/src" "$TMP/out2" >"$TMP/out" 2>&1
+check "the round trip through tar is identical" 0 $?
+check "modes survive (a file)" "$(stat -c %a "$TMP/src/fs/README.md")" \
+    "$(stat -c %a "$MNT/fs/README.md")"
+fs n3 get /fs/fs_block.c "$TMP/blk.n3" && cmp -s "$TMP/src/fs/fs_block.c" "$TMP/blk.n3"
+check "an extracted file reads back through n3" 0 $?
+
+# ls, mv, rm -r.
+check "ls of the root" "big dht fs" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
+mv "$MNT/fs" "$MNT/fs2"
+check "mv a directory" 0 $?
+check "its files moved with it" "$(sha256sum <"$TMP/src/fs/fs_inode.c")" \
+    "$(sha256sum <"$MNT/fs2/fs_inode.c")"
+rm -r "$MNT/fs2" "$MNT/dht"
+check "rm -r" 0 $?
+check "ls after rm -r" big "$(ls "$MNT")"
+fs n2 stat /fs2 >/dev/null 2>&1
+check "gone for the other nodes too" 1 $?
+
+# Writes into the middle, append, truncate (read-modify-rewrite).
+cp "$TMP/big" "$TMP/ref"
+printf 'MIDDLE' | dd of="$MNT/big" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+printf 'MIDDLE' | dd of="$TMP/ref" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+echo appended >>"$MNT/big"
+echo appended >>"$TMP/ref"
+cmp -s "$TMP/ref" "$MNT/big"
+check "dd conv=notrunc into the middle and an append" 0 $?
+fs n2 get /big "$TMP/big.n2" && cmp -s "$TMP/ref" "$TMP/big.n2"
+check "the edited file reads back through n2" 0 $?
+truncate -s 1000 "$MNT/big"
+check "truncate to 1000 bytes" 1000 "$(fs n3 stat /big | sed -n 's/^size: //p')"
+head -c 1000 "$TMP/ref" | cmp -s - "$MNT/big"
+check "the first 1000 bytes kept" 0 $?
+chmod 600 "$MNT/big"
+check "chmod" 600 "$(stat -c %a "$MNT/big")"
+touch -d '2020-02-02 02:02:02 UTC' "$MNT/big"
+check "touch -d sets the mtime" 1580608922 "$(stat -c %Y "$MNT/big")"
+: >"$MNT/empty"
+check "an empty file" 0 "$(fs n2 stat /empty | sed -n 's/^size: //p')"
+mkdir "$MNT/dir" && rmdir "$MNT/dir"
+check "mkdir and rmdir" 0 $?
+df "$MNT" >/dev/null
+check "statfs (df)" 0 $?
+
+fusermount3 -u "$MNT"
+check "fusermount3 -u" 0 $?
+wait_until sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+check "unmounted" 0 $?
+"$SF" down >"$TMP/out" 2>&1
+check "sf down" 0 $?
+finish
