@@ -2240,6 +2240,30 @@ int sf_fs_meta_walk_files(struct sf_fs_meta *m, sf_fs_meta_file_fn fn, void *arg
     return 0;
 }
 
+int sf_fs_meta_walk_groups(struct sf_fs_meta *m, sf_fs_meta_group_fn fn, void *arg)
+{
+    for (size_t b = 0; b < m->tcap; b++) {
+        for (struct group *g = m->tab[b]; g != NULL; g = g->next) {
+            if (g->n == 0) {
+                continue;
+            }
+            struct sf_fs_meta_rec *v = malloc(g->n * sizeof *v);
+            if (v == NULL) {
+                return -ENOMEM;
+            }
+            for (size_t i = 0; i < g->n; i++) {
+                rec_view(&g->recs[i], &v[i]);
+            }
+            int rc = fn(arg, &g->key, v, g->n);
+            free(v);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
 void sf_fs_meta_stats(const struct sf_fs_meta *m, struct sf_fs_meta_stats *st)
 {
     *st = m->st;

@@ -246,6 +246,12 @@ typedef int (*sf_fs_meta_file_fn)(void *arg, const uint8_t fid[SF_FS_FID_LEN],
                                   const struct sf_fs_inode *ino);
 int sf_fs_meta_walk_files(struct sf_fs_meta *m, sf_fs_meta_file_fn fn, void *arg);
 
+/* Every group held here with all its records (tombstones too): the log
+ * compaction writes them back. fn returns non-zero to stop (returned). */
+typedef int (*sf_fs_meta_group_fn)(void *arg, const struct sf_dht_id *key,
+                                   const struct sf_fs_meta_rec *recs, size_t n);
+int sf_fs_meta_walk_groups(struct sf_fs_meta *m, sf_fs_meta_group_fn fn, void *arg);
+
 /* Counters for status lines. */
 struct sf_fs_meta_stats {
     uint64_t groups, records, live, tombstones;

@@ -15,7 +15,7 @@ launcher_sfd_sfd_SOURCES = \
 	launcher/sfd/sfd_peer.c \
 	launcher/sfd/sfd_record.c \
 	launcher/sfd/sfd_dht.c \
-	launcher/sfd/sfd_fs.c launcher/sfd/sfd_fs_plan.h launcher/sfd/sfd_fs_plan.c
+	launcher/sfd/sfd_fs_meta.c launcher/sfd/sfd_fs.c launcher/sfd/sfd_fs_plan.h launcher/sfd/sfd_fs_plan.c
 launcher_sfd_sfd_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
 launcher_sfd_sfd_LDADD = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS) \
 	-lpthread
@@ -25,7 +25,7 @@ launcher_sfd_sfd_LDADD = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC
 sf_sfd_core = launcher/sfd/sfd_tun.c launcher/sfd/sfd_client.c launcher/sfd/sfd_job.c \
 	launcher/sfd/sfd_spawn.c launcher/sfd/sfd_io.c launcher/sfd/sfd_auth.c \
 	launcher/sfd/sfd_place.c launcher/sfd/sfd_peer.c launcher/sfd/sfd_record.c \
-	launcher/sfd/sfd_dht.c launcher/sfd/sfd_fs.c launcher/sfd/sfd_fs_plan.c
+	launcher/sfd/sfd_dht.c launcher/sfd/sfd_fs_meta.c launcher/sfd/sfd_fs.c launcher/sfd/sfd_fs_plan.c
 sf_sfd_libs = libsffs.la libsfdht.la libsfnet.la libsfbase.la $(HWLOC_LIBS) $(SODIUM_LIBS)
 
 # Check suite: placement, the MAC layer, node records and beacons.
@@ -69,6 +69,14 @@ TESTS += $(sf_sfd_cluster_tests)
 EXTRA_DIST += $(sf_sfd_cluster_tests) tests/cluster/sfd_lib.sh
 # The filesystem's block layer on namespaced nodes (root; skips otherwise).
 TESTS += tests/cluster/fs_blocks.sh
+
+# The filesystem's metadata (sfd_fs_meta.c): a namespace test client and
+# the namespaced-cluster test.
+check_PROGRAMS += tests/cluster/fs_meta_poke
+tests_cluster_fs_meta_poke_SOURCES = tests/cluster/fs_meta_poke.c
+tests_cluster_fs_meta_poke_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS)
+TESTS += tests/cluster/fs_meta.sh
+EXTRA_DIST += tests/cluster/fs_meta.sh
 EXTRA_DIST += tests/cluster/fs_blocks.sh
 
 # make fuzz-sfd: a libFuzzer binary (clang only, never part of make check).

@@ -213,12 +213,18 @@ static int on_fs(void *ctx, const struct sf_wire_msg *m)
     return sf_sfd__fs_client_op(ctx, m);
 }
 
+static int on_fs_meta(void *ctx, const struct sf_wire_msg *m)
+{
+    return sf_sfd__fs_meta_client_op(ctx, m);
+}
+
 static const sf_wire_handler client_ops[SF_OP_COUNT] = {
     [SF_OP_JOB_SUBMIT] = on_submit, [SF_OP_STDIN] = on_stdin,
     [SF_OP_SIGNAL] = on_signal,     [SF_OP_GOODBYE] = on_goodbye,
     [SF_OP_STATUS_REQ] = on_status,
     [SF_OP_FS_BLOCK_WRITE] = on_fs, [SF_OP_FS_BLOCK_READ] = on_fs,
     [SF_OP_FS_ADMIN] = on_fs,
+    [SF_OP_FS_NS] = on_fs_meta,     [SF_OP_FS_READDIR] = on_fs_meta,
 };
 
 void sf_sfd__client_dispatch(struct sf_sfd_client *c, const struct sf_wire_msg *m)
@@ -336,6 +342,7 @@ void sf_sfd__client_free(struct sf_sfd_client *c)
         c->job->client = NULL;
     }
     sf_sfd__fs_client_gone(c->sfd, c);
+    sf_sfd__fs_meta_client_gone(c->sfd, c);
     if (c->pc != NULL) {
         c->pc->client = NULL;
         c->pc->dead = true;

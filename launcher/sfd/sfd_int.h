@@ -72,6 +72,7 @@ struct sf_sfd_job;
 struct sf_sfd_peer;
 struct sf_sfd_dht;
 struct sf_sfd_fs;
+struct sf_sfd_meta;
 
 /* Tunables of module "sfd" (SF_SFD_<NAME>). */
 struct sf_sfd_tun {
@@ -274,6 +275,7 @@ struct sf_sfd {
     bool autodiscover;      /* LAN beacons (off: --no-autodiscover) */
     int rank_nice;          /* scheduling priority ranks run at (sfd's own at start) */
     struct sf_sfd_dht *dht; /* DHT node, records and beacons; NULL if off */
+    struct sf_sfd_meta *fsmeta; /* filesystem metadata (sfd_fs_meta.c); NULL if embedded */
     struct sf_sfd_fs *fs;   /* filesystem block layer (sfd_fs.c); NULL if embedded */
 };
 
@@ -450,5 +452,29 @@ void sf_sfd__fs_stop(struct sf_sfd *sfd);
 int sf_sfd__fs_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const struct sf_wire_msg *m);
 int sf_sfd__fs_client_op(struct sf_sfd_client *c, const struct sf_wire_msg *m);
 void sf_sfd__fs_client_gone(struct sf_sfd *sfd, struct sf_sfd_client *c);
+
+/* sfd_fs_meta.c: the filesystem's metadata (inodes and directories in a
+ * replicated record store, fs/sf_fs_meta.h; log under STATE_DIR/fsmeta).
+ * start after the control port listens (listening mode only), stop after
+ * the loop ended. peer_op takes FS_META_CAS/STORE/READ/REPLY from a member;
+ * client_op FS_NS / FS_READDIR from a client (answered later by req);
+ * client_gone before a client is freed. files walks the live file entries
+ * held here (block GC: the union over all members covers every file);
+ * status adds "fsmeta_*" counters. node_key: a node's DHT id,
+ * BLAKE2b-160("sfnode" || id as 8 big-endian bytes). */
+struct sf_dht_id;
+int sf_sfd__fs_meta_start(struct sf_sfd *sfd);
+void sf_sfd__fs_meta_stop(struct sf_sfd *sfd);
+int sf_sfd__fs_meta_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from,
+                            const struct sf_wire_msg *m);
+int sf_sfd__fs_meta_client_op(struct sf_sfd_client *c, const struct sf_wire_msg *m);
+void sf_sfd__fs_meta_client_gone(struct sf_sfd *sfd, struct sf_sfd_client *c);
+struct sf_fs_inode;
+int sf_sfd__fs_meta_files(struct sf_sfd *sfd,
+                          int (*fn)(void *arg, const uint8_t fid[20], const struct sf_fs_inode *ino),
+                          void *arg);
+void sf_sfd__fs_meta_status(struct sf_sfd *sfd, void (*line)(void *arg, const char *text),
+                            void *arg);
+void sf_sfd__node_key(uint64_t id, struct sf_dht_id *out);
 
 #endif

@@ -277,6 +277,9 @@ int main(int argc, char **argv)
     if (rc == 0 && listen_mode) {
         rc = sf_sfd__fs_start(sfd); /* the block store under STATE_DIR/fs */
     }
+    if (rc == 0 && listen_mode) {
+        rc = sf_sfd__fs_meta_start(sfd); /* metadata log under STATE_DIR/fsmeta */
+    }
     if (rc != 0) {
         SF_ERR("start-up failed: %s", sf_strerror(rc));
         return 1;
@@ -290,6 +293,7 @@ int main(int argc, char **argv)
     if (listen_mode) {
         sf_sfd__peer_stop(sfd);
         sf_sfd__fs_stop(sfd);
+        sf_sfd__fs_meta_stop(sfd);
     }
     /* Replies still queued (JOB_DONE above all) go out before we leave. */
     for (struct sf_sfd_client *c = sfd->clients; c != NULL; c = c->next) {

@@ -538,6 +538,12 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
         case SF_OP_FS_DATA:
             sf_sfd__fs_peer_op(sfd, pc->peer, m);
             return;
+        case SF_OP_FS_META_CAS:
+        case SF_OP_FS_META_STORE:
+        case SF_OP_FS_META_READ:
+        case SF_OP_FS_META_REPLY:
+            sf_sfd__fs_meta_peer_op(sfd, pc->peer, m);
+            return;
         default:
             break;
         }
@@ -1084,6 +1090,7 @@ void sf_sfd__status_lines(struct sf_sfd *sfd, char ***out, size_t *n)
     }
     struct status_acc acc = {out, n};
     sf_sfd__dht_status(sfd, status_dht_line, &acc);
+    sf_sfd__fs_meta_status(sfd, status_dht_line, &acc);
     uint64_t now = sf_now_ms();
     for (struct sf_sfd_peer *p = sfd->peers; p != NULL; p = p->next) {
         char rec[96] = "";
