@@ -30,6 +30,7 @@
 #define FS_REPAIR_INFLIGHT 4     /* repair copies at once */
 #define FS_REPAIR_RETRY_MS 2000  /* a repair run with failures is retried after this */
 #define FS_NODES_MAX 4096        /* members the block layer tracks */
+#define FS_WRITE_MEM_MAX (256u << 20) /* client block bytes held by writes in progress */
 
 /* ------------------------------------------------------------------ */
 /* state */
@@ -177,6 +178,7 @@ struct sf_sfd_fs {
     uint64_t under, copies_done, copies_failed, corrupt_found, corrupt_repaired, lost;
     uint64_t surplus_dropped, repair_runs, repair_complete;
     uint64_t writes, write_errs, reads, read_errs, peer_puts, peer_gets, peer_busy;
+    size_t write_mem; /* bytes of client blocks held by writes in progress */
 };
 
 static void job_submit(struct sf_sfd_fs *fs, struct fs_job *j);
@@ -811,6 +813,7 @@ static void wop_finish_one(struct fs_wop *w)
     reply_done(w->cr.c, w->cr.req, w->status, w->status == 0 ? &w->id : NULL,
                w->status == 0 ? "" : w->msg);
     creq_del(fs, &w->cr);
+    fs->write_mem -= w->buf->len;
     buf_unref(w->buf);
     free(w);
 }
@@ -900,6 +903,15 @@ static int on_block_write(struct sf_sfd_fs *fs, struct sf_sfd_client *c,
         reply_done(c, req, -EFBIG, NULL, msg);
         return 0;
     }
+    if (fs->write_mem + m->f[2].len > FS_WRITE_MEM_MAX) {
+        /* Clients keep a window of writes in flight; this bounds the
+         * daemon's memory when many do at once. */
+        char msg[SFD_NAME_MAX + 96];
+        snprintf(msg, sizeof(msg), "%s has %zu MiB of block writes in progress: retry later",
+                 fs->sfd->host, fs->write_mem >> 20);
+        reply_done(c, req, -ENOBUFS, NULL, msg);
+        return 0;
+    }
     struct fs_wop *w = calloc(1, sizeof(*w));
     struct fs_job *j = job_new(fs, J_HASH, wop_hashed, w);
     if (w != NULL) {
@@ -916,6 +928,7 @@ static int on_block_write(struct sf_sfd_fs *fs, struct sf_sfd_client *c,
     }
     memcpy(w->buf->data, m->f[2].p, m->f[2].len);
     w->buf->len = m->f[2].len;
+    fs->write_mem += w->buf->len;
     w->fs = fs;
     w->r = r;
     creq_add(fs, &w->cr, c, req);
@@ -1164,10 +1177,12 @@ static void task_end(struct sf_sfd_fs *fs, struct fs_task *t)
         fs->rep_failed = true;
     }
     buf_unref(t->buf);
-    free(t);
     fs->rep_inflight--;
     fs->rep_left--;
-    fs->under--;
+    if (t->failed == 0) {
+        fs->under--; /* a failed one stays under-replicated until the retry */
+    }
+    free(t);
     if (fs->rep_left == 0) {
         run_end(fs);
     } else {
