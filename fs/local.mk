@@ -76,3 +76,30 @@ tests_check_fs_meta_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) $
 sf_fs_client_tests = tests/cluster/fs_client.sh tests/cluster/fs_fuse.sh
 TESTS += $(sf_fs_client_tests)
 EXTRA_DIST += $(sf_fs_client_tests)
+
+# Metadata format fuzzing (fs/fs_meta_codec.c): make check replays the
+# corpus; make fuzz-fs-meta builds the libFuzzer binary (clang). Run:
+#   tests/fuzz/fuzz-fs-meta -max_total_time=180 NEWDIR $(srcdir)/tests/fuzz/corpus/fs_meta
+# Regenerate the seeds with tests/fuzz/gen_fs_meta_corpus DIR.
+check_PROGRAMS += tests/fuzz/replay_fs_meta tests/fuzz/gen_fs_meta_corpus
+tests_fuzz_replay_fs_meta_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_fs_meta.c
+tests_fuzz_replay_fs_meta_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS)
+tests_fuzz_gen_fs_meta_corpus_SOURCES = tests/fuzz/gen_fs_meta_corpus.c
+tests_fuzz_gen_fs_meta_corpus_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS)
+TESTS += tests/fuzz/run-fs-meta.sh
+EXTRA_DIST += tests/fuzz/run-fs-meta.sh tests/fuzz/corpus/fs_meta
+FUZZ_FS_META_SRCS = tests/fuzz/fuzz_fs_meta.c fs/fs_meta_codec.c fs/fs_inode.c fs/fs_name.c \
+	fs/fs_config.c runtime/base/err.c runtime/base/log.c runtime/base/tun.c runtime/base/crc32c.c
+.PHONY: fuzz-fs-meta
+if HAVE_CLANG
+fuzz-fs-meta: tests/fuzz/fuzz-fs-meta
+tests/fuzz/fuzz-fs-meta: $(FUZZ_FS_META_SRCS:%=$(srcdir)/%) $(srcdir)/fs/sf_fs_meta.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  $(SODIUM_CFLAGS) -o $@ $(FUZZ_FS_META_SRCS:%=$(srcdir)/%) $(SODIUM_LIBS) -lpthread
+CLEANFILES += tests/fuzz/fuzz-fs-meta
+else
+fuzz-fs-meta:
+	@echo "fuzz-fs-meta needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif
