@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,15 +213,11 @@ static void buf_unref(struct fs_buf *b)
     }
 }
 
-/* Same derivation as the daemon's DHT node id (sfd_dht.c), so placement
- * agrees with the DHT's view of who is closest. */
+/* A node's DHT id (sfd_fs_meta.c's sf_sfd__node_key: the same derivation
+ * as the daemon's DHT node), so placement agrees with the DHT. */
 static void node_key(uint64_t id, struct sf_dht_id *out)
 {
-    uint8_t in[14] = {'s', 'f', 'n', 'o', 'd', 'e'};
-    for (int i = 0; i < 8; i++) {
-        in[6 + i] = (uint8_t)(id >> (56 - 8 * i));
-    }
-    crypto_generichash(out->b, SF_DHT_ID_LEN, in, sizeof(in), NULL, 0);
+    sf_sfd__node_key(id, out);
 }
 
 static bool is_self(const struct sf_sfd_fs *fs, const struct fs_node *n)
