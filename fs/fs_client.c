@@ -400,6 +400,30 @@ long sf_fs__req_wait(struct sf_fs_client *c, uint64_t req)
     return sf_fs__pend_find(&c->pend, req);
 }
 
+int sf_fs__req_call(struct sf_fs_client *c, struct sf_wire_enc *e, uint64_t req, uint8_t reply_op,
+                    int msg_field, const char *what, struct fsc_req **out)
+{
+    *out = NULL;
+    int rc = sf_fs__req_send(c, e, req, reply_op, NULL, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    long i = sf_fs__req_wait(c, req);
+    if (i < 0) {
+        sf_fs__req_drop(c, req);
+        return (int)i;
+    }
+    struct fsc_req *r = &c->pend.v[i];
+    rc = r->status > 0 ? SF_ERR_PROTO : r->status;
+    if (rc != 0) {
+        sf_fs__err_reply(c, rc, &r->msg, msg_field, what);
+        sf_fs__req_drop(c, req);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 void sf_fs__req_drop(struct sf_fs_client *c, uint64_t req)
 {
     long i = sf_fs__pend_find(&c->pend, req);

@@ -97,6 +97,12 @@ long sf_fs__req_wait(struct sf_fs_client *c, uint64_t req);
 /* Wait until at least one of the given reqs is done; its index in reqs.
  * Used by a window of requests that may complete out of order. */
 long sf_fs__req_wait_any(struct sf_fs_client *c, const uint64_t *reqs, size_t n);
+/* Send e and wait for its reply. On success (status 0) *out is its entry
+ * (valid until the next call on c; the caller drops req when done). On
+ * failure the request is forgotten and the message is "what: the reply's
+ * STR field msg_field". */
+int sf_fs__req_call(struct sf_fs_client *c, struct sf_wire_enc *e, uint64_t req, uint8_t reply_op,
+                    int msg_field, const char *what, struct fsc_req **out);
 /* Forget a request (its entry and any reply). */
 void sf_fs__req_drop(struct sf_fs_client *c, uint64_t req);
 /* Copy the reply's message field (STR at index fi) into the error text,

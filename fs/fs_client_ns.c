@@ -57,23 +57,13 @@ static int ns_call(struct sf_fs_client *c, int verb, const char *path, const cha
     sf_wire_put_u32(&e, mode);
     sf_wire_put_bytes(&e, ib, il);
     sf_wire_put_u32(&e, flags);
-    rc = sf_fs__req_send(c, &e, req, SF_OP_FS_NS_ANS, NULL, 0);
+    struct fsc_req *r;
+    rc = sf_fs__req_call(c, &e, req, SF_OP_FS_NS_ANS, 5, path, &r);
     if (rc != 0) {
         return rc;
     }
-    long i = sf_fs__req_wait(c, req);
-    if (i < 0) {
-        return (int)i;
-    }
-    struct fsc_req *r = &c->pend.v[i];
     const struct sf_wire_msg *m = &r->msg;
-    rc = r->status;
-    if (rc > 0) {
-        rc = SF_ERR_PROTO;
-    }
-    if (rc != 0) {
-        sf_fs__err_reply(c, rc, m, 5, path);
-    } else if (ans != NULL) {
+    if (ans != NULL) {
         memset(ans, 0, sizeof(*ans));
         ans->version = m->f[2].u;
         if (m->f[3].len > 0) {
@@ -202,23 +192,13 @@ int sf_fs_readdir(struct sf_fs_client *c, const char *path, sf_fs_readdir_fn fn,
         sf_wire_put_str(&e, path);
         sf_wire_put_str(&e, after);
         sf_wire_put_u32(&e, 0);
-        rc = sf_fs__req_send(c, &e, req, SF_OP_FS_DIRENTS, NULL, 0);
+        struct fsc_req *r;
+        rc = sf_fs__req_call(c, &e, req, SF_OP_FS_DIRENTS, 4, path, &r);
         if (rc != 0) {
             return rc;
         }
-        long i = sf_fs__req_wait(c, req);
-        if (i < 0) {
-            return (int)i;
-        }
-        struct fsc_req *r = &c->pend.v[i];
         /* Copy out what the loop needs: fn may issue requests of its own
          * (e.g. stat each entry), which can move the pend table. */
-        rc = r->status > 0 ? SF_ERR_PROTO : r->status;
-        if (rc != 0) {
-            sf_fs__err_reply(c, rc, &r->msg, 4, path);
-            sf_fs__req_drop(c, req);
-            return rc;
-        }
         bool done = r->msg.f[3].u != 0;
         size_t len = r->msg.f[2].len;
         uint8_t *list = r->mem; /* take ownership of the copy */
@@ -262,23 +242,14 @@ int sf_fs_admin(struct sf_fs_client *c, int verb, char **text)
     sf_wire_put_u8(&e, (uint8_t)verb);
     sf_wire_put_i32(&e, 0);
     sf_wire_put_str(&e, "");
-    int rc = sf_fs__req_send(c, &e, req, SF_OP_FS_ADMIN, NULL, 0);
+    struct fsc_req *r;
+    int rc = sf_fs__req_call(c, &e, req, SF_OP_FS_ADMIN, 3, "admin", &r);
     if (rc != 0) {
         return rc;
     }
-    long i = sf_fs__req_wait(c, req);
-    if (i < 0) {
-        return (int)i;
-    }
-    struct fsc_req *r = &c->pend.v[i];
-    rc = r->status > 0 ? SF_ERR_PROTO : r->status;
-    if (rc != 0) {
-        sf_fs__err_reply(c, rc, &r->msg, 3, "admin");
-    } else {
-        *text = sf_wire_strdup(&r->msg.f[3]);
-        if (*text == NULL) {
-            rc = sf_fs__err(c, -ENOMEM, "out of memory");
-        }
+    *text = sf_wire_strdup(&r->msg.f[3]);
+    if (*text == NULL) {
+        rc = sf_fs__err(c, -ENOMEM, "out of memory");
     }
     sf_fs__req_drop(c, req);
     return rc;

@@ -475,27 +475,46 @@ static int cmd_get(struct fsx *x, int argc, char **argv)
     return ret;
 }
 
-static int cmd_cat(struct fsx *x, int argc, char **argv)
+/* Run fn on every path argument (normalised; "/" when there is none and
+ * root_default), after connecting. FS_FAIL if any call failed. */
+typedef int (*path_fn)(struct sf_fs_client *c, const char *path, int k, int n, void *arg);
+
+static int each_path(struct fsx *x, int argc, char **argv, bool root_default, path_fn fn,
+                     void *arg)
 {
-    if (argc < 1) {
-        return fs_usage_err("cat: usage: sf fs cat PATH...", NULL);
+    char *root[] = {"/"};
+    if (argc == 0 && root_default) {
+        argc = 1;
+        argv = root;
     }
     struct sf_fs_client *c = cli(x);
     if (c == NULL) {
         return FS_FAIL;
     }
     int ret = FS_OK;
-    for (int i = 0; i < argc; i++) {
+    for (int k = 0; k < argc; k++) {
         char path[SF_FS_PATH_MAX + 2];
-        if (norm(argv[i], path) != 0) {
-            ret = FS_FAIL;
-            continue;
-        }
-        if (copy_out(c, path, STDOUT_FILENO, "stdout", false) != FS_OK) {
+        if (norm(argv[k], path) != 0 || fn(c, path, k, argc, arg) != FS_OK) {
             ret = FS_FAIL;
         }
     }
     return ret;
+}
+
+static int cat_path(struct sf_fs_client *c, const char *path, int k, int n, void *arg)
+{
+    (void)k;
+    (void)n;
+    (void)arg;
+    return copy_out(c, path, STDOUT_FILENO, "stdout", false);
+}
+
+static int cmd_cat(struct fsx *x, int argc, char **argv)
+{
+    if (argc < 1) {
+        return fs_usage_err("cat: usage: sf fs cat PATH...", NULL);
+    }
+    return each_path(x, argc, argv, false, cat_path, NULL);
 }
 
 static void mode_string(uint32_t mode, char out[11])
@@ -539,6 +558,23 @@ static int ls_one(void *arg, const char *name, const struct sf_fs_stat *st)
     return 0;
 }
 
+static int ls_path(struct sf_fs_client *c, const char *path, int k, int n, void *arg)
+{
+    struct sf_fs_stat st;
+    int rc = sf_fs_stat(c, path, &st);
+    if (rc != 0) {
+        return sf_fs_cli_fail(c, path, rc);
+    }
+    if (!S_ISDIR(st.mode)) {
+        return ls_one(arg, path, &st);
+    }
+    if (n > 1) {
+        printf("%s%s:\n", k > 0 ? "\n" : "", path);
+    }
+    rc = sf_fs_readdir(c, path, ls_one, arg);
+    return rc != 0 ? sf_fs_cli_fail(c, path, rc) : FS_OK;
+}
+
 static int cmd_ls(struct fsx *x, int argc, char **argv)
 {
     struct ls_arg a = {false};
@@ -550,39 +586,42 @@ static int cmd_ls(struct fsx *x, int argc, char **argv)
             return fs_usage_err("ls: unknown option ", argv[i]);
         }
     }
-    char *root[] = {"/"};
-    char **list = i < argc ? argv + i : root;
-    int n = i < argc ? argc - i : 1;
-    int ret = FS_OK;
-    struct sf_fs_client *c = cli(x);
-    if (c == NULL) {
-        return FS_FAIL;
+    return each_path(x, argc - i, argv + i, true, ls_path, &a);
+}
+
+static int stat_path(struct sf_fs_client *c, const char *path, int k, int n, void *arg)
+{
+    (void)arg;
+    struct sf_fs_stat st;
+    int rc = sf_fs_stat(c, path, &st);
+    if (rc != 0) {
+        return sf_fs_cli_fail(c, path, rc);
     }
-    for (int k = 0; k < n; k++) {
-        char path[SF_FS_PATH_MAX + 2];
-        if (norm(list[k], path) != 0) {
-            ret = FS_FAIL;
-            continue;
-        }
-        struct sf_fs_stat st;
-        int rc = sf_fs_stat(c, path, &st);
-        if (rc != 0) {
-            ret = sf_fs_cli_fail(c, path, rc);
-            continue;
-        }
-        if (!S_ISDIR(st.mode)) {
-            ls_one(&a, path, &st);
-            continue;
-        }
-        if (n > 1) {
-            printf("%s%s:\n", k > 0 ? "\n" : "", path);
-        }
-        rc = sf_fs_readdir(c, path, ls_one, &a);
-        if (rc != 0) {
-            ret = sf_fs_cli_fail(c, path, rc);
-        }
+    if (k > 0 && n > 1) {
+        putchar('\n');
     }
-    return ret;
+    char m[11], mt[64], ct[64];
+    mode_string(st.mode, m);
+    time_t t = (time_t)(st.mtime_ns / 1000000000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(mt, sizeof(mt), "%Y-%m-%d %H:%M:%S %z", &tm);
+    t = (time_t)(st.ctime_ns / 1000000000);
+    localtime_r(&t, &tm);
+    strftime(ct, sizeof(ct), "%Y-%m-%d %H:%M:%S %z", &tm);
+    printf("path: %s\n", path);
+    printf("type: %s\n", S_ISDIR(st.mode) ? "directory" : S_ISLNK(st.mode) ? "symlink" : "file");
+    printf("mode: %04o (%s)\n", st.mode & 07777, m);
+    printf("owner: %u:%u\n", st.uid, st.gid);
+    if (!S_ISDIR(st.mode)) {
+        printf("size: %llu\n", (unsigned long long)st.size);
+        printf("blocks: %llu of %u bytes\n", (unsigned long long)st.blocks, st.block_size);
+        printf("replicas: %u\n", st.replicas);
+    }
+    printf("version: %llu\n", (unsigned long long)st.version);
+    printf("modified: %s\n", mt);
+    printf("changed: %s\n", ct);
+    return FS_OK;
 }
 
 static int cmd_stat(struct fsx *x, int argc, char **argv)
@@ -590,49 +629,7 @@ static int cmd_stat(struct fsx *x, int argc, char **argv)
     if (argc < 1) {
         return fs_usage_err("stat: usage: sf fs stat PATH...", NULL);
     }
-    struct sf_fs_client *c = cli(x);
-    if (c == NULL) {
-        return FS_FAIL;
-    }
-    int ret = FS_OK;
-    for (int i = 0; i < argc; i++) {
-        char path[SF_FS_PATH_MAX + 2];
-        if (norm(argv[i], path) != 0) {
-            ret = FS_FAIL;
-            continue;
-        }
-        struct sf_fs_stat st;
-        int rc = sf_fs_stat(c, path, &st);
-        if (rc != 0) {
-            ret = sf_fs_cli_fail(c, path, rc);
-            continue;
-        }
-        char m[11], mt[64], ct[64];
-        mode_string(st.mode, m);
-        time_t t = (time_t)(st.mtime_ns / 1000000000);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(mt, sizeof(mt), "%Y-%m-%d %H:%M:%S %z", &tm);
-        t = (time_t)(st.ctime_ns / 1000000000);
-        localtime_r(&t, &tm);
-        strftime(ct, sizeof(ct), "%Y-%m-%d %H:%M:%S %z", &tm);
-        printf("path: %s\n", path);
-        printf("type: %s\n", S_ISDIR(st.mode) ? "directory" : S_ISLNK(st.mode) ? "symlink" : "file");
-        printf("mode: %04o (%s)\n", st.mode & 07777, m);
-        printf("owner: %u:%u\n", st.uid, st.gid);
-        if (!S_ISDIR(st.mode)) {
-            printf("size: %llu\n", (unsigned long long)st.size);
-            printf("blocks: %llu of %u bytes\n", (unsigned long long)st.blocks, st.block_size);
-            printf("replicas: %u\n", st.replicas);
-        }
-        printf("version: %llu\n", (unsigned long long)st.version);
-        printf("modified: %s\n", mt);
-        printf("changed: %s\n", ct);
-        if (i + 1 < argc) {
-            putchar('\n');
-        }
-    }
-    return ret;
+    return each_path(x, argc, argv, false, stat_path, NULL);
 }
 
 /* Names of a directory, collected before changing it. */
@@ -715,16 +712,44 @@ static int rm_tree(struct sf_fs_client *c, const char *path)
     return rc;
 }
 
+struct rm_opts {
+    bool rec, force;
+};
+
+static int rm_path(struct sf_fs_client *c, const char *path, int k, int n, void *arg)
+{
+    (void)k;
+    (void)n;
+    const struct rm_opts *o = arg;
+    struct sf_fs_stat st;
+    int rc = sf_fs_stat(c, path, &st);
+    if (rc == -ENOENT && o->force) {
+        return FS_OK;
+    }
+    if (rc != 0) {
+        return sf_fs_cli_fail(c, path, rc);
+    }
+    if (S_ISDIR(st.mode)) {
+        if (!o->rec) {
+            fprintf(stderr, "sf fs: %s: is a directory (use rm -r)\n", path);
+            return FS_FAIL;
+        }
+        return rm_tree(c, path) != 0 ? FS_FAIL : FS_OK;
+    }
+    rc = sf_fs_unlink(c, path);
+    return rc != 0 && !(rc == -ENOENT && o->force) ? sf_fs_cli_fail(c, path, rc) : FS_OK;
+}
+
 static int cmd_rm(struct fsx *x, int argc, char **argv)
 {
-    bool rec = false, force = false;
+    struct rm_opts o = {false, false};
     int i = 0;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         for (const char *f = argv[i] + 1; *f != '\0'; f++) {
             if (*f == 'r' || *f == 'R') {
-                rec = true;
+                o.rec = true;
             } else if (*f == 'f') {
-                force = true;
+                o.force = true;
             } else {
                 return fs_usage_err("rm: unknown option ", argv[i]);
             }
@@ -733,41 +758,7 @@ static int cmd_rm(struct fsx *x, int argc, char **argv)
     if (i >= argc) {
         return fs_usage_err("rm: usage: sf fs rm [-r] [-f] PATH...", NULL);
     }
-    struct sf_fs_client *c = cli(x);
-    if (c == NULL) {
-        return FS_FAIL;
-    }
-    int ret = FS_OK;
-    for (; i < argc; i++) {
-        char path[SF_FS_PATH_MAX + 2];
-        if (norm(argv[i], path) != 0) {
-            ret = FS_FAIL;
-            continue;
-        }
-        struct sf_fs_stat st;
-        int rc = sf_fs_stat(c, path, &st);
-        if (rc == -ENOENT && force) {
-            continue;
-        }
-        if (rc != 0) {
-            ret = sf_fs_cli_fail(c, path, rc);
-            continue;
-        }
-        if (S_ISDIR(st.mode)) {
-            if (!rec) {
-                fprintf(stderr, "sf fs: %s: is a directory (use rm -r)\n", path);
-                ret = FS_FAIL;
-            } else if (rm_tree(c, path) != 0) {
-                ret = FS_FAIL;
-            }
-            continue;
-        }
-        rc = sf_fs_unlink(c, path);
-        if (rc != 0 && !(rc == -ENOENT && force)) {
-            ret = sf_fs_cli_fail(c, path, rc);
-        }
-    }
-    return ret;
+    return each_path(x, argc - i, argv + i, false, rm_path, &o);
 }
 
 static int mkdir_p(struct sf_fs_client *c, const char *path, uint32_t mode)
@@ -797,16 +788,32 @@ static int mkdir_p(struct sf_fs_client *c, const char *path, uint32_t mode)
     return 0;
 }
 
+struct mkdir_opts {
+    bool parents;
+    uint32_t mode;
+};
+
+static int mkdir_path(struct sf_fs_client *c, const char *path, int k, int n, void *arg)
+{
+    (void)k;
+    (void)n;
+    const struct mkdir_opts *o = arg;
+    if (o->parents) {
+        return strcmp(path, "/") != 0 && mkdir_p(c, path, o->mode) != 0 ? FS_FAIL : FS_OK;
+    }
+    int rc = sf_fs_mkdir(c, path, o->mode);
+    return rc != 0 ? sf_fs_cli_fail(c, path, rc) : FS_OK;
+}
+
 static int cmd_mkdir(struct fsx *x, int argc, char **argv)
 {
-    bool parents = false;
-    uint32_t mode = 0755;
+    struct mkdir_opts o = {false, 0755};
     int i = 0;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         if (strcmp(argv[i], "-p") == 0) {
-            parents = true;
+            o.parents = true;
         } else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
-            if (parse_mode(argv[++i], &mode) != 0) {
+            if (parse_mode(argv[++i], &o.mode) != 0) {
                 return fs_usage_err("mkdir: -m needs an octal mode, got ", argv[i]);
             }
         } else {
@@ -816,29 +823,7 @@ static int cmd_mkdir(struct fsx *x, int argc, char **argv)
     if (i >= argc) {
         return fs_usage_err("mkdir: usage: sf fs mkdir [-p] [-m MODE] PATH...", NULL);
     }
-    struct sf_fs_client *c = cli(x);
-    if (c == NULL) {
-        return FS_FAIL;
-    }
-    int ret = FS_OK;
-    for (; i < argc; i++) {
-        char path[SF_FS_PATH_MAX + 2];
-        if (norm(argv[i], path) != 0) {
-            ret = FS_FAIL;
-            continue;
-        }
-        if (parents) {
-            if (strcmp(path, "/") != 0 && mkdir_p(c, path, mode) != 0) {
-                ret = FS_FAIL;
-            }
-            continue;
-        }
-        int rc = sf_fs_mkdir(c, path, mode);
-        if (rc != 0) {
-            ret = sf_fs_cli_fail(c, path, rc);
-        }
-    }
-    return ret;
+    return each_path(x, argc - i, argv + i, false, mkdir_path, &o);
 }
 
 static int cmd_mv(struct fsx *x, int argc, char **argv)
@@ -907,6 +892,42 @@ static int du_walk(struct du *d, const char *path)
     return rc;
 }
 
+static int du_path(struct sf_fs_client *c, const char *path, int k, int n, void *arg)
+{
+    (void)n;
+    bool hum = *(bool *)arg;
+    if (k == 0) {
+        printf("%-12s %-12s %8s %6s  %s\n", "BYTES", "STORED", "FILES", "DIRS", "PATH");
+    }
+    struct du *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return sf_fs_cli_fail(NULL, path, -ENOMEM);
+    }
+    d->c = c;
+    int ret = FS_OK;
+    struct sf_fs_stat st;
+    int rc = sf_fs_stat(c, path, &st);
+    if (rc != 0) {
+        ret = sf_fs_cli_fail(c, path, rc);
+    } else if (S_ISDIR(st.mode)) {
+        ret = du_walk(d, path) != 0 ? FS_FAIL : FS_OK;
+    } else {
+        du_one(d, path, &st);
+    }
+    char b[32], s[32];
+    if (hum) {
+        human(d->bytes, b, sizeof(b));
+        human(d->stored, s, sizeof(s));
+    } else {
+        snprintf(b, sizeof(b), "%llu", (unsigned long long)d->bytes);
+        snprintf(s, sizeof(s), "%llu", (unsigned long long)d->stored);
+    }
+    printf("%-12s %-12s %8llu %6llu  %s\n", b, s, (unsigned long long)d->files,
+           (unsigned long long)d->dirs, path);
+    free(d);
+    return ret;
+}
+
 static int cmd_du(struct fsx *x, int argc, char **argv)
 {
     bool hum = false;
@@ -918,48 +939,7 @@ static int cmd_du(struct fsx *x, int argc, char **argv)
             return fs_usage_err("du: unknown option ", argv[i]);
         }
     }
-    char *root[] = {"/"};
-    char **list = i < argc ? argv + i : root;
-    int n = i < argc ? argc - i : 1;
-    int ret = FS_OK;
-    struct sf_fs_client *c = cli(x);
-    if (c == NULL) {
-        return FS_FAIL;
-    }
-    printf("%-12s %-12s %8s %6s  %s\n", "BYTES", "STORED", "FILES", "DIRS", "PATH");
-    for (int k = 0; k < n; k++) {
-        struct du *d = calloc(1, sizeof(*d));
-        char path[SF_FS_PATH_MAX + 2];
-        if (d == NULL || norm(list[k], path) != 0) {
-            free(d);
-            ret = FS_FAIL;
-            continue;
-        }
-        d->c = c;
-        struct sf_fs_stat st;
-        int rc = sf_fs_stat(c, path, &st);
-        if (rc != 0) {
-            ret = sf_fs_cli_fail(c, path, rc);
-        } else if (S_ISDIR(st.mode)) {
-            if (du_walk(d, path) != 0) {
-                ret = FS_FAIL;
-            }
-        } else {
-            du_one(d, path, &st);
-        }
-        char b[32], s[32];
-        if (hum) {
-            human(d->bytes, b, sizeof(b));
-            human(d->stored, s, sizeof(s));
-        } else {
-            snprintf(b, sizeof(b), "%llu", (unsigned long long)d->bytes);
-            snprintf(s, sizeof(s), "%llu", (unsigned long long)d->stored);
-        }
-        printf("%-12s %-12s %8llu %6llu  %s\n", b, s, (unsigned long long)d->files,
-               (unsigned long long)d->dirs, path);
-        free(d);
-    }
-    return ret;
+    return each_path(x, argc - i, argv + i, true, du_path, &hum);
 }
 
 static int cmd_truncate(struct fsx *x, int argc, char **argv)

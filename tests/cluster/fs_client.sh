@@ -12,28 +12,12 @@ need_netns
 real_sfd_listens || skip "sfd has no --listen (cluster) mode yet"
 export SF_SFD="$REAL_SFD"
 MiB=1048576
-# fs NODE ARGS...: sf fs through node NODE's daemon.
-fs() {
-    n=$1
-    shift
-    "$SF" --dir "$CDIR/$n" fs "$@"
-}
-fs_ready() { fs n1 ls / >/dev/null 2>&1 && fs n3 ls / >/dev/null 2>&1; }
-# wait_long CMD...: like wait_until, with a 60 s bound.
-wait_long() {
-    i=0
-    while [ $i -lt 1200 ]; do
-        if "$@"; then return 0; fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
-}
+. "$top_srcdir/tests/cluster/fs_client_lib.sh"
 
 "$SF" up --netns --nodes 3 --wait 20 >"$TMP/out" 2>&1
 check "sf up --netns --nodes 3" 0 $?
 [ -f "$CDIR/cluster" ] || { sed 's/^/    /' "$TMP/out"; finish; }
-wait_long fs_ready
+wait_long fs_ready n1 n2 n3
 check "the namespace answers on n1 and n3" 0 $?
 
 # 1. Sizes, bit-exact, written through n1 and read back through n2.

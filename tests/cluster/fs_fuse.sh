@@ -15,27 +15,13 @@ export SF_SFD="$REAL_SFD"
 MNT=$TMP/mnt
 mkdir -p "$MNT"
 trap 'fusermount3 -u "$MNT" 2>/dev/null; cluster_cleanup' EXIT
-fs() {
-    n=$1
-    shift
-    "$SF" --dir "$CDIR/$n" fs "$@"
-}
-fs_ready() { fs n1 ls / >/dev/null 2>&1 && fs n2 ls / >/dev/null 2>&1; }
+. "$top_srcdir/tests/cluster/fs_client_lib.sh"
 mounted() { grep -q " $MNT fuse" /proc/mounts; }
-wait_long() {
-    i=0
-    while [ $i -lt 1200 ]; do
-        if "$@"; then return 0; fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
-}
 
 "$SF" up --netns --nodes 3 --wait 20 >"$TMP/out" 2>&1
 check "sf up --netns --nodes 3" 0 $?
 [ -f "$CDIR/cluster" ] || { sed 's/^/    /' "$TMP/out"; finish; }
-wait_long fs_ready
+wait_long fs_ready n1 n2 n3
 check "the namespace answers" 0 $?
 
 fs n1 mount "$MNT" >"$TMP/out" 2>&1
