@@ -103,6 +103,10 @@ check "the 0 B block is BLAKE2b-256 of nothing" \
 IDS="$TMP/f0.ids $TMP/f1.ids $TMP/fblk.ids $TMP/f100.ids"
 check "every block on exactly 2 of 4 nodes" 0 "$(all_have 2 $IDS -- n1 n2 n3 n4 | tail -n 1)"
 read_all n3 "4 nodes"
+# Block frames share the control connections with keep-alives: none of
+# them may have gone missing long enough for a verdict.
+check "no member declared gone during the transfers" 0 \
+    "$("$SF" status 2>/dev/null | awk '$1 == "peers_gone" { print $2 }')"
 
 # 2. A link cut during a write: the write fails or succeeds, and every block
 # it reported written has 2 copies on disk.
