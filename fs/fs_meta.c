@@ -2240,6 +2240,68 @@ int sf_fs_meta_walk_files(struct sf_fs_meta *m, sf_fs_meta_file_fn fn, void *arg
     return 0;
 }
 
+/* A cluster-wide collection of live file inodes (sf_fs_meta_collect_files). */
+struct collect {
+    sf_fs_meta_files_fn cb;
+    void *arg;
+    int pending, status;
+    struct sf_fs_inode *inodes;
+    size_t n, cap;
+};
+
+static void collect_cb(struct sf_fs_meta *m, void *ctx, int status,
+                       const struct sf_fs_meta_rec *recs, size_t n)
+{
+    (void)m;
+    struct collect *c = ctx;
+    if (status != 0 && c->status == 0) {
+        c->status = status;
+    }
+    for (size_t i = 0; status == 0 && i < n && c->status == 0; i++) {
+        struct sf_fs_meta_entry e;
+        if (sf_fs_meta_entry_decode(recs[i].value, recs[i].value_len, &e) != 0) {
+            continue;
+        }
+        if (c->n == c->cap) {
+            size_t nc = c->cap ? 2 * c->cap : 64;
+            struct sf_fs_inode *ni = realloc(c->inodes, nc * sizeof *ni);
+            if (ni == NULL) {
+                c->status = -ENOMEM;
+                break;
+            }
+            c->inodes = ni;
+            c->cap = nc;
+        }
+        c->inodes[c->n++] = e.inode;
+    }
+    if (--c->pending == 0) {
+        c->cb(c->arg, c->status, c->inodes, c->status == 0 ? c->n : 0);
+        free(c->inodes);
+        free(c);
+    }
+}
+
+int sf_fs_meta_collect_files(struct sf_fs_meta *m, sf_fs_meta_files_fn cb, void *arg)
+{
+    struct collect *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    c->cb = cb;
+    c->arg = arg;
+    c->pending = 1; /* held until every request is out */
+    for (size_t i = 0; i < m->n_members; i++) {
+        struct sf_fs_meta_msg rd = {.type = SF_FS_META_M_READ, .flags = SF_FS_META_READ_FILES};
+        c->pending++;
+        if (rpc_call(m, &m->members[i], &rd, collect_cb, c) != 0) {
+            c->pending--;
+            c->status = -ENOMEM;
+        }
+    }
+    collect_cb(m, c, 0, NULL, 0);
+    return 0;
+}
+
 int sf_fs_meta_walk_groups(struct sf_fs_meta *m, sf_fs_meta_group_fn fn, void *arg)
 {
     for (size_t b = 0; b < m->tcap; b++) {

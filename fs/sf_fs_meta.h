@@ -246,6 +246,16 @@ typedef int (*sf_fs_meta_file_fn)(void *arg, const uint8_t fid[SF_FS_FID_LEN],
                                   const struct sf_fs_inode *ino);
 int sf_fs_meta_walk_files(struct sf_fs_meta *m, sf_fs_meta_file_fn fn, void *arg);
 
+/* The block GC's live set, cluster-wide: asks every member (us included)
+ * for the live file entries it holds (READ_FILES) and calls cb once with
+ * the union (duplicates possible; every version any holder still has, so
+ * an old block list keeps its blocks: safe for GC). status is 0 only if
+ * every member answered; a GC must not run on anything less. inodes is
+ * the core's, valid during cb. 0 or -ENOMEM (cb is then not called). */
+typedef void (*sf_fs_meta_files_fn)(void *arg, int status, const struct sf_fs_inode *inodes,
+                                    size_t n);
+int sf_fs_meta_collect_files(struct sf_fs_meta *m, sf_fs_meta_files_fn cb, void *arg);
+
 /* Every group held here with all its records (tombstones too): the log
  * compaction writes them back. fn returns non-zero to stop (returned). */
 typedef int (*sf_fs_meta_group_fn)(void *arg, const struct sf_dht_id *key,

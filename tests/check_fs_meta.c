@@ -831,6 +831,68 @@ START_TEST(test_walk_files)
 }
 END_TEST
 
+/* The cluster-wide live set: every file's blocks, from any node; an
+ * unreachable member makes it fail instead of coming back short. */
+struct coll {
+    bool done;
+    int status;
+    size_t n;
+    uint64_t refs;
+};
+static void coll_cb(void *arg, int status, const struct sf_fs_inode *inodes, size_t n)
+{
+    struct coll *c = arg;
+    c->done = true;
+    c->status = status;
+    c->n = n;
+    for (size_t i = 0; i < n; i++) {
+        c->refs += inodes[i].n_refs;
+    }
+    pending--;
+}
+
+START_TEST(test_collect_files)
+{
+    sim_init(5, 77);
+    struct res c;
+    for (int i = 0; i < 10; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/f%d", i);
+        struct sf_fs_inode ino = file_inode(2 * 4096);
+        start(i % 5, &c, SF_FS_NS_COMMIT, p, NULL, 0, &ino);
+        run_until_done();
+        ck_assert_int_eq(c.r.status, 0);
+    }
+    ck_assert_int_eq(ns(0, SF_FS_NS_MKDIR, "/dir", NULL), 0);
+    struct coll co = {0};
+    pending++;
+    ck_assert_int_eq(sf_fs_meta_collect_files(nodes[2].m, coll_cb, &co), 0);
+    run_until_done();
+    ck_assert(co.done);
+    ck_assert_int_eq(co.status, 0);
+    ck_assert_uint_eq(co.n, 30); /* 10 files on 3 holders each */
+    ck_assert_uint_eq(co.refs, 60);
+    crash(4);
+    views();
+    memset(&co, 0, sizeof co);
+    pending++;
+    ck_assert_int_eq(sf_fs_meta_collect_files(nodes[1].m, coll_cb, &co), 0);
+    run_until_done();
+    ck_assert_int_eq(co.status, 0);
+    ck_assert_uint_ge(co.n, 10);
+    for (int i = 0; i < nn; i++) {
+        nodes[i].side = i == 3;
+    }
+    partitioned = true;
+    memset(&co, 0, sizeof co);
+    pending++;
+    ck_assert_int_eq(sf_fs_meta_collect_files(nodes[1].m, coll_cb, &co), 0);
+    run_until_done();
+    ck_assert_int_ne(co.status, 0);
+    sim_free();
+}
+END_TEST
+
 int cb(void *arg, const uint8_t *fid, const struct sf_fs_inode *i)
 {
     (void)fid;
@@ -854,6 +916,7 @@ int main(void)
     tcase_add_test(tc, test_partition_minority);
     tcase_add_test(tc, test_churn);
     tcase_add_test(tc, test_walk_files);
+    tcase_add_test(tc, test_collect_files);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);

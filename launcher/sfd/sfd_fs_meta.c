@@ -708,6 +708,20 @@ int sf_sfd__fs_meta_files(struct sf_sfd *sfd, sf_fs_meta_file_fn fn, void *arg)
     return sf_fs_meta_walk_files(mt->core, fn, arg);
 }
 
+int sf_sfd__fs_meta_live_files(struct sf_sfd *sfd,
+                               void (*cb)(void *arg, int status, const struct sf_fs_inode *inodes,
+                                          size_t n),
+                               void *arg)
+{
+    struct sf_sfd_meta *mt = sfd->fsmeta;
+    if (mt == NULL || mt->core == NULL) {
+        return -ENOSYS;
+    }
+    int rc = sf_fs_meta_collect_files(mt->core, cb, arg);
+    sf_fs_meta_run(mt->core);
+    return rc;
+}
+
 void sf_sfd__fs_meta_status(struct sf_sfd *sfd, void (*line)(void *arg, const char *text),
                             void *arg)
 {

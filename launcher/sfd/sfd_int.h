@@ -475,6 +475,14 @@ int sf_sfd__fs_meta_files(struct sf_sfd *sfd,
                           void *arg);
 void sf_sfd__fs_meta_status(struct sf_sfd *sfd, void (*line)(void *arg, const char *text),
                             void *arg);
+/* The block GC's live set, cluster-wide (sf_fs_meta_collect_files): cb
+ * gets the file inodes every member holds (refs are data blocks at depth
+ * 0, else list blocks to resolve), status 0 only if every member answered.
+ * 0, -ENOSYS (metadata off here) or -ENOMEM; cb runs later, on the loop. */
+int sf_sfd__fs_meta_live_files(struct sf_sfd *sfd,
+                               void (*cb)(void *arg, int status, const struct sf_fs_inode *inodes,
+                                          size_t n),
+                               void *arg);
 void sf_sfd__node_key(uint64_t id, struct sf_dht_id *out);
 
 #endif

@@ -102,7 +102,8 @@ enum sf_wire_op {
                                 * answered by FS_META_REPLY */
     SF_OP_FS_META_READ = 46,   /* sfd -> holder: req, key, name ("" = whole group), flags
                                 * (1 local only: no sync; 2 every live file entry held,
-                                * key ignored); answered by FS_META_REPLY */
+                                * key ignored; 4 name is a cursor: live entries after it);
+                                * answered by FS_META_REPLY */
     SF_OP_FS_META_REPLY = 47,  /* req, status, records (CAS: the records as written, or on a
                                 * failed condition the record that failed it) */
     SF_OP_FS_BLOCK_WRITE = 48, /* client -> local sfd: req, replicas (0 = default), data */
