@@ -139,10 +139,20 @@ enum sf_wire_op {
                                 * status (0 committed, <0 aborted), text */
     SF_OP_RESERVED_62,
     SF_OP_RESERVED_63,
-    SF_OP_RESERVED_64,
-    SF_OP_RESERVED_65,
-    SF_OP_RESERVED_66,
-    SF_OP_RESERVED_67,
+    /* 64..67: a rank <-> its sfd around a CRIU checkpoint (checkpoint/
+     * sf_ckpt_criu.h; the rank side is runtime/rt/rt_quiesce.c). */
+    SF_OP_CKPT_PREPARE = 64,   /* sfd -> rank: job, epoch, flags 0, dir "": quiesce now.
+                                * Also a client -> local sfd driver (tests, until `sf ckpt`
+                                * drives it): flags 1 checkpoint the local part of job into
+                                * dir (left running), 2 kill it and restore it from dir;
+                                * answered by CKPT_RESUMED (rank -1) */
+    SF_OP_CKPT_READY = 65,     /* rank -> sfd: rank, epoch, status (0: quiet, transports and
+                                * shared segment closed; <0: cannot) */
+    SF_OP_CKPT_RESUME = 66,    /* sfd -> rank: epoch, restored (1: from an image), path of the
+                                * new shared segment ("" = none): reopen, publish RANK_ADDR,
+                                * wait for the ADDR_TABLE of this epoch */
+    SF_OP_CKPT_RESUMED = 67,   /* rank -> sfd: rank, epoch, status, text: running again; and
+                                * sfd -> the driving client: -1, epoch, status, text */
     SF_OP_RESERVED_68,
     SF_OP_RESERVED_69,
     SF_OP_RESERVED_70,

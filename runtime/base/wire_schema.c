@@ -95,10 +95,12 @@ static const struct sf_wire_schema schemas[SF_OP_COUNT] = {
     [SF_OP_CKPT_COMMIT] = {"CKPT_COMMIT", 4, F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_STR)},
     [SF_OP_RESERVED_62] = {"RESERVED_62", 0, F(0)},
     [SF_OP_RESERVED_63] = {"RESERVED_63", 0, F(0)},
-    [SF_OP_RESERVED_64] = {"RESERVED_64", 0, F(0)},
-    [SF_OP_RESERVED_65] = {"RESERVED_65", 0, F(0)},
-    [SF_OP_RESERVED_66] = {"RESERVED_66", 0, F(0)},
-    [SF_OP_RESERVED_67] = {"RESERVED_67", 0, F(0)},
+    /* job, epoch, flags, dir */
+    [SF_OP_CKPT_PREPARE] = {"CKPT_PREPARE", 4, F(SF_WK_U64, SF_WK_U32, SF_WK_U32, SF_WK_STR)},
+    [SF_OP_CKPT_READY] = {"CKPT_READY", 3, F(SF_WK_I32, SF_WK_U32, SF_WK_I32)}, /* rank, epoch, status */
+    [SF_OP_CKPT_RESUME] = {"CKPT_RESUME", 3, F(SF_WK_U32, SF_WK_U8, SF_WK_STR)}, /* epoch, restored, shm */
+    /* rank, epoch, status, text */
+    [SF_OP_CKPT_RESUMED] = {"CKPT_RESUMED", 4, F(SF_WK_I32, SF_WK_U32, SF_WK_I32, SF_WK_STR)},
     [SF_OP_RESERVED_68] = {"RESERVED_68", 0, F(0)},
     [SF_OP_RESERVED_69] = {"RESERVED_69", 0, F(0)},
     [SF_OP_RESERVED_70] = {"RESERVED_70", 0, F(0)},
