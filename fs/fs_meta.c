@@ -1330,6 +1330,19 @@ static void cas_send(struct nsop *op)
     }
 }
 
+static void cas_begin(struct nsop *op, const struct sf_dht_id *key);
+static void cas_item(struct nsop *op, const char *name, size_t len, uint8_t cond, uint64_t expect,
+                     uint8_t action, const uint8_t *value, size_t vlen);
+
+/* Delete (key, name) if its version is still `version`. */
+static void cas_delete(struct nsop *op, const struct sf_dht_id *key, const char *name, size_t len,
+                       uint64_t version)
+{
+    cas_begin(op, key);
+    cas_item(op, name, len, SF_FS_META_C_VERSION, version, SF_FS_META_A_DELETE, NULL, 0);
+    cas_send(op);
+}
+
 /* Build the items of a CAS on key (values are copied). */
 static void cas_begin(struct nsop *op, const struct sf_dht_id *key)
 {
@@ -1590,6 +1603,19 @@ static int cas_errno_msg(struct nsop *op, int status, const char *what)
     return status;
 }
 
+/* The second write of a two-write verb came back: finish on success, else
+ * remember the error and go undo the first write (the caller sends it). */
+static bool done_or_undo(struct nsop *op, int status)
+{
+    if (status == 0) {
+        ns_finish(op, 0, NULL);
+        return true;
+    }
+    op->pending_err = status;
+    op->step = ST_UNDO;
+    return false;
+}
+
 static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *recs, size_t n)
 {
     if (op->step == ST_WALK) {
@@ -1703,10 +1729,7 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
                 return;
             }
             op->step = ST_SECOND;
-            cas_begin(op, &op->pkey);
-            cas_item(op, op->name, op->name_len, SF_FS_META_C_VERSION, op->src.version,
-                     SF_FS_META_A_DELETE, NULL, 0);
-            cas_send(op);
+            cas_delete(op, &op->pkey, op->name, op->name_len, op->src.version);
             return;
         case SF_FS_NS_RMDIR:
             if (!op->src.live) {
@@ -1795,23 +1818,16 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
                 return;
             }
             op->step = ST_SECOND;
-            cas_begin(op, &op->pkey);
-            cas_item(op, op->name, op->name_len, SF_FS_META_C_VERSION, op->src.version,
-                     SF_FS_META_A_DELETE, NULL, 0);
-            cas_send(op);
+            cas_delete(op, &op->pkey, op->name, op->name_len, op->src.version);
             return;
         }
         if (op->step == ST_SECOND) {
-            if (status == 0) {
-                ns_finish(op, 0, NULL);
-                return;
+            if (!done_or_undo(op, status)) {
+                /* The name changed meanwhile: reopen the directory. */
+                cas_begin(op, &op->ckey);
+                cas_item(op, ".", 1, SF_FS_META_C_ANY, 0, SF_FS_META_A_PUT, NULL, 0);
+                cas_send(op);
             }
-            /* The name changed meanwhile: reopen the directory. */
-            op->pending_err = status;
-            op->step = ST_UNDO;
-            cas_begin(op, &op->ckey);
-            cas_item(op, ".", 1, SF_FS_META_C_ANY, 0, SF_FS_META_A_PUT, NULL, 0);
-            cas_send(op);
             return;
         }
         cas_errno_msg(op, op->pending_err, op->path);
@@ -1833,10 +1849,7 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
                     /* A rename that stopped half-way (the target written, the
                      * source not yet removed): finish it. */
                     op->step = ST_FINAL;
-                    cas_begin(op, &op->pkey);
-                    cas_item(op, op->name, op->name_len, SF_FS_META_C_VERSION, op->src.version,
-                             SF_FS_META_A_DELETE, NULL, 0);
-                    cas_send(op);
+                    cas_delete(op, &op->pkey, op->name, op->name_len, op->src.version);
                     return;
                 }
                 if (op->rq.flags & SF_FS_NSF_NOREPLACE) {
@@ -1882,25 +1895,15 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
             take_entry(recs, n, op->name2, op->name2_len, &v, &e, NULL, NULL);
             op->wrote_version = v;
             op->step = ST_RN_SRC;
-            cas_begin(op, &op->pkey);
-            cas_item(op, op->name, op->name_len, SF_FS_META_C_VERSION, op->src.version,
-                     SF_FS_META_A_DELETE, NULL, 0);
-            cas_send(op);
+            cas_delete(op, &op->pkey, op->name, op->name_len, op->src.version);
             return;
         }
         if (op->step == ST_RN_SRC) {
-            if (status == 0) {
-                ns_finish(op, 0, NULL);
-                return;
+            if (!done_or_undo(op, status)) {
+                /* The source changed or vanished meanwhile: take the new
+                 * name back (if it is still ours) and report. */
+                cas_delete(op, &op->pkey2, op->name2, op->name2_len, op->wrote_version);
             }
-            /* The source changed or vanished meanwhile: take the new name
-             * back (if it is still ours) and report. */
-            op->pending_err = status;
-            op->step = ST_UNDO;
-            cas_begin(op, &op->pkey2);
-            cas_item(op, op->name2, op->name2_len, SF_FS_META_C_VERSION, op->wrote_version,
-                     SF_FS_META_A_DELETE, NULL, 0);
-            cas_send(op);
             return;
         }
         if (op->step == ST_UNDO) {

@@ -9,6 +9,7 @@
 # Needs root (skips otherwise).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
+. "$top_srcdir/tests/cluster/fs_client_lib.sh" # wait_long
 need_netns
 real_sfd_listens || skip "sfd has no --listen (cluster) mode yet"
 export SF_SFD="$REAL_SFD"
@@ -36,15 +37,6 @@ same_live() {
     for n in "$@"; do
         [ "$(stat_of "$n" live)" = "$first" ] || return 1
     done
-}
-wait_long() {
-    i=0
-    while [ $i -lt 1200 ]; do
-        if "$@"; then return 0; fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
 }
 # snapshot NODE FILE: the whole tree as seen through NODE.
 snapshot() {
