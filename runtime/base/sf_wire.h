@@ -134,7 +134,7 @@ enum sf_wire_op {
     SF_OP_CKPT_BEGIN = 59,     /* coordinator -> part: job, epoch, backend (1 criu): checkpoint
                                 * the local ranks (transparent backend) */
     SF_OP_CKPT_PART = 60,      /* part -> coordinator: job, epoch, rank (-1 = every rank of
-                                * the node), status, text: image(s) stored or failed */
+                                * the node), bytes, status, text: image(s) stored or failed */
     SF_OP_CKPT_COMMIT = 61,    /* coordinator -> part, and sfd -> waiting rank: job, epoch,
                                 * status (0 committed, <0 aborted), text */
     SF_OP_RESERVED_62,

@@ -88,9 +88,9 @@ static const struct sf_wire_schema schemas[SF_OP_COUNT] = {
     [SF_OP_CKPT_STORED] = {"CKPT_STORED", 5,
                            F(SF_WK_U64, SF_WK_I32, SF_WK_U32, SF_WK_U64, SF_WK_I32)},
     [SF_OP_CKPT_BEGIN] = {"CKPT_BEGIN", 3, F(SF_WK_U64, SF_WK_U32, SF_WK_U8)}, /* job, epoch, backend */
-    /* job, epoch, rank, status, text */
-    [SF_OP_CKPT_PART] = {"CKPT_PART", 5,
-                         F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_I32, SF_WK_STR)},
+    /* job, epoch, rank, bytes, status, text */
+    [SF_OP_CKPT_PART] = {"CKPT_PART", 6,
+                         F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_U64, SF_WK_I32, SF_WK_STR)},
     /* job, epoch, status, text */
     [SF_OP_CKPT_COMMIT] = {"CKPT_COMMIT", 4, F(SF_WK_U64, SF_WK_U32, SF_WK_I32, SF_WK_STR)},
     [SF_OP_RESERVED_62] = {"RESERVED_62", 0, F(0)},
