@@ -71,6 +71,7 @@
 struct sf_sfd_job;
 struct sf_sfd_peer;
 struct sf_sfd_dht;
+struct sf_sfd_init;
 struct sf_sfd_fs;
 struct sf_sfd_meta;
 
@@ -131,7 +132,8 @@ struct sf_sfd_rank {
     bool local;     /* runs on this node */
     int node;       /* index of its node in the job */
     int local_rank; /* index among the ranks of its node */
-    pid_t pid;      /* 0 once reaped */
+    pid_t pid;      /* as sfd sees it (the job's init is its parent); 0 once reaped */
+    pid_t ns_pid;   /* inside the job's PID namespace on this node */
     int ctl_fd;     /* our end of the rank's socketpair, -1 when closed */
     struct sf_wire_rx rx;
     int out_fd, err_fd; /* read ends of stdout/stderr pipes, -1 at EOF */
@@ -178,7 +180,8 @@ struct sf_sfd_job {
     bool bind_core;
     bool oversubscribed; /* this node runs more ranks than it has cores */
     int shm_fd;
-    pid_t pgid; /* the job's process group here (first local rank's pid) */
+    pid_t pgid; /* the job's process group here (the part's init's pid) */
+    struct sf_sfd_init *init; /* the part's init and its status pipe (sfd_spawn.c) */
     int naddr;  /* ranks that published an address (coordinator: all nodes) */
     bool table_sent;
     bool out_paused; /* pipes not read: the output queue is full */
@@ -324,8 +327,16 @@ void sf_sfd__job_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len);
  * stdin bytes are consumed, so it sends more (SF_OP_STDIN_ACK). */
 void sf_sfd__job_stdin_ack(struct sf_sfd_job *job, uint64_t consumed);
 
-/* sfd_spawn.c: process creation. */
+/* sfd_spawn.c: process creation. The first spawn_rank of a job starts all
+ * its local ranks under one init (pid 1 of a new PID namespace), which
+ * reports their wait statuses: the job code sees rank exits as before. */
 int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r);
+/* Watch an init's status pipe (fd, owned from here) for rank exits; used
+ * again after a CRIU restore re-creates the init. 0 or a negative code. */
+int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid);
+pid_t sf_sfd__spawn_init_pid(const struct sf_sfd_job *job);
+/* Stop watching and free job->init (job teardown). */
+void sf_sfd__spawn_release(struct sf_sfd_job *job);
 int sf_sfd__topo_init(struct sf_sfd *sfd);
 void sf_sfd__topo_free(struct sf_sfd *sfd);
 

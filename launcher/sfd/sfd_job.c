@@ -779,6 +779,7 @@ void sf_sfd__job_free(struct sf_sfd_job *job)
     if (job->shm_fd >= 0) {
         close(job->shm_fd);
     }
+    sf_sfd__spawn_release(job);
     for (struct sf_sfd_job **pp = &job->sfd->jobs; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == job) {
             *pp = job->next;
