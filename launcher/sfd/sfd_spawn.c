@@ -1,8 +1,10 @@
 /* Starting ranks: the per-rank environment, pipes and control socket,
- * fork/exec with a death signal tied to sfd, one process group per job,
- * and core binding through hwloc. Does not watch the children (sfd_main.c
- * reaps them, sfd_job.c judges their exits). Loop thread only; the code
- * between fork and exec runs in the child of a single-threaded sfd. */
+ * one PID namespace per job and node whose tiny init (a forked sfd that
+ * never execs) is the parent of the node's ranks and reports their starts
+ * and wait statuses back through a pipe, one process group per job, core
+ * binding through hwloc. Judging exits is sfd_job.c's business. Loop
+ * thread only; the code after fork runs in children of a single-threaded
+ * sfd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <hwloc.h>
@@ -10,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <pty.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -193,11 +198,12 @@ static void __attribute__((noreturn))
 child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd, int out_wr,
            int err_wr, int ctl_child, pid_t parent)
 {
-    setpgid(0, job->pgid);
+    /* The process group is the init's (inherited): a group id from sfd's
+     * namespace would mean nothing inside the job's. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setpriority(PRIO_PROCESS, 0, job->sfd->rank_nice);
     if (getppid() != parent) {
-        _exit(1); /* sfd died before the death signal was armed */
+        _exit(1); /* the init died before the death signal was armed */
     }
     sigset_t none;
     sigemptyset(&none);
@@ -230,7 +236,11 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
                 hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)(r->local_rank % job->sfd->ncores));
         }
         if (core != NULL) {
-            hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_PROCESS);
+            /* THREAD, not PROCESS: hwloc would look the process up by its
+             * pid in /proc, and our pid names another process there (we
+             * are in the job's PID namespace, /proc is sfd's). Before exec
+             * the thread is the process; the binding survives exec. */
+            hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_THREAD);
         }
     }
     const char *prog = job->argv[0];
@@ -304,69 +314,432 @@ static int stdout_channel(struct sf_sfd_job *job, int out[2])
     return pipe2(out, O_CLOEXEC);
 }
 
+/* One rank's channels while the part starts: [0] is sfd's end, [1] the
+ * rank's (stdin the other way round: in[0] the rank's). */
+struct spawn_chan {
+    int sv[2], out[2], err[2], in[2];
+    char **env;
+    size_t first;
+};
+
+static void chan_close_child(struct spawn_chan *c)
+{
+    int fds[] = {c->sv[1], c->out[1], c->err[1], c->in[0]};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    c->sv[1] = c->out[1] = c->err[1] = c->in[0] = -1;
+}
+
+static void chan_free(struct spawn_chan *c)
+{
+    chan_close_child(c);
+    int fds[] = {c->sv[0], c->out[0], c->err[0], c->in[1]};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    if (c->env != NULL) {
+        env_free(c->env, c->first);
+    }
+}
+
+static int chan_open(struct sf_sfd_job *job, struct sf_sfd_rank *r, struct spawn_chan *c)
+{
+    c->sv[0] = c->sv[1] = c->out[0] = c->out[1] = c->err[0] = c->err[1] = c->in[0] = c->in[1] = -1;
+    c->env = NULL;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv) != 0 ||
+        stdout_channel(job, c->out) != 0 || pipe2(c->err, O_CLOEXEC) != 0 ||
+        (r->rank == 0 && pipe2(c->in, O_CLOEXEC) != 0)) {
+        return -errno;
+    }
+    c->env = build_env(job, r->rank, c->sv[1], &c->first);
+    return c->env != NULL ? 0 : -ENOMEM;
+}
+
+/* Record the init and the ranks' first children write into the status
+ * pipe: 16 bytes in host order (one writer per record, <= PIPE_BUF, so
+ * records never interleave). */
+enum { REC_START = 1, REC_EXIT = 2, REC_FAIL = 3 };
+struct spawn_rec {
+    int32_t kind;
+    int32_t rank;
+    int32_t value; /* START: pid in sfd's namespace; EXIT: wait status; FAIL: errno */
+    int32_t nspid; /* START: pid inside the job's namespace */
+};
+
+static void rec_write(int fd, int kind, int rank, int value, int nspid)
+{
+    struct spawn_rec rec = {kind, rank, value, nspid};
+    ssize_t n;
+    do {
+        n = write(fd, &rec, sizeof(rec));
+    } while (n < 0 && errno == EINTR);
+}
+
+/* Our pid as sfd sees it: /proc is the one mounted for sfd's namespace. */
+static int outer_pid(void)
+{
+    char buf[32];
+    ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    return atoi(buf);
+}
+
+/* The part's init: pid 1 of the job's PID namespace on this node (when the
+ * kernel lets us make one). It forks the ranks, then only reaps: every
+ * rank's wait status goes to sfd as an EXIT record; orphans are reaped
+ * silently. It ignores every catchable signal (a namespace init does
+ * anyway), so the job's group signals reach the ranks alone, and exits
+ * once all its ranks are reported: the namespace, and whatever the ranks
+ * left running in it, goes with it. Never returns. */
+static void __attribute__((noreturn))
+init_main(struct sf_sfd_job *job, struct spawn_chan *chans, int st, pid_t sfd_pid)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "sfd-init"); /* in ps, and not taken for sfd itself */
+    if (getpid() != 1 && getppid() != sfd_pid) {
+        _exit(1); /* sfd died before the death signal was armed */
+    }
+    /* Its own session (and group): CRIU dumps a PID namespace only when
+     * the sessions inside it lead from inside. */
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD) {
+            signal(sig, SIG_IGN);
+        }
+    }
+    signal(SIGCHLD, SIG_DFL);
+    pid_t me = getpid();
+    pid_t *kids = calloc((size_t)job->n, sizeof(pid_t));
+    int left = 0;
+    for (int i = 0; i < job->n; i++) {
+        struct sf_sfd_rank *r = &job->ranks[i];
+        if (!r->local || kids == NULL) {
+            continue;
+        }
+        struct spawn_chan *c = &chans[i];
+        pid_t pid = fork();
+        if (pid == 0) {
+            rec_write(st, REC_START, r->rank, outer_pid(), (int)getpid());
+            child_exec(job, r, c->env, c->in[0], c->out[1], c->err[1], c->sv[1], me);
+        }
+        if (pid < 0) {
+            rec_write(st, REC_FAIL, r->rank, errno, 0);
+            break;
+        }
+        kids[i] = pid;
+        left++;
+    }
+    /* Keep only the status pipe (fd 0 from here on): sfd's sockets, the
+     * ranks' channels and sfd's epoll must not live on in the init. */
+    if (st != 0) {
+        dup2(st, 0);
+    }
+    syscall(SYS_close_range, 1u, ~0u, 0u);
+    while (left > 0) {
+        int ws;
+        pid_t pid = waitpid(-1, &ws, 0);
+        if (pid < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        for (int i = 0; i < job->n; i++) {
+            if (kids[i] == pid) {
+                rec_write(0, REC_EXIT, i, ws, 0);
+                kids[i] = 0;
+                left--;
+                break;
+            }
+        }
+    }
+    _exit(0);
+}
+
+/* sfd's side of the part's init (job->init). */
+struct sf_sfd_init {
+    int fd;      /* status pipe, read end; -1 at EOF */
+    pid_t pid;   /* the init, as sfd sees it */
+    size_t have; /* bytes of a partial record in buf */
+    struct sf_timer *judge; /* exits seen while starting, judged once started */
+    uint8_t buf[sizeof(struct spawn_rec)];
+};
+
+static void init_close(struct sf_sfd_job *job)
+{
+    struct sf_sfd_init *in = job->init;
+    if (in != NULL && in->fd >= 0) {
+        sf_loop_del_fd(job->sfd->loop, in->fd);
+        close(in->fd);
+        in->fd = -1;
+    }
+}
+
+void sf_sfd__spawn_release(struct sf_sfd_job *job)
+{
+    init_close(job);
+    if (job->init != NULL && job->init->judge != NULL) {
+        sf_loop_timer_cancel(job->sfd->loop, job->init->judge);
+    }
+    free(job->init);
+    job->init = NULL;
+}
+
+static void rec_apply(struct sf_sfd_job *job, const struct spawn_rec *rec)
+{
+    if (rec->rank < 0 || rec->rank >= job->n || !job->ranks[rec->rank].local) {
+        return;
+    }
+    struct sf_sfd_rank *r = &job->ranks[rec->rank];
+    switch (rec->kind) {
+    case REC_START:
+        r->pid = rec->value;
+        r->ns_pid = rec->nspid;
+        break;
+    case REC_EXIT:
+        if (!r->exited && !r->reaped) {
+            r->reaped = true;
+            r->wstatus = rec->value;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Read whatever records wait; false at EOF or a read error. */
+static bool init_read(struct sf_sfd_job *job)
+{
+    struct sf_sfd_init *in = job->init;
+    for (;;) {
+        ssize_t n = read(in->fd, in->buf + in->have, sizeof(in->buf) - in->have);
+        if (n > 0) {
+            in->have += (size_t)n;
+            if (in->have == sizeof(in->buf)) {
+                struct spawn_rec rec;
+                memcpy(&rec, in->buf, sizeof(rec));
+                in->have = 0;
+                rec_apply(job, &rec);
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        return n < 0 && errno == EAGAIN;
+    }
+}
+
+/* The init reported exits (or is gone): judge the reaped ranks in rank
+ * order, as sfd_main.c does for its own children. A rank the init could
+ * not report (the init was killed, which kills its namespace) died by
+ * SIGKILL. */
+static void judge(struct sf_sfd_job *job)
+{
+    bool any = false;
+    for (int i = 0; i < job->n; i++) {
+        struct sf_sfd_rank *r = &job->ranks[i];
+        if (r->reaped) {
+            r->reaped = false;
+            any = true;
+            sf_sfd__job_rank_exited(job, r, r->wstatus);
+        }
+    }
+    if (any) {
+        sf_sfd__job_check_done(job); /* may free the job */
+    }
+}
+
+static void on_judge(struct sf_loop *loop, void *arg)
+{
+    struct sf_sfd_job *job = arg;
+    job->init->judge = NULL;
+    judge(job);
+}
+
+static void on_init(struct sf_loop *loop, int fd, int events, void *arg)
+{
+    struct sf_sfd_job *job = arg;
+    if (!init_read(job)) {
+        init_close(job);
+        for (int i = 0; i < job->n; i++) {
+            struct sf_sfd_rank *r = &job->ranks[i];
+            if (r->local && !r->exited && !r->reaped && r->pid > 0) {
+                r->reaped = true;
+                r->wstatus = SIGKILL; /* as waitpid encodes "killed by 9" */
+            }
+        }
+    }
+    judge(job);
+}
+
+int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid)
+{
+    struct sf_sfd_init *in = calloc(1, sizeof(*in));
+    if (in == NULL) {
+        return -ENOMEM;
+    }
+    sf_sfd__spawn_release(job);
+    in->fd = fd;
+    in->pid = pid;
+    job->init = in;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return sf_loop_add_fd(job->sfd->loop, fd, SF_LOOP_IN, on_init, job);
+}
+
+pid_t sf_sfd__spawn_init_pid(const struct sf_sfd_job *job)
+{
+    return job->init != NULL ? job->init->pid : 0;
+}
+
+/* Start all of this node's ranks of the job under a new init. */
+static int spawn_part(struct sf_sfd_job *job)
+{
+    struct spawn_chan *chans = calloc((size_t)job->n, sizeof(*chans));
+    int st[2] = {-1, -1};
+    int rc = 0;
+    if (chans == NULL) {
+        return -ENOMEM;
+    }
+    for (int i = 0; i < job->n; i++) {
+        chans[i].sv[0] = chans[i].sv[1] = chans[i].out[0] = chans[i].out[1] = -1;
+        chans[i].err[0] = chans[i].err[1] = chans[i].in[0] = chans[i].in[1] = -1;
+    }
+    for (int i = 0; i < job->n && rc == 0; i++) {
+        if (job->ranks[i].local) {
+            rc = chan_open(job, &job->ranks[i], &chans[i]);
+        }
+    }
+    if (rc == 0 && pipe2(st, O_CLOEXEC) != 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    pid_t parent = getpid();
+    /* A raw clone: glibc's clone() wants a stack; without CLONE_VM the
+     * child runs on a copy of ours, as after fork(). */
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD), NULL, NULL,
+                               NULL, NULL);
+    if (pid < 0 && (errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EUSERS)) {
+        SF_WARN_ONCE("no PID namespace for ranks (%s): they run in sfd's; CRIU checkpoints "
+                     "need the namespace",
+                     strerror(errno));
+        pid = fork();
+    }
+    if (pid < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (pid == 0) {
+        close(st[0]);
+        init_main(job, chans, st[1], parent);
+    }
+    close(st[1]);
+    st[1] = -1;
+    job->pgid = pid; /* the init makes itself a session and group leader */
+    for (int i = 0; i < job->n; i++) {
+        struct sf_sfd_rank *r = &job->ranks[i];
+        if (!r->local) {
+            continue;
+        }
+        struct spawn_chan *c = &chans[i];
+        chan_close_child(c);
+        r->ctl_fd = c->sv[0];
+        r->out_fd = c->out[0];
+        r->err_fd = c->err[0];
+        r->in_fd = c->in[1];
+        c->sv[0] = c->out[0] = c->err[0] = c->in[1] = -1;
+        int fds[] = {r->ctl_fd, r->out_fd, r->err_fd, r->in_fd};
+        for (size_t k = 0; k < sizeof(fds) / sizeof(fds[0]); k++) {
+            if (fds[k] >= 0) {
+                fcntl(fds[k], F_SETFL, fcntl(fds[k], F_GETFL) | O_NONBLOCK);
+            }
+        }
+    }
+    /* Wait for every rank's START (its pid as we see it) so the caller can
+     * signal it at once; an early EXIT waits in r->reaped for on_init. */
+    int started = 0, failed = 0;
+    while (started + failed < job->nlocal) {
+        struct spawn_rec rec;
+        size_t got = 0;
+        while (got < sizeof(rec)) {
+            ssize_t n = read(st[0], (uint8_t *)&rec + got, sizeof(rec) - got);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;
+            }
+            got += (size_t)n;
+        }
+        if (got < sizeof(rec)) {
+            rc = -ECHILD; /* the init died */
+            break;
+        }
+        rec_apply(job, &rec);
+        if (rec.kind == REC_START) {
+            started++;
+        } else if (rec.kind == REC_FAIL) {
+            failed++;
+            if (rc == 0) {
+                rc = -rec.value;
+            }
+        }
+    }
+    int wrc = sf_sfd__spawn_watch_init(job, st[0], pid);
+    st[0] = -1;
+    if (rc == 0) {
+        rc = wrc;
+    }
+    /* A rank that already exited is judged once the caller has counted
+     * all of them as started. */
+    for (int i = 0; rc == 0 && i < job->n; i++) {
+        if (job->ranks[i].reaped && job->init->judge == NULL) {
+            sf_loop_timer(job->sfd->loop, 0, on_judge, job, &job->init->judge);
+        }
+    }
+    SF_DBG("job %llu: init %d started %d ranks", (unsigned long long)job->id, (int)pid, started);
+out:
+    for (int i = 0; i < job->n; i++) {
+        if (job->ranks[i].local) {
+            chan_free(&chans[i]);
+        }
+    }
+    free(chans);
+    if (st[0] >= 0) {
+        close(st[0]);
+    }
+    if (st[1] >= 0) {
+        close(st[1]);
+    }
+    return rc;
+}
+
+/* The first call for a job starts all of its local ranks (under one init,
+ * so they share a PID namespace: the shared-memory transport's single-copy
+ * reads need each other's pids); later calls find their rank running. */
 int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r)
 {
     if (job->sfd->no_spawn) {
         return -EPERM;
     }
-    int sv[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
-    int rc = 0;
-    char **env = NULL;
-    size_t first = 0;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
-        stdout_channel(job, out) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-        (r->rank == 0 && pipe2(in, O_CLOEXEC) != 0)) {
-        rc = -errno;
-        goto fail;
-    }
-    env = build_env(job, r->rank, sv[1], &first);
-    if (env == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if (pid == 0) {
-        child_exec(job, r, env, in[0], out[1], err[1], sv[1], parent);
-    }
-    /* Both sides set the group so it is in place whichever runs first. */
-    if (job->pgid == 0) {
-        job->pgid = pid;
-    }
-    setpgid(pid, job->pgid);
-    env_free(env, first);
-    close(sv[1]);
-    close(out[1]);
-    close(err[1]);
-    if (in[0] >= 0) {
-        close(in[0]);
-    }
-    r->pid = pid;
-    r->ctl_fd = sv[0];
-    r->out_fd = out[0];
-    r->err_fd = err[0];
-    r->in_fd = in[1];
-    int fds[] = {r->ctl_fd, r->out_fd, r->err_fd, r->in_fd};
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-        if (fds[i] >= 0) {
-            fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    if (job->init == NULL) {
+        int rc = spawn_part(job);
+        if (rc != 0) {
+            return rc;
         }
     }
-    SF_DBG("rank %d: pid %d", r->rank, (int)pid);
-    return 0;
-fail:
-    if (env != NULL) {
-        env_free(env, first);
-    }
-    int all[] = {sv[0], sv[1], out[0], out[1], err[0], err[1], in[0], in[1]};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        if (all[i] >= 0) {
-            close(all[i]);
-        }
-    }
-    return rc;
+    return r->pid > 0 || r->reaped ? 0 : -ESRCH;
 }

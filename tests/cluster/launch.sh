@@ -13,9 +13,11 @@ real_sfd_listens || skip "sfd has no --listen (cluster) mode"
 export TMPDIR="$TMP"
 AGENT=$top_srcdir/tests/cluster/launch-agent.sh
 export SF_TEST_AGENT_LOG="$TMP/agent.log"
-# Which daemon runs a rank: the --name on its parent's (sfd's) command line.
+# Which daemon runs a rank: the --name on the command line of its nearest
+# sfd ancestor (its parent is the job's init, the init's parent sfd).
 cat >"$TMP/where.sh" <<'EOF'
-echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
+p=$(sed "s/.*) . \([0-9]*\).*/\1/" /proc/self/stat); while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != sfd ]; do p=$(sed "s/.*) . \([0-9]*\).*/\1/" /proc/$p/stat); done
+echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$p/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
 EOF
 left() { live_procs "$TMP/sfjob-"; }
 none_left() { [ "$(left)" = 0 ] && [ "$(live_procs "sleep $NAP")" = 0 ]; }

@@ -120,7 +120,8 @@ echo "allocation \$SLURM_JOB_NODELIST"
 exec "$SFRUN" "$top_builddir/examples/pi"
 EOF
 cat >"$S/rank.sh" <<'EOF'
-echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$PPID/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
+p=$(sed "s/.*) . \([0-9]*\).*/\1/" /proc/self/stat); while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != sfd ]; do p=$(sed "s/.*) . \([0-9]*\).*/\1/" /proc/$p/stat); done
+echo "rank $OMPI_COMM_WORLD_RANK on $(tr '\0' ' ' </proc/$p/cmdline | sed -n 's/.*--name \([^ ]*\).*/\1/p')"
 EOF
 cat >"$S/where.sh" <<EOF
 #!/bin/sh

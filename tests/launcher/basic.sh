@@ -48,9 +48,12 @@ check "8 MB from a pipe through rank 0 and back" "$want" "$got"
 
 # A rank 0 that reads its stdin late: sfrun sends only a window ahead of
 # what rank 0 consumed, so the daemon holds little of 200 MB (its peak
-# memory, read by rank 0 from /proc of its parent, the daemon).
+# memory, read by rank 0 from /proc of its sfd ancestor: the rank's parent
+# is the job's init, whose parent is the daemon).
 head -c 200000000 /dev/zero | "$SFRUN" -n 1 sh -c \
-    'sleep 1; wc -c; sed -n "s/^VmHWM:[[:space:]]*\([0-9]*\) kB/hwm \1/p" /proc/$PPID/status' \
+    'sleep 1; wc -c; p=$(sed "s/.*) . \([0-9]*\).*/\1/" /proc/self/stat)
+     while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != sfd ]; do p=$(sed "s/.*) . \([0-9]*\).*/\1/" /proc/$p/stat); done
+     sed -n "s/^VmHWM:[[:space:]]*\([0-9]*\) kB/hwm \1/p" /proc/$p/status' \
     >"$out" 2>"$err"
 check "200 MB to a late reader: all of it arrives" 200000000 "$(sed -n 1p "$out" | tr -d ' ')"
 hwm=$(sed -n 's/^hwm //p' "$out")

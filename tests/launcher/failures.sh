@@ -26,8 +26,15 @@ go=$TMP/go
     *) exec sleep 1000 ;;
     esac" </dev/null >"$out" 2>"$err" &
 runpid=$!
-sfd_of_run() { sfdpid=$(pgrep -P $runpid) && [ "$(pgrep -P "$sfdpid" | wc -l)" -eq 3 ]; }
-zombies() { [ "$(for p in $(pgrep -P "$sfdpid"); do ps -o stat= -p "$p"; done | grep -c '^Z')" -ge 2 ]; }
+# The ranks are children of the job's init (pid 1 of its PID namespace),
+# sfd's only child; the init reaps them and reports each exit through a
+# pipe: once only rank 0 is left and the init waits again, both reports
+# are in the pipe for sfd to read in one batch.
+sfd_of_run() {
+    sfdpid=$(pgrep -P $runpid) && initpid=$(pgrep -P "$sfdpid") &&
+        [ "$(pgrep -P "$initpid" | wc -l)" -eq 3 ]
+}
+zombies() { [ "$(pgrep -P "$initpid" | wc -l)" -eq 1 ] && [ "$(cat /proc/$initpid/wchan)" = do_wait ]; }
 if wait_until sfd_of_run; then
     kill -STOP "$sfdpid"
     touch "$go"
