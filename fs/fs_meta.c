@@ -15,9 +15,9 @@
 #include "fs/fs_int.h"
 #include "fs/sf_fs_meta.h"
 
-#define RETRY_MS 200       /* wait before re-sending a CAS refused with -EAGAIN */
-#define RETRIES 25         /* ... that many times (membership settling) */
-#define PUSH_CHUNK 2048    /* records per membership-push message */
+#define RETRY_MS 200          /* wait before re-sending a CAS refused with -EAGAIN */
+#define RETRIES 25            /* ... that many times (membership settling) */
+#define PUSH_CHUNK 2048       /* records per membership-push message */
 #define REPLY_MAX (15u << 20) /* bytes in one reply's record list (wire: 16 MiB) */
 
 /* ----------------------------------------------------------- records */
@@ -40,7 +40,7 @@ struct group {
     uint64_t synced_epoch; /* the view this primary last synced the group in */
     bool syncing;
     int sync_pending, sync_ok, sync_need;
-    uint64_t seq; /* tags sync and replica rpcs, so late answers are ignored */
+    uint64_t seq;     /* tags sync and replica rpcs, so late answers are ignored */
     struct work *cur; /* CAS waiting for its replicas */
     int acks, need, outstanding;
     struct work *q_head, *q_tail; /* decisions waiting for sync / cur */
@@ -420,11 +420,8 @@ static void reply(struct sf_fs_meta *m, const struct sf_dht_id *to, uint64_t req
     if (req == 0) {
         return; /* pushes are not answered */
     }
-    struct sf_fs_meta_msg r = {.type = SF_FS_META_M_REPLY,
-                               .req = req,
-                               .status = status,
-                               .recs = recs,
-                               .n_recs = n};
+    struct sf_fs_meta_msg r = {
+        .type = SF_FS_META_M_REPLY, .req = req, .status = status, .recs = recs, .n_recs = n};
     msg_send(m, to, &r);
 }
 
@@ -562,9 +559,8 @@ static void group_sync(struct sf_fs_meta *m, struct group *g)
             continue;
         }
         *t = (struct gtag){g, g->seq};
-        struct sf_fs_meta_msg rd = {.type = SF_FS_META_M_READ,
-                                    .key = g->key,
-                                    .flags = SF_FS_META_READ_LOCAL};
+        struct sf_fs_meta_msg rd = {
+            .type = SF_FS_META_M_READ, .key = g->key, .flags = SF_FS_META_READ_LOCAL};
         g->sync_pending++;
         if (rpc_call(m, &h[i], &rd, sync_done, t) != 0) {
             g->sync_pending--;
@@ -625,19 +621,24 @@ static void answer_read(struct sf_fs_meta *m, struct group *g, const struct work
     free(recs);
 }
 
+/* Answer every CAS of the batch in flight (g->cur, a list). */
 static void cas_finish(struct sf_fs_meta *m, struct group *g, int status)
 {
     struct work *w = g->cur;
     g->cur = NULL;
     g->seq++; /* later replica answers are for nobody */
-    if (status == 0) {
-        m->st.cas_ok++;
-        reply(m, &w->from, w->req, 0, w->items, w->n);
-    } else {
-        m->st.cas_failed++;
-        reply(m, &w->from, w->req, status, NULL, 0);
+    while (w != NULL) {
+        struct work *next = w->next;
+        if (status == 0) {
+            m->st.cas_ok++;
+            reply(m, &w->from, w->req, 0, w->items, w->n);
+        } else {
+            m->st.cas_failed++;
+            reply(m, &w->from, w->req, status, NULL, 0);
+        }
+        work_free(w);
+        w = next;
     }
-    work_free(w);
 }
 
 static void store_acked(struct sf_fs_meta *m, void *ctx, int status,
@@ -667,19 +668,65 @@ static void store_acked(struct sf_fs_meta *m, void *ctx, int status,
     }
 }
 
-/* Check every condition of a CAS; on failure *bad is the failing item. */
-static int cas_check(const struct group *g, const struct work *w, size_t *bad)
+/* A name as the batch being decided sees it: the last write of an earlier
+ * CAS of the batch (done, whose items are its written records), else what g
+ * holds. Returns its version (0: never written); *live says not deleted. */
+static uint64_t view_get(const struct group *g, const struct work *done, const char *name,
+                         size_t len, bool *live)
+{
+    const struct sf_fs_meta_rec *last = NULL;
+    for (const struct work *w = done; w != NULL; w = w->next) {
+        for (size_t i = 0; i < w->n; i++) {
+            if (name_cmp(w->items[i].name, w->items[i].name_len, name, len) == 0) {
+                last = &w->items[i];
+            }
+        }
+    }
+    if (last != NULL) {
+        *live = !(last->flags & SF_FS_META_RF_DELETED);
+        return last->version;
+    }
+    const struct mrec *c = rec_get(g, name, len);
+    *live = c != NULL && !(c->flags & SF_FS_META_RF_DELETED);
+    return c ? c->version : 0;
+}
+
+/* The group has no live entry but "." in that view. */
+static bool view_empty(const struct group *g, const struct work *done)
+{
+    bool live;
+    for (size_t j = 0; j < g->n; j++) {
+        const struct mrec *c = &g->recs[j];
+        if (!is_dot(c->name, c->name_len) && !(c->flags & SF_FS_META_RF_DELETED) &&
+            (view_get(g, done, c->name, c->name_len, &live), live)) {
+            return false;
+        }
+    }
+    for (const struct work *w = done; w != NULL; w = w->next) {
+        for (size_t i = 0; i < w->n; i++) {
+            const struct sf_fs_meta_rec *r = &w->items[i];
+            if (!is_dot(r->name, r->name_len) &&
+                (view_get(g, done, r->name, r->name_len, &live), live)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Check every condition of a CAS against the batch's view. */
+static int cas_check(const struct group *g, const struct work *done, const struct work *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         const struct sf_fs_meta_rec *it = &w->items[i];
-        const struct mrec *c = rec_get(g, it->name, it->name_len);
-        bool live = c != NULL && !(c->flags & SF_FS_META_RF_DELETED);
+        bool live;
+        uint64_t v = view_get(g, done, it->name, it->name_len, &live);
         int rc = 0;
         switch (it->cond) {
         case SF_FS_META_C_ANY:
             break;
         case SF_FS_META_C_VERSION:
-            rc = (c ? c->version : 0) == it->version ? 0 : -ESTALE;
+            rc = v == it->version ? 0 : -ESTALE;
             break;
         case SF_FS_META_C_ABSENT:
             rc = live ? -EEXIST : 0;
@@ -688,44 +735,27 @@ static int cas_check(const struct group *g, const struct work *w, size_t *bad)
             rc = live ? 0 : -ENOENT;
             break;
         case SF_FS_META_C_EMPTY:
-            for (size_t j = 0; j < g->n; j++) {
-                if (!(g->recs[j].flags & SF_FS_META_RF_DELETED) &&
-                    !is_dot(g->recs[j].name, g->recs[j].name_len)) {
-                    rc = -ENOTEMPTY;
-                    break;
-                }
-            }
+            rc = view_empty(g, done) ? 0 : -ENOTEMPTY;
             break;
         default:
             rc = -EINVAL;
         }
         if (rc != 0) {
-            *bad = i;
             return rc;
         }
     }
     return 0;
 }
 
-/* Decide a CAS: check, write locally (durably), send to the other holders;
- * answered once a majority of the holders stored it. */
-static void cas_start(struct sf_fs_meta *m, struct group *g, struct work *w)
+/* Decide one CAS of a batch: check it, then replace its items by the
+ * records it writes (new versions; an entry's inode carries its record's
+ * version), owned by w. 0 or the failed condition's error. */
+static int cas_decide(const struct group *g, const struct work *done, struct work *w)
 {
-    size_t bad = 0;
-    int rc = cas_check(g, w, &bad);
+    int rc = cas_check(g, done, w);
     if (rc != 0) {
-        const struct mrec *c = rec_get(g, w->items[bad].name, w->items[bad].name_len);
-        struct sf_fs_meta_rec v;
-        if (c != NULL) {
-            rec_view(c, &v);
-        }
-        m->st.cas_failed++;
-        reply(m, &w->from, w->req, rc, c ? &v : NULL, c ? 1 : 0);
-        work_free(w);
-        return;
+        return rc;
     }
-    /* The writes, with their new versions; an entry's inode carries its
-     * record's version. */
     struct sf_fs_meta_rec *wr = calloc(w->n ? w->n : 1, sizeof *wr);
     uint8_t(*vals)[SF_FS_META_VALUE_MAX] = calloc(w->n ? w->n : 1, sizeof *vals);
     size_t nw = 0;
@@ -735,10 +765,10 @@ static void cas_start(struct sf_fs_meta *m, struct group *g, struct work *w)
         if (it->action == SF_FS_META_A_NONE) {
             continue;
         }
-        const struct mrec *c = rec_get(g, it->name, it->name_len);
+        bool live;
         struct sf_fs_meta_rec r = {.name = it->name,
                                    .name_len = it->name_len,
-                                   .version = (c ? c->version : 0) + 1};
+                                   .version = view_get(g, done, it->name, it->name_len, &live) + 1};
         if (it->action == SF_FS_META_A_DELETE) {
             r.flags = SF_FS_META_RF_DELETED;
         } else if (!is_dot(it->name, it->name_len)) {
@@ -756,47 +786,89 @@ static void cas_start(struct sf_fs_meta *m, struct group *g, struct work *w)
         }
         wr[nw++] = r;
     }
+    /* Own copy of the written records (views into vals / items now). */
+    size_t len = 0;
+    uint8_t *nb = NULL;
     if (rc == 0) {
-        rc = group_merge(m, g, wr, nw, NULL, true);
-    }
-    /* Keep the written records (views into vals / items) as the answer. */
-    if (rc == 0 && nw > 0) {
-        size_t len;
-        uint8_t *nb = NULL;
         rc = sf_fs_meta_recs_encode(wr, nw, NULL, 0, &len);
-        if (rc == 0 && (nb = malloc(len)) == NULL) {
-            rc = -ENOMEM;
-        }
-        if (rc == 0) {
-            sf_fs_meta_recs_encode(wr, nw, nb, len, &len);
-            sf_fs_meta_recs_decode(nb, len, wr, nw, &nw);
-            free(w->buf);
-            free(w->items);
-            w->buf = nb;
-            w->buf_len = len;
-            w->items = wr;
-            wr = NULL;
-            w->n = nw;
-        }
-    } else if (rc == 0) {
-        w->n = 0;
+    }
+    if (rc == 0 && (nb = malloc(len)) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        sf_fs_meta_recs_encode(wr, nw, nb, len, &len);
+        sf_fs_meta_recs_decode(nb, len, wr, nw, &nw);
+        free(w->buf);
+        free(w->items);
+        w->buf = nb;
+        w->buf_len = len;
+        w->items = wr;
+        wr = NULL;
+        w->n = nw;
     }
     free(wr);
     free(vals);
+    return rc;
+}
+
+#define BATCH_MAX 256 /* CAS decided together (one log write, one replica round) */
+
+/* Group commit: decide every CAS queued at the head of g (in order, each
+ * seeing the ones before it), write them to the log at once, send them to
+ * the other holders in one message, and answer them all once a majority
+ * of the holders stored them. A CAS whose condition fails is answered at
+ * once. */
+static void cas_batch(struct sf_fs_meta *m, struct group *g)
+{
+    struct work *done = NULL, *tail = NULL;
+    size_t nrec = 0;
+    for (int k = 0; k < BATCH_MAX && g->q_head != NULL && g->q_head->type == SF_FS_META_M_CAS;
+         k++) {
+        struct work *w = g->q_head;
+        g->q_head = w->next;
+        if (g->q_head == NULL) {
+            g->q_tail = NULL;
+        }
+        w->next = NULL;
+        int rc = cas_decide(g, done, w);
+        if (rc != 0) {
+            m->st.cas_failed++;
+            reply(m, &w->from, w->req, rc, NULL, 0);
+            work_free(w);
+            continue;
+        }
+        nrec += w->n;
+        if (tail != NULL) {
+            tail->next = w;
+        } else {
+            done = w;
+        }
+        tail = w;
+    }
+    if (done == NULL) {
+        return;
+    }
+    g->cur = done;
+    struct sf_fs_meta_rec *all = malloc((nrec ? nrec : 1) * sizeof *all);
+    size_t k = 0;
+    for (struct work *w = done; all != NULL && w != NULL; w = w->next) {
+        memcpy(all + k, w->items, w->n * sizeof *all);
+        k += w->n;
+    }
+    int rc = all == NULL ? -ENOMEM : group_merge(m, g, all, nrec, NULL, true);
     if (rc != 0) {
-        m->st.cas_failed++;
-        reply(m, &w->from, w->req, rc, NULL, 0);
-        work_free(w);
+        free(all);
+        cas_finish(m, g, rc);
         return;
     }
     struct sf_dht_id h[SF_FS_R_MAX];
     size_t nh = holders(m, &g->key, h);
-    g->cur = w;
     g->seq++;
     g->acks = 0;
     g->need = (int)(nh / 2); /* a majority counting ourselves */
     g->outstanding = 0;
-    if (w->n == 0 || g->need == 0) {
+    if (nrec == 0 || g->need == 0) {
+        free(all);
         cas_finish(m, g, 0);
         return;
     }
@@ -806,16 +878,15 @@ static void cas_start(struct sf_fs_meta *m, struct group *g, struct work *w)
             continue;
         }
         *t = (struct gtag){g, g->seq};
-        struct sf_fs_meta_msg st = {.type = SF_FS_META_M_STORE,
-                                    .key = g->key,
-                                    .recs = w->items,
-                                    .n_recs = w->n};
+        struct sf_fs_meta_msg st = {
+            .type = SF_FS_META_M_STORE, .key = g->key, .recs = all, .n_recs = nrec};
         g->outstanding++;
         if (rpc_call(m, &h[i], &st, store_acked, t) != 0) {
             g->outstanding--;
             free(t);
         }
     }
+    free(all);
     if (g->outstanding == 0) {
         cas_finish(m, g, -ENOMEM);
     }
@@ -831,6 +902,10 @@ static void group_pump(struct sf_fs_meta *m, struct group *g)
             continue;
         }
         struct work *w = g->q_head;
+        if (primary && w->type == SF_FS_META_M_CAS) {
+            cas_batch(m, g);
+            continue;
+        }
         g->q_head = w->next;
         if (g->q_head == NULL) {
             g->q_tail = NULL;
@@ -838,13 +913,10 @@ static void group_pump(struct sf_fs_meta *m, struct group *g)
         w->next = NULL;
         if (!primary) {
             reply(m, &w->from, w->req, -EAGAIN, NULL, 0); /* no longer the primary */
-            work_free(w);
-        } else if (w->type == SF_FS_META_M_READ) {
-            answer_read(m, g, w);
-            work_free(w);
         } else {
-            cas_start(m, g, w);
+            answer_read(m, g, w);
         }
+        work_free(w);
     }
 }
 
@@ -886,9 +958,9 @@ static void primary_take(struct sf_fs_meta *m, const struct sf_dht_id *from,
         if (rc == 0) {
             rc = sf_fs_meta_recs_encode(msg->recs, msg->n_recs, NULL, 0, &w->buf_len);
         }
-        if (rc == 0 && ((w->buf = malloc(w->buf_len)) == NULL ||
-                        (w->items = malloc((msg->n_recs ? msg->n_recs : 1) * sizeof *w->items)) ==
-                            NULL)) {
+        if (rc == 0 &&
+            ((w->buf = malloc(w->buf_len)) == NULL ||
+             (w->items = malloc((msg->n_recs ? msg->n_recs : 1) * sizeof *w->items)) == NULL)) {
             rc = -ENOMEM;
         }
         if (rc == 0) {
@@ -1033,12 +1105,12 @@ static void push_all(struct sf_fs_meta *m)
                     continue;
                 }
                 for (size_t o = 0; o < g->n; o += PUSH_CHUNK) {
-                    struct sf_fs_meta_msg st = {
-                        .type = SF_FS_META_M_STORE,
-                        .key = g->key,
-                        .flags = 1,
-                        .recs = v + o,
-                        .n_recs = g->n - o < PUSH_CHUNK ? g->n - o : PUSH_CHUNK};
+                    struct sf_fs_meta_msg st = {.type = SF_FS_META_M_STORE,
+                                                .key = g->key,
+                                                .flags = 1,
+                                                .recs = v + o,
+                                                .n_recs =
+                                                    g->n - o < PUSH_CHUNK ? g->n - o : PUSH_CHUNK};
                     msg_send(m, &h[i], &st);
                 }
             }
@@ -1154,7 +1226,11 @@ static void group_free(struct group *g)
         g->q_head = w->next;
         work_free(w);
     }
-    work_free(g->cur);
+    while (g->cur != NULL) {
+        struct work *w = g->cur;
+        g->cur = w->next;
+        work_free(w);
+    }
     free(g);
 }
 
@@ -1219,8 +1295,8 @@ static void fan_cb(struct sf_fs_meta *m, void *ctx, int status, const struct sf_
 
 /* The primary did not answer: ask every holder for its local copy and
  * take the highest version of each record. */
-static void read_fanout(struct nsop *op, const struct sf_dht_id *key, const char *name,
-                        size_t len, uint8_t flags)
+static void read_fanout(struct nsop *op, const struct sf_dht_id *key, const char *name, size_t len,
+                        uint8_t flags)
 {
     struct sf_fs_meta *m = op->m;
     struct sf_dht_id h[SF_FS_R_MAX];

@@ -154,8 +154,7 @@ int sf_fs_meta_recs_decode(const uint8_t *buf, size_t len, struct sf_fs_meta_rec
     return 0;
 }
 
-int sf_fs_meta_entry_encode(const struct sf_fs_meta_entry *e, uint8_t *buf, size_t cap,
-                            size_t *len)
+int sf_fs_meta_entry_encode(const struct sf_fs_meta_entry *e, uint8_t *buf, size_t cap, size_t *len)
 {
     if (cap < ENTRY_HDR) {
         return -ENOSPC;

@@ -152,8 +152,9 @@ enum sf_fs_meta_mtype {
 };
 #define SF_FS_META_READ_LOCAL 0x1 /* answer from local state (no group sync) */
 #define SF_FS_META_READ_FILES 0x2 /* every live file entry held (GC), key ignored */
-#define SF_FS_META_READ_AFTER 0x4 /* name is a cursor: live entries after it, at most
-                                   * SF_FS_READDIR_MAX + 1 (readdir pages) */
+#define SF_FS_META_READ_AFTER                                                                      \
+    0x4 /* name is a cursor: live entries after it, at most                                        \
+         * SF_FS_READDIR_MAX + 1 (readdir pages) */
 
 struct sf_fs_meta_msg {
     enum sf_fs_meta_mtype type;

@@ -120,10 +120,8 @@ static void node_start(int i)
 {
     struct node *nd = &nodes[i];
     struct sf_fs_meta_config cfg = {.self = nd->id, .replicas = 3, .timeout_ms = 3000};
-    struct sf_fs_meta_ops ops = {.send = sim_send,
-                                 .persist = sim_persist,
-                                 .random = sim_random,
-                                 .arg = (void *)(intptr_t)i};
+    struct sf_fs_meta_ops ops = {
+        .send = sim_send, .persist = sim_persist, .random = sim_random, .arg = (void *)(intptr_t)i};
     ck_assert_int_eq(sf_fs_meta_new(&cfg, &ops, &nd->m), 0);
     /* Reload the disk. */
     size_t off = 0;
@@ -335,8 +333,8 @@ static int ls(int node, const char *path)
 
 static struct sf_fs_inode file_inode(uint64_t size)
 {
-    struct sf_fs_inode ino = {.mode = S_IFREG | 0644, .size = size, .replicas = 2,
-                              .block_size = 4096};
+    struct sf_fs_inode ino = {
+        .mode = S_IFREG | 0644, .size = size, .replicas = 2, .block_size = 4096};
     uint64_t nb;
     ck_assert_int_eq(sf_fs_inode_shape(size, 4096, &nb, &ino.depth, &ino.n_refs), 0);
     for (int i = 0; i < ino.n_refs; i++) {
@@ -366,8 +364,13 @@ START_TEST(test_codec_roundtrip)
     struct sf_fs_meta_rec in[3] = {
         {.name = ".", .name_len = 1, .version = 1},
         {.name = "a", .name_len = 1, .version = 7, .flags = SF_FS_META_RF_DELETED},
-        {.name = "bé", .name_len = 3, .version = 9, .cond = 1, .action = 1,
-         .value = (const uint8_t *)"xyz", .value_len = 3},
+        {.name = "bé",
+         .name_len = 3,
+         .version = 9,
+         .cond = 1,
+         .action = 1,
+         .value = (const uint8_t *)"xyz",
+         .value_len = 3},
     };
     uint8_t buf[256];
     size_t len, n;
@@ -529,8 +532,7 @@ START_TEST(test_concurrent_create)
         ck_assert_int_eq(ns(0, SF_FS_NS_MKDIR, "/d", NULL), 0);
         struct res rs[6];
         for (int i = 0; i < 6; i++) {
-            start(i, &rs[i], (seed & 1) ? SF_FS_NS_CREATE : SF_FS_NS_MKDIR, "/d/x", NULL, 0,
-                  NULL);
+            start(i, &rs[i], (seed & 1) ? SF_FS_NS_CREATE : SF_FS_NS_MKDIR, "/d/x", NULL, 0, NULL);
         }
         run_until_done();
         int won = 0;
@@ -623,7 +625,7 @@ START_TEST(test_churn)
         }
         sim_init(7, seed * 65537);
         enum { NF = 24 };
-        int state[NF];   /* 0 absent, 1 present, -1 unknown */
+        int state[NF]; /* 0 absent, 1 present, -1 unknown */
         uint64_t size[NF];
         for (int i = 0; i < NF; i++) {
             state[i] = 0;

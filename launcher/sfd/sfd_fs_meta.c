@@ -638,15 +638,12 @@ int sf_sfd__fs_meta_start(struct sf_sfd *sfd)
     snprintf(mt->dir, need, "%s/fsmeta", sfd->state_dir);
     snprintf(mt->log_path, need, "%s/fsmeta/meta.log", sfd->state_dir);
     if (mkdir(mt->dir, 0700) != 0 && errno != EEXIST) {
-        SF_ERR("filesystem metadata disabled: cannot create %s: %s", mt->dir,
-               sf_strerror(-errno));
+        SF_ERR("filesystem metadata disabled: cannot create %s: %s", mt->dir, sf_strerror(-errno));
         return 0;
     }
     struct sf_fs_meta_config cfg = {.self = mt->self.key, .replicas = 3, .timeout_ms = 5000};
-    struct sf_fs_meta_ops ops = {.send = meta_send,
-                                 .persist = meta_persist,
-                                 .random = meta_random,
-                                 .arg = mt};
+    struct sf_fs_meta_ops ops = {
+        .send = meta_send, .persist = meta_persist, .random = meta_random, .arg = mt};
     int rc = sf_fs_meta_new(&cfg, &ops, &mt->core);
     if (rc != 0) {
         return rc;
@@ -735,12 +732,12 @@ void sf_sfd__fs_meta_status(struct sf_sfd *sfd, void (*line)(void *arg, const ch
     const struct {
         const char *k;
         uint64_t v;
-    } kv[] = {{"members", mt->nlive},       {"groups", st.groups},
-              {"records", st.records},      {"live", st.live},
+    } kv[] = {{"members", mt->nlive},        {"groups", st.groups},
+              {"records", st.records},       {"live", st.live},
               {"tombstones", st.tombstones}, {"cas_ok", st.cas_ok},
               {"cas_failed", st.cas_failed}, {"pushes", st.pushes},
-              {"syncs", st.syncs},          {"timeouts", st.timeouts},
-              {"log_bytes", mt->log_bytes}, {"log_errors", mt->persist_err}};
+              {"syncs", st.syncs},           {"timeouts", st.timeouts},
+              {"log_bytes", mt->log_bytes},  {"log_errors", mt->persist_err}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         char buf[64];
         snprintf(buf, sizeof buf, "fsmeta_%s=%" PRIu64, kv[i].k, kv[i].v);

@@ -8,6 +8,8 @@
  *                                   (made-up block ids) with version EXPECT
  *   fs_meta_poke SOCK ls PATH                   "NAME dir|file SIZE" a line (all pages)
  *   fs_meta_poke SOCK status KEY                the value of one STATUS line KEY=
+ *   fs_meta_poke SOCK bench N DIR               N creates, lookups, unlinks of DIR/bI
+ *                                   (64 in flight): "create|lookup|unlink OPS/s"
  * Prints "ok version=V kind=file|dir size=S fid=HEX8" for the NS verbs, or
  * "error NAME: message". Exit 0 on success, 1 if sfd answered an error
  * (3 for -EEXIST, 4 for -ENOENT, 5 for -ESTALE, so scripts can tell), 2 on
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/sf_fs_meta.h"
@@ -90,6 +93,63 @@ static int fail(int status, const struct sf_wire_val *msg)
     return status == -EEXIST ? 3 : status == -ENOENT ? 4 : status == -ESTALE ? 5 : 1;
 }
 
+static void ns_send(uint64_t req, enum sf_fs_ns_verb v, const char *path)
+{
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_FS_NS, (uint32_t)req);
+    sf_wire_put_u64(&e, req);
+    sf_wire_put_u8(&e, (uint8_t)v);
+    sf_wire_put_str(&e, path);
+    sf_wire_put_str(&e, "");
+    sf_wire_put_u64(&e, 0);
+    sf_wire_put_u32(&e, 0644);
+    sf_wire_put_bytes(&e, NULL, 0);
+    sf_wire_put_u32(&e, 0);
+    send_enc(&e);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Metadata operations per second through one daemon, 64 requests in flight. */
+static int bench(long n, const char *dir)
+{
+    static const struct {
+        const char *name;
+        enum sf_fs_ns_verb v;
+    } phases[] = {
+        {"create", SF_FS_NS_CREATE}, {"lookup", SF_FS_NS_LOOKUP}, {"unlink", SF_FS_NS_UNLINK}};
+    for (size_t ph = 0; ph < 3; ph++) {
+        double t0 = now_s();
+        long sent = 0, got = 0, bad = 0;
+        while (got < n) {
+            while (sent < n && sent - got < 64) {
+                char path[SF_FS_PATH_MAX + 1];
+                snprintf(path, sizeof path, "%s/b%ld", dir, sent);
+                ns_send((uint64_t)sent + 1, phases[ph].v, path);
+                sent++;
+            }
+            struct sf_wire_msg m;
+            recv_op(SF_OP_FS_NS_ANS, &m);
+            if ((int32_t)m.f[1].i != 0 && bad++ == 0) {
+                fprintf(stderr, "%s: %s: %.*s\n", phases[ph].name, sf_strerror((int)m.f[1].i),
+                        (int)m.f[5].len, (const char *)m.f[5].p);
+            }
+            got++;
+        }
+        double dt = now_s() - t0;
+        printf("%s %.0f ops/s (%ld in %.2f s, %ld failed)\n", phases[ph].name, n / dt, n, dt, bad);
+        if (bad > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -99,6 +159,12 @@ int main(int argc, char **argv)
     const char *verb = argv[2], *path = argv[3];
     struct sf_wire_enc e;
     struct sf_wire_msg m;
+    if (strcmp(verb, "bench") == 0) {
+        if (argc < 5) {
+            die("bench needs N DIR");
+        }
+        return bench(atol(path), argv[4]);
+    }
     if (strcmp(verb, "status") == 0) {
         sf_wire_enc_begin(&e, SF_OP_STATUS_REQ, 1);
         sf_wire_put_u32(&e, 0);

@@ -26,8 +26,12 @@ int main(int argc, char **argv)
         return 2;
     }
     mkdir(argv[1], 0755);
-    struct sf_fs_meta_entry e = {.inode = {.mode = S_IFREG | 0644, .size = 5000, .replicas = 2,
-                                           .block_size = 4096, .depth = 0, .n_refs = 2,
+    struct sf_fs_meta_entry e = {.inode = {.mode = S_IFREG | 0644,
+                                           .size = 5000,
+                                           .replicas = 2,
+                                           .block_size = 4096,
+                                           .depth = 0,
+                                           .n_refs = 2,
                                            .version = 3}};
     memset(e.fid, 0x5a, sizeof e.fid);
     memset(e.inode.refs, 0x11, sizeof e.inode.refs);
@@ -40,8 +44,13 @@ int main(int argc, char **argv)
     struct sf_fs_meta_rec r[3] = {
         {.name = ".", .name_len = 1, .version = 1},
         {.name = "gone", .name_len = 4, .version = 2, .flags = SF_FS_META_RF_DELETED},
-        {.name = "file", .name_len = 4, .version = 3, .cond = SF_FS_META_C_VERSION,
-         .action = SF_FS_META_A_PUT, .value = val, .value_len = vl},
+        {.name = "file",
+         .name_len = 4,
+         .version = 3,
+         .cond = SF_FS_META_C_VERSION,
+         .action = SF_FS_META_A_PUT,
+         .value = val,
+         .value_len = vl},
     };
     uint8_t list[2048];
     size_t ll;
