@@ -711,6 +711,61 @@ ssize_t sf_fs_reader_pread(struct sf_fs_reader *r, void *buf, size_t len, uint64
     return sf_fs_reader_read(r, buf, len);
 }
 
+/* A writer over the current version of a regular file whose stream starts
+ * with the file's first `upto` bytes (upto <= size): the whole blocks are
+ * kept by id, the partial one is read and taken again. */
+static int open_prefix(struct sf_fs_client *c, const char *path, uint64_t upto_or_size,
+                       bool whole, struct sf_fs_inode *ino, struct sf_fs_writer **out)
+{
+    *out = NULL;
+    int rc = sf_fs__lookup(c, path, ino);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!S_ISREG(ino->mode)) {
+        return sf_fs__err(c, S_ISDIR(ino->mode) ? -EISDIR : -EINVAL, "%s: not a regular file",
+                          path);
+    }
+    uint64_t upto = whole || upto_or_size > ino->size ? ino->size : upto_or_size;
+    struct sf_fs_block_id *ids;
+    uint64_t n;
+    rc = sf_fs__resolve(c, ino, &ids, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t keep = (size_t)(upto / ino->block_size);
+    size_t part = (size_t)(upto % ino->block_size);
+    struct sf_fs_writer *w = NULL;
+    rc = sf_fs__writer_open_from(c, path, ino, ids, keep, &w);
+    if (rc == 0 && part > 0) {
+        uint8_t *blk = malloc(ino->block_size);
+        size_t got = 0;
+        rc = blk == NULL ? sf_fs__err(c, -ENOMEM, "out of memory")
+                         : sf_fs__block_read(c, &ids[keep], blk, ino->block_size, &got);
+        if (rc == 0 && got < part) {
+            rc = sf_fs__err(c, SF_FS_ECORRUPT, "%s: block %zu has %zu bytes, the inode says more",
+                            path, keep, got);
+        }
+        if (rc == 0) {
+            rc = sf_fs_writer_write(w, blk, part);
+        }
+        free(blk);
+    }
+    free(ids);
+    if (rc != 0) {
+        sf_fs_writer_abort(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int sf_fs_writer_open_append(struct sf_fs_client *c, const char *path, struct sf_fs_writer **out)
+{
+    struct sf_fs_inode ino;
+    return open_prefix(c, path, 0, true, &ino, out);
+}
+
 /* ------------------------------------------------------------ truncate */
 
 static const uint8_t zeros[65536];
@@ -718,55 +773,25 @@ static const uint8_t zeros[65536];
 int sf_fs_truncate(struct sf_fs_client *c, const char *path, uint64_t size)
 {
     for (int tries = 0;; tries++) {
-        struct sf_fs_inode ino;
-        int rc = sf_fs__lookup(c, path, &ino);
-        if (rc != 0) {
-            return rc;
-        }
-        if (!S_ISREG(ino.mode)) {
-            return sf_fs__err(c, S_ISDIR(ino.mode) ? -EISDIR : -EINVAL, "%s: not a regular file",
-                              path);
-        }
-        if (size == ino.size) {
-            return 0;
-        }
-        struct sf_fs_block_id *ids;
-        uint64_t n;
-        rc = sf_fs__resolve(c, &ino, &ids, &n);
-        if (rc != 0) {
-            return rc;
-        }
         /* Keep the whole blocks both versions share; rewrite the partial
          * one; append zeros (identical zero blocks are stored once). */
-        uint64_t bs = ino.block_size;
-        uint64_t common = size < ino.size ? size : ino.size;
-        size_t keep = (size_t)(common / bs);
-        size_t part = (size_t)(common % bs);
-        struct sf_fs_writer *w = NULL;
-        rc = sf_fs__writer_open_from(c, path, &ino, ids, keep, &w);
-        if (rc == 0 && part > 0) {
-            uint8_t *blk = malloc(bs);
-            size_t got = 0;
-            rc = blk == NULL ? sf_fs__err(c, -ENOMEM, "out of memory")
-                             : sf_fs__block_read(c, &ids[keep], blk, bs, &got);
-            if (rc == 0 && got < part) {
-                rc = sf_fs__err(c, SF_FS_ECORRUPT, "%s: short block", path);
-            }
-            if (rc == 0) {
-                rc = sf_fs_writer_write(w, blk, part);
-            }
-            free(blk);
+        struct sf_fs_inode ino;
+        struct sf_fs_writer *w;
+        int rc = open_prefix(c, path, size, false, &ino, &w);
+        if (rc != 0) {
+            return rc;
         }
-        for (uint64_t left = size - common; rc == 0 && left > 0;) {
+        if (size == ino.size) {
+            sf_fs_writer_abort(w);
+            return 0;
+        }
+        for (uint64_t left = size > ino.size ? size - ino.size : 0; rc == 0 && left > 0;) {
             size_t k = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
             rc = sf_fs_writer_write(w, zeros, k);
             left -= k;
         }
-        free(ids);
         if (rc != 0) {
-            if (w != NULL) {
-                sf_fs_writer_abort(w);
-            }
+            sf_fs_writer_abort(w);
             return rc;
         }
         rc = sf_fs_writer_close(w, NULL);

@@ -134,6 +134,12 @@ struct sf_fs_writer;
  * the path is a directory). o NULL: defaults. */
 int sf_fs_writer_open(struct sf_fs_client *c, const char *path, const struct sf_fs_wopts *o,
                       struct sf_fs_writer **out);
+/* A writer whose stream starts with the file's current content: its whole
+ * blocks are kept (not rewritten), the partial last block is read and
+ * taken again; what is written next is appended. close commits over the
+ * version read at open (-ESTALE if another commit came first). -ENOENT if
+ * the file does not exist. */
+int sf_fs_writer_open_append(struct sf_fs_client *c, const char *path, struct sf_fs_writer **out);
 /* Append len bytes. May block while the window is full. After an error
  * the writer only accepts close / abort. */
 int sf_fs_writer_write(struct sf_fs_writer *w, const void *buf, size_t len);

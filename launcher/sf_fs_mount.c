@@ -3,10 +3,11 @@
  * Close-to-open: a file opened for reading sees the version current at
  * open; what a handle writes becomes the file's new version at flush /
  * fsync / release, whole. New and truncated files stream straight into
- * blocks; a write into the middle of existing data (or a read of a file
- * open for writing) switches the handle to a local shadow copy of the
- * whole file (read-modify-rewrite: copied in, edited, streamed out at the
- * commit). Runs single-threaded (FUSE's -s loop): the client is not
+ * blocks; appends keep the file's whole blocks and stream on; a write into
+ * the middle of existing data (or a read of data not yet committed)
+ * switches the handle to a local shadow copy of the whole file
+ * (read-modify-rewrite: copied in, edited, streamed out at the commit).
+ * Runs single-threaded (FUSE's loop without -mt): the client is not
  * thread-safe and the daemon serialises namespace changes anyway. */
 #include "config.h"
 
@@ -36,12 +37,13 @@ enum { H_READ = 1, H_STREAM, H_SHADOW };
 struct mh {
     char *path;
     int kind;
-    struct sf_fs_reader *r; /* H_READ */
+    struct sf_fs_reader *r; /* H_READ; H_STREAM reading committed data */
     struct sf_fs_writer *w; /* H_STREAM, opened at the first write */
     int shadow;             /* H_SHADOW: the local copy (unlinked temp file) */
     uint64_t size;          /* write handles: the file's size as written */
-    bool dirty;             /* something to commit */
-    bool committed;         /* a stream handle committed data already */
+    bool dirty;             /* something to commit; when not, an H_STREAM
+                             * handle without a writer holds exactly the
+                             * committed file's `size` bytes */
     bool orphan;            /* unlinked while open: commit nothing */
     uint32_t mode;          /* for a new file */
     struct sf_fs_setattr attr;
@@ -284,9 +286,11 @@ static int to_shadow(struct mh *h)
         rc = sf_fs_writer_spill(h->w, fd);
         sf_fs_writer_abort(h->w);
         h->w = NULL;
-    } else if (h->committed && h->size > 0) {
-        rc = copy_in(h);
+    } else if (h->size > 0) {
+        rc = copy_in(h); /* the committed file is the content */
     }
+    sf_fs_reader_close(h->r);
+    h->r = NULL;
     if (rc == 0 && ftruncate(fd, (off_t)h->size) != 0) {
         rc = -errno;
     }
@@ -342,7 +346,9 @@ static int commit(struct mh *h)
         return rc;
     }
     h->dirty = false;
-    h->committed = true;
+    /* A reader of the old version must not serve this handle any more. */
+    sf_fs_reader_close(h->r);
+    h->r = NULL;
     return 0;
 }
 
@@ -376,24 +382,16 @@ static int open_handle(const char *path, struct fuse_file_info *fi, bool created
             return -EISDIR;
         }
     }
-    bool trunc = created || (fi->flags & O_TRUNC) || s.size == 0;
-    h = h_new(path, trunc ? H_STREAM : H_SHADOW);
+    bool trunc = !created && (fi->flags & O_TRUNC) && s.size > 0;
+    h = h_new(path, H_STREAM);
     if (h == NULL) {
         return -ENOMEM;
     }
+    /* Nothing is copied at open: writes at the end append to the committed
+     * blocks, a write into the middle makes the shadow copy then. */
     h->mode = created ? (mode & 07777) : (s.mode & 07777);
-    h->size = trunc ? 0 : s.size;
-    h->dirty = !created && (fi->flags & O_TRUNC) && s.size > 0;
-    if (h->kind == H_SHADOW) {
-        /* Existing data edited in place: work on a local copy. */
-        h->committed = true;
-        h->kind = H_STREAM;
-        int rc = to_shadow(h);
-        if (rc != 0) {
-            h_free(h);
-            return rc;
-        }
-    }
+    h->size = created || trunc ? 0 : s.size;
+    h->dirty = trunc;
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = 0;
     return 0;
@@ -428,7 +426,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         return -EBADF;
     }
     uint64_t o = (uint64_t)off;
-    if (h->kind == H_STREAM && (o < h->size || h->committed)) {
+    if (h->kind == H_STREAM && o < h->size) {
         int rc = to_shadow(h);
         if (rc != 0) {
             return rc;
@@ -447,7 +445,13 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
     }
     struct sf_fs_client *c = M()->c;
     int rc = 0;
-    if (h->w == NULL) {
+    if (h->w == NULL && h->size > 0) {
+        /* Appending to the committed file: its whole blocks are kept. */
+        rc = sf_fs_writer_open_append(c, h->path, &h->w);
+        if (rc == 0 && sf_fs_writer_size(h->w) != h->size) {
+            rc = -ESTALE; /* changed since this handle saw it */
+        }
+    } else if (h->w == NULL) {
         struct sf_fs_wopts wo = {.mode = h->mode};
         rc = sf_fs_writer_open(c, h->path, &wo, &h->w);
     }
@@ -484,7 +488,19 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
         }
         return (int)n;
     }
+    if (h->kind == H_STREAM && h->w == NULL && !h->dirty && h->size > 0) {
+        /* Nothing written yet: read the committed version. */
+        int rc = h->r != NULL ? 0 : sf_fs_reader_open(M()->c, h->path, &h->r);
+        if (rc != 0) {
+            return rc;
+        }
+        ssize_t n = sf_fs_reader_pread(h->r, buf, size, (uint64_t)off);
+        return (int)n;
+    }
     if (h->kind == H_STREAM) {
+        if (h->size == 0) {
+            return 0;
+        }
         int rc = to_shadow(h);
         if (rc != 0) {
             return rc;
@@ -528,6 +544,21 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         return sf_fs_truncate(M()->c, path, (uint64_t)size);
     }
     if ((uint64_t)size == h->size) {
+        return 0;
+    }
+    if (size == 0) {
+        /* ftruncate(fd, 0): start over as a fresh stream, no copy. */
+        sf_fs_writer_abort(h->w);
+        h->w = NULL;
+        sf_fs_reader_close(h->r);
+        h->r = NULL;
+        if (h->shadow >= 0) {
+            close(h->shadow);
+            h->shadow = -1;
+        }
+        h->kind = H_STREAM;
+        h->size = 0;
+        h->dirty = true;
         return 0;
     }
     int rc = to_shadow(h);

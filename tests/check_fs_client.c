@@ -727,6 +727,38 @@ START_TEST(test_truncate)
 }
 END_TEST
 
+START_TEST(test_append)
+{
+    struct srv *s = srv_new();
+    struct sf_fs_client *c = srv_start(s, 30, 4096, 3);
+    size_t a = 2 * 4096 + 2048, b = 4096 + 3000;
+    uint8_t *src = malloc(a + b), *back = malloc(a + b + 1);
+    fill(src, a + b);
+    struct sf_fs_writer *w;
+    ck_assert_int_eq(sf_fs_writer_open_append(c, "/ap", &w), -ENOENT);
+    ck_assert_int_eq(sf_fs_writer_open(c, "/ap", NULL, &w), 0);
+    ck_assert_int_eq(sf_fs_writer_write(w, src, a), 0);
+    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    int writes = s->nwrites;
+    ck_assert_int_eq(sf_fs_writer_open_append(c, "/ap", &w), 0);
+    ck_assert_uint_eq(sf_fs_writer_size(w), a);
+    ck_assert_int_eq(sf_fs_writer_write(w, src + a, b), 0);
+    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    /* The two whole blocks were kept: only the old partial block plus the
+     * new bytes were sent (2048 + 7096 bytes: 3 blocks). */
+    ck_assert_int_eq(s->nwrites - writes, 3);
+    struct sf_fs_reader *r;
+    ck_assert_int_eq(sf_fs_reader_open(c, "/ap", &r), 0);
+    ck_assert_int_eq(sf_fs_reader_read(r, back, a + b + 1), (ssize_t)(a + b));
+    ck_assert_int_eq(memcmp(back, src, a + b), 0);
+    sf_fs_reader_close(r);
+    free(src);
+    free(back);
+    srv_stop(s, c);
+    free(s);
+}
+END_TEST
+
 static Suite *fs_client_suite(void)
 {
     Suite *s = suite_create("fs_client");
@@ -745,6 +777,7 @@ static Suite *fs_client_suite(void)
     tcase_add_test(wire, test_bad_paths);
     tcase_add_test(wire, test_timeout_and_hangup);
     tcase_add_test(wire, test_truncate);
+    tcase_add_test(wire, test_append);
     suite_add_tcase(s, wire);
     return s;
 }

@@ -53,6 +53,19 @@ check "overwrite with 1 replica" 0 $?
 check "the new version is read" x "$(fs n2 cat /piped)"
 check "its version grew" 2 "$(fs n2 stat /piped | sed -n 's/^version: //p')"
 
+# truncate: shrink into the middle of a block, then grow with zeros.
+fs n2 put "$TMP/fs" /t
+fs n1 truncate -s 1500000 /t
+check "truncate -s 1500000" 0 $?
+head -c 1500000 "$TMP/fs" >"$TMP/t.ref"
+fs n3 get /t - | cmp -s - "$TMP/t.ref"
+check "the first 1500000 bytes kept" 0 $?
+fs n1 truncate -s 1600000 /t
+head -c 100000 /dev/zero >>"$TMP/t.ref"
+fs n2 get /t - | cmp -s - "$TMP/t.ref"
+check "grown with zeros" 0 $?
+fs n1 rm /t
+
 if [ "${SF_FS_BIG:-0}" = 1 ]; then
     head -c $((3 * 1024 * MiB)) /dev/urandom >"$TMP/big"
     sum=$(sha256sum <"$TMP/big" | cut -c1-64)

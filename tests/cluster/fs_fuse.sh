@@ -80,6 +80,26 @@ cmp -s "$TMP/ref" "$MNT/big"
 check "dd conv=notrunc into the middle and an append" 0 $?
 fs n2 get /big "$TMP/big.n2" && cmp -s "$TMP/ref" "$TMP/big.n2"
 check "the edited file reads back through n2" 0 $?
+# An append keeps the file's whole blocks: one block write through n1 for
+# 8 MiB + 100 B plus a line (the partial last block with the line).
+head -c $((8 * 1048576 + 100)) /dev/urandom >"$TMP/log"
+cp "$TMP/log" "$MNT/log"
+before=$(fs n1 status | sed -n 's/^writes=//p')
+echo "one more line" >>"$MNT/log"
+echo "one more line" >>"$TMP/log"
+check "an append writes one block, not the file again" 1 \
+    "$(($(fs n1 status | sed -n 's/^writes=//p') - before))"
+fs n2 get /log "$TMP/log.n2" && cmp -s "$TMP/log" "$TMP/log.n2"
+check "the appended file reads back through n2" 0 $?
+python3 -c "
+import os
+fd = os.open('$MNT/log', os.O_RDWR)
+assert os.read(fd, 5) == open('$TMP/log', 'rb').read(5)
+os.ftruncate(fd, 0)
+os.write(fd, b'fresh')
+os.close(fd)
+"
+check "read, ftruncate to 0 and rewrite through one handle" fresh "$(fs n3 cat /log)"
 truncate -s 1000 "$MNT/big"
 check "truncate to 1000 bytes" 1000 "$(fs n3 stat /big | sed -n 's/^size: //p')"
 head -c 1000 "$TMP/ref" | cmp -s - "$MNT/big"
