@@ -4,8 +4,9 @@
 # create, commit, readdir, rename (within and across directories), unlink
 # and rmdir issued on different nodes and seen by all; concurrent creates of
 # one name from 4 nodes (exactly one wins); bad paths refused with clear
-# errors; kill -9 of a node holding records, then of a second one: the
-# whole namespace still reads the same. Every wait is a poll with a bound.
+# errors; a node cut off while names are deleted and a file committed comes
+# back stale and loses; kill -9 of a node holding records, then of a second
+# one: the whole namespace still reads the same. Every wait is a poll with a bound.
 # Needs root (skips otherwise).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
@@ -41,7 +42,7 @@ same_live() {
 # snapshot NODE FILE: the whole tree as seen through NODE.
 snapshot() {
     {
-        for d in / /d /e /many; do
+        for d in / /d /e /many /during; do
             echo "== $d"
             p "$1" ls "$d"
         done
@@ -132,15 +133,43 @@ done
 check "60 creates in /many" 0 $bad
 check "ls /many on n3 lists 60" 60 "$(p n3 ls /many | wc -l)"
 
+# 5. Cut n3 off; while it is away, delete names and commit a new version;
+# heal: it comes back with its stale records, which lose everywhere.
+"$SF" node cut n3 >"$TMP/out" 2>&1
+check "cut: sf node cut n3" 0 $?
+wait_long members 3 n1 n2 n4
+check "cut: the others count 3 members" 0 $?
+bad=0
+for i in 0 1 2 3 4 5 6 7 8 9; do
+    p n$((i % 2 + 1)) unlink "/many/f$i" >"$TMP/o" 2>&1 || bad=$((bad + 1))
+done
+check "cut: 10 unlinks while n3 is away" 0 $bad
+v=$(p n4 lookup /e/c | sed -n 's/.*version=\([0-9]*\).*/\1/p')
+p n4 commit /e/c "$v" 6000000 >"$TMP/o" 2>&1
+check "cut: commit /e/c while n3 is away" 0 $?
+p n2 mkdir /during >"$TMP/o" 2>&1
+check "cut: mkdir /during while n3 is away" 0 $?
+"$SF" node heal n3 >"$TMP/out" 2>&1
+check "heal: sf node heal n3" 0 $?
+wait_long members 4 n1 n2 n3 n4
+check "heal: all 4 count 4 members again" 0 $?
+p n3 lookup /many/f3 >"$TMP/o" 2>&1
+check "heal: a name deleted during the cut stays deleted through n3" 4 $?
+p n3 lookup /e/c >"$TMP/o" 2>&1
+check_grep "heal: n3 sees the version committed during the cut" "size=6000000" "$TMP/o"
+check "heal: ls /many through n3 lists 50" 50 "$(p n3 ls /many | wc -l)"
+p n3 lookup /during >"$TMP/o" 2>&1
+check "heal: n3 sees /during" 0 $?
+
 snapshot n1 "$TMP/before"
-check "the snapshot lists /e/c" 1 "$(grep -c '^c file 5000000' "$TMP/before")"
+check "the snapshot lists /e/c" 1 "$(grep -c '^c file 6000000' "$TMP/before")"
 for n in n2 n3 n4; do
     snapshot $n "$TMP/view.$n"
     cmp -s "$TMP/before" "$TMP/view.$n"
     check "$n sees the same tree as n1" 0 $?
 done
 
-# 5. kill -9 a node holding records (the one holding the most), then a second.
+# 6. kill -9 a node holding records (the one holding the most), then a second.
 victim=
 most=-1
 for n in n2 n3 n4; do
