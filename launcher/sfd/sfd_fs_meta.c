@@ -1,8 +1,8 @@
 /* The filesystem's metadata inside a listening sfd: runs the metadata core
  * (fs/fs_meta.c) with the control port as its transport (FS_META_* ops,
  * 44..47), the log STATE_DIR/fsmeta/meta.log as its disk (append + fsync
- * before a record is acknowledged; compacted at start), the members with a
- * connection as its view, and serves the namespace ops of local clients
+ * before a record is acknowledged; compacted at start and once it grows
+ * large), the members with a connection as its view, and serves the namespace ops of local clients
  * (FS_NS / FS_READDIR -> FS_NS_ANS / FS_DIRENTS). Not here: blocks
  * (sfd_fs.c). Loop thread only; the fsync runs on it (metadata writes are
  * small; a worker would keep the loop free under heavy create rates). */
@@ -24,6 +24,7 @@
 
 #define META_TICK_MS 100
 #define META_NODES_MAX 4096
+#define META_COMPACT_MIN (64u << 20) /* log bytes before a compaction while running */
 
 struct meta_node {
     uint64_t id;
@@ -50,6 +51,7 @@ struct sf_sfd_meta {
     struct sf_timer *tick;
     struct meta_creq *creqs;
     uint64_t log_bytes, persist_err;
+    uint64_t compacted_bytes; /* log size after the last compaction */
 };
 
 void sf_sfd__node_key(uint64_t id, struct sf_dht_id *out)
@@ -321,7 +323,27 @@ static int open_log(struct sf_sfd_meta *mt, size_t good_end)
     }
     struct stat st;
     mt->log_bytes = fstat(mt->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    mt->compacted_bytes = mt->log_bytes;
     return 0;
+}
+
+/* Compact while running once the log is both large and mostly superseded
+ * records (the rewrite runs on the loop: tens of ms per 10 MB). */
+static void maybe_compact(struct sf_sfd_meta *mt)
+{
+    if (mt->log_fd < 0 || mt->log_bytes < META_COMPACT_MIN ||
+        mt->log_bytes < 4 * mt->compacted_bytes) {
+        return;
+    }
+    uint64_t before = mt->log_bytes;
+    close(mt->log_fd);
+    mt->log_fd = -1;
+    int rc = open_log(mt, (size_t)before);
+    if (rc != 0) {
+        SF_ERR("metadata log %s: cannot reopen: %s", mt->log_path, sf_strerror(rc));
+        return;
+    }
+    SF_INFO("metadata log compacted: %" PRIu64 " -> %" PRIu64 " bytes", before, mt->log_bytes);
 }
 
 /* -------------------------------------------------------- membership */
@@ -384,6 +406,7 @@ static void on_tick(struct sf_loop *loop, void *arg)
     struct sf_sfd_meta *mt = arg;
     mt->tick = NULL;
     view_poll(mt);
+    maybe_compact(mt);
     sf_fs_meta_tick(mt->core, sf_now_ms());
     sf_fs_meta_run(mt->core);
     sf_loop_timer(loop, META_TICK_MS, on_tick, mt, &mt->tick);
