@@ -115,6 +115,14 @@ check "mkdir and rmdir" 0 $?
 df "$MNT" >/dev/null
 check "statfs (df)" 0 $?
 
+# Ranks on every node with the mount as their working directory.
+mkdir "$MNT/job"
+(cd "$MNT/job" && "$SFRUN" --cluster "$CDIR" --map-by node -n 3 \
+    sh -c 'echo "rank $SF_RANK of $SF_SIZE" >out.$SF_RANK && cat out.$SF_RANK') >"$TMP/job" 2>&1
+check "sfrun -n 3 with its cwd on the mount" 0 $?
+check "each rank wrote its file" "rank 0 of 3|rank 1 of 3|rank 2 of 3" \
+    "$(for r in 0 1 2; do fs n2 cat /job/out.$r; done | paste -sd'|')"
+
 fusermount3 -u "$MNT"
 check "fusermount3 -u" 0 $?
 wait_until sh -c "! grep -q ' $MNT fuse' /proc/mounts"
