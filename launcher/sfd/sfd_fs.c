@@ -6,6 +6,7 @@
  * directories (sfd_fs_meta.c), the client library (fs/fs_client*.c).
  * Loop thread, except the worker threads, which only run store calls. */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,14 +23,40 @@
 
 #define FS_WORKERS 3             /* store calls at once (fsync-bound, not CPU-bound) */
 #define FS_TICK_MS 100           /* membership poll and request timeouts */
-#define FS_REQ_TIMEOUT_MS 30000  /* a sent peer request unanswered this long fails */
 #define FS_PEER_OUT_BYTES (8u << 20) /* block bytes in flight to one peer ... */
 #define FS_PEER_OUT_N 16         /* ... and requests: keep-alives never queue behind more */
 #define FS_IN_MAX 256            /* peer requests being served at once (all peers) */
 #define FS_REPAIR_INFLIGHT 4     /* repair copies at once */
 #define FS_REPAIR_RETRY_MS 2000  /* a repair run with failures is retried after this */
+#define FS_SETTLE_MS 1000        /* membership unchanged this long before a repair starts */
 #define FS_NODES_MAX 4096        /* members the block layer tracks */
 #define FS_WRITE_MEM_MAX (256u << 20) /* client block bytes held by writes in progress */
+
+/* Tunables of the block layer (SF_FSBLK_<NAME>, printed by sfd --params). */
+struct fs_tun {
+    double gc_grace;    /* seconds: blocks put this recently survive a GC */
+    double req_timeout; /* seconds a sent peer request may stay unanswered */
+};
+static const struct sf_tun fs_tun_items[] = {
+    {"gc_grace", SF_TUN_DOUBLE, "900s",
+     "blocks put this recently survive a GC even if no file references them yet (writes in "
+     "progress commit their file only at close)",
+     offsetof(struct fs_tun, gc_grace)},
+    {"req_timeout", SF_TUN_DOUBLE, "30s",
+     "a block request to another daemon unanswered this long fails (the write or read then "
+     "names that node)",
+     offsetof(struct fs_tun, req_timeout)},
+};
+static const struct sf_tun_table fs_tun_table = {"fsblk", fs_tun_items,
+                                                 sizeof(fs_tun_items) / sizeof(fs_tun_items[0])};
+
+void sf_sfd__fs_params(FILE *out)
+{
+    struct fs_tun t;
+    if (sf_tun_load(&fs_tun_table, &t) == 0) {
+        sf_tun_print(&fs_tun_table, &t, out);
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* state */
@@ -48,7 +75,7 @@ struct fs_node {
     struct sf_dht_id key; /* DHT id: BLAKE2b-160("sfnode" || id) */
 };
 
-enum fs_job_kind { J_HASH = 1, J_PUT, J_GET, J_DEL, J_ENUM, J_SCRUB };
+enum fs_job_kind { J_HASH = 1, J_PUT, J_GET, J_DEL, J_ENUM, J_SCRUB, J_GC };
 
 struct sf_sfd_fs;
 struct fs_job;
@@ -138,9 +165,12 @@ struct fs_task {
     struct fs_task *next;
 };
 
+struct fs_gc;
+
 struct sf_sfd_fs {
     struct sf_sfd *sfd;
     struct sf_fs_config cfg;
+    struct fs_tun tun;
     struct sf_fs_store *store;
     char *dir;
     struct fs_node self;
@@ -155,6 +185,7 @@ struct sf_sfd_fs {
     struct fs_node *live;
     size_t nlive;
     uint64_t epoch; /* membership changes seen */
+    uint64_t changed_at; /* sf_now_ms of the last change, 0 once repair was kicked for it */
     struct fs_peer *peers;
     uint64_t next_req;
     int in_busy; /* peer requests being served */
@@ -178,9 +209,12 @@ struct sf_sfd_fs {
     uint64_t surplus_dropped, repair_runs, repair_complete;
     uint64_t writes, write_errs, reads, read_errs, peer_puts, peer_gets, peer_busy;
     size_t write_mem; /* bytes of client blocks held by writes in progress */
+    struct fs_gc *gc; /* the GC running, or NULL */
+    uint64_t gc_runs, gc_deleted;
 };
 
 static void job_submit(struct sf_sfd_fs *fs, struct fs_job *j);
+static int gc_run(struct sf_sfd_fs *fs, struct fs_job *j);
 static void rop_step(struct sf_sfd_fs *fs, struct fs_rop *o);
 static void repair_kick(struct sf_sfd_fs *fs);
 static void repair_pump(struct sf_sfd_fs *fs);
@@ -342,6 +376,9 @@ static void job_run(struct sf_sfd_fs *fs, struct fs_job *j)
     case J_SCRUB:
         j->rc = sf_fs_block_scrub(fs->store, enum_collect, j, &j->st);
         break;
+    case J_GC:
+        j->rc = gc_run(fs, j);
+        break;
     }
 }
 
@@ -475,7 +512,7 @@ static void fpeer_pump(struct sf_sfd_fs *fs, struct fs_peer *q)
             preq_finish(fs, r, rc, NULL, 0);
             continue;
         }
-        r->deadline = sf_now_ms() + FS_REQ_TIMEOUT_MS;
+        r->deadline = sf_now_ms() + (uint64_t)(fs->tun.req_timeout * 1000.0);
         r->next = q->sent;
         q->sent = r;
         q->out_n++;
@@ -1200,7 +1237,11 @@ static void task_step(struct sf_sfd_fs *fs, struct fs_task *t)
     if (--t->pending > 0) {
         return;
     }
-    if (t->failed == 0 && t->drop_after) {
+    /* A copy is dropped only if the membership is still the one the plan
+     * was made for: a plan for a set that is already gone may call a
+     * block surplus here that the set now live wants here (the next run
+     * decides again, from this node's store as it is). */
+    if (t->failed == 0 && t->drop_after && same_set(fs->live, fs->nlive, fs->target, fs->ntarget)) {
         struct fs_job *j = job_new(fs, J_DEL, task_dropped, t);
         if (j != NULL) {
             j->id = t->id;
@@ -1389,7 +1430,10 @@ static void on_fs_tick(struct sf_loop *loop, void *arg)
             fs->live = cur;
             fs->nlive = ncur;
             fs->epoch++;
-            repair_kick(fs);
+            /* Repair waits for the membership to settle: a healed node
+             * rejoins its peers one by one, and planning for each step
+             * would move blocks towards sets that lasted milliseconds. */
+            fs->changed_at = now;
         } else {
             free(cur);
         }
@@ -1426,10 +1470,297 @@ static void on_fs_tick(struct sf_loop *loop, void *arg)
         }
         pp = &q->next;
     }
-    if (!fs->rep_active && fs->rep_retry_at != 0 && now >= fs->rep_retry_at) {
+    if (fs->changed_at != 0 && now - fs->changed_at >= FS_SETTLE_MS) {
+        fs->changed_at = 0;
+        repair_kick(fs);
+    } else if (!fs->rep_active && fs->rep_retry_at != 0 && now >= fs->rep_retry_at &&
+               fs->changed_at == 0) {
         repair_kick(fs);
     }
     sf_loop_timer(loop, FS_TICK_MS, on_fs_tick, fs, &fs->tick);
+}
+
+/* ------------------------------------------------------------------ */
+/* GC of this node's store: the live set is every block of every file any
+ * member's metadata holds (all versions a holder still has), data blocks
+ * and block-list blocks; the cutoff is taken before the set is asked for,
+ * minus gc_grace, so blocks of files still being written survive. */
+
+struct fs_gc {
+    struct fs_creq cr;
+    struct sf_sfd_fs *fs;
+    int64_t keep_since_ns;
+    struct sf_fs_inode *inodes;
+    size_t n_inodes;
+    struct sf_fs_block_id *live;
+    size_t n_live, cap_live;
+    uint64_t deleted, list_blocks;
+    char why[256];
+};
+
+/* A block fetched for a worker from the other holders: the worker waits on
+ * cv; the loop runs the read and fills in the result. */
+struct gc_fetch {
+    struct sf_sfd_fs *fs;
+    struct sf_fs_block_id id;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int rc;
+    uint8_t *data;
+    size_t len;
+};
+
+static void gc_fetch_finish(struct gc_fetch *f, int rc, const struct fs_buf *b)
+{
+    uint8_t *copy = NULL;
+    if (rc == 0 && (copy = malloc(b->len ? b->len : 1)) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (copy != NULL) {
+        memcpy(copy, b->data, b->len);
+    }
+    pthread_mutex_lock(&f->mu);
+    f->rc = rc;
+    f->data = copy;
+    f->len = copy != NULL ? b->len : 0;
+    f->done = true;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void gc_fetched(struct sf_sfd_fs *fs, struct fs_rop *o, int status, struct fs_buf *b)
+{
+    (void)fs;
+    gc_fetch_finish(o->arg, status, b);
+}
+
+static void gc_fetch_on_loop(struct sf_loop *loop, void *arg)
+{
+    (void)loop;
+    struct gc_fetch *f = arg;
+    int rc = rop_start(f->fs, NULL, 0, &f->id, true, gc_fetched, f);
+    if (rc != 0) {
+        gc_fetch_finish(f, rc, NULL);
+    }
+}
+
+static int gc_add(struct fs_gc *g, const struct sf_fs_block_id *ids, size_t n)
+{
+    if (g->n_live + n > g->cap_live) {
+        size_t cap = g->cap_live ? g->cap_live : 1024;
+        while (cap < g->n_live + n) {
+            cap *= 2;
+        }
+        struct sf_fs_block_id *nv = realloc(g->live, cap * sizeof(*nv));
+        if (nv == NULL) {
+            return -ENOMEM;
+        }
+        g->live = nv;
+        g->cap_live = cap;
+    }
+    memcpy(g->live + g->n_live, ids, n * sizeof(*ids));
+    g->n_live += n;
+    return 0;
+}
+
+struct gc_ctx {
+    struct sf_sfd_fs *fs;
+    struct fs_gc *g;
+};
+
+/* Block-list reader for sf_fs_blist_resolve (worker thread): the list
+ * block is live too; read here, else from the other holders. */
+static int gc_get(void *arg, const struct sf_fs_block_id *id, void *buf, size_t cap, size_t *len)
+{
+    struct gc_ctx *x = arg;
+    int rc = gc_add(x->g, id, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    x->g->list_blocks++;
+    rc = sf_fs_block_get(x->fs->store, id, buf, cap, len);
+    if (rc != -ENOENT && rc != SF_FS_ECORRUPT) {
+        return rc;
+    }
+    struct gc_fetch *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return -ENOMEM;
+    }
+    f->fs = x->fs;
+    f->id = *id;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    if (sf_loop_wake(x->fs->sfd->loop, gc_fetch_on_loop, f) != 0) {
+        free(f);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool stopping = false;
+    while (!f->done && !stopping) {
+        /* The read is bounded by the request timeouts; the daemon
+         * stopping (no loop to finish it) is checked between waits. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+        pthread_mutex_lock(&x->fs->mu);
+        stopping = x->fs->stop;
+        pthread_mutex_unlock(&x->fs->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (!f->done) {
+        return -ECANCELED; /* f stays: the loop that would finish it is gone */
+    }
+    rc = f->rc;
+    if (rc == 0 && f->len > cap) {
+        rc = -EFBIG;
+    }
+    if (rc == 0) {
+        memcpy(buf, f->data, f->len);
+        *len = f->len;
+    }
+    free(f->data);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    free(f);
+    return rc;
+}
+
+/* Worker: resolve every file's blocks into the live set, then collect. */
+static int gc_run(struct sf_sfd_fs *fs, struct fs_job *j)
+{
+    struct fs_gc *g = j->arg;
+    struct gc_ctx x = {.fs = fs, .g = g};
+    struct sf_fs_block_id *data = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < g->n_inodes && rc == 0; i++) {
+        const struct sf_fs_inode *ino = &g->inodes[i];
+        uint64_t nb = 0;
+        rc = sf_fs_inode_shape(ino->size, ino->block_size, &nb, NULL, NULL);
+        if (rc != 0) {
+            break;
+        }
+        if (nb > cap) {
+            struct sf_fs_block_id *nv = realloc(data, (size_t)nb * sizeof(*nv));
+            if (nv == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            data = nv;
+            cap = (size_t)nb;
+        }
+        rc = sf_fs_blist_resolve(ino, gc_get, &x, data, cap);
+        if (rc == 0) {
+            rc = gc_add(g, data, (size_t)nb);
+        }
+        if (rc != 0) {
+            snprintf(g->why, sizeof(g->why),
+                     "cannot resolve the block list of a file of %llu bytes: %s",
+                     (unsigned long long)ino->size, sf_strerror(rc));
+        }
+    }
+    free(data);
+    if (rc == 0) {
+        rc = sf_fs_block_gc(fs->store, g->live, g->n_live, g->keep_since_ns, &g->deleted);
+        if (rc != 0) {
+            snprintf(g->why, sizeof(g->why), "store GC failed: %s", sf_strerror(rc));
+        }
+    }
+    return rc;
+}
+
+static void gc_end(struct sf_sfd_fs *fs, struct fs_gc *g, int rc, const char *text)
+{
+    reply_admin(g->cr.c, g->cr.req, 3, rc, text);
+    creq_del(fs, &g->cr);
+    free(g->inodes);
+    free(g->live);
+    free(g);
+    fs->gc = NULL;
+}
+
+static void gc_collected(struct sf_sfd_fs *fs, struct fs_job *j)
+{
+    struct fs_gc *g = j->arg;
+    char text[512];
+    if (j->rc != 0) {
+        snprintf(text, sizeof(text), "gc: %s; nothing more freed\n", g->why);
+        SF_ERR("block GC: %s", g->why);
+        gc_end(fs, g, j->rc, text);
+        return;
+    }
+    fs->gc_runs++;
+    fs->gc_deleted += g->deleted;
+    if (g->deleted > 0) {
+        SF_INFO("block GC: %llu unreferenced block%s freed", (unsigned long long)g->deleted,
+                g->deleted == 1 ? "" : "s");
+    }
+    snprintf(text, sizeof(text), "deleted=%llu\nfiles=%zu\nlive_refs=%zu\nlist_blocks=%llu\n",
+             (unsigned long long)g->deleted, g->n_inodes, g->n_live,
+             (unsigned long long)g->list_blocks);
+    gc_end(fs, g, 0, text);
+}
+
+static void gc_files(void *arg, int status, const struct sf_fs_inode *inodes, size_t n)
+{
+    struct fs_gc *g = arg;
+    struct sf_sfd_fs *fs = g->fs;
+    if (status != 0) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "gc: the set of referenced blocks is incomplete (a member's metadata did not "
+                 "answer: %s); nothing freed\n",
+                 sf_strerror(status));
+        gc_end(fs, g, status, text);
+        return;
+    }
+    struct fs_job *j = job_new(fs, J_GC, gc_collected, g);
+    g->inodes = malloc((n ? n : 1) * sizeof(*inodes));
+    if (j == NULL || g->inodes == NULL) {
+        free(j);
+        gc_end(fs, g, -ENOMEM, "gc: out of memory; nothing freed\n");
+        return;
+    }
+    memcpy(g->inodes, inodes, n * sizeof(*inodes));
+    g->n_inodes = n;
+    job_submit(fs, j);
+}
+
+static int gc_start(struct sf_sfd_fs *fs, struct sf_sfd_client *c, uint64_t req)
+{
+    if (fs->gc != NULL) {
+        reply_admin(c, req, 3, -EBUSY, "gc: a GC is already running\n");
+        return 0;
+    }
+    struct fs_gc *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        reply_admin(c, req, 3, -ENOMEM, "gc: out of memory\n");
+        return 0;
+    }
+    /* The cutoff first: a block put after it survives whatever the live
+     * set says (fs/sf_fs.h), and gc_grace covers files still being written
+     * whose first blocks went out before it. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    g->keep_since_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
+                       (int64_t)(fs->tun.gc_grace * 1e9);
+    g->fs = fs;
+    creq_add(fs, &g->cr, c, req);
+    fs->gc = g;
+    int rc = sf_sfd__fs_meta_live_files(fs->sfd, gc_files, g);
+    if (rc != 0) {
+        gc_end(fs, g, rc,
+               rc == -ENOSYS ? "gc: the metadata layer is not running here: without the set of "
+                               "referenced blocks nothing is freed\n"
+                             : "gc: cannot ask for the set of referenced blocks; nothing freed\n");
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1452,12 +1783,14 @@ static void admin_status_listed(struct sf_sfd_fs *fs, struct fs_job *j)
              "\nrepair_runs=%" PRIu64 "\nrepair_complete=%" PRIu64 "\nrepair_pending=%d"
              "\nmembers=%zu\nepoch=%" PRIu64 "\nwrites=%" PRIu64 "\nwrite_errors=%" PRIu64
              "\nreads=%" PRIu64 "\nread_errors=%" PRIu64 "\npeer_puts=%" PRIu64
-             "\npeer_gets=%" PRIu64 "\npeer_busy=%" PRIu64 "\nblock_size=%zu\nreplicas=%d\n",
+             "\npeer_gets=%" PRIu64 "\npeer_busy=%" PRIu64 "\ngc_runs=%" PRIu64
+             "\ngc_deleted=%" PRIu64 "\nblock_size=%zu\nreplicas=%d\n",
              j->rc == 0 ? j->n : 0, j->rc == 0 ? j->bytes : 0, fs->under, fs->copies_done,
              fs->copies_failed, fs->corrupt_found, fs->corrupt_repaired, fs->lost,
              fs->surplus_dropped, fs->repair_runs, fs->repair_complete, pending ? 1 : 0,
              fs->nlive, fs->epoch, fs->writes, fs->write_errs, fs->reads, fs->read_errs,
-             fs->peer_puts, fs->peer_gets, fs->peer_busy, fs->cfg.block_size, fs->cfg.replicas);
+             fs->peer_puts, fs->peer_gets, fs->peer_busy, fs->gc_runs, fs->gc_deleted,
+             fs->cfg.block_size, fs->cfg.replicas);
     reply_admin(a->cr.c, a->cr.req, a->verb, j->rc, text);
     creq_del(fs, &a->cr);
     free(a);
@@ -1541,10 +1874,7 @@ static int on_admin(struct sf_sfd_fs *fs, struct sf_sfd_client *c, const struct 
     uint64_t req = m->f[0].u;
     uint8_t verb = (uint8_t)m->f[1].u;
     if (verb == 3) {
-        reply_admin(c, req, verb, -ENOSYS,
-                    "gc: not yet: the block layer needs the set of referenced blocks from the "
-                    "metadata layer, and never frees a block without it\n");
-        return 0;
+        return gc_start(fs, c, req);
     }
     if (verb != 1 && verb != 2) {
         reply_admin(c, req, verb, -EINVAL, "unknown verb (1 status, 2 scrub, 3 gc)\n");
@@ -1616,8 +1946,15 @@ int sf_sfd__fs_start(struct sf_sfd *sfd)
     pthread_cond_init(&fs->cv, NULL);
     sfd->fs = fs;
     int rc = sf_fs_config_load(&fs->cfg);
+    if (rc == 0) {
+        rc = sf_tun_load(&fs_tun_table, &fs->tun);
+    }
+    if (rc == 0 && (fs->tun.gc_grace < 0 || fs->tun.req_timeout <= 0)) {
+        SF_ERR("SF_FSBLK_GC_GRACE must be >= 0 and SF_FSBLK_REQ_TIMEOUT > 0");
+        rc = SF_ERR_CONFIG;
+    }
     if (rc != 0) {
-        SF_ERR("filesystem disabled: bad SF_FS_* settings");
+        SF_ERR("filesystem disabled: bad SF_FS_* / SF_FSBLK_* settings");
         return 0;
     }
     size_t need = strlen(sfd->state_dir) + 4;

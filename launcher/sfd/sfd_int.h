@@ -463,6 +463,8 @@ void sf_sfd__fs_stop(struct sf_sfd *sfd);
 int sf_sfd__fs_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const struct sf_wire_msg *m);
 int sf_sfd__fs_client_op(struct sf_sfd_client *c, const struct sf_wire_msg *m);
 void sf_sfd__fs_client_gone(struct sf_sfd *sfd, struct sf_sfd_client *c);
+/* Print the block layer's tunables (SF_FSBLK_*) for --params. */
+void sf_sfd__fs_params(FILE *out);
 
 /* sfd_fs_meta.c: the filesystem's metadata (inodes and directories in a
  * replicated record store, fs/sf_fs_meta.h; log under STATE_DIR/fsmeta).
