@@ -102,6 +102,8 @@ struct sf_fs_meta {
     struct sf_dht_id *members;
     size_t n_members;
     uint64_t epoch;
+    size_t ref_members; /* the view's size the quorum is counted against */
+    uint64_t shrunk_at; /* when the view became smaller than ref (0: not) */
     uint64_t now;
     uint64_t next_req;
     struct group **tab;
@@ -366,6 +368,18 @@ static size_t holders(const struct sf_fs_meta *m, const struct sf_dht_id *key,
     return (size_t)n;
 }
 
+/* Holders that must take part in a decision, a sync or a fallback read: a
+ * majority of min(R, ref_members). ref_members is the largest view seen,
+ * lowered only after the view stayed smaller for shrink_grace_ms: a node
+ * cut off from the others (which then sees itself alone) cannot decide on
+ * its own, so the two sides of a partition never both commit. */
+static size_t quorum(const struct sf_fs_meta *m)
+{
+    size_t r = (size_t)m->cfg.replicas;
+    size_t ref = m->ref_members > m->n_members ? m->ref_members : m->n_members;
+    return (r < ref ? r : ref) / 2 + 1;
+}
+
 static bool is_member(const struct sf_fs_meta *m, const struct sf_dht_id *id)
 {
     for (size_t i = 0; i < m->n_members; i++) {
@@ -549,7 +563,7 @@ static void group_sync(struct sf_fs_meta *m, struct group *g)
     g->synced_epoch = m->epoch;
     g->syncing = true;
     g->sync_ok = 0;
-    g->sync_need = (int)(nh / 2 + 1);
+    g->sync_need = (int)quorum(m);
     g->sync_pending = 1; /* held until every call is out */
     g->seq++;
     m->st.syncs++;
@@ -849,6 +863,14 @@ static void cas_batch(struct sf_fs_meta *m, struct group *g)
         return;
     }
     g->cur = done;
+    struct sf_dht_id h[SF_FS_R_MAX];
+    size_t nh = holders(m, &g->key, h);
+    if (nh < quorum(m)) {
+        /* Too few holders in the view to make anything durable on a
+         * majority: refuse before writing (the coordinator retries). */
+        cas_finish(m, g, -EAGAIN);
+        return;
+    }
     struct sf_fs_meta_rec *all = malloc((nrec ? nrec : 1) * sizeof *all);
     size_t k = 0;
     for (struct work *w = done; all != NULL && w != NULL; w = w->next) {
@@ -861,11 +883,9 @@ static void cas_batch(struct sf_fs_meta *m, struct group *g)
         cas_finish(m, g, rc);
         return;
     }
-    struct sf_dht_id h[SF_FS_R_MAX];
-    size_t nh = holders(m, &g->key, h);
     g->seq++;
     g->acks = 0;
-    g->need = (int)(nh / 2); /* a majority counting ourselves */
+    g->need = (int)quorum(m) - 1; /* acks besides our own */
     g->outstanding = 0;
     if (nrec == 0 || g->need == 0) {
         free(all);
@@ -1144,6 +1164,12 @@ int sf_fs_meta_members(struct sf_fs_meta *m, const struct sf_dht_id *ids, size_t
     m->members = nm;
     m->n_members = k;
     m->epoch++;
+    if (k >= m->ref_members) {
+        m->ref_members = k;
+        m->shrunk_at = 0;
+    } else if (m->shrunk_at == 0) {
+        m->shrunk_at = m->now ? m->now : 1;
+    }
     push_all(m);
     rpc_fail_where(m, rpc_to_gone, -EHOSTDOWN);
     /* Queued decisions re-check primaryship and sync in the new view. */
@@ -1308,7 +1334,7 @@ static void read_fanout(struct nsop *op, const struct sf_dht_id *key, const char
     }
     op->fan_pending = 1;
     op->fan_ok = 0;
-    op->fan_need = (int)(nh / 2 + 1);
+    op->fan_need = (int)quorum(m);
     for (size_t i = 0; i < nh; i++) {
         struct sf_fs_meta_msg rd = {.type = SF_FS_META_M_READ,
                                     .key = *key,
@@ -1495,6 +1521,12 @@ static bool take_entry(const struct sf_fs_meta_rec *recs, size_t n, const char *
 }
 
 static void verb_start(struct nsop *op);
+
+/* Why a read failed, for the message. */
+static const char *read_why(int status)
+{
+    return status == -EHOSTDOWN ? " (too few metadata holders answered for a majority)" : "";
+}
 static void cas_link(struct nsop *op, const struct sf_dht_id *key, const char *name, size_t len,
                      uint8_t cond, uint64_t expect);
 
@@ -1502,7 +1534,8 @@ static void cas_link(struct nsop *op, const struct sf_dht_id *key, const char *n
 static void walk_step(struct nsop *op, int status, const struct sf_fs_meta_rec *recs, size_t n)
 {
     if (status != 0) {
-        ns_finish(op, status, "reading the directories of %s failed", op->wpath);
+        ns_finish(op, status, "reading the directories of %s failed%s", op->wpath,
+                  read_why(status));
         return;
     }
     if (op->attempt > 0) {
@@ -1668,6 +1701,10 @@ static int cas_errno_msg(struct nsop *op, int status, const char *what)
     case -ESTALE:
         ns_finish(op, status, "%s: changed meanwhile (a newer version exists)", what);
         break;
+    case -EAGAIN:
+        ns_finish(op, status, "%s: too few metadata holders reachable for a majority; try again",
+                  what);
+        break;
     case -ETIMEDOUT:
     case -EHOSTDOWN:
     case -EIO:
@@ -1701,7 +1738,7 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
     struct sf_fs_meta *m = op->m;
     if (op->readdir) {
         if (status != 0) {
-            ns_finish(op, status, "%s: reading the directory failed", op->path);
+            ns_finish(op, status, "%s: reading the directory failed%s", op->path, read_why(status));
             return;
         }
         size_t cap = 0, k = 0;
@@ -1736,7 +1773,7 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
         verb != SF_FS_NS_MKDIR) {
         /* The entry's read came back (or failed). */
         if (status != 0) {
-            ns_finish(op, status, "%s: reading failed", op->path);
+            ns_finish(op, status, "%s: reading failed%s", op->path, read_why(status));
             return;
         }
         op->src.live = take_entry(recs, n, op->name, op->name_len, &op->src.version, &op->src.e,
@@ -1912,7 +1949,7 @@ static void ns_step(struct nsop *op, int status, const struct sf_fs_meta_rec *re
         if (op->step == ST_SECOND && op->attempt == 0) {
             /* The target's read. */
             if (status != 0) {
-                ns_finish(op, status, "%s: reading failed", op->path2);
+                ns_finish(op, status, "%s: reading failed%s", op->path2, read_why(status));
                 return;
             }
             op->attempt = 1;
@@ -2172,6 +2209,9 @@ int sf_fs_meta_new(const struct sf_fs_meta_config *cfg, const struct sf_fs_meta_
     if (m->cfg.timeout_ms == 0) {
         m->cfg.timeout_ms = 5000;
     }
+    if (m->cfg.shrink_grace_ms == 0) {
+        m->cfg.shrink_grace_ms = 300000;
+    }
     m->ops = *ops;
     m->members = malloc(sizeof *m->members);
     if (m->members == NULL) {
@@ -2180,6 +2220,7 @@ int sf_fs_meta_new(const struct sf_fs_meta_config *cfg, const struct sf_fs_meta_
     }
     m->members[0] = cfg->self;
     m->n_members = 1;
+    m->ref_members = 1;
     m->epoch = 1;
     *out = m;
     return 0;
@@ -2233,6 +2274,11 @@ int sf_fs_meta_load(struct sf_fs_meta *m, const struct sf_dht_id *key,
 void sf_fs_meta_tick(struct sf_fs_meta *m, uint64_t now_ms)
 {
     m->now = now_ms;
+    if (m->shrunk_at != 0 && now_ms - m->shrunk_at >= m->cfg.shrink_grace_ms) {
+        /* The lost members stayed away: they are gone, not cut off. */
+        m->ref_members = m->n_members;
+        m->shrunk_at = 0;
+    }
     rpc_fail_where(m, rpc_expired, -ETIMEDOUT);
     struct nsop *due = NULL, **pp = &m->retry;
     while (*pp != NULL) {

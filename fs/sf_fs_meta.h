@@ -185,6 +185,11 @@ struct sf_fs_meta_config {
     struct sf_dht_id self;
     int replicas;        /* R: holders per group, 1..SF_FS_R_MAX (default 3) */
     uint64_t timeout_ms; /* one request's deadline (default 5000) */
+    /* A member lost this long is gone for good: the quorum is counted on
+     * the smaller view from then on (default 300000). Until then a majority
+     * of min(R, the largest view) must take part in every decision, so a
+     * node cut off from the others cannot decide alone. */
+    uint64_t shrink_grace_ms;
 };
 
 struct sf_fs_meta;

@@ -965,6 +965,65 @@ START_TEST(test_rename_race)
 }
 END_TEST
 
+/* A partition the membership declares (each side drops the other from its
+ * view): the side without a majority of the holders refuses to decide, so
+ * when the sides merge nothing the majority committed is lost. */
+static void side_views(void)
+{
+    for (int i = 0; i < nn; i++) {
+        struct sf_dht_id ids[NMAX];
+        int k = 0;
+        for (int j = 0; j < nn; j++) {
+            if (nodes[j].up && nodes[j].side == nodes[i].side) {
+                ids[k++] = nodes[j].id;
+            }
+        }
+        ck_assert_int_eq(sf_fs_meta_members(nodes[i].m, ids, (size_t)k), 0);
+    }
+}
+
+START_TEST(test_declared_partition)
+{
+    sim_init(4, 4242);
+    ck_assert_int_eq(ns(0, SF_FS_NS_CREATE, "/f", NULL), 0);
+    uint64_t v = R.r.version;
+    for (int i = 0; i < nn; i++) {
+        nodes[i].side = i == 0;
+    }
+    partitioned = true;
+    side_views();
+    struct sf_fs_inode big = file_inode(999), small = file_inode(1);
+    struct res a, b;
+    start(1, &a, SF_FS_NS_COMMIT, "/f", NULL, v, &big);
+    run_until_done();
+    ck_assert_int_eq(a.r.status, 0);
+    start(0, &b, SF_FS_NS_COMMIT, "/f", NULL, v, &small);
+    run_until_done();
+    ck_assert_msg(b.r.status == -EAGAIN || b.r.status == -EHOSTDOWN, "%d", b.r.status);
+    ck_assert(strstr(b.r.message, "majority") != NULL);
+    ck_assert_int_eq(ns(0, SF_FS_NS_CREATE, "/g", NULL), -EAGAIN);
+    ck_assert(strstr(R.r.message, "majority") != NULL);
+    ck_assert_int_ne(ns(0, SF_FS_NS_LOOKUP, "/f", NULL), 0); /* no stale answer either */
+    partitioned = false;
+    views();
+    for (int i = 0; i < nn; i++) {
+        ck_assert_int_eq(ns(i, SF_FS_NS_LOOKUP, "/f", NULL), 0);
+        ck_assert_uint_eq(R.r.inode.size, 999);
+        ck_assert_int_eq(ns(i, SF_FS_NS_LOOKUP, "/g", NULL), -ENOENT);
+    }
+    /* After the grace the lone node's view counts again (members gone for
+     * good): a node left alone that long decides alone. */
+    for (int i = 1; i < nn; i++) {
+        crash(i);
+    }
+    views();
+    now_ms += 400000;
+    sf_fs_meta_tick(nodes[0].m, now_ms);
+    ck_assert_int_eq(ns(0, SF_FS_NS_CREATE, "/alone", NULL), 0);
+    sim_free();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fs_meta");
@@ -982,6 +1041,7 @@ int main(void)
     tcase_add_test(tc, test_collect_files);
     tcase_add_test(tc, test_rmdir_vs_create);
     tcase_add_test(tc, test_rename_race);
+    tcase_add_test(tc, test_declared_partition);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);
