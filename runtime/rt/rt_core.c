@@ -159,6 +159,11 @@ void sf_rt__free(struct sf_rt *rt)
         rt->pend_cache = p->next;
         free(p);
     }
+    while (rt->pcts != NULL) {
+        struct rt_pcts *pc = rt->pcts;
+        rt->pcts = pc->next;
+        free(pc);
+    }
     for (int i = 0; i < rt->ncopy_cache; i++) {
         free(rt->copy_cache[i]);
     }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "runtime/base/sf_wire.h"
 #include "runtime/net/sf_net.h"
@@ -34,8 +35,12 @@
  *                   before it (a sender's fragments are contiguous in its
  *                   stream to one receiver)
  *   RTS             a = sender request id, b = sender buffer address,
- *                   c = message length
- *   CTS             a = sender request id, b = bulk cookie, c = bytes wanted
+ *                   c = message length; with RT_F_SEG the sender has a
+ *                   layout (b = 0): the receiver must pull nothing and
+ *                   ask for segments by CTS
+ *   CTS             a = sender request id, b = bulk cookie, c = bytes wanted;
+ *                   with RT_F_MORE another CTS follows for the same send
+ *                   (segmented rendezvous: one bulk push per CTS)
  *   FIN             a = sender request id, c = bytes pulled
  *   SYNC_ACK        a = sender request id
  */
@@ -46,9 +51,27 @@ enum rt_kind {
     RT_K_FIN = 4,
     RT_K_SYNC_ACK = 5,
     RT_K_FRAG = 6,
+    RT_K_MARK = 7, /* checkpoint marker: a = epoch (rt_quiesce.c) */
     RT_K_COUNT
 };
-enum { RT_F_SYNC = 1, RT_F_MULTI = 2 };
+enum { RT_F_SYNC = 1, RT_F_MULTI = 2, RT_F_SEG = 4, RT_F_MORE = 8 };
+/* sf_rt_req.seg_flags: segmented rendezvous state. */
+enum {
+    RT_SEG_ON = 1,     /* data moves in segments (one CTS + bulk push each) */
+    RT_SEG_MORE = 2,   /* send: the segment in flight is not the last */
+    RT_SEG_PEND = 4,   /* send: a CTS waits in rt->pcts for the segment in flight */
+    RT_SEG_NOADDR = 8, /* recv: the sender has a layout, nothing to pull */
+    RT_SEG_LAY = 16    /* buf is a struct sf_rt_layout */
+};
+/* A segment's CTS that came before the previous segment's send completed
+ * (rare: completions and packets are separate event streams). */
+struct rt_pcts {
+    struct rt_pcts *next;
+    struct sf_rt_req *req;
+    uint64_t cookie;
+    size_t n;
+    bool more;
+};
 /* Largest eager message (SF_RT_EAGER_LIMIT is capped here): beyond one
  * packet eager messages travel as fragments. */
 #define RT_EAGER_MAX (256u << 10)
@@ -204,9 +227,21 @@ struct sf_rt {
     void **copy_cache;           /* payload copy buffers of rt->eager bytes */
     int ncopy_cache;
 
+    struct rt_pcts *pcts;    /* early segment CTSs (RT_SEG_PEND) */
     unsigned long dropped;   /* bad packets */
     unsigned npoll;          /* progress calls since the daemon was polled */
     int fatal;               /* sticky negative code once the job is torn down */
+
+    /* CRIU checkpoints (rt_quiesce.c): while ckpt_hold, arrivals are
+     * queued unmatched (after ckpt_held_after in unexp) and matched again
+     * in arrival order at resume. Markers counted per epoch. What wire-up
+     * opened, so that resume reopens the same. */
+    bool ckpt_hold, ckpt_busy;
+    struct sf_rt_msg *ckpt_held_after;
+    uint32_t mark_epoch;
+    int nmarks;
+    int ckpt_node, ckpt_lrank, ckpt_lsize, ckpt_shm_fd;
+    bool ckpt_ofi, ckpt_shm;
 
     /* Daemon connection (NULL/-1 for singleton and test engines). */
     int sfd_fd;
@@ -294,6 +329,27 @@ static inline void sf_rt__mlist_del(struct rt_mlist *l, struct sf_rt_msg *m)
     m->next = m->prev = NULL;
 }
 
+/* The layout of a request, or NULL when buf is one span. */
+static inline const struct sf_rt_layout *sf_rt__lay(const struct sf_rt_req *r)
+{
+    return (r->seg_flags & RT_SEG_LAY) ? (const struct sf_rt_layout *)r->buf : NULL;
+}
+
+/* Store n received bytes at offset off of receive r (through its layout
+ * if it has one: offsets then only ever grow, segment by segment). */
+static inline void sf_rt__put(struct sf_rt_req *r, size_t off, const void *src, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    const struct sf_rt_layout *lay = sf_rt__lay(r);
+    if (lay != NULL) {
+        lay->unpack(lay->arg, src, n);
+    } else {
+        memcpy((unsigned char *)r->buf + off, src, n);
+    }
+}
+
 /* rt_match.c */
 struct sf_rt_req *sf_rt__match_posted(struct sf_rt *rt, uint32_t ctx, int src, int tag);
 struct sf_rt_msg *sf_rt__match_unexp(struct sf_rt *rt, uint32_t ctx, int src, int tag);
@@ -306,8 +362,21 @@ int sf_rt__send_pkt(struct sf_rt *rt, int dest, struct rt_hdr *h, const struct r
 int sf_rt__send_ctl(struct sf_rt *rt, int dest, uint8_t kind, uint64_t a, uint64_t b, uint64_t c);
 int sf_rt__flush_pending(struct sf_rt *rt);
 int sf_rt__start_bulk_send(struct sf_rt *rt, struct sf_rt_req *s);
+/* Segmented rendezvous, sender: push the next n bytes (packed into the
+ * stage if s has a layout) for the receiver's bulk_recv 'cookie' (kept in
+ * s->proto meanwhile); 'more' when the receiver will ask again. */
+int sf_rt__seg_send(struct sf_rt *rt, struct sf_rt_req *s, uint64_t cookie, size_t n, bool more);
 bool sf_rt__pend_remove(struct sf_rt *rt, struct sf_rt_req *req);
 void sf_rt__pend_free(struct sf_rt *rt, struct rt_pend *p);
+
+/* rt_quiesce.c: a peer's checkpoint marker arrived; the whole checkpoint
+ * cycle of a rank, run from the daemon poll when CKPT_PREPARE arrives. */
+void sf_rt__on_mark(struct sf_rt *rt, int w, uint64_t epoch);
+int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch);
+/* rt_wireup.c: after a checkpoint, open the transports wire-up opened
+ * again (shared segment from shm_path), publish the new addresses and
+ * wait for the ADDR_TABLE of this epoch. */
+int sf_rt__reopen(struct sf_rt *rt, uint32_t epoch, const char *shm_path);
 
 /* rt_proto.c */
 void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, size_t len);

@@ -36,9 +36,36 @@ static inline void rt_recv_status(struct sf_rt_req *r, int src, int tag, size_t 
     }
 }
 
+/* CTS with flags (RT_F_MORE for a segment that is not the last). */
+static int rt_send_cts(struct sf_rt *rt, int w, bool more, uint64_t sreq, uint64_t cookie,
+                       size_t n)
+{
+    struct rt_hdr h = {.kind = RT_K_CTS, .flags = more ? RT_F_MORE : 0, .src = rt->rank};
+    struct rt_ext x = {sreq, cookie, n};
+    return sf_rt__send_pkt(rt, w, &h, &x, NULL, 0, NULL);
+}
+
+/* Segmented receive: bytes of the next segment to ask for. */
+static size_t rt_seg_next(const struct sf_rt_req *r)
+{
+    const struct sf_rt_layout *lay = sf_rt__lay(r);
+    size_t k = r->status.count - r->seg_done;
+    if (k > SF_RT_SEG_BYTES) {
+        k = SF_RT_SEG_BYTES;
+    }
+    if (lay != NULL && k > lay->stage_len) {
+        k = lay->stage_len;
+    }
+    return k;
+}
+
 /* Data phase of a matched rendezvous: r->src_rank holds the sender's world
  * rank, r->id the sender's request id, r->proto its buffer address and
- * status.count the bytes to move. */
+ * status.count the bytes to move. A receive with a layout pulls through its
+ * stage, a segment at a time; when the sender has a layout (nothing to
+ * pull) or there is no pull, segments are pushed, one CTS each (the next
+ * one asked for when the last arrived: see sf_rt__done_cb). Resumes from
+ * seg_done after -EAGAIN. */
 static int rt_rndv_data(struct sf_rt *rt, struct sf_rt_req *r)
 {
     int w = r->src_rank;
@@ -50,19 +77,43 @@ static int rt_rndv_data(struct sf_rt *rt, struct sf_rt_req *r)
     }
     struct rt_peer *pe = &rt->peers[w];
     struct sf_net *net = pe->tr->net;
+    const struct sf_rt_layout *lay = sf_rt__lay(r);
     int rc;
-    if (net->caps & SF_NET_CAP_GET) {
-        rc = net->ops->get(net, pe->idx, r->buf, (uint64_t)(uintptr_t)r->proto, n);
+    if ((net->caps & SF_NET_CAP_GET) && !(r->seg_flags & RT_SEG_NOADDR)) {
+        uint64_t raddr = (uint64_t)(uintptr_t)r->proto;
+        if (lay == NULL) {
+            rc = net->ops->get(net, pe->idx, r->buf, raddr, n);
+        } else {
+            rc = 0;
+            while (r->seg_done < n && rc == 0) {
+                size_t k = n - r->seg_done < lay->stage_len ? n - r->seg_done : lay->stage_len;
+                rc = net->ops->get(net, pe->idx, lay->stage, raddr + r->seg_done, k);
+                if (rc == 0) {
+                    lay->unpack(lay->arg, lay->stage, k);
+                    r->seg_done += k;
+                }
+            }
+        }
         if (rc == 0) {
             sf_rt__complete(r);
             return sf_rt__send_ctl(rt, w, RT_K_FIN, sreq, 0, n);
         }
-    } else {
+    } else if (lay == NULL && !(r->seg_flags & RT_SEG_NOADDR)) {
         uint64_t cookie = rt->next_cookie++;
         r->state = RT_S_BULK_RECV;
         rc = net->ops->bulk_recv(net, pe->idx, cookie, r->buf, n, r);
         if (rc == 0) {
             return sf_rt__send_ctl(rt, w, RT_K_CTS, sreq, cookie, n);
+        }
+    } else {
+        size_t k = rt_seg_next(r);
+        void *dst = lay != NULL ? lay->stage : (unsigned char *)r->buf + r->seg_done;
+        uint64_t cookie = rt->next_cookie++;
+        r->seg_flags |= RT_SEG_ON;
+        r->state = RT_S_BULK_RECV;
+        rc = net->ops->bulk_recv(net, pe->idx, cookie, dst, k, r);
+        if (rc == 0) {
+            return rt_send_cts(rt, w, r->seg_done + k < n, sreq, cookie, k);
         }
     }
     if (rc == -EAGAIN) {
@@ -74,13 +125,37 @@ static int rt_rndv_data(struct sf_rt *rt, struct sf_rt_req *r)
 }
 
 static int rt_rndv_start(struct sf_rt *rt, struct sf_rt_req *r, int w, int src, int tag,
-                         uint64_t sreq, uint64_t raddr, size_t len)
+                         uint64_t sreq, uint64_t raddr, size_t len, uint8_t flags)
 {
     rt_recv_status(r, src, tag, len);
     r->src_rank = w;
     r->id = sreq;
     r->proto = (void *)(uintptr_t)raddr;
+    if (flags & RT_F_SEG) {
+        r->seg_flags |= RT_SEG_NOADDR;
+    }
     return rt_rndv_data(rt, r);
+}
+
+/* A self-send's data straight from the sender's request to the receive:
+ * through the sender's stage when both have layouts. */
+static void rt_copy_self(struct sf_rt_req *r, struct sf_rt_req *s, size_t n)
+{
+    const struct sf_rt_layout *sl = sf_rt__lay(s), *rl = sf_rt__lay(r);
+    if (sl == NULL) {
+        sf_rt__put(r, 0, s->buf, n);
+    } else if (rl == NULL) {
+        if (n > 0) {
+            sl->pack(sl->arg, r->buf, n);
+        }
+    } else {
+        for (size_t off = 0; off < n;) {
+            size_t k = n - off < sl->stage_len ? n - off : sl->stage_len;
+            sl->pack(sl->arg, sl->stage, k);
+            rl->unpack(rl->arg, sl->stage, k);
+            off += k;
+        }
+    }
 }
 
 int sf_rt__deliver(struct sf_rt *rt, struct sf_rt_req *r, struct sf_rt_msg *m)
@@ -89,23 +164,19 @@ int sf_rt__deliver(struct sf_rt *rt, struct sf_rt_req *r, struct sf_rt_msg *m)
     if (m->self != NULL) {
         struct sf_rt_req *s = m->self;
         rt_recv_status(r, m->src, m->tag, m->len);
-        if (r->status.count > 0) {
-            memcpy(r->buf, s->buf, r->status.count);
-        }
+        rt_copy_self(r, s, r->status.count);
         s->proto = NULL;
         sf_rt__complete(s);
         sf_rt__complete(r);
     } else if (m->kind == RT_K_EAGER) {
         rt_recv_status(r, m->src, m->tag, m->len);
-        if (r->status.count > 0) {
-            memcpy(r->buf, m->data, r->status.count);
-        }
+        sf_rt__put(r, 0, m->data, r->status.count);
         sf_rt__complete(r);
         if (m->flags & RT_F_SYNC) {
             rc = sf_rt__send_ctl(rt, m->peer, RT_K_SYNC_ACK, m->sreq, 0, 0);
         }
     } else {
-        rc = rt_rndv_start(rt, r, m->peer, m->src, m->tag, m->sreq, m->raddr, m->len);
+        rc = rt_rndv_start(rt, r, m->peer, m->src, m->tag, m->sreq, m->raddr, m->len, m->flags);
     }
     sf_rt__msg_free(rt, m);
     return rc;
@@ -174,9 +245,7 @@ static int rt_frag_head(struct sf_rt *rt, struct rt_peer *pe, int w, const struc
     if (r != NULL) {
         rt_recv_status(r, h->src, h->tag, total);
         size_t n = plen < r->status.count ? plen : r->status.count;
-        if (n > 0) {
-            memcpy(r->buf, payload, n);
-        }
+        sf_rt__put(r, 0, payload, n);
         r->state = RT_S_BULK_RECV; /* matched: no longer cancellable */
         pe->asm_req = r;
     } else {
@@ -224,7 +293,7 @@ static int rt_frag(struct sf_rt *rt, struct rt_peer *pe, int w, const unsigned c
         size_t keep = r->status.count; /* receive buffer bytes in use */
         if (pe->asm_off < keep) {
             size_t n = keep - pe->asm_off < plen ? keep - pe->asm_off : plen;
-            memcpy((unsigned char *)r->buf + pe->asm_off, payload, n);
+            sf_rt__put(r, pe->asm_off, payload, n);
         }
     } else {
         memcpy(pe->asm_msg->data + pe->asm_off, payload, plen);
@@ -317,9 +386,7 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         r = sf_rt__match_posted(rt, h.ctx, h.src, h.tag);
         if (r != NULL) {
             rt_recv_status(r, h.src, h.tag, plen);
-            if (r->status.count > 0) {
-                memcpy(r->buf, payload, r->status.count);
-            }
+            sf_rt__put(r, 0, payload, r->status.count);
             sf_rt__complete(r);
             if (h.flags & RT_F_SYNC) {
                 rc = sf_rt__send_ctl(rt, w, RT_K_SYNC_ACK, x.a, 0, 0);
@@ -348,7 +415,7 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
     case RT_K_RTS: {
         r = sf_rt__match_posted(rt, h.ctx, h.src, h.tag);
         if (r != NULL) {
-            rc = rt_rndv_start(rt, r, w, h.src, h.tag, x.a, x.b, x.c);
+            rc = rt_rndv_start(rt, r, w, h.src, h.tag, x.a, x.b, x.c, h.flags);
             break;
         }
         struct sf_rt_msg *m = sf_rt__msg_alloc(rt, 0);
@@ -360,6 +427,7 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         m->src = h.src;
         m->tag = h.tag;
         m->kind = RT_K_RTS;
+        m->flags = h.flags & RT_F_SEG;
         m->peer = w;
         m->len = x.c;
         m->sreq = x.a;
@@ -367,17 +435,42 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         sf_rt__mlist_push(&rt->unexp, m);
         break;
     }
-    case RT_K_CTS:
+    case RT_K_MARK:
+        sf_rt__on_mark(rt, w, x.a);
+        break;
+    case RT_K_CTS: {
         r = sf_rt__slot_find(rt, x.a);
-        if (r == NULL || r->state != RT_S_WAIT_RNDV || r->peer != w || x.c > r->len) {
+        bool more = (h.flags & RT_F_MORE) != 0;
+        /* A segment's CTS may come before the previous segment's send
+         * completion: it waits (RT_SEG_PEND) for it. */
+        bool in_flight = r != NULL && (r->state == RT_S_BULK_SEND || r->state == RT_S_BULK_RETRY) &&
+                         (r->seg_flags & RT_SEG_MORE) && !(r->seg_flags & RT_SEG_PEND);
+        if (r == NULL || (r->state != RT_S_WAIT_RNDV && !in_flight) || r->peer != w ||
+            x.c > r->status.count - r->seg_done) {
             rt_drop(rt, "CTS for no waiting send", w);
             break;
         }
-        sf_rt__slot_take(rt, x.a);
-        r->id = x.b;
-        r->len = x.c;
-        rc = sf_rt__start_bulk_send(rt, r);
+        if (!more) {
+            sf_rt__slot_take(rt, x.a);
+        }
+        if (!more && !(r->seg_flags & (RT_SEG_LAY | RT_SEG_ON))) {
+            r->id = x.b;
+            r->len = x.c;
+            rc = sf_rt__start_bulk_send(rt, r);
+        } else if (in_flight) {
+            struct rt_pcts *pc = malloc(sizeof(*pc));
+            if (pc == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            *pc = (struct rt_pcts){rt->pcts, r, x.b, x.c, more};
+            rt->pcts = pc;
+            r->seg_flags |= RT_SEG_PEND;
+        } else {
+            rc = sf_rt__seg_send(rt, r, x.b, x.c, more);
+        }
         break;
+    }
     case RT_K_FIN:
     case RT_K_SYNC_ACK:
         r = sf_rt__slot_find(rt, x.a);
@@ -393,6 +486,56 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
     rt_fail(rt, rc);
 }
 
+/* Unlink r's early CTS from rt->pcts (the caller frees it), or NULL. */
+static struct rt_pcts *rt_pcts_take(struct sf_rt *rt, struct sf_rt_req *r)
+{
+    r->seg_flags &= (uint8_t)~RT_SEG_PEND;
+    for (struct rt_pcts **pp = &rt->pcts; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->req == r) {
+            struct rt_pcts *pc = *pp;
+            *pp = pc->next;
+            return pc;
+        }
+    }
+    return NULL;
+}
+
+/* A segment of a segmented rendezvous finished (len bytes moved). */
+static void rt_seg_done(struct sf_rt *rt, struct sf_rt_req *r, size_t len)
+{
+    if (r->kind == SF_RT_REQ_SEND) {
+        if (r->seg_flags & RT_SEG_PEND) {
+            struct rt_pcts *pc = rt_pcts_take(rt, r);
+            if (pc == NULL) {
+                rt_fail(rt, SF_ERR_PROTO);
+                return;
+            }
+            int rc = sf_rt__seg_send(rt, r, pc->cookie, pc->n, pc->more);
+            free(pc);
+            rt_fail(rt, rc);
+        } else if (r->seg_flags & RT_SEG_MORE) {
+            r->state = RT_S_WAIT_RNDV; /* the receiver asks for the next one */
+            r->proto = NULL;
+        } else {
+            sf_rt__complete(r);
+        }
+        return;
+    }
+    const struct sf_rt_layout *lay = sf_rt__lay(r);
+    size_t want = rt_seg_next(r);
+    size_t k = len < want ? len : want;
+    if (lay != NULL && k > 0) {
+        lay->unpack(lay->arg, lay->stage, k);
+    }
+    r->seg_done += k;
+    if (k < want || r->seg_done >= r->status.count) {
+        r->status.count = r->seg_done;
+        sf_rt__complete(r);
+        return;
+    }
+    rt_fail(rt, rt_rndv_data(rt, r));
+}
+
 void sf_rt__done_cb(void *arg, struct sf_net *net, void *ctx, int status, size_t len)
 {
     struct rt_tr *t = arg;
@@ -404,6 +547,12 @@ void sf_rt__done_cb(void *arg, struct sf_net *net, void *ctx, int status, size_t
     }
     if (status < 0) {
         r->status.error = status;
+        if (r->seg_flags & RT_SEG_PEND) {
+            free(rt_pcts_take(t->rt, r));
+        }
+    } else if (r->seg_flags & RT_SEG_ON) {
+        rt_seg_done(t->rt, r, len);
+        return;
     } else if (r->kind == SF_RT_REQ_RECV && len < r->status.count) {
         r->status.count = len;
     }

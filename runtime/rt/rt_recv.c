@@ -28,6 +28,8 @@ static void rt_recv_init(struct sf_rt_req *req, void *buf, size_t len, int sourc
     req->mode = 0;
     req->id = 0;
     req->proto = NULL;
+    req->seg_flags = 0;
+    req->seg_done = 0;
 }
 
 static void rt_proc_null(struct sf_rt_req *req)
@@ -38,10 +40,14 @@ static void rt_proc_null(struct sf_rt_req *req)
     sf_rt__complete(req);
 }
 
-int sf_rt_irecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len, int source,
-                uint32_t ctx, int tag)
+static int rt_irecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf,
+                    const struct sf_rt_layout *lay, size_t len, int source, uint32_t ctx, int tag)
 {
     rt_recv_init(req, buf, len, source, ctx, tag);
+    if (lay != NULL) {
+        req->buf = (void *)lay;
+        req->seg_flags = RT_SEG_LAY;
+    }
     if (source == SF_RT_PROC_NULL) {
         rt_proc_null(req);
         return 0;
@@ -63,6 +69,18 @@ int sf_rt_irecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len, 
     req->state = RT_S_POSTED;
     sf_rt__list_push(&rt->posted, req);
     return 0;
+}
+
+int sf_rt_irecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len, int source,
+                uint32_t ctx, int tag)
+{
+    return rt_irecv(rt, req, buf, NULL, len, source, ctx, tag);
+}
+
+int sf_rt_irecv_layout(struct sf_rt *rt, struct sf_rt_req *req, const struct sf_rt_layout *lay,
+                       size_t len, int source, uint32_t ctx, int tag)
+{
+    return rt_irecv(rt, req, NULL, lay, len, source, ctx, tag);
 }
 
 int sf_rt_iprobe(struct sf_rt *rt, int source, uint32_t ctx, int tag, bool *flag,
@@ -119,6 +137,17 @@ int sf_rt_imrecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len,
         return 0;
     }
     rt_recv_init(req, buf, len, msg->src, msg->ctx, msg->tag);
+    return sf_rt__deliver(rt, req, msg);
+}
+
+int sf_rt_imrecv_layout(struct sf_rt *rt, struct sf_rt_req *req, const struct sf_rt_layout *lay,
+                        size_t len, struct sf_rt_msg *msg)
+{
+    if (msg == NULL) {
+        return sf_rt_imrecv(rt, req, NULL, len, NULL);
+    }
+    rt_recv_init(req, (void *)lay, len, msg->src, msg->ctx, msg->tag);
+    req->seg_flags = RT_SEG_LAY;
     return sf_rt__deliver(rt, req, msg);
 }
 

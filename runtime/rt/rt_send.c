@@ -202,14 +202,38 @@ int sf_rt__start_bulk_send(struct sf_rt *rt, struct sf_rt_req *s)
 {
     struct rt_peer *pe = &rt->peers[s->peer];
     struct sf_net *net = pe->tr->net;
+    const void *src = s->buf;
+    size_t n = s->len;
+    uint64_t cookie = s->id;
+    if (s->seg_flags & RT_SEG_ON) {
+        /* The segment sf_rt__seg_send prepared (len bytes): in the stage,
+         * or the span's bytes just before seg_done; its cookie in proto
+         * (id stays the request's slot while more segments follow). */
+        const struct sf_rt_layout *lay = sf_rt__lay(s);
+        src = lay != NULL ? lay->stage : (const char *)s->buf + s->seg_done - n;
+        cookie = (uint64_t)(uintptr_t)s->proto;
+    }
     s->state = RT_S_BULK_SEND;
-    int rc = net->ops->bulk_send(net, pe->idx, s->id, s->buf, s->len, s);
+    int rc = net->ops->bulk_send(net, pe->idx, cookie, src, n, s);
     if (rc == -EAGAIN) {
         s->state = RT_S_BULK_RETRY;
         sf_rt__list_push(&rt->retry, s);
         return 0;
     }
     return rc;
+}
+
+int sf_rt__seg_send(struct sf_rt *rt, struct sf_rt_req *s, uint64_t cookie, size_t n, bool more)
+{
+    const struct sf_rt_layout *lay = sf_rt__lay(s);
+    if (lay != NULL && n > 0) {
+        lay->pack(lay->arg, lay->stage, n);
+    }
+    s->proto = (void *)(uintptr_t)cookie;
+    s->len = n;
+    s->seg_done += n;
+    s->seg_flags = (uint8_t)((s->seg_flags & ~RT_SEG_MORE) | RT_SEG_ON | (more ? RT_SEG_MORE : 0));
+    return sf_rt__start_bulk_send(rt, s);
 }
 
 /* Self-send: the message never leaves the process. Small standard sends
@@ -299,8 +323,9 @@ static int rt_send_frags(struct sf_rt *rt, struct sf_rt_req *req, int dest, stru
     return 0;
 }
 
-int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t len, int dest,
-                uint32_t ctx, int src_rank, int tag, enum sf_rt_mode mode)
+static int rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf,
+                    const struct sf_rt_layout *lay, size_t len, int dest, uint32_t ctx,
+                    int src_rank, int tag, enum sf_rt_mode mode)
 {
     req->complete = false;
     req->kind = SF_RT_REQ_SEND;
@@ -319,6 +344,8 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
     req->mode = mode;
     req->id = 0;
     req->proto = NULL;
+    req->seg_flags = 0;
+    req->seg_done = 0;
     if (dest == SF_RT_PROC_NULL) {
         req->status.source = SF_RT_PROC_NULL;
         req->status.tag = SF_RT_ANY_TAG;
@@ -331,6 +358,18 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
     }
     if (rt->fatal < 0) {
         return rt->fatal;
+    }
+    if (lay != NULL) {
+        if (len <= rt->eager && len <= lay->stage_len) {
+            /* An eager message is packed whole into the stage (at most
+             * the eager limit) and goes like a contiguous one. */
+            lay->pack(lay->arg, lay->stage, len);
+            buf = lay->stage;
+            req->buf = lay->stage;
+        } else {
+            req->buf = (void *)lay;
+            req->seg_flags = RT_SEG_LAY;
+        }
     }
     if (dest == rt->rank) {
         return rt_self_send(rt, req);
@@ -361,7 +400,11 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
     } else {
         h.kind = RT_K_RTS;
         req->state = RT_S_WAIT_RNDV;
-        x.b = (uint64_t)(uintptr_t)buf;
+        bool lay_send = (req->seg_flags & RT_SEG_LAY) != 0;
+        if (lay_send) {
+            h.flags = RT_F_SEG; /* nothing to pull: ask for segments */
+        }
+        x.b = lay_send ? 0 : (uint64_t)(uintptr_t)buf;
         x.c = len;
     }
     x.a = sf_rt__slot_put(rt, req);
@@ -374,4 +417,17 @@ int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t
         sf_rt__slot_take(rt, x.a);
     }
     return rc;
+}
+
+int sf_rt_isend(struct sf_rt *rt, struct sf_rt_req *req, const void *buf, size_t len, int dest,
+                uint32_t ctx, int src_rank, int tag, enum sf_rt_mode mode)
+{
+    return rt_isend(rt, req, buf, NULL, len, dest, ctx, src_rank, tag, mode);
+}
+
+int sf_rt_isend_layout(struct sf_rt *rt, struct sf_rt_req *req, const struct sf_rt_layout *lay,
+                       size_t len, int dest, uint32_t ctx, int src_rank, int tag,
+                       enum sf_rt_mode mode)
+{
+    return rt_isend(rt, req, NULL, lay, len, dest, ctx, src_rank, tag, mode);
 }

@@ -38,17 +38,39 @@ struct sf_rt_status {
 
 enum sf_rt_req_kind { SF_RT_REQ_SEND = 1, SF_RT_REQ_RECV = 2 };
 
+/* Bytes a non-contiguous transfer moves at a time: the size of a layout's
+ * staging buffer for messages at least this long. */
+#define SF_RT_SEG_BYTES (256u << 10)
+
+/* A non-contiguous buffer (an MPI derived datatype): instead of reading or
+ * writing one span, the engine calls pack (the next n bytes of the message
+ * into dst) or unpack (store the next n received bytes), in stream order,
+ * never more than SF_RT_SEG_BYTES at a time, so no copy of the whole
+ * message is made. 'stage' (the caller's, stage_len >= min(message or
+ * receive length, SF_RT_SEG_BYTES)) holds the segment in flight. Large
+ * messages with a layout on either side move as a rendezvous in segments
+ * (pulled into the stage, or pushed one segment per clear-to-send). The
+ * layout must stay valid until the request completes. */
+struct sf_rt_layout {
+    void (*pack)(void *arg, void *dst, size_t n);
+    void (*unpack)(void *arg, const void *src, size_t n);
+    void *arg;
+    void *stage;
+    size_t stage_len;
+};
+
 /* A request lives in storage the caller provides (the MPI layer embeds it
  * in its request object) and must stay put until complete. The fields
  * below 'private' belong to the engine. */
 struct sf_rt_req {
     volatile bool complete;
+    uint8_t seg_flags; /* private: segmented rendezvous state (RT_SEG_*) */
     enum sf_rt_req_kind kind;
     struct sf_rt_status status;
     /* private */
     struct sf_rt_req *next, *prev;
-    void *buf;
-    size_t len;
+    void *buf;     /* with a layout: the struct sf_rt_layout */
+    size_t len;    /* segmented send: the segment in flight (status.count: all) */
     uint32_t ctx;
     int peer;      /* send: destination world rank; recv: source comm rank or ANY */
     int tag;
@@ -57,6 +79,7 @@ struct sf_rt_req {
     int state;
     uint64_t id;   /* rendezvous cookie / request id */
     void *proto;   /* protocol scratch (unexpected entry, pending packet) */
+    size_t seg_done; /* segmented rendezvous: bytes moved (or handed to the transport) */
 };
 
 /* Connect to the node daemon named in the environment (SF_SFD_FD ...),
@@ -104,6 +127,15 @@ int sf_rt_iprobe(struct sf_rt *rt, int source, uint32_t ctx, int tag, bool *flag
                  struct sf_rt_status *st, struct sf_rt_msg **msg);
 int sf_rt_imrecv(struct sf_rt *rt, struct sf_rt_req *req, void *buf, size_t len,
                  struct sf_rt_msg *msg);
+/* The same three with a non-contiguous buffer described by 'lay' (see
+ * struct sf_rt_layout) instead of buf. */
+int sf_rt_isend_layout(struct sf_rt *rt, struct sf_rt_req *req, const struct sf_rt_layout *lay,
+                       size_t len, int dest, uint32_t ctx, int src_rank, int tag,
+                       enum sf_rt_mode mode);
+int sf_rt_irecv_layout(struct sf_rt *rt, struct sf_rt_req *req, const struct sf_rt_layout *lay,
+                       size_t len, int source, uint32_t ctx, int tag);
+int sf_rt_imrecv_layout(struct sf_rt *rt, struct sf_rt_req *req, const struct sf_rt_layout *lay,
+                        size_t len, struct sf_rt_msg *msg);
 /* Cancel a pending receive (a send that has not been matched may also be
  * cancelled). On success the request completes with status.cancelled set;
  * a request already matched completes normally. 0 or a negative code.
