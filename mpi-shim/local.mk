@@ -124,3 +124,8 @@ tests_check_dtype_LDADD = libmpi.la $(CHECK_LIBS)
 tests_mpi_dtype_SOURCES = tests/mpi/dtype.c tests/mpi/mt.h
 tests_mpi_dtype_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_dtype_LDADD = libmpi.la
+# --- helper "mpicov": large non-contiguous messages, conformance programs ---
+check_PROGRAMS += tests/mpi/dt_big
+tests_mpi_dt_big_SOURCES = tests/mpi/dt_big.c tests/mpi/mt.h
+tests_mpi_dt_big_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_dt_big_LDADD = libmpi.la

@@ -231,17 +231,58 @@ SF_MPI_ALIAS(Buffer_detach);
 
 /* ---- start / finish ---- */
 
+static void seg_pack(void *arg, void *dst, size_t n)
+{
+    sf_mpi__dt_pack(arg, dst, n);
+}
+
+static void seg_unpack(void *arg, const void *src, size_t n)
+{
+    sf_mpi__dt_unpack(arg, src, n);
+}
+
+/* Where a non-contiguous message of 'bytes' goes through: up to
+ * SF_RT_SEG_BYTES, a packed copy in r->tmp; beyond, a struct sf_mpi_seg in
+ * r->tmp whose segment-sized stage the runtime fills or drains through its
+ * layout (so memory stays bounded whatever the message size). 0 or
+ * MPI_ERR_NO_MEM. */
+static int stage_setup(struct ompi_request_t *r, size_t bytes)
+{
+    r->seg = bytes > SF_RT_SEG_BYTES;
+    size_t want = r->seg ? sizeof(struct sf_mpi_seg) : bytes;
+    if (r->tmp == NULL || r->tmplen < want) {
+        free(r->tmp);
+        r->tmp = malloc(want);
+        r->tmplen = want;
+        if (r->tmp == NULL) {
+            return MPI_ERR_NO_MEM;
+        }
+    }
+    if (r->seg) {
+        struct sf_mpi_seg *sg = r->tmp;
+        sf_mpi__dt_cursor(&sg->cur, r->type, (size_t)r->count, r->ubuf);
+        sg->lay.pack = seg_pack;
+        sg->lay.unpack = seg_unpack;
+        sg->lay.arg = &sg->cur;
+        sg->lay.stage = sg->stage;
+        sg->lay.stage_len = sizeof(sg->stage);
+    }
+    return 0;
+}
+
 int sf_mpi__p2p_start(struct ompi_request_t *r)
 {
     MPI_Comm c = r->comm;
     r->rt_started = false;
     r->err = 0;
+    r->seg = false;
     if (r->peer == MPI_PROC_NULL) {
         sf_mpi__status_set(&r->done_status, MPI_PROC_NULL, MPI_ANY_TAG, MPI_SUCCESS, false, 0);
         return 0;
     }
     size_t bytes = sf_mpi__type_bytes(r->type, r->count);
-    /* One span of memory goes as is; anything else through a packed copy. */
+    /* One span of memory goes as is; anything else through a packed copy
+     * or, when large, segment by segment (stage_setup). */
     bool contig = sf_mpi__type_span(r->type, r->count);
     char *span = (char *)r->ubuf + (contig ? r->type->true_lb : 0);
     int rc;
@@ -252,33 +293,35 @@ int sf_mpi__p2p_start(struct ompi_request_t *r)
         }
         const void *src = span;
         if (!contig && bytes > 0) {
-            if (r->tmp == NULL || r->tmplen < bytes) {
-                free(r->tmp);
-                r->tmp = malloc(bytes);
-                r->tmplen = bytes;
-                if (r->tmp == NULL) {
-                    return MPI_ERR_NO_MEM;
-                }
+            if (stage_setup(r, bytes) != 0) {
+                return MPI_ERR_NO_MEM;
             }
-            sf_mpi__pack(r->type, r->count, r->ubuf, r->tmp);
+            if (!r->seg) {
+                sf_mpi__pack(r->type, r->count, r->ubuf, r->tmp);
+            }
             src = r->tmp;
         }
-        rc = sf_rt_isend(sf_mpi__st.rt, &r->rt, src, bytes, c->world[r->peer], c->ctx, c->rank,
-                         r->tag, r->mode);
+        if (r->seg) {
+            rc = sf_rt_isend_layout(sf_mpi__st.rt, &r->rt, &((struct sf_mpi_seg *)r->tmp)->lay, bytes, c->world[r->peer],
+                                    c->ctx, c->rank, r->tag, r->mode);
+        } else {
+            rc = sf_rt_isend(sf_mpi__st.rt, &r->rt, src, bytes, c->world[r->peer], c->ctx,
+                             c->rank, r->tag, r->mode);
+        }
     } else {
         void *dst = span;
         if (!contig && bytes > 0) {
-            if (r->tmp == NULL || r->tmplen < bytes) {
-                free(r->tmp);
-                r->tmp = malloc(bytes);
-                r->tmplen = bytes;
-                if (r->tmp == NULL) {
-                    return MPI_ERR_NO_MEM;
-                }
+            if (stage_setup(r, bytes) != 0) {
+                return MPI_ERR_NO_MEM;
             }
             dst = r->tmp;
         }
-        rc = sf_rt_irecv(sf_mpi__st.rt, &r->rt, dst, bytes, r->peer, c->ctx, r->tag);
+        if (r->seg) {
+            rc = sf_rt_irecv_layout(sf_mpi__st.rt, &r->rt, &((struct sf_mpi_seg *)r->tmp)->lay,
+                                    bytes, r->peer, c->ctx, r->tag);
+        } else {
+            rc = sf_rt_irecv(sf_mpi__st.rt, &r->rt, dst, bytes, r->peer, c->ctx, r->tag);
+        }
     }
     if (rc < 0) {
         return sf_mpi__class_of(rc);
@@ -305,7 +348,7 @@ int sf_mpi__p2p_finish(struct ompi_request_t *r, MPI_Status *st)
     const struct sf_rt_status *rs = &r->rt.status;
     int cls = sf_mpi__class_of(rs->error);
     if (r->kind == SF_MPI_REQ_RECV) {
-        if (r->tmp != NULL && !rs->cancelled) {
+        if (r->tmp != NULL && !r->seg && !rs->cancelled) {
             sf_mpi__unpack(r->type, r->count, r->tmp, rs->count, r->ubuf);
         }
         sf_mpi__status_set(st, rs->source, rs->tag, cls, rs->cancelled, rs->count);
@@ -821,15 +864,16 @@ static int mrecv_start(const char *fn, void *buf, int count, MPI_Datatype type,
     size_t bytes = sf_mpi__type_bytes(type, count);
     bool contig = sf_mpi__type_span(type, count);
     void *dst = (char *)buf + (contig ? type->true_lb : 0);
+    r->seg = false;
     if (!contig && bytes > 0) {
-        r->tmp = malloc(bytes);
-        r->tmplen = bytes;
-        if (r->tmp == NULL) {
+        if (stage_setup(r, bytes) != 0) {
             return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory");
         }
         dst = r->tmp;
     }
-    int rc = sf_rt_imrecv(sf_mpi__st.rt, &r->rt, dst, bytes, msg->msg);
+    int rc = r->seg ? sf_rt_imrecv_layout(sf_mpi__st.rt, &r->rt,
+                                          &((struct sf_mpi_seg *)r->tmp)->lay, bytes, msg->msg)
+                    : sf_rt_imrecv(sf_mpi__st.rt, &r->rt, dst, bytes, msg->msg);
     msg->magic = SF_MPI_MAGIC_DEAD;
     free(msg);
     *message = MPI_MESSAGE_NULL;

@@ -167,6 +167,22 @@ struct ompi_op_t {
     char name[MPI_MAX_OBJECT_NAME];
 };
 
+/* Resumable pack engine: a cursor walks count instances of t at 'base';
+ * each call moves at most 'max' bytes and returns how many it moved, so
+ * a large message can go through a bounded staging buffer. */
+struct sf_dt_cursor {
+    MPI_Datatype t;
+    char *base;
+    size_t count;
+    size_t inst, copy, ent, rep, boff; /* position: instance, copy, entry, block, byte */
+};
+/* Staging of a large non-contiguous message (mpi_pt2pt.c): the runtime
+ * packs/unpacks through 'lay' one segment of 'stage' at a time. */
+struct sf_mpi_seg {
+    struct sf_rt_layout lay;
+    struct sf_dt_cursor cur;
+    unsigned char stage[SF_RT_SEG_BYTES];
+};
 enum sf_mpi_req_kind {
     SF_MPI_REQ_NULL = 0,
     SF_MPI_REQ_SEND,
@@ -190,6 +206,8 @@ struct ompi_request_t {
     bool freed;         /* MPI_Request_free on an active request */
     bool bsend;
     bool rt_started;    /* rt owns 'rt' until it completes */
+    bool seg;           /* large non-contiguous: the runtime moves it a segment
+                         * at a time through tmp (struct sf_mpi_seg) */
     int err;            /* MPI class recorded at start (DONE requests) */
     struct sf_rt_req rt;
     MPI_Comm comm;
@@ -198,7 +216,8 @@ struct ompi_request_t {
     int count;
     int peer, tag;      /* as given (comm ranks) for persistent restarts */
     enum sf_rt_mode mode;
-    void *tmp;          /* pack buffer when the datatype has holes */
+    void *tmp;          /* pack buffer when the datatype has holes: the whole
+                         * message, or with 'seg' a struct sf_mpi_seg */
     size_t tmplen;
     MPI_Status done_status; /* status of a DONE request */
     struct ompi_request_t *next_live; /* list of live requests (debug/finalize) */
@@ -321,15 +340,6 @@ void sf_mpi__pack(MPI_Datatype t, int count, const void *ubuf, void *packed);
 /* Unpacks 'bytes' of packed data (possibly fewer than count instances). */
 void sf_mpi__unpack(MPI_Datatype t, int count, const void *packed, size_t bytes, void *ubuf);
 
-/* Resumable pack engine: a cursor walks count instances of t at 'base';
- * each call moves at most 'max' bytes and returns how many it moved, so
- * a large message can go through a bounded staging buffer. */
-struct sf_dt_cursor {
-    MPI_Datatype t;
-    char *base;
-    size_t count;
-    size_t inst, copy, ent, rep, boff; /* position: instance, copy, entry, block, byte */
-};
 void sf_mpi__dt_cursor(struct sf_dt_cursor *c, MPI_Datatype t, size_t count, const void *base);
 size_t sf_mpi__dt_pack(struct sf_dt_cursor *c, void *out, size_t max);
 size_t sf_mpi__dt_unpack(struct sf_dt_cursor *c, const void *in, size_t len);
