@@ -22,8 +22,15 @@ struct sim {
     bool alive[NMAX];
     struct sf_fs_block_id id[BMAX];
     bool hold[NMAX][BMAX];
+    uint8_t rb[BMAX]; /* a block's own factor (its file's), 0: r */
+    bool no_drop;     /* plan as when the factors are unknown */
     unsigned seed;
 };
+
+static int rof(const struct sim *s, int b)
+{
+    return s->rb[b] != 0 ? s->rb[b] : s->r;
+}
 
 static unsigned rnd(struct sim *s)
 {
@@ -55,7 +62,7 @@ static void sim_place(struct sim *s)
         struct sf_dht_id key;
         size_t t[SF_FS_R_MAX];
         sf_fs_block_key(&s->id[b], &key);
-        int nt = sf_fs_place(&key, ids, (size_t)k, s->r, t);
+        int nt = sf_fs_place(&key, ids, (size_t)k, rof(s, b), t);
         for (int i = 0; i < nt; i++) {
             s->hold[idx[t[i]]][b] = true;
         }
@@ -159,10 +166,12 @@ static void sim_repair_each(struct sim *s, const int *const *old_of, const int *
             continue;
         }
         struct sf_fs_block_id ids[BMAX];
+        uint8_t rs[BMAX];
         int blocks[BMAX], nh = 0;
         for (int b = 0; b < s->nb; b++) {
             if (s->hold[self][b]) {
                 ids[nh] = s->id[b];
+                rs[nh] = s->rb[b];
                 blocks[nh++] = b;
             }
         }
@@ -175,7 +184,7 @@ static void sim_repair_each(struct sim *s, const int *const *old_of, const int *
         }
         uint64_t lost = 0;
         int rc = sf_sfd__fs_plan(&s->node[self], oldk, (size_t)n_old, newk, (size_t)n_new, ids,
-                                 (size_t)nh, s->r, apply_task, &a, &lost);
+                                 (size_t)nh, rs, s->r, s->no_drop, apply_task, &a, &lost);
         ck_assert_int_eq(rc, 0);
         ck_assert_msg(lost == 0, "a node that holds a block counted it lost");
     }
@@ -197,7 +206,7 @@ static int sim_check(struct sim *s, const bool *had_live)
         struct sf_dht_id key;
         size_t t[SF_FS_R_MAX];
         sf_fs_block_key(&s->id[b], &key);
-        int nt = sf_fs_place(&key, ids, (size_t)k, s->r, t);
+        int nt = sf_fs_place(&key, ids, (size_t)k, rof(s, b), t);
         bool target[NMAX] = {false};
         for (int i = 0; i < nt; i++) {
             target[idx[t[i]]] = true;
@@ -407,6 +416,74 @@ START_TEST(plan_source_dies_midway)
 }
 END_TEST
 
+START_TEST(plan_own_factors)
+{
+    /* Files with their own factors (1 for scratch, 3 or 4 for precious
+     * data) next to the default 2: a loss and a join leave each block on
+     * exactly its own number of targets; only factor-1 blocks whose one
+     * copy died are gone. */
+    for (unsigned seed = 600; seed <= 660; seed++) {
+        struct sim s;
+        sim_init(&s, seed, 5 + (int)(seed % 20), 250, 2);
+        for (int b = 0; b < s.nb; b++) {
+            s.rb[b] = (uint8_t)(rnd(&s) % 5); /* 0 (the default), 1..4 */
+        }
+        sim_place(&s);
+        int lost = change_and_repair(&s, 1);
+        int ones = 0;
+        for (int b = 0; b < s.nb; b++) {
+            ones += s.rb[b] == 1;
+        }
+        ck_assert_int_le(lost, ones);
+        /* The dead node comes back with its disk: its factor-1 blocks too. */
+        int dead = 0;
+        while (s.alive[dead]) {
+            dead++;
+        }
+        ck_assert_int_eq(change_and_repair(&s, -1 - dead), 0);
+    }
+}
+END_TEST
+
+START_TEST(plan_no_drop)
+{
+    /* Factors unknown (the metadata did not answer): a join only adds
+     * copies -- none is dropped, every target gets one. */
+    for (unsigned seed = 700; seed <= 740; seed++) {
+        struct sim s;
+        int n = 4 + (int)(seed % 20);
+        sim_init(&s, seed, n, 200, 2);
+        for (int b = 0; b < s.nb; b++) {
+            s.rb[b] = (uint8_t)(2 + rnd(&s) % 2);
+        }
+        s.alive[n - 1] = false;
+        sim_place(&s);
+        struct sim before = s;
+        int old[NMAX];
+        int n_old = snapshot(&s, old);
+        s.alive[n - 1] = true;
+        s.no_drop = true;
+        memset(s.rb, 0, sizeof(s.rb)); /* ... and planned with the default */
+        sim_repair(&s, old, n_old, 1);
+        int idx[NMAX];
+        struct sf_dht_id ids[NMAX];
+        int k = live_set(&s, idx, ids);
+        for (int b = 0; b < s.nb; b++) {
+            for (int i = 0; i < n; i++) {
+                ck_assert_msg(!before.hold[i][b] || s.hold[i][b], "a copy was dropped");
+            }
+            struct sf_dht_id key;
+            size_t t[SF_FS_R_MAX];
+            sf_fs_block_key(&s.id[b], &key);
+            int nt = sf_fs_place(&key, ids, (size_t)k, 2, t);
+            for (int i = 0; i < nt; i++) {
+                ck_assert(s.hold[idx[t[i]]][b]);
+            }
+        }
+    }
+}
+END_TEST
+
 static int stop_at_first(void *arg, const struct sf_sfd_fs_task *t)
 {
     (void)t;
@@ -422,16 +499,16 @@ START_TEST(plan_args)
     int idx[NMAX];
     int k = live_set(&s, idx, ids);
     int calls = 0;
-    ck_assert_int_eq(sf_sfd__fs_plan(NULL, ids, 5, ids, 5, s.id, 1, 2, stop_at_first, &calls,
+    ck_assert_int_eq(sf_sfd__fs_plan(NULL, ids, 5, ids, 5, s.id, 1, NULL, 2, false, stop_at_first, &calls,
                                      NULL),
                      -EINVAL);
-    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, 5, ids, 5, s.id, 1, 0, stop_at_first, &calls,
+    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, 5, ids, 5, s.id, 1, NULL, 0, false, stop_at_first, &calls,
                                      NULL),
                      -EINVAL);
-    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, 5, ids, 5, s.id, 1, 17, stop_at_first,
+    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, 5, ids, 5, s.id, 1, NULL, 17, false, stop_at_first,
                                      &calls, NULL),
                      -EINVAL);
-    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, 5, ids, 5, NULL, 1, 2, stop_at_first, &calls,
+    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, 5, ids, 5, NULL, 1, NULL, 2, false, stop_at_first, &calls,
                                      NULL),
                      -EINVAL);
     /* Nothing changed: no work for node 0's own blocks... */
@@ -442,8 +519,7 @@ START_TEST(plan_args)
             mine[nm++] = s.id[b];
         }
     }
-    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, (size_t)k, ids, (size_t)k, mine, nm, 2,
-                                     stop_at_first, &calls, NULL),
+    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, (size_t)k, ids, (size_t)k, mine, nm, NULL, 2, false, stop_at_first, &calls, NULL),
                      0);
     ck_assert_int_eq(calls, 0);
     /* ... but a stale copy of a block it is no target for is pushed to
@@ -451,7 +527,7 @@ START_TEST(plan_args)
     for (int b = 0; b < s.nb; b++) {
         if (!s.hold[idx[0]][b]) {
             ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, (size_t)k, ids, (size_t)k, &s.id[b],
-                                             1, 2, stop_at_first, &calls, NULL),
+                                             1, NULL, 2, false, stop_at_first, &calls, NULL),
                              42);
             ck_assert_int_eq(calls, 1);
             calls = 0;
@@ -460,8 +536,7 @@ START_TEST(plan_args)
     }
     /* A node with every block and a new set without the others: work,
      * and the callback's value stops the planner. */
-    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, (size_t)k, ids, 2, s.id, 20, 2,
-                                     stop_at_first, &calls, NULL),
+    ck_assert_int_eq(sf_sfd__fs_plan(&ids[0], ids, (size_t)k, ids, 2, s.id, 20, NULL, 2, false, stop_at_first, &calls, NULL),
                      42);
     ck_assert_int_eq(calls, 1);
 }
@@ -478,6 +553,8 @@ int main(void)
     tcase_add_test(tc, plan_repair_cut_short);
     tcase_add_test(tc, plan_loss_then_join);
     tcase_add_test(tc, plan_source_dies_midway);
+    tcase_add_test(tc, plan_own_factors);
+    tcase_add_test(tc, plan_no_drop);
     tcase_add_test(tc, plan_args);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -217,6 +217,9 @@ static void job_submit(struct sf_sfd_fs *fs, struct fs_job *j);
 static int gc_run(struct sf_sfd_fs *fs, struct fs_job *j);
 static void rop_step(struct sf_sfd_fs *fs, struct fs_rop *o);
 static void repair_kick(struct sf_sfd_fs *fs);
+static void repair_factors(struct sf_sfd_fs *fs, struct sf_fs_block_id *ids, size_t n);
+static void repair_plan(struct sf_sfd_fs *fs, const struct sf_fs_block_id *ids, size_t n,
+                        const uint8_t *rs, bool no_drop);
 static void repair_pump(struct sf_sfd_fs *fs);
 
 /* ------------------------------------------------------------------ */
@@ -1344,18 +1347,14 @@ static int plan_task(void *arg, const struct sf_sfd_fs_task *pt)
     return 0;
 }
 
-static void repair_enumerated(struct sf_sfd_fs *fs, struct fs_job *j)
+/* Plan and start the copies for this node's blocks ids[0..n) with their
+ * factors rs (NULL: the default for all, and no_drop). */
+static void repair_plan(struct sf_sfd_fs *fs, const struct sf_fs_block_id *ids, size_t n,
+                        const uint8_t *rs, bool no_drop)
 {
-    fs->rep_left = 0;
-    if (j->rc != 0) {
-        SF_ERR("repair: cannot list the block store: %s", sf_strerror(j->rc));
-        fs->rep_failed = true;
-        run_end(fs);
-        return;
-    }
     struct sf_dht_id *oldk = calloc(fs->nold ? fs->nold : 1, sizeof(*oldk));
     struct sf_dht_id *newk = calloc(fs->ntarget ? fs->ntarget : 1, sizeof(*newk));
-    struct plan_ctx pc = {.fs = fs, .ids = j->ids, .tail = &fs->tasks};
+    struct plan_ctx pc = {.fs = fs, .ids = ids, .tail = &fs->tasks};
     int rc = -ENOMEM;
     if (oldk != NULL && newk != NULL) {
         for (size_t i = 0; i < fs->nold; i++) {
@@ -1364,10 +1363,8 @@ static void repair_enumerated(struct sf_sfd_fs *fs, struct fs_job *j)
         for (size_t i = 0; i < fs->ntarget; i++) {
             newk[i] = fs->target[i].key;
         }
-        /* Every block with the default replication: the block layer does
-         * not know a file's own factor (see the report / README). */
-        rc = sf_sfd__fs_plan(&fs->self.key, oldk, fs->nold, newk, fs->ntarget, j->ids, j->n,
-                             fs->cfg.replicas, plan_task, &pc, &fs->lost);
+        rc = sf_sfd__fs_plan(&fs->self.key, oldk, fs->nold, newk, fs->ntarget, ids, n, rs,
+                             fs->cfg.replicas, no_drop, plan_task, &pc, &fs->lost);
     }
     free(oldk);
     free(newk);
@@ -1379,12 +1376,32 @@ static void repair_enumerated(struct sf_sfd_fs *fs, struct fs_job *j)
     }
     fs->under = (uint64_t)fs->rep_left;
     if (fs->rep_left > 0) {
-        SF_INFO("repair: %d block%s to copy or move after a membership change", fs->rep_left,
-                fs->rep_left == 1 ? "" : "s");
+        SF_INFO("repair: %d block%s to copy or move after a membership change%s", fs->rep_left,
+                fs->rep_left == 1 ? "" : "s",
+                no_drop ? " (factors unknown: copying only, dropping nothing)" : "");
         repair_pump(fs);
     } else {
         run_end(fs);
     }
+}
+
+static void repair_enumerated(struct sf_sfd_fs *fs, struct fs_job *j)
+{
+    fs->rep_left = 0;
+    if (j->rc != 0) {
+        SF_ERR("repair: cannot list the block store: %s", sf_strerror(j->rc));
+        fs->rep_failed = true;
+        run_end(fs);
+        return;
+    }
+    if (j->n == 0) {
+        run_end(fs);
+        return;
+    }
+    /* Each block's factor is its files' (the metadata layer knows them);
+     * the list of blocks goes with the request. */
+    repair_factors(fs, j->ids, j->n);
+    j->ids = NULL;
 }
 
 static void repair_kick(struct sf_sfd_fs *fs)
@@ -1486,15 +1503,25 @@ static void on_fs_tick(struct sf_loop *loop, void *arg)
  * and block-list blocks; the cutoff is taken before the set is asked for,
  * minus gc_grace, so blocks of files still being written survive. */
 
+/* The blocks every file references, and each one's factor: for GC (free
+ * the rest here) or for repair (the factor of each block held here). */
 struct fs_gc {
-    struct fs_creq cr;
+    struct fs_creq cr; /* GC: the admin request */
     struct sf_sfd_fs *fs;
+    bool for_repair;
     int64_t keep_since_ns;
     struct sf_fs_inode *inodes;
     size_t n_inodes;
     struct sf_fs_block_id *live;
+    uint8_t *live_r; /* the referencing file's factor, per live entry */
     size_t n_live, cap_live;
+    uint8_t cur_r;   /* factor of the file being resolved */
     uint64_t deleted, list_blocks;
+    /* repair: this node's blocks and (filled by the worker) their factors,
+     * 0 where no file references the block */
+    struct sf_fs_block_id *held;
+    uint8_t *held_r;
+    size_t n_held;
     char why[256];
 };
 
@@ -1557,10 +1584,62 @@ static int gc_add(struct fs_gc *g, const struct sf_fs_block_id *ids, size_t n)
             return -ENOMEM;
         }
         g->live = nv;
+        uint8_t *nr = realloc(g->live_r, cap);
+        if (nr == NULL) {
+            return -ENOMEM;
+        }
+        g->live_r = nr;
         g->cap_live = cap;
     }
     memcpy(g->live + g->n_live, ids, n * sizeof(*ids));
+    memset(g->live_r + g->n_live, g->cur_r, n);
     g->n_live += n;
+    return 0;
+}
+
+struct id_r {
+    struct sf_fs_block_id id;
+    uint8_t r;
+};
+
+static int id_r_order(const void *a, const void *b)
+{
+    return sf_fs_block_id_cmp(&((const struct id_r *)a)->id, &((const struct id_r *)b)->id);
+}
+
+/* Worker, repair: held_r[i] = the largest factor of the files that
+ * reference held[i] (0: none does). */
+static int gc_factors(struct fs_gc *g)
+{
+    struct id_r *v = malloc((g->n_live ? g->n_live : 1) * sizeof(*v));
+    g->held_r = calloc(g->n_held ? g->n_held : 1, 1);
+    if (v == NULL || g->held_r == NULL) {
+        free(v);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < g->n_live; i++) {
+        v[i].id = g->live[i];
+        v[i].r = g->live_r[i];
+    }
+    qsort(v, g->n_live, sizeof(*v), id_r_order);
+    for (size_t i = 0; i < g->n_held; i++) {
+        /* First entry not below held[i], then every equal one. */
+        size_t lo = 0, hi = g->n_live;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (sf_fs_block_id_cmp(&v[mid].id, &g->held[i]) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for (; lo < g->n_live && sf_fs_block_id_cmp(&v[lo].id, &g->held[i]) == 0; lo++) {
+            if (v[lo].r > g->held_r[i]) {
+                g->held_r[i] = v[lo].r;
+            }
+        }
+    }
+    free(v);
     return 0;
 }
 
@@ -1641,6 +1720,7 @@ static int gc_run(struct sf_sfd_fs *fs, struct fs_job *j)
     int rc = 0;
     for (size_t i = 0; i < g->n_inodes && rc == 0; i++) {
         const struct sf_fs_inode *ino = &g->inodes[i];
+        g->cur_r = ino->replicas <= SF_FS_R_MAX ? ino->replicas : SF_FS_R_MAX;
         uint64_t nb = 0;
         rc = sf_fs_inode_shape(ino->size, ino->block_size, &nb, NULL, NULL);
         if (rc != 0) {
@@ -1666,6 +1746,9 @@ static int gc_run(struct sf_sfd_fs *fs, struct fs_job *j)
         }
     }
     free(data);
+    if (rc == 0 && g->for_repair) {
+        return gc_factors(g);
+    }
     if (rc == 0) {
         rc = sf_fs_block_gc(fs->store, g->live, g->n_live, g->keep_since_ns, &g->deleted);
         if (rc != 0) {
@@ -1675,13 +1758,21 @@ static int gc_run(struct sf_sfd_fs *fs, struct fs_job *j)
     return rc;
 }
 
+static void gc_free(struct fs_gc *g)
+{
+    free(g->inodes);
+    free(g->live);
+    free(g->live_r);
+    free(g->held);
+    free(g->held_r);
+    free(g);
+}
+
 static void gc_end(struct sf_sfd_fs *fs, struct fs_gc *g, int rc, const char *text)
 {
     reply_admin(g->cr.c, g->cr.req, 3, rc, text);
     creq_del(fs, &g->cr);
-    free(g->inodes);
-    free(g->live);
-    free(g);
+    gc_free(g);
     fs->gc = NULL;
 }
 
@@ -1727,6 +1818,7 @@ static void gc_files(void *arg, int status, const struct sf_fs_inode *inodes, si
         gc_end(fs, g, -ENOMEM, "gc: out of memory; nothing freed\n");
         return;
     }
+
     memcpy(g->inodes, inodes, n * sizeof(*inodes));
     g->n_inodes = n;
     job_submit(fs, j);
@@ -1761,6 +1853,64 @@ static int gc_start(struct sf_sfd_fs *fs, struct sf_sfd_client *c, uint64_t req)
                              : "gc: cannot ask for the set of referenced blocks; nothing freed\n");
     }
     return 0;
+}
+
+/* Repair without the factors: the default for every block, and no copy
+ * dropped (one may look surplus only because its factor is unknown). */
+static void repair_blind(struct fs_gc *g, int why)
+{
+    SF_INFO("repair: block factors unknown (%s): copying only", sf_strerror(why));
+    repair_plan(g->fs, g->held, g->n_held, NULL, true);
+    gc_free(g);
+}
+
+static void repair_resolved(struct sf_sfd_fs *fs, struct fs_job *j)
+{
+    struct fs_gc *g = j->arg;
+    if (j->rc != 0) {
+        repair_blind(g, j->rc);
+        return;
+    }
+    repair_plan(fs, g->held, g->n_held, g->held_r, false);
+    gc_free(g);
+}
+
+static void repair_files(void *arg, int status, const struct sf_fs_inode *inodes, size_t n)
+{
+    struct fs_gc *g = arg;
+    if (status != 0) {
+        repair_blind(g, status);
+        return;
+    }
+    struct fs_job *j = job_new(g->fs, J_GC, repair_resolved, g);
+    g->inodes = malloc((n ? n : 1) * sizeof(*inodes));
+    if (j == NULL || g->inodes == NULL) {
+        free(j);
+        repair_blind(g, -ENOMEM);
+        return;
+    }
+    memcpy(g->inodes, inodes, n * sizeof(*inodes));
+    g->n_inodes = n;
+    job_submit(g->fs, j);
+}
+
+/* Takes ids (malloc'd, n of them): this node's blocks to plan for. */
+static void repair_factors(struct sf_sfd_fs *fs, struct sf_fs_block_id *ids, size_t n)
+{
+    struct fs_gc *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        repair_plan(fs, ids, n, NULL, true);
+        free(ids);
+        return;
+    }
+    g->fs = fs;
+    g->for_repair = true;
+    g->held = ids;
+    g->n_held = n;
+    int rc = sf_sfd__fs_meta_live_files(fs->sfd, repair_files, g);
+    if (rc != 0) {
+        repair_blind(g, rc);
+    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -58,13 +58,20 @@ static void on_action(void *arg, enum sf_fs_repair_kind kind, size_t block,
 
 int sf_sfd__fs_plan(const struct sf_dht_id *self, const struct sf_dht_id *old_nodes, size_t n_old,
                     const struct sf_dht_id *new_nodes, size_t n_new,
-                    const struct sf_fs_block_id *ids, size_t n, int r, sf_sfd_fs_task_fn cb,
-                    void *arg, uint64_t *lost)
+                    const struct sf_fs_block_id *ids, size_t n, const uint8_t *rs, int r,
+                    bool no_drop, sf_sfd_fs_task_fn cb, void *arg, uint64_t *lost)
 {
     if (self == NULL || cb == NULL || r < 1 || r > SF_FS_R_MAX || (n > 0 && ids == NULL)) {
         return -EINVAL;
     }
+    for (size_t b = 0; rs != NULL && b < n; b++) {
+        if (rs[b] > SF_FS_R_MAX) {
+            return -EINVAL;
+        }
+    }
+    int r_default = r;
     for (size_t b = 0; b < n; b++) {
+        r = rs != NULL && rs[b] != 0 ? rs[b] : r_default;
         struct sf_dht_id key, holders[SF_FS_R_MAX + 1];
         size_t idx[SF_FS_R_MAX], nh = 0;
         sf_fs_block_key(&ids[b], &key);
@@ -89,7 +96,7 @@ int sf_sfd__fs_plan(const struct sf_dht_id *self, const struct sf_dht_id *old_no
         if (lost != NULL) {
             *lost += p.lost;
         }
-        if (p.surplus) {
+        if (p.surplus && !no_drop) {
             /* Every target, not only those the planner has us copy to: the
              * source it picked for the others may die before copying. */
             int kt = sf_fs_place(&key, new_nodes, n_new, r, idx);

@@ -108,7 +108,15 @@ check "the 0 B block is BLAKE2b-256 of nothing" \
 # the metadata layer), 20 blocks: its block list is a block too.
 head -c $((20 * MiB + 12345)) /dev/urandom >"$TMP/fref"
 "$SF" --dir "$CDIR/n1" fs put "$TMP/fref" /fref >"$TMP/out" 2>&1
-check "sf fs put of a 20-block file" 0 $?
+check "sf fs put of a 21-block file" 0 $?
+# A file with 3 replicas (its blocks also written by fs_poke, which tells
+# their ids): repair keeps 3 copies, not the default 2.
+head -c $((5 * MiB)) /dev/urandom >"$TMP/fr3"
+"$POKE" "$CDIR/n3/sfd.sock" put 3 "$TMP/fr3" "$TMP/fr3.ids" 2>"$TMP/err"
+check "write 5 blocks with 3 replicas through n3" 0 $?
+"$SF" --dir "$CDIR/n3" fs put -r 3 "$TMP/fr3" /fr3 >"$TMP/out" 2>&1
+check "sf fs put -r 3 of the same 5 blocks" 0 $?
+check "r=3: every block on exactly 3 of 4 nodes" 0 "$(all_have 3 "$TMP/fr3.ids" -- n1 n2 n3 n4 | tail -n 1)"
 IDS="$TMP/f0.ids $TMP/f1.ids $TMP/fblk.ids $TMP/f100.ids"
 check "every block on exactly 2 of 4 nodes" 0 "$(all_have 2 $IDS -- n1 n2 n3 n4 | tail -n 1)"
 read_all n3 "4 nodes"
@@ -148,6 +156,7 @@ check "heal: sf node heal n4" 0 $?
 wait_long settled 4 n1 n2 n3 n4
 check "heal: 4 members, repair settled" 0 $?
 check "heal: every block on exactly 2 of 4 nodes" 0 "$(all_have 2 $IDS -- n1 n2 n3 n4 | tail -n 1)"
+check "heal: r=3 blocks on exactly 3 of 4" 0 "$(all_have 3 "$TMP/fr3.ids" -- n1 n2 n3 n4 | tail -n 1)"
 
 # 3. kill -9 one daemon; repair; kill -9 another; repair.
 kill -KILL "$(cat "$CDIR/n2/sfd.pid")"
@@ -155,11 +164,12 @@ wait_long settled 3 n1 n3 n4
 check "kill n2: the 3 others settle (repair done)" 0 $?
 check "kill n2: every block on exactly 2 of n1 n3 n4" 0 "$(all_have 2 $IDS -- n1 n3 n4 | tail -n 1)"
 check "kill n2: nothing lost (n1)" 0 "$(stat_of n1 lost)"
+check "kill n2: r=3 blocks on all 3 survivors" 0 "$(all_have 3 "$TMP/fr3.ids" -- n1 n3 n4 | tail -n 1)"
 read_all n4 "after n2"
 kill -KILL "$(cat "$CDIR/n3/sfd.pid")"
 wait_long settled 2 n1 n4
 check "kill n3: n1 and n4 settle (repair done)" 0 $?
-check "kill n3: every block on both survivors" 0 "$(all_have 2 $IDS -- n1 n4 | tail -n 1)"
+check "kill n3: every block on both survivors" 0 "$(all_have 2 $IDS "$TMP/fr3.ids" -- n1 n4 | tail -n 1)"
 read_all n1 "after n3"
 echo "    repair copies: n1 $(stat_of n1 copies_done), n4 $(stat_of n4 copies_done)"
 
@@ -209,20 +219,24 @@ gc_all() {
         "$POKE" "$CDIR/$n/sfd.sock" gc >"$TMP/gc.$n" 2>&1 || return 1
     done
     for n in n1 n4; do
-        [ "$(find "$CDIR/$n/fs/blocks" -type f | wc -l)" = 22 ] || return 1
+        [ "$(find "$CDIR/$n/fs/blocks" -type f | wc -l)" = 27 ] || return 1
     done
 }
 wait_long gc_all
-check "gc: n1 and n4 come down to the named file's 22 blocks (21 data, 1 list)" 0 $?
+check "gc: n1 and n4 come down to the named files' 27 blocks (26 data, 1 list)" 0 $?
 check "gc: no block written by fs_poke is left" 0 "$(all_have 0 $IDS -- n1 n4 | tail -n 1)"
 sed 's/^/    gc n1: /' "$TMP/gc.n1"
-check_grep "gc: n1 saw the named file" "^files=[1-9]" "$TMP/gc.n1"
+check_grep "gc: n1 saw the named files" "^files=[2-9]" "$TMP/gc.n1"
 check_grep "gc: n1 saw its block list" "^list_blocks=[1-9]" "$TMP/gc.n1"
 echo "    n1 held $refs_before blocks before the GC"
 "$SF" --dir "$CDIR/n4" fs get /fref "$TMP/fref.back" >"$TMP/out" 2>&1
 check "gc: sf fs get of the named file through n4" 0 $?
 cmp -s "$TMP/fref" "$TMP/fref.back"
 check "gc: the named file is bit-exact" 0 $?
+"$SF" --dir "$CDIR/n1" fs get /fr3 "$TMP/fr3.back" >"$TMP/out" 2>&1
+check "gc: sf fs get of the r=3 file through n1" 0 $?
+cmp -s "$TMP/fr3" "$TMP/fr3.back"
+check "gc: the r=3 file is bit-exact" 0 $?
 
 "$SF" down >"$TMP/out" 2>&1
 check "sf down" 0 $?
