@@ -225,6 +225,21 @@ static int w_collect_one(struct sf_fs_writer *w)
     return 0;
 }
 
+/* Room for one more block id. 0 or -ENOMEM. */
+static int w_grow(struct sf_fs_writer *w)
+{
+    if (w->nids == w->capids) {
+        size_t nc = w->capids ? w->capids * 2 : 64;
+        struct sf_fs_block_id *nv = realloc(w->ids, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return -ENOMEM;
+        }
+        w->ids = nv;
+        w->capids = nc;
+    }
+    return 0;
+}
+
 /* Send one block (len <= block size) as the next block of the file. */
 static int w_send(struct sf_fs_writer *w, const void *buf, size_t len)
 {
@@ -234,14 +249,8 @@ static int w_send(struct sf_fs_writer *w, const void *buf, size_t len)
             return rc;
         }
     }
-    if (w->nids == w->capids) {
-        size_t nc = w->capids ? w->capids * 2 : 64;
-        struct sf_fs_block_id *nv = realloc(w->ids, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return w_fail(w, sf_fs__err(w->c, -ENOMEM, "out of memory"));
-        }
-        w->ids = nv;
-        w->capids = nc;
+    if (w_grow(w) != 0) {
+        return w_fail(w, sf_fs__err(w->c, -ENOMEM, "out of memory"));
     }
     uint64_t req;
     int rc = send_block_write(w->c, w->replicas, buf, len, &req);
@@ -764,6 +773,30 @@ int sf_fs_writer_open_append(struct sf_fs_client *c, const char *path, struct sf
 {
     struct sf_fs_inode ino;
     return open_prefix(c, path, 0, true, &ino, out);
+}
+
+int sf_fs_writer_open_over(struct sf_fs_client *c, const struct sf_fs_reader *r,
+                           struct sf_fs_writer **out)
+{
+    return sf_fs__writer_open_from(c, r->path, &r->ino, NULL, 0, out);
+}
+
+int sf_fs_writer_keep(struct sf_fs_writer *w, const struct sf_fs_reader *r, uint64_t i)
+{
+    if (w->err != 0) {
+        return w->err;
+    }
+    if (w->cut.fill != 0 || i >= r->nblocks || r->ino.block_size != w->cut.bs ||
+        r_block_len(r, i) != w->cut.bs) {
+        return sf_fs__err(w->c, -EINVAL, "%s: block %llu cannot be kept here", w->path,
+                          (unsigned long long)i);
+    }
+    if (w_grow(w) != 0) {
+        return sf_fs__err(w->c, -ENOMEM, "out of memory");
+    }
+    w->ids[w->nids++] = r->ids[i];
+    w->size += w->cut.bs;
+    return 0;
 }
 
 /* ------------------------------------------------------------ truncate */

@@ -130,6 +130,7 @@ struct sf_fs_wopts {
     bool exclusive;
 };
 struct sf_fs_writer;
+struct sf_fs_reader; /* below */
 /* Checks the path and its parent directory (-ENOENT, -ENOTDIR, -EISDIR if
  * the path is a directory). o NULL: defaults. */
 int sf_fs_writer_open(struct sf_fs_client *c, const char *path, const struct sf_fs_wopts *o,
@@ -140,6 +141,17 @@ int sf_fs_writer_open(struct sf_fs_client *c, const char *path, const struct sf_
  * version read at open (-ESTALE if another commit came first). -ENOENT if
  * the file does not exist. */
 int sf_fs_writer_open_append(struct sf_fs_client *c, const char *path, struct sf_fs_writer **out);
+/* Edit a file block by block: a writer that replaces exactly the version r
+ * reads (its block size, replicas, mode and owner; close fails with
+ * -ESTALE if another commit came first), starting empty. Unchanged blocks
+ * are taken over by id with sf_fs_writer_keep, changed ones written. */
+int sf_fs_writer_open_over(struct sf_fs_client *c, const struct sf_fs_reader *r,
+                           struct sf_fs_writer **out);
+/* Append block i of the version r reads by its id, sending no bytes. Only
+ * at a block boundary (everything written so far is whole blocks) and only
+ * a whole block (not a partial last one) of the same block size: else
+ * -EINVAL and the writer is unchanged. */
+int sf_fs_writer_keep(struct sf_fs_writer *w, const struct sf_fs_reader *r, uint64_t i);
 /* Append len bytes. May block while the window is full. After an error
  * the writer only accepts close / abort. */
 int sf_fs_writer_write(struct sf_fs_writer *w, const void *buf, size_t len);

@@ -4,9 +4,9 @@
  * open; what a handle writes becomes the file's new version at flush /
  * fsync / release, whole. New and truncated files stream straight into
  * blocks; appends keep the file's whole blocks and stream on; a write into
- * the middle of existing data (or a read of data not yet committed)
- * switches the handle to a local shadow copy of the whole file
- * (read-modify-rewrite: copied in, edited, streamed out at the commit).
+ * the middle of existing data switches the handle to block-wise editing:
+ * each block written is copied into a local shadow file first, and the
+ * commit reuses every unchanged block by id (read-modify-write per block).
  * Runs single-threaded (FUSE's loop without -mt): the client is not
  * thread-safe and the daemon serialises namespace changes anyway. */
 #include "config.h"
@@ -39,7 +39,14 @@ struct mh {
     int kind;
     struct sf_fs_reader *r; /* H_READ; H_STREAM reading committed data */
     struct sf_fs_writer *w; /* H_STREAM, opened at the first write */
-    int shadow;             /* H_SHADOW: the local copy (unlinked temp file) */
+    int shadow;             /* H_SHADOW: changed blocks (unlinked sparse temp file) */
+    struct sf_fs_reader *base; /* H_SHADOW: the version being edited, or NULL:
+                             * then the shadow holds all the content */
+    uint8_t *changed;       /* H_SHADOW with base: per block, in the shadow */
+    uint64_t nchanged;      /* entries in changed */
+    uint64_t base_limit;    /* base bytes at or past this read as zeros
+                             * (the file was shortened meanwhile) */
+    size_t bs;              /* H_SHADOW: block size of the edit */
     uint64_t size;          /* write handles: the file's size as written */
     bool dirty;             /* something to commit; when not, an H_STREAM
                              * handle without a writer holds exactly the
@@ -202,6 +209,8 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
     return 0;
 }
 
+static void shadow_drop(struct mh *h);
+
 static struct mh *h_new(const char *path, int kind)
 {
     struct mh *h = calloc(1, sizeof(*h));
@@ -229,9 +238,7 @@ static void h_free(struct mh *h)
     }
     sf_fs_reader_close(h->r);
     sf_fs_writer_abort(h->w);
-    if (h->shadow >= 0) {
-        close(h->shadow);
-    }
+    shadow_drop(h);
     free(h->path);
     free(h);
 }
@@ -242,35 +249,98 @@ static int tmp_file(void)
     return fd >= 0 ? fd : -errno;
 }
 
-/* Copy the committed file into the shadow from offset 0. */
-static int copy_in(struct mh *h)
+static bool blk_changed(const struct mh *h, uint64_t b)
 {
-    struct sf_fs_reader *r;
-    int rc = sf_fs_reader_open(M()->c, h->path, &r);
-    if (rc != 0) {
-        return rc;
+    return h->base == NULL || (b < h->nchanged && h->changed[b]);
+}
+
+/* Read len bytes at off of a shadow handle's content: changed blocks from
+ * the shadow, the others from the base version (zeros past base_limit). */
+static int shadow_read(struct mh *h, uint8_t *buf, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        uint64_t b = off / h->bs;
+        size_t in = (size_t)(off % h->bs);
+        size_t n = h->bs - in < len ? h->bs - in : len;
+        if (blk_changed(h, b)) {
+            ssize_t got = pread(h->shadow, buf, n, (off_t)off);
+            if (got < 0) {
+                return -errno;
+            }
+            memset(buf + got, 0, n - (size_t)got); /* sparse tail */
+        } else {
+            size_t from_base = off >= h->base_limit ? 0
+                               : h->base_limit - off < n ? (size_t)(h->base_limit - off)
+                                                         : n;
+            if (from_base > 0) {
+                ssize_t got = sf_fs_reader_pread(h->base, buf, from_base, off);
+                if (got < 0) {
+                    say(h->path, (int)got);
+                    return (int)got;
+                }
+                if ((size_t)got != from_base) {
+                    return -EIO;
+                }
+            }
+            memset(buf + from_base, 0, n - from_base);
+        }
+        buf += n;
+        off += n;
+        len -= n;
     }
-    size_t blen = 1u << 20;
-    uint8_t *buf = malloc(blen);
-    uint64_t off = 0;
-    rc = buf == NULL ? -ENOMEM : 0;
-    while (rc == 0) {
-        ssize_t n = sf_fs_reader_read(r, buf, blen);
-        if (n <= 0) {
-            rc = (int)n;
-            break;
+    return 0;
+}
+
+/* Before block b of a shadow handle is written: copy its current content
+ * into the shadow (read-modify-write of that block only). */
+static int fault_in(struct mh *h, uint64_t b)
+{
+    if (blk_changed(h, b)) {
+        return 0;
+    }
+    if (b >= h->nchanged) {
+        uint64_t n = b + 1 > 2 * h->nchanged ? b + 1 : 2 * h->nchanged;
+        uint8_t *nv = realloc(h->changed, (size_t)n);
+        if (nv == NULL) {
+            return -ENOMEM;
         }
-        if (pwrite(h->shadow, buf, (size_t)n, (off_t)off) != n) {
-            rc = -EIO;
-        }
-        off += (uint64_t)n;
+        memset(nv + h->nchanged, 0, (size_t)(n - h->nchanged));
+        h->changed = nv;
+        h->nchanged = n;
+    }
+    uint8_t *buf = malloc(h->bs);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    uint64_t start = b * h->bs;
+    size_t n = start >= h->size ? 0 : h->size - start < h->bs ? (size_t)(h->size - start) : h->bs;
+    int rc = shadow_read(h, buf, n, start);
+    if (rc == 0 && n > 0 && pwrite(h->shadow, buf, n, (off_t)start) != (ssize_t)n) {
+        rc = -errno;
     }
     free(buf);
-    sf_fs_reader_close(r);
+    if (rc == 0) {
+        h->changed[b] = 1;
+    }
     return rc;
 }
 
-/* Switch a write handle to its shadow copy (read-modify-rewrite). */
+static void shadow_drop(struct mh *h)
+{
+    if (h->shadow >= 0) {
+        close(h->shadow);
+        h->shadow = -1;
+    }
+    sf_fs_reader_close(h->base);
+    h->base = NULL;
+    free(h->changed);
+    h->changed = NULL;
+    h->nchanged = 0;
+}
+
+/* Switch a write handle to block-wise editing: the committed version is
+ * the base, changed blocks live in a local shadow file. A stream being
+ * written is spilled into the shadow whole (no base). */
 static int to_shadow(struct mh *h)
 {
     if (h->kind == H_SHADOW) {
@@ -281,13 +351,23 @@ static int to_shadow(struct mh *h)
         return fd;
     }
     h->shadow = fd;
+    h->bs = sf_fs_client_block_size(M()->c);
     int rc = 0;
     if (h->w != NULL) {
         rc = sf_fs_writer_spill(h->w, fd);
         sf_fs_writer_abort(h->w);
         h->w = NULL;
     } else if (h->size > 0) {
-        rc = copy_in(h); /* the committed file is the content */
+        /* Nothing written yet: the committed file is the content. */
+        h->base = h->r;
+        h->r = NULL;
+        if (h->base == NULL) {
+            rc = sf_fs_reader_open(M()->c, h->path, &h->base);
+        }
+        if (rc == 0) {
+            h->bs = sf_fs_reader_stat(h->base)->block_size;
+            h->base_limit = h->size;
+        }
     }
     sf_fs_reader_close(h->r);
     h->r = NULL;
@@ -301,6 +381,31 @@ static int to_shadow(struct mh *h)
     return rc;
 }
 
+/* The shadow's content into w: unchanged whole blocks of the base by id,
+ * the rest as bytes. */
+static int shadow_out(struct mh *h, struct sf_fs_writer *w)
+{
+    uint8_t *buf = malloc(h->bs);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (uint64_t b = 0; rc == 0 && b * h->bs < h->size; b++) {
+        uint64_t start = b * h->bs;
+        size_t len = h->size - start < h->bs ? (size_t)(h->size - start) : h->bs;
+        if (!blk_changed(h, b) && len == h->bs && start + h->bs <= h->base_limit &&
+            sf_fs_writer_keep(w, h->base, b) == 0) {
+            continue;
+        }
+        rc = shadow_read(h, buf, len, start);
+        if (rc == 0) {
+            rc = sf_fs_writer_write(w, buf, len);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 /* Publish what the handle wrote as the file's new version. */
 static int commit(struct mh *h)
 {
@@ -308,29 +413,19 @@ static int commit(struct mh *h)
         return 0;
     }
     struct sf_fs_client *c = M()->c;
+    struct sf_fs_wopts o = {.mode = h->mode};
     int rc = 0;
     if (h->kind == H_STREAM && h->w == NULL) {
-        struct sf_fs_wopts o = {.mode = h->mode};
         rc = sf_fs_writer_open(c, h->path, &o, &h->w);
     }
     if (rc == 0 && h->kind == H_SHADOW) {
-        struct sf_fs_wopts o = {.mode = h->mode};
-        rc = sf_fs_writer_open(c, h->path, &o, &h->w);
-        size_t blen = 1u << 20;
-        uint8_t *buf = rc == 0 ? malloc(blen) : NULL;
-        if (rc == 0 && buf == NULL) {
-            rc = -ENOMEM;
+        /* Over the base version exactly (its blocks are reused): a commit
+         * elsewhere meanwhile makes this one fail with ESTALE. */
+        rc = h->base != NULL ? sf_fs_writer_open_over(c, h->base, &h->w)
+                             : sf_fs_writer_open(c, h->path, &o, &h->w);
+        if (rc == 0) {
+            rc = shadow_out(h, h->w);
         }
-        for (uint64_t off = 0; rc == 0 && off < h->size;) {
-            ssize_t n = pread(h->shadow, buf, blen, (off_t)off);
-            if (n <= 0) {
-                rc = n < 0 ? -errno : -EIO;
-                break;
-            }
-            rc = sf_fs_writer_write(h->w, buf, (size_t)n);
-            off += (uint64_t)n;
-        }
-        free(buf);
     }
     if (rc == 0) {
         sf_fs_writer_set_attr(h->w, &h->attr);
@@ -345,8 +440,11 @@ static int commit(struct mh *h)
         say(h->path, rc);
         return rc;
     }
+    /* The committed version is now the handle's content: back to the
+     * state of a fresh open (a later edit starts from this version). */
     h->dirty = false;
-    /* A reader of the old version must not serve this handle any more. */
+    shadow_drop(h);
+    h->kind = H_STREAM;
     sf_fs_reader_close(h->r);
     h->r = NULL;
     return 0;
@@ -433,6 +531,12 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         }
     }
     if (h->kind == H_SHADOW) {
+        for (uint64_t b = o / h->bs; size > 0 && b <= (o + size - 1) / h->bs; b++) {
+            int rc = fault_in(h, b);
+            if (rc != 0) {
+                return rc;
+            }
+        }
         ssize_t n = pwrite(h->shadow, buf, size, off);
         if (n < 0) {
             return -errno;
@@ -506,8 +610,14 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
             return rc;
         }
     }
-    ssize_t n = pread(h->shadow, buf, size, off);
-    return n < 0 ? -errno : (int)n;
+    if ((uint64_t)off >= h->size) {
+        return 0;
+    }
+    if ((uint64_t)off + size > h->size) {
+        size = (size_t)(h->size - (uint64_t)off);
+    }
+    int rc = shadow_read(h, (uint8_t *)buf, size, (uint64_t)off);
+    return rc != 0 ? rc : (int)size;
 }
 
 static int fs_flush(const char *path, struct fuse_file_info *fi)
@@ -552,16 +662,16 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         h->w = NULL;
         sf_fs_reader_close(h->r);
         h->r = NULL;
-        if (h->shadow >= 0) {
-            close(h->shadow);
-            h->shadow = -1;
-        }
+        shadow_drop(h);
         h->kind = H_STREAM;
         h->size = 0;
         h->dirty = true;
         return 0;
     }
     int rc = to_shadow(h);
+    if (rc == 0 && (uint64_t)size < h->base_limit) {
+        h->base_limit = (uint64_t)size; /* regrown bytes are zeros */
+    }
     if (rc == 0 && ftruncate(h->shadow, size) != 0) {
         rc = -errno;
     }

@@ -759,6 +759,54 @@ START_TEST(test_append)
 }
 END_TEST
 
+START_TEST(test_edit_blocks)
+{
+    /* Change bytes in block 2 of 5.5 blocks: blocks 0, 1, 3, 4 are kept by
+     * id; block 2 and the partial last one are sent. */
+    struct srv *s = srv_new();
+    struct sf_fs_client *c = srv_start(s, 30, 4096, 3);
+    size_t size = 5 * 4096 + 2048;
+    uint8_t *src = malloc(size), *back = malloc(size + 1);
+    fill(src, size);
+    struct sf_fs_writer *w;
+    ck_assert_int_eq(sf_fs_writer_open(c, "/e", NULL, &w), 0);
+    ck_assert_int_eq(sf_fs_writer_write(w, src, size), 0);
+    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    struct sf_fs_reader *r;
+    ck_assert_int_eq(sf_fs_reader_open(c, "/e", &r), 0);
+    int writes = s->nwrites;
+    memcpy(src + 2 * 4096 + 100, "EDITED", 6);
+    ck_assert_int_eq(sf_fs_writer_open_over(c, r, &w), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 0), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 1), 0);
+    ck_assert_int_eq(sf_fs_writer_write(w, src + 2 * 4096, 100), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 3), -EINVAL); /* not at a boundary */
+    ck_assert_int_eq(sf_fs_writer_write(w, src + 2 * 4096 + 100, 4096 - 100), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 3), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 4), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 5), -EINVAL); /* the partial last block */
+    ck_assert_int_eq(sf_fs_writer_write(w, src + 5 * 4096, 2048), 0);
+    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    ck_assert_int_eq(s->nwrites - writes, 2);
+    sf_fs_reader_close(r);
+    ck_assert_int_eq(sf_fs_reader_open(c, "/e", &r), 0);
+    ck_assert_int_eq(sf_fs_reader_read(r, back, size + 1), (ssize_t)size);
+    ck_assert_int_eq(memcmp(back, src, size), 0);
+    /* A writer over a version that is no longer current fails at close. */
+    ck_assert_int_eq(sf_fs_writer_open_over(c, r, &w), 0);
+    struct sf_fs_writer *w2;
+    ck_assert_int_eq(sf_fs_writer_open(c, "/e", NULL, &w2), 0);
+    ck_assert_int_eq(sf_fs_writer_close(w2, NULL), 0);
+    ck_assert_int_eq(sf_fs_writer_keep(w, r, 0), 0);
+    ck_assert_int_eq(sf_fs_writer_close(w, NULL), -ESTALE);
+    sf_fs_reader_close(r);
+    free(src);
+    free(back);
+    srv_stop(s, c);
+    free(s);
+}
+END_TEST
+
 static Suite *fs_client_suite(void)
 {
     Suite *s = suite_create("fs_client");
@@ -778,6 +826,7 @@ static Suite *fs_client_suite(void)
     tcase_add_test(wire, test_timeout_and_hangup);
     tcase_add_test(wire, test_truncate);
     tcase_add_test(wire, test_append);
+    tcase_add_test(wire, test_edit_blocks);
     suite_add_tcase(s, wire);
     return s;
 }

@@ -72,12 +72,17 @@ check "gone for the other nodes too" 1 $?
 
 # Writes into the middle, append, truncate (read-modify-rewrite).
 cp "$TMP/big" "$TMP/ref"
+before=$(fs n1 status | sed -n 's/^writes=//p')
 printf 'MIDDLE' | dd of="$MNT/big" bs=1 seek=3000000 conv=notrunc 2>/dev/null
 printf 'MIDDLE' | dd of="$TMP/ref" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+cmp -s "$TMP/ref" "$MNT/big"
+check "dd conv=notrunc into the middle" 0 $?
+check "the edit rewrote 2 blocks (the changed one, the partial last one), not 6" 2 \
+    "$(($(fs n1 status | sed -n 's/^writes=//p') - before))"
 echo appended >>"$MNT/big"
 echo appended >>"$TMP/ref"
 cmp -s "$TMP/ref" "$MNT/big"
-check "dd conv=notrunc into the middle and an append" 0 $?
+check "and an append" 0 $?
 fs n2 get /big "$TMP/big.n2" && cmp -s "$TMP/ref" "$TMP/big.n2"
 check "the edited file reads back through n2" 0 $?
 # An append keeps the file's whole blocks: one block write through n1 for
@@ -114,6 +119,20 @@ mkdir "$MNT/dir" && rmdir "$MNT/dir"
 check "mkdir and rmdir" 0 $?
 df "$MNT" >/dev/null
 check "statfs (df)" 0 $?
+
+# Random edits (pwrite anywhere, ftruncate, pread, fsync, reopen) against
+# the same edits on a local file; the result also read through n3.
+if command -v python3 >/dev/null 2>&1; then
+    for seed in 1 2 3; do
+        python3 "$top_srcdir/tests/cluster/fs_fuse_edit.py" "$MNT/edit$seed" "$TMP/edit$seed" \
+            $seed 80 >"$TMP/out" 2>&1
+        check "random edits, seed $seed: mount and local file agree" 0 $?
+        fs n3 get /edit$seed - | cmp -s - "$TMP/edit$seed"
+        check "random edits, seed $seed: the committed file through n3" 0 $?
+    done
+else
+    echo "    (no python3: random edits skipped)"
+fi
 
 # Ranks on every node with the mount as their working directory.
 mkdir "$MNT/job"
