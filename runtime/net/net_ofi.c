@@ -679,6 +679,16 @@ static void ofi_close(struct sf_net *net)
     free(o);
 }
 
+static int ofi_pending(struct sf_net *net)
+{
+    struct ofi_net *o = (struct ofi_net *)net;
+    int n = o->tx_busy;
+    for (struct ofi_op *op = o->bulk_live; op != NULL; op = op->next) {
+        n++;
+    }
+    return n;
+}
+
 static const struct sf_net_ops ofi_ops_proto = {
     .progress = ofi_progress,
     .send = ofi_send,
@@ -690,6 +700,7 @@ static const struct sf_net_ops ofi_ops_proto = {
     .flush = ofi_flush,
     .wait_fd = ofi_wait_fd,
     .close = ofi_close,
+    .pending = ofi_pending,
 };
 
 /* One ops table per open transport, so ops->name can carry the provider. */

@@ -746,6 +746,28 @@ static void shm_close(struct sf_net *net)
     free(s);
 }
 
+static int shm_count(const struct sf_net__bulk *b)
+{
+    int n = 0;
+    for (; b != NULL; b = b->next) {
+        n++;
+    }
+    return n;
+}
+
+/* Announced-but-unmatched sends from peers (unexpected) are not counted:
+ * they wait for this rank's program, not for progress. */
+static int shm_pending(struct sf_net *net)
+{
+    struct shm_net *s = (struct shm_net *)net;
+    int n = shm_count(s->recvs) + shm_count(s->sends) + shm_count(s->streaming) +
+            shm_count(s->inbound);
+    for (struct shm_ctrl *c = s->ctrl; c != NULL; c = c->next) {
+        n++;
+    }
+    return n;
+}
+
 static const struct sf_net_ops shm_ops = {
     .name = "shm",
     .progress = shm_progress,
@@ -757,6 +779,7 @@ static const struct sf_net_ops shm_ops = {
     .insert = shm_insert,
     .wait_fd = shm_wait_fd,
     .close = shm_close,
+    .pending = shm_pending,
 };
 
 /* Can this process use process_vm_readv at all (seccomp, kernel config)?

@@ -76,6 +76,10 @@ struct sf_net_ops {
      * work, for ranks that block instead of polling; -1 if none. */
     int (*wait_fd)(struct sf_net *net);
     void (*close)(struct sf_net *net);
+    /* Bulk transfers (and control records about them) started and not yet
+     * finished: a count, 0 when none is in flight. A checkpoint closes a
+     * transport only at 0 (runtime/rt/rt_quiesce.c). NULL: always 0. */
+    int (*pending)(struct sf_net *net);
 };
 
 struct sf_net {

@@ -1,7 +1,8 @@
 /* runtime/rt wire-up: read the environment sfd set, publish this rank's
  * addresses, wait for the job's address table, open the transports and
- * route every world rank; later, poll the daemon socket for KILL/EOF, and
- * finalize/abort. Without a daemon it builds a one-rank world (singleton).
+ * route every world rank; later, poll the daemon socket for KILL/EOF and
+ * CKPT_PREPARE (rt_quiesce.c runs the checkpoint; sf_rt__reopen below
+ * wires up again after it), and finalize/abort. Without a daemon it builds a one-rank world (singleton).
  * Not the message engine (rt_send/recv/proto.c). Single-threaded.
  *
  * Address blob this rank publishes (opaque to sfd; big-endian):
@@ -120,6 +121,13 @@ static int rt_daemon_poll(struct sf_rt *rt)
             SF_ERR("job ended by the node daemon: %.*s; exiting", (int)msg.f[0].len,
                    (const char *)msg.f[0].p);
             _exit(1);
+        }
+        if (msg.op == SF_OP_CKPT_PREPARE && !rt->ckpt_busy) {
+            int crc = sf_rt__ckpt_run(rt, (uint32_t)msg.f[1].u);
+            if (crc < 0) {
+                return crc;
+            }
+            continue; /* msg pointed into rx, which the checkpoint used */
         }
         SF_DBG("ignoring control message %u from sfd", msg.op);
     }
@@ -454,6 +462,12 @@ int sf_rt_init(struct sf_rt **out)
         fcntl(rt->sfd_fd, F_SETFL, fl | O_NONBLOCK);
     }
     rt->daemon_poll = rt_daemon_poll;
+    rt->ckpt_node = (int)node;
+    rt->ckpt_lrank = (int)lrank;
+    rt->ckpt_lsize = (int)lsize;
+    rt->ckpt_ofi = ofi != NULL;
+    rt->ckpt_shm = use_shm;
+    rt->ckpt_shm_fd = use_shm ? (int)shm_fd : -1;
     SF_DBG("wired up: %d ranks, %d here, eager limit %zu", rt->size, rt->nnode_ranks, rt->eager);
     *out = rt;
     return 0;
@@ -466,6 +480,93 @@ fail:
 /* Closing a transport drops what it still queues in this process, and a
  * peer may be waiting for exactly that (the last barrier message). Flush
  * every transport while progressing, for at most the linger time. */
+/* Wire-up again after a checkpoint (the transports were closed by
+ * rt_quiesce.c): the same transports as at start, a fresh shared segment
+ * named by sfd, new fabric addresses published and the ADDR_TABLE of this
+ * epoch awaited. Routes are rebuilt by attach; peers' sequence numbers are
+ * kept (every rank resumes from the same cut). */
+int sf_rt__reopen(struct sf_rt *rt, uint32_t epoch, const char *shm_path)
+{
+    uint8_t blob[RT_BLOB_HDR + 1024];
+    size_t alen = 0;
+    struct sf_net *ofi = NULL;
+    int rc;
+    if (rt->ckpt_ofi) {
+        struct sf_net_callbacks cb = sf_rt__callbacks(rt, RT_SLOT_OFI);
+        if ((rc = sf_net_ofi_open(&cb, &ofi)) < 0) {
+            SF_ERR("checkpoint: cannot reopen a libfabric endpoint: %s", sf_strerror(rc));
+            return rc;
+        }
+        alen = sizeof(blob) - RT_BLOB_HDR;
+        if ((rc = ofi->ops->getname(ofi, blob + RT_BLOB_HDR, &alen)) < 0) {
+            ofi->ops->close(ofi);
+            return rc;
+        }
+    }
+    blob[0] = RT_BLOB_VERSION;
+    put32(blob + 1, (uint32_t)rt->ckpt_node);
+    put32(blob + 5, (uint32_t)rt->ckpt_lrank);
+    put32(blob + 9, (uint32_t)getpid());
+    put32(blob + 13, (uint32_t)alen);
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_RANK_ADDR, rt->wire_seq++);
+    sf_wire_put_i32(&e, (int32_t)rt->rank);
+    sf_wire_put_bytes(&e, blob, RT_BLOB_HDR + alen);
+    struct rt_blob *b = NULL;
+    struct sf_wire_msg msg;
+    if ((rc = rt_send_frame(rt, &e)) < 0 || (rc = rt_wait_table(rt, &msg)) < 0) {
+        goto out;
+    }
+    if (msg.f[0].u != epoch) {
+        SF_ERR("checkpoint: address table of epoch %llu, expected %u",
+               (unsigned long long)msg.f[0].u, epoch);
+        rc = SF_ERR_PROTO;
+        goto out;
+    }
+    b = calloc((size_t)rt->size, sizeof(*b));
+    if (b == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (msg.f[1].len != (uint32_t)rt->size || rt_parse_blobs(&msg.f[2], rt->size, b) < 0) {
+        SF_ERR("checkpoint: malformed address table from the node daemon");
+        rc = SF_ERR_PROTO;
+        goto out;
+    }
+    if (ofi != NULL) {
+        free(rt->tr[RT_SLOT_OFI].world_of);
+        rt->tr[RT_SLOT_OFI].world_of = NULL;
+        if ((rc = rt_insert_ofi(rt, ofi, b)) < 0) {
+            goto out;
+        }
+        ofi = NULL; /* attached: rt owns it */
+    }
+    if (rt->ckpt_shm) {
+        int fd = shm_path != NULL && *shm_path != '\0' ? open(shm_path, O_RDWR | O_CLOEXEC) : -1;
+        if (fd < 0) {
+            rc = shm_path != NULL && *shm_path != '\0' ? -errno : SF_ERR_PROTO;
+            SF_ERR("checkpoint: no shared segment to reopen (%s): %s",
+                   shm_path != NULL ? shm_path : "", sf_strerror(rc));
+            goto out;
+        }
+        free(rt->tr[RT_SLOT_SHM].world_of);
+        rt->tr[RT_SLOT_SHM].world_of = NULL;
+        rc = rt_open_shm(rt, fd, rt->ckpt_lrank, rt->ckpt_lsize, b);
+        if (rc < 0) {
+            close(fd);
+            goto out;
+        }
+        rt->ckpt_shm_fd = fd;
+    }
+    rc = 0;
+out:
+    if (ofi != NULL) {
+        ofi->ops->close(ofi);
+    }
+    free(b);
+    return rc;
+}
+
 static void rt_flush(struct sf_rt *rt)
 {
     uint64_t deadline = sf_now_ms() + (uint64_t)(rt->tun.linger * 1000.0);
