@@ -3,7 +3,8 @@ noinst_LTLIBRARIES += libsfrt.la
 libsfrt_la_SOURCES = \
 	runtime/rt/sf_rt.h runtime/rt/rt_int.h \
 	runtime/rt/rt_core.c runtime/rt/rt_match.c runtime/rt/rt_send.c \
-	runtime/rt/rt_recv.c runtime/rt/rt_proto.c runtime/rt/rt_wireup.c
+	runtime/rt/rt_recv.c runtime/rt/rt_proto.c runtime/rt/rt_wireup.c \
+	runtime/rt/rt_quiesce.c
 libsfrt_la_CFLAGS = $(AM_CFLAGS) $(FABRIC_CFLAGS)
 
 check_PROGRAMS += tests/check_rt
@@ -26,7 +27,7 @@ tests_fuzz_replay_rt_LDADD = libsfrt.la libsfnet.la libsfbase.la
 TESTS += tests/fuzz/run-rt.sh
 EXTRA_DIST += tests/fuzz/run-rt.sh tests/fuzz/corpus/rt
 FUZZ_RT_SRCS = tests/fuzz/fuzz_rt.c runtime/rt/rt_core.c runtime/rt/rt_match.c \
-	runtime/rt/rt_send.c runtime/rt/rt_recv.c runtime/rt/rt_proto.c \
+	runtime/rt/rt_send.c runtime/rt/rt_recv.c runtime/rt/rt_proto.c runtime/rt/rt_quiesce.c \
 	runtime/base/err.c runtime/base/log.c runtime/base/tun.c runtime/base/wire_io.c \
 	runtime/base/wire_decode.c runtime/base/wire_encode.c runtime/base/wire_schema.c \
 	runtime/base/crc32c.c

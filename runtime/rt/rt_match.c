@@ -24,6 +24,9 @@ static inline bool rt_match(uint32_t rctx, int rsrc, int rtag, uint32_t ctx, int
 
 struct sf_rt_req *sf_rt__match_posted(struct sf_rt *rt, uint32_t ctx, int src, int tag)
 {
+    if (rt->ckpt_hold) {
+        return NULL; /* checkpoint: arrivals wait unmatched (rt_quiesce.c) */
+    }
     for (struct sf_rt_req *r = rt->posted.head; r != NULL; r = r->next) {
         if (rt_match(r->ctx, r->peer, r->tag, ctx, src, tag)) {
             sf_rt__list_del(&rt->posted, r);
