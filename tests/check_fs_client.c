@@ -558,6 +558,27 @@ static void roundtrip(struct sf_fs_client *c, const char *path, size_t size)
     free(back);
 }
 
+/* Write len bytes as the whole file path. */
+static void put_file(struct sf_fs_client *c, const char *path, const void *buf, size_t len)
+{
+    struct sf_fs_writer *w;
+    ck_assert_int_eq(sf_fs_writer_open(c, path, NULL, &w), 0);
+    ck_assert_int_eq(sf_fs_writer_write(w, buf, len), 0);
+    ck_assert_msg(sf_fs_writer_close(w, NULL) == 0, "%s", sf_fs_client_errmsg(c));
+}
+
+/* The file path holds exactly want[0..len). */
+static void check_file(struct sf_fs_client *c, const char *path, const void *want, size_t len)
+{
+    uint8_t *back = malloc(len + 1);
+    struct sf_fs_reader *r;
+    ck_assert_msg(sf_fs_reader_open(c, path, &r) == 0, "%s", sf_fs_client_errmsg(c));
+    ck_assert_int_eq(sf_fs_reader_read(r, back, len + 1), (ssize_t)len);
+    ck_assert_int_eq(memcmp(back, want, len), 0);
+    sf_fs_reader_close(r);
+    free(back);
+}
+
 START_TEST(test_roundtrip_sizes)
 {
     struct srv *s = srv_new();
@@ -691,37 +712,24 @@ START_TEST(test_truncate)
     struct srv *s = srv_new();
     struct sf_fs_client *c = srv_start(s, 30, 4096, 3);
     size_t size = 5 * 4096 + 100;
-    uint8_t *src = malloc(size), *back = malloc(size * 2);
+    uint8_t *src = malloc(size);
     fill(src, size);
-    struct sf_fs_writer *w;
-    ck_assert_int_eq(sf_fs_writer_open(c, "/t", NULL, &w), 0);
-    ck_assert_int_eq(sf_fs_writer_write(w, src, size), 0);
-    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    put_file(c, "/t", src, size);
     int writes = s->nwrites;
     /* Shrink into the middle of block 2: blocks 0 and 1 are kept, not
      * rewritten; one partial block is written. */
     ck_assert_int_eq(sf_fs_truncate(c, "/t", 2 * 4096 + 10), 0);
     ck_assert_int_eq(s->nwrites - writes, 1);
-    struct sf_fs_reader *r;
-    ck_assert_int_eq(sf_fs_reader_open(c, "/t", &r), 0);
-    ck_assert_int_eq(sf_fs_reader_read(r, back, size), 2 * 4096 + 10);
-    ck_assert_int_eq(memcmp(back, src, 2 * 4096 + 10), 0);
-    sf_fs_reader_close(r);
+    check_file(c, "/t", src, 2 * 4096 + 10);
     /* Grow with zeros. */
     ck_assert_int_eq(sf_fs_truncate(c, "/t", 4 * 4096), 0);
-    ck_assert_int_eq(sf_fs_reader_open(c, "/t", &r), 0);
-    ck_assert_int_eq(sf_fs_reader_read(r, back, size), 4 * 4096);
-    ck_assert_int_eq(memcmp(back, src, 2 * 4096 + 10), 0);
-    for (size_t i = 2 * 4096 + 10; i < 4 * 4096; i++) {
-        ck_assert_uint_eq(back[i], 0);
-    }
-    sf_fs_reader_close(r);
+    memset(src + 2 * 4096 + 10, 0, 4 * 4096 - (2 * 4096 + 10));
+    check_file(c, "/t", src, 4 * 4096);
     ck_assert_int_eq(sf_fs_truncate(c, "/t", 0), 0);
     struct sf_fs_stat st;
     ck_assert_int_eq(sf_fs_stat(c, "/t", &st), 0);
     ck_assert_uint_eq(st.size, 0);
     free(src);
-    free(back);
     srv_stop(s, c);
     free(s);
 }
@@ -732,13 +740,11 @@ START_TEST(test_append)
     struct srv *s = srv_new();
     struct sf_fs_client *c = srv_start(s, 30, 4096, 3);
     size_t a = 2 * 4096 + 2048, b = 4096 + 3000;
-    uint8_t *src = malloc(a + b), *back = malloc(a + b + 1);
+    uint8_t *src = malloc(a + b);
     fill(src, a + b);
     struct sf_fs_writer *w;
     ck_assert_int_eq(sf_fs_writer_open_append(c, "/ap", &w), -ENOENT);
-    ck_assert_int_eq(sf_fs_writer_open(c, "/ap", NULL, &w), 0);
-    ck_assert_int_eq(sf_fs_writer_write(w, src, a), 0);
-    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    put_file(c, "/ap", src, a);
     int writes = s->nwrites;
     ck_assert_int_eq(sf_fs_writer_open_append(c, "/ap", &w), 0);
     ck_assert_uint_eq(sf_fs_writer_size(w), a);
@@ -747,13 +753,8 @@ START_TEST(test_append)
     /* The two whole blocks were kept: only the old partial block plus the
      * new bytes were sent (2048 + 7096 bytes: 3 blocks). */
     ck_assert_int_eq(s->nwrites - writes, 3);
-    struct sf_fs_reader *r;
-    ck_assert_int_eq(sf_fs_reader_open(c, "/ap", &r), 0);
-    ck_assert_int_eq(sf_fs_reader_read(r, back, a + b + 1), (ssize_t)(a + b));
-    ck_assert_int_eq(memcmp(back, src, a + b), 0);
-    sf_fs_reader_close(r);
+    check_file(c, "/ap", src, a + b);
     free(src);
-    free(back);
     srv_stop(s, c);
     free(s);
 }
@@ -766,12 +767,10 @@ START_TEST(test_edit_blocks)
     struct srv *s = srv_new();
     struct sf_fs_client *c = srv_start(s, 30, 4096, 3);
     size_t size = 5 * 4096 + 2048;
-    uint8_t *src = malloc(size), *back = malloc(size + 1);
+    uint8_t *src = malloc(size);
     fill(src, size);
     struct sf_fs_writer *w;
-    ck_assert_int_eq(sf_fs_writer_open(c, "/e", NULL, &w), 0);
-    ck_assert_int_eq(sf_fs_writer_write(w, src, size), 0);
-    ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
+    put_file(c, "/e", src, size);
     struct sf_fs_reader *r;
     ck_assert_int_eq(sf_fs_reader_open(c, "/e", &r), 0);
     int writes = s->nwrites;
@@ -789,9 +788,8 @@ START_TEST(test_edit_blocks)
     ck_assert_int_eq(sf_fs_writer_close(w, NULL), 0);
     ck_assert_int_eq(s->nwrites - writes, 2);
     sf_fs_reader_close(r);
+    check_file(c, "/e", src, size);
     ck_assert_int_eq(sf_fs_reader_open(c, "/e", &r), 0);
-    ck_assert_int_eq(sf_fs_reader_read(r, back, size + 1), (ssize_t)size);
-    ck_assert_int_eq(memcmp(back, src, size), 0);
     /* A writer over a version that is no longer current fails at close. */
     ck_assert_int_eq(sf_fs_writer_open_over(c, r, &w), 0);
     struct sf_fs_writer *w2;
@@ -801,7 +799,6 @@ START_TEST(test_edit_blocks)
     ck_assert_int_eq(sf_fs_writer_close(w, NULL), -ESTALE);
     sf_fs_reader_close(r);
     free(src);
-    free(back);
     srv_stop(s, c);
     free(s);
 }
