@@ -1,8 +1,8 @@
 /* Starfish filesystem, first layer: the local content-addressed block store,
  * block placement and repair planning (pure), inode / directory-entry /
  * block-list record codecs, and name and path validation. No network I/O:
- * replication, DHT metadata, FUSE and the streaming checkpoint API come
- * later (see "Planned" at the end). Store calls are thread-safe; the rest
+ * replication, metadata and the client API live in the layers named at the
+ * end. Store calls are thread-safe; the rest
  * is pure and runs on any thread. */
 #ifndef SF_FS_H
 #define SF_FS_H
@@ -300,18 +300,10 @@ int sf_fs_blist_encode(uint8_t level, const struct sf_fs_block_id *ids, size_t n
 int sf_fs_blist_decode(const uint8_t *buf, size_t len, uint32_t block_size, uint8_t *level,
                        const struct sf_fs_block_id **ids, size_t *n);
 
-/* ---------------------------------------------------------- Planned
- * Not here yet (nothing below is declared, so nothing can be called by
- * mistake):
- * - replication over the daemons' TCP control port: a put returns only when
- *   every target of sf_fs_place holds the block durably; reads fall back to
- *   the next holder on -ENOENT / SF_FS_ECORRUPT and repair the bad copy;
- *   the repair planner driven by membership changes;
- * - metadata in the DHT: inode and dirent records with compare-and-set on
- *   version, close-to-open consistency, atomic publish at close;
- * - the streaming C API for checkpoint images (sf_fs_open_write /
- *   sf_fs_write / sf_fs_close and the read side), cutting a stream into
- *   blocks with sf_fs_put_* so no image is copied to a temporary file;
- * - sf fs commands and the FUSE mount. */
+/* ---------------------------------------------------- the other layers
+ * Replication of blocks between daemons: launcher/sfd/sfd_fs.c (README
+ * "Block replication"); the namespace: fs/sf_fs_meta.h; the client side
+ * (streaming reader/writer for checkpoint images, namespace calls, used by
+ * `sf fs` and the FUSE mount): fs/sf_fs_client.h. */
 
 #endif
