@@ -129,3 +129,7 @@ check_PROGRAMS += tests/mpi/dt_big
 tests_mpi_dt_big_SOURCES = tests/mpi/dt_big.c tests/mpi/mt.h
 tests_mpi_dt_big_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_dt_big_LDADD = libmpi.la
+check_PROGRAMS += tests/mpi/inter
+tests_mpi_inter_SOURCES = tests/mpi/inter.c tests/mpi/mt.h
+tests_mpi_inter_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_inter_LDADD = libmpi.la

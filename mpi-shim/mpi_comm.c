@@ -16,6 +16,7 @@
 #define TAG_CREATE_GROUP(t) (-0x40000000 - ((t)&0x0fffffff))
 #define TAG_INTER_CREATE(t) (-0x50000000 - ((t)&0x0fffffff))
 #define TAG_INTER_AGREE (-0x60000001)
+#define TAG_INTER_SPLIT (-0x60000002)
 
 enum { CTX_WORDS = SF_MPI_MAX_CTX_PAIRS / 64 };
 
@@ -429,19 +430,130 @@ static int cmp_ent(const void *a, const void *b)
     return x->prank < y->prank ? -1 : x->prank > y->prank;
 }
 
+/* Members of colour 'color' among n (colour << 32 | key) words, ordered
+ * by key then position: their positions go to pos; returns how many. */
+static int split_members(const uint64_t *ck, int n, int color, struct split_ent *ent)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if ((int)(uint32_t)(ck[i] >> 32) == color) {
+            ent[m].key = (int)(uint32_t)ck[i];
+            ent[m].prank = i;
+            m++;
+        }
+    }
+    qsort(ent, (size_t)m, sizeof(*ent), cmp_ent);
+    return m;
+}
+
+/* Split of an inter-communicator (MPI-3.1 6.4.2): each group gathers its
+ * (colour, key) words and the context bitmap (one allreduce), the leaders
+ * swap both across, each leader picks the pair from the union (so both
+ * pick the same) and broadcasts it with the remote words. A process gets
+ * the inter-communicator between the local and remote members of its
+ * colour, or MPI_COMM_NULL when either side has none. Disjoint results
+ * share the pair, as colours of an intra split do. */
+static int inter_split(const char *fn, MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
+{
+    int ln = comm->local_size, rn = comm->size;
+    size_t words = CTX_WORDS + (size_t)ln;
+    uint64_t *mine = calloc(words, sizeof(uint64_t));
+    uint64_t *rem = calloc(CTX_WORDS + (size_t)rn + 1, sizeof(uint64_t));
+    struct split_ent *lent = malloc(sizeof(*lent) * (size_t)ln);
+    struct split_ent *rent = malloc(sizeof(*rent) * (size_t)(rn > 0 ? rn : 1));
+    int *lw = malloc(sizeof(int) * (size_t)ln), *rw = malloc(sizeof(int) * (size_t)rn);
+    int rc = 0;
+    if (!mine || !rem || !lent || !rent || !lw || !rw) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        memcpy(mine, sf_mpi__st.ctx_used, sizeof(uint64_t) * CTX_WORDS);
+        mine[CTX_WORDS + (size_t)comm->rank] = (uint64_t)(uint32_t)color << 32 | (uint32_t)key;
+        struct sf_coll_op op = {.fn = bor_u64, .commutative = true, .elem_size = sizeof(uint64_t)};
+        rc = sf_coll_allreduce(&comm->coll, NULL, mine, words, &op);
+    }
+    /* rem: [ctx or UINT64_MAX | remote words], broadcast by the leader. */
+    if (comm->rank == 0) {
+        uint64_t *got = rc == 0 ? calloc(CTX_WORDS + (size_t)rn, sizeof(uint64_t)) : NULL;
+        if (rc == 0 && got == NULL) {
+            rc = -ENOMEM;
+        }
+        if (rc == 0) {
+            rc = xfer(comm->ctx, TAG_INTER_SPLIT, 0, mine, sizeof(uint64_t) * words,
+                      comm->world[0], got, sizeof(uint64_t) * (CTX_WORDS + (size_t)rn), 0);
+        }
+        uint32_t ctx = 0;
+        if (rc == 0) {
+            bor_u64(got, mine, CTX_WORDS, NULL);
+            rc = ctx_pick(mine, &ctx);
+        }
+        rem[0] = rc == 0 ? ctx : UINT64_MAX;
+        if (rc == 0) {
+            memcpy(rem + 1, got + CTX_WORDS, sizeof(uint64_t) * (size_t)rn);
+        }
+        free(got);
+    }
+    int rc2 = sf_coll_bcast(&comm->coll, rem, sizeof(uint64_t) * ((size_t)rn + 1), 0);
+    if (rc == 0 && rc2 == 0 && rem[0] == UINT64_MAX) {
+        rc = -EAGAIN;
+    }
+    int ml = 0, mr = 0, me = 0;
+    if (rc == 0 && rc2 == 0 && color != MPI_UNDEFINED) {
+        ml = split_members(mine + CTX_WORDS, ln, color, lent);
+        mr = split_members(rem + 1, rn, color, rent);
+        for (int i = 0; i < ml; i++) {
+            lw[i] = comm->local_world[lent[i].prank];
+            if (lent[i].prank == comm->rank) {
+                me = i;
+            }
+        }
+        for (int i = 0; i < mr; i++) {
+            rw[i] = comm->world[rent[i].prank];
+        }
+    }
+    uint32_t ctx = rem[0] == UINT64_MAX ? 0 : (uint32_t)rem[0];
+    free(mine);
+    free(rem);
+    free(lent);
+    free(rent);
+    struct ompi_communicator_t *c = NULL;
+    if (rc == 0 && rc2 == 0 && ml > 0 && mr > 0) {
+        ctx_take(ctx);
+        c = comm_new(comm, ctx, me, mr, rw);
+        if (c == NULL) {
+            ctx_release(ctx);
+            rc = -ENOMEM;
+        } else {
+            c->is_inter = true;
+            c->local_size = ml;
+            c->local_world = lw;
+            c->coll.size = ml;
+            c->coll.world = lw;
+            lw = NULL;
+        }
+    }
+    free(lw);
+    free(rw);
+    if (rc < 0 || rc2 < 0) {
+        return raise_ctx(comm, rc < 0 ? rc : rc2, fn);
+    }
+    *newcomm = c != NULL ? c : MPI_COMM_NULL;
+    return MPI_SUCCESS;
+}
+
 /* Split 'comm' by colour/key: one allreduce carries the context
  * agreement and everybody's (colour, key). */
 static int split(const char *fn, MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
 {
     int err = chk_comm_out(fn, comm, newcomm);
-    if (!err) {
-        err = sf_mpi__chk_intra(fn, comm);
-    }
     if (err) {
         return err;
     }
     if (color < 0 && color != MPI_UNDEFINED) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "invalid colour %d", color);
+    }
+    if (comm->is_inter) {
+        return inter_split(fn, comm, color, key, newcomm);
     }
     int n = comm->size;
     uint64_t *ck = calloc((size_t)n, sizeof(uint64_t));
@@ -567,14 +679,35 @@ int PMPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
 {
     static const char fn[] = "MPI_Comm_create";
     int err = chk_comm_out(fn, comm, newcomm);
-    if (!err) {
-        err = sf_mpi__chk_intra(fn, comm);
-    }
     if (err) {
         return err;
     }
     if (!group_valid(group)) {
         return sf_mpi__raise(comm, MPI_ERR_GROUP, fn, "invalid group");
+    }
+    if (comm->is_inter) {
+        /* The group is a subset of the local group; the result joins the
+         * groups both sides gave, in their orders: a split with colour 0
+         * for members (key: rank in the group). A group with members
+         * outside the local group is refused after taking part. */
+        bool bad = false;
+        for (int i = 0; i < group->size && !bad; i++) {
+            bad = true;
+            for (int j = 0; j < comm->local_size; j++) {
+                if (comm->local_world[j] == group->world[i]) {
+                    bad = false;
+                    break;
+                }
+            }
+        }
+        int color = !bad && group->rank != MPI_UNDEFINED ? 0 : MPI_UNDEFINED;
+        err = inter_split(fn, comm, color, bad ? 0 : group->rank, newcomm);
+        if (!err && bad) {
+            return sf_mpi__raise(comm, MPI_ERR_GROUP, fn,
+                                 "the group has members outside the local group of %s",
+                                 sf_mpi__comm_name(comm));
+        }
+        return err;
     }
     int *prank = malloc(sizeof(int) * (size_t)(group->size + 1));
     if (prank == NULL) {
