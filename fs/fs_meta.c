@@ -2220,7 +2220,8 @@ int sf_fs_meta_new(const struct sf_fs_meta_config *cfg, const struct sf_fs_meta_
     }
     m->members[0] = cfg->self;
     m->n_members = 1;
-    m->ref_members = 1;
+    m->ref_members = cfg->ref_members > 1 ? cfg->ref_members : 1;
+    m->shrunk_at = m->ref_members > 1 ? 1 : 0; /* the grace runs from the first tick */
     m->epoch = 1;
     *out = m;
     return 0;
@@ -2273,6 +2274,9 @@ int sf_fs_meta_load(struct sf_fs_meta *m, const struct sf_dht_id *key,
 
 void sf_fs_meta_tick(struct sf_fs_meta *m, uint64_t now_ms)
 {
+    if (m->shrunk_at == 1 && m->now == 0) {
+        m->shrunk_at = now_ms ? now_ms : 1; /* restarted smaller: the grace starts now */
+    }
     m->now = now_ms;
     if (m->shrunk_at != 0 && now_ms - m->shrunk_at >= m->cfg.shrink_grace_ms) {
         /* The lost members stayed away: they are gone, not cut off. */
@@ -2449,6 +2453,11 @@ int sf_fs_meta_walk_groups(struct sf_fs_meta *m, sf_fs_meta_group_fn fn, void *a
         }
     }
     return 0;
+}
+
+size_t sf_fs_meta_ref_members(const struct sf_fs_meta *m)
+{
+    return m->ref_members;
 }
 
 void sf_fs_meta_stats(const struct sf_fs_meta *m, struct sf_fs_meta_stats *st)

@@ -190,6 +190,10 @@ struct sf_fs_meta_config {
      * of min(R, the largest view) must take part in every decision, so a
      * node cut off from the others cannot decide alone. */
     uint64_t shrink_grace_ms;
+    /* The largest view this node saw before it restarted (sfd keeps it in
+     * STATE_DIR/fsmeta/view): a restarted node waits for its peers (or the
+     * grace) before deciding alone. 0: start from 1. */
+    size_t ref_members;
 };
 
 struct sf_fs_meta;
@@ -267,6 +271,10 @@ int sf_fs_meta_collect_files(struct sf_fs_meta *m, sf_fs_meta_files_fn cb, void 
 typedef int (*sf_fs_meta_group_fn)(void *arg, const struct sf_dht_id *key,
                                    const struct sf_fs_meta_rec *recs, size_t n);
 int sf_fs_meta_walk_groups(struct sf_fs_meta *m, sf_fs_meta_group_fn fn, void *arg);
+
+/* The view size the quorum is counted against now (to be kept across
+ * restarts as cfg.ref_members). */
+size_t sf_fs_meta_ref_members(const struct sf_fs_meta *m);
 
 /* Counters for status lines. */
 struct sf_fs_meta_stats {

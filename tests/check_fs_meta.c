@@ -49,7 +49,8 @@ struct node {
     bool up;
     uint8_t *disk; /* log frames */
     size_t disk_len;
-    int side; /* partition side */
+    int side;   /* partition side */
+    size_t ref; /* view size kept across a restart (sfd: STATE_DIR/fsmeta/view) */
 };
 
 static struct node nodes[NMAX];
@@ -119,7 +120,8 @@ static void sim_random(void *arg, uint8_t *buf, size_t n)
 static void node_start(int i)
 {
     struct node *nd = &nodes[i];
-    struct sf_fs_meta_config cfg = {.self = nd->id, .replicas = 3, .timeout_ms = 3000};
+    struct sf_fs_meta_config cfg = {
+        .self = nd->id, .replicas = 3, .timeout_ms = 3000, .ref_members = nd->ref};
     struct sf_fs_meta_ops ops = {
         .send = sim_send, .persist = sim_persist, .random = sim_random, .arg = (void *)(intptr_t)i};
     ck_assert_int_eq(sf_fs_meta_new(&cfg, &ops, &nd->m), 0);
@@ -1024,6 +1026,29 @@ START_TEST(test_declared_partition)
 }
 END_TEST
 
+/* A daemon restarted alone remembers how large its cluster was: it does not
+ * decide before its peers are back (or the grace has passed). */
+START_TEST(test_restart_alone)
+{
+    sim_init(3, 808);
+    ck_assert_int_eq(ns(0, SF_FS_NS_CREATE, "/f", NULL), 0);
+    for (int i = 0; i < nn; i++) {
+        nodes[i].ref = sf_fs_meta_ref_members(nodes[i].m);
+        ck_assert_uint_eq(nodes[i].ref, 3);
+        crash(i);
+    }
+    node_start(0);
+    views();
+    ck_assert_int_eq(ns(0, SF_FS_NS_CREATE, "/g", NULL), -EAGAIN);
+    node_start(1);
+    node_start(2);
+    views();
+    ck_assert_int_eq(ns(0, SF_FS_NS_CREATE, "/g", NULL), 0);
+    ck_assert_int_eq(ns(2, SF_FS_NS_LOOKUP, "/f", NULL), 0);
+    sim_free();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fs_meta");
@@ -1042,6 +1067,7 @@ int main(void)
     tcase_add_test(tc, test_rmdir_vs_create);
     tcase_add_test(tc, test_rename_race);
     tcase_add_test(tc, test_declared_partition);
+    tcase_add_test(tc, test_restart_alone);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);

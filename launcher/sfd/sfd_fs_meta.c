@@ -52,6 +52,7 @@ struct sf_sfd_meta {
     struct meta_creq *creqs;
     uint64_t log_bytes, persist_err;
     uint64_t compacted_bytes; /* log size after the last compaction */
+    size_t ref_saved;         /* the view size last written to STATE_DIR/fsmeta/view */
 };
 
 void sf_sfd__node_key(uint64_t id, struct sf_dht_id *out)
@@ -401,6 +402,40 @@ static void view_poll(struct sf_sfd_meta *mt)
     free(ids);
 }
 
+/* STATE_DIR/fsmeta/view: the largest view (a decimal number), so that a
+ * restarted daemon does not decide alone before its peers are back. */
+static size_t view_load(struct sf_sfd_meta *mt)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/view", mt->dir);
+    FILE *f = fopen(path, "r");
+    unsigned long v = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &v) != 1 || v > META_NODES_MAX) {
+            v = 0;
+        }
+        fclose(f);
+    }
+    return (size_t)v;
+}
+
+static void view_save(struct sf_sfd_meta *mt)
+{
+    size_t ref = sf_fs_meta_ref_members(mt->core);
+    if (ref == mt->ref_saved) {
+        return;
+    }
+    char path[4096], tmp[4100];
+    snprintf(path, sizeof path, "%s/view", mt->dir);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fprintf(f, "%zu\n", ref) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        SF_WARN_SPARSE("cannot write %s", path);
+        return;
+    }
+    mt->ref_saved = ref;
+}
+
 static void on_tick(struct sf_loop *loop, void *arg)
 {
     struct sf_sfd_meta *mt = arg;
@@ -409,6 +444,7 @@ static void on_tick(struct sf_loop *loop, void *arg)
     maybe_compact(mt);
     sf_fs_meta_tick(mt->core, sf_now_ms());
     sf_fs_meta_run(mt->core);
+    view_save(mt);
     sf_loop_timer(loop, META_TICK_MS, on_tick, mt, &mt->tick);
 }
 
@@ -664,7 +700,9 @@ int sf_sfd__fs_meta_start(struct sf_sfd *sfd)
         SF_ERR("filesystem metadata disabled: cannot create %s: %s", mt->dir, sf_strerror(-errno));
         return 0;
     }
-    struct sf_fs_meta_config cfg = {.self = mt->self.key, .replicas = 3, .timeout_ms = 5000};
+    mt->ref_saved = view_load(mt);
+    struct sf_fs_meta_config cfg = {
+        .self = mt->self.key, .replicas = 3, .timeout_ms = 5000, .ref_members = mt->ref_saved};
     struct sf_fs_meta_ops ops = {
         .send = meta_send, .persist = meta_persist, .random = meta_random, .arg = mt};
     int rc = sf_fs_meta_new(&cfg, &ops, &mt->core);
