@@ -171,8 +171,14 @@ int sf_fs_create(struct sf_fs_client *c, const char *path, uint32_t mode, struct
             a.inode.version = a.version;
             sf_fs__stat_from_inode(&a.inode, st);
         } else {
+            /* The daemon did not echo the inode: what it was asked for. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
             memset(st, 0, sizeof(*st));
             st->mode = S_IFREG | (mode & 07777);
+            st->uid = (uint32_t)getuid();
+            st->gid = (uint32_t)getgid();
+            st->mtime_ns = st->ctime_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
             st->version = a.version;
         }
     }

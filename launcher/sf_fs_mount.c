@@ -53,6 +53,8 @@ struct mh {
                              * committed file's `size` bytes */
     bool orphan;            /* unlinked while open: commit nothing */
     uint32_t mode;          /* for a new file */
+    struct sf_fs_stat st;   /* write handles: attributes at open / last commit
+                             * (stat answers from here, no round trip) */
     struct sf_fs_setattr attr;
     struct mh *next;
 };
@@ -115,19 +117,16 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         h = writer_of(path);
     }
     struct sf_fs_stat s;
-    int rc = sf_fs_stat(M()->c, h != NULL ? h->path : path, &s);
-    if (rc == -ENOENT && h != NULL) {
-        /* Created by this handle, not yet visible elsewhere. */
-        memset(&s, 0, sizeof(s));
-        s.mode = S_IFREG | h->mode;
-        s.uid = getuid();
-        s.gid = getgid();
-        rc = 0;
+    if (h != NULL) {
+        /* A file open for writing here: the handle knows best. */
+        s = h->st;
+    } else {
+        int rc = sf_fs_stat(M()->c, path, &s);
+        if (rc != 0) {
+            return rc;
+        }
     }
-    if (rc != 0) {
-        return rc;
-    }
-    if (h != NULL && h->kind != H_READ) {
+    if (h != NULL) {
         /* What the handle will commit (the kernel caches this answer). */
         s.size = h->size;
         s.mode = (s.mode & S_IFMT) | h->mode;
@@ -429,7 +428,7 @@ static int commit(struct mh *h)
     }
     if (rc == 0) {
         sf_fs_writer_set_attr(h->w, &h->attr);
-        rc = sf_fs_writer_close(h->w, NULL);
+        rc = sf_fs_writer_close(h->w, &h->st);
         h->w = NULL;
     }
     if (h->w != NULL) {
@@ -450,12 +449,14 @@ static int commit(struct mh *h)
     return 0;
 }
 
-static int open_handle(const char *path, struct fuse_file_info *fi, bool created, mode_t mode)
+/* created: the attributes sf_fs_create returned (NULL: an existing file). */
+static int open_handle(const char *path, struct fuse_file_info *fi,
+                       const struct sf_fs_stat *created)
 {
     struct sf_fs_client *c = M()->c;
     int acc = fi->flags & O_ACCMODE;
     struct mh *h;
-    if (acc == O_RDONLY && !created) {
+    if (acc == O_RDONLY && created == NULL) {
         h = h_new(path, H_READ);
         if (h == NULL) {
             return -ENOMEM;
@@ -470,8 +471,9 @@ static int open_handle(const char *path, struct fuse_file_info *fi, bool created
         return 0;
     }
     struct sf_fs_stat s;
-    memset(&s, 0, sizeof(s));
-    if (!created) {
+    if (created != NULL) {
+        s = *created;
+    } else {
         int rc = sf_fs_stat(c, path, &s);
         if (rc != 0) {
             return rc;
@@ -480,15 +482,16 @@ static int open_handle(const char *path, struct fuse_file_info *fi, bool created
             return -EISDIR;
         }
     }
-    bool trunc = !created && (fi->flags & O_TRUNC) && s.size > 0;
+    bool trunc = (fi->flags & O_TRUNC) && s.size > 0;
     h = h_new(path, H_STREAM);
     if (h == NULL) {
         return -ENOMEM;
     }
     /* Nothing is copied at open: writes at the end append to the committed
      * blocks, a write into the middle makes the shadow copy then. */
-    h->mode = created ? (mode & 07777) : (s.mode & 07777);
-    h->size = created || trunc ? 0 : s.size;
+    h->st = s;
+    h->mode = s.mode & 07777;
+    h->size = trunc ? 0 : s.size;
     h->dirty = trunc;
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = 0;
@@ -497,20 +500,21 @@ static int open_handle(const char *path, struct fuse_file_info *fi, bool created
 
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
-    return open_handle(path, fi, false, 0);
+    return open_handle(path, fi, NULL);
 }
 
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-    int rc = sf_fs_create(M()->c, path, mode & 07777, NULL);
+    struct sf_fs_stat st;
+    int rc = sf_fs_create(M()->c, path, mode & 07777, &st);
     if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
         fi->flags |= O_TRUNC;
-        return open_handle(path, fi, false, 0);
+        return open_handle(path, fi, NULL);
     }
     if (rc != 0) {
         return rc;
     }
-    return open_handle(path, fi, true, mode);
+    return open_handle(path, fi, &st);
 }
 
 static const uint8_t zeros[65536];
@@ -701,7 +705,18 @@ static int set_attr(const char *path, struct fuse_file_info *fi, const struct sf
         }
         return 0;
     }
-    return sf_fs_setattr(M()->c, path, a);
+    int rc = sf_fs_setattr(M()->c, path, a);
+    if (rc == 0 && h != NULL) {
+        /* Committed directly; the handle's cached attributes follow. */
+        if (a->set_mode) {
+            h->mode = a->mode & 07777;
+            h->st.mode = (h->st.mode & S_IFMT) | h->mode;
+        }
+        if (a->set_mtime) {
+            h->st.mtime_ns = a->mtime_ns;
+        }
+    }
+    return rc;
 }
 
 static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
