@@ -624,6 +624,10 @@ int PMPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info, 
     if (err) {
         return err;
     }
+    err = sf_mpi__chk_intra(fn, comm);
+    if (err) {
+        return err;
+    }
     (void)info; /* no hints understood */
     int color;
     if (split_type == MPI_UNDEFINED) {
