@@ -505,7 +505,8 @@ int sf_fs_writer_close(struct sf_fs_writer *w, struct sf_fs_stat *st)
     ino.block_size = (uint32_t)w->cut.bs;
     struct blist_arg a = {c, w->replicas};
     c->err[0] = '\0';
-    rc = sf_fs_blist_build(&ino, w->ids, w->nids, blist_put, &a);
+    static const struct sf_fs_block_id none; /* an empty file: no ids, not NULL */
+    rc = sf_fs_blist_build(&ino, w->nids > 0 ? w->ids : &none, w->nids, blist_put, &a);
     if (rc != 0) {
         if (c->err[0] == '\0') {
             sf_fs__err(c, rc, "%s: block list: %s", w->path, sf_strerror(rc));
