@@ -38,3 +38,20 @@ else
 fuzz-ckpt-image:
 	@echo "fuzz-ckpt-image needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif
+
+# The example that uses the API (examples/mc_ckpt.c), built as examples are.
+noinst_PROGRAMS += examples/mc_ckpt
+examples_mc_ckpt_SOURCES = examples/mc_ckpt.c
+examples_mc_ckpt_CPPFLAGS = -I$(top_srcdir)/mpi-shim -I$(top_srcdir)/checkpoint
+examples_mc_ckpt_LDADD = libmpi.la -lm
+
+# One-node test of the app backend and --ft=restart (sfrun's own daemon).
+TESTS += tests/checkpoint/app.sh
+EXTRA_DIST += tests/checkpoint/app.sh tests/checkpoint/app_lib.sh
+
+# --- helper "ckptcriu": the CRIU backend (sf_ckpt_criu.h), linked into sfd --
+noinst_LTLIBRARIES += libsfckpt.la
+libsfckpt_la_SOURCES = checkpoint/sf_ckpt_criu.h checkpoint/ckpt_criu.c
+libsfckpt_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DSF_CRIU_BUILD='"$(abs_top_builddir)/criu/sbin/criu"' \
+	-DSF_CRIU_SRC='"$(abs_top_srcdir)/_build/criu/sbin/criu"'

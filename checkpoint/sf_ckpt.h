@@ -34,7 +34,11 @@ int sf_ckpt_unprotect(uint32_t id);
  * its image: the previous committed epoch stays the one used for restart),
  * -ENOTSUP when the job runs without checkpoints (not started with
  * sfrun --ckpt=app|auto or --ft=restart), -ENOTCONN outside sfrun. The
- * calling rank blocks in the call; stdout/stderr are flushed first. */
+ * calling rank blocks in the call; stdout/stderr are flushed first.
+ * A process restarted from the epoch must continue as from this call's
+ * return: output written before the call belongs to the epoch and is not
+ * shown again; output after it is shown once (sfd drops the restarted
+ * rank's repetition of what was already forwarded). */
 int sf_ckpt_checkpoint(void);
 
 /* The epoch this process was restarted from (> 0), or 0 in a process that

@@ -3,6 +3,7 @@
  * harmless flags accepted and ignored, and the placement options turned
  * into JOB_SUBMIT opts. Parsing only: no I/O beyond error messages and
  * reading a --hostfile. Single-threaded. */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -41,8 +42,17 @@ void sfrun_usage(FILE *out)
             "  --launch-agent CMD   with hosts other than this one and no cluster running,\n"
             "                       start a daemon on each for this job as `CMD HOST sh -c\n"
             "                       ...` (default ssh; sfd at the same path there)\n"
-            "  --ft abort           fault policy: a lost rank or node ends the job (the\n"
-            "                       default and, for now, the only one)\n"
+            "  --ft abort|restart   fault policy: abort (default) ends the job when a rank\n"
+            "                       or node is lost; restart rolls every rank back to the\n"
+            "                       last committed checkpoint and goes on\n"
+            "  --ckpt app|criu|auto checkpoint backend (auto, the default with --ft restart:\n"
+            "                       criu where available, else app: the program calls\n"
+            "                       sf_ckpt_checkpoint() from <starfish/sf_ckpt.h>)\n"
+            "  --ckpt-interval SECS transparent checkpoints every SECS (criu only)\n"
+            "  --max-restarts N     --ft restart gives up after N restarts (default 3)\n"
+            "  --restart-from JOB[:EPOCH]  start from the images of an earlier job (its\n"
+            "                       checkpoint key, printed at its start; default: its last\n"
+            "                       committed epoch)\n"
             "Inside a Slurm allocation (SLURM_JOB_ID set) with no cluster running, sfrun\n"
             "  starts a daemon on every allocated node (or each --host) with srun instead.\n"
             "Accepted and ignored (Open MPI): --allow-run-as-root, --mca K V (warns),\n"
@@ -215,6 +225,10 @@ enum opt_id {
     O_CLUSTER,
     O_SIMNODES,
     O_FT,
+    O_CKPT,
+    O_CKPT_INTERVAL,
+    O_MAX_RESTARTS,
+    O_RESTART_FROM,
     O_AGENT,
 };
 
@@ -257,6 +271,10 @@ static const struct opt opts[] = {
     {"cluster", O_CLUSTER, 1},
     {"sim-nodes", O_SIMNODES, 1},
     {"ft", O_FT, 1},
+    {"ckpt", O_CKPT, 1},
+    {"ckpt-interval", O_CKPT_INTERVAL, 1},
+    {"max-restarts", O_MAX_RESTARTS, 1},
+    {"restart-from", O_RESTART_FROM, 1},
     {"launch-agent", O_AGENT, 1},
     {"use-hwthread-cpus", O_IGNORE0, 0},
 };
@@ -411,11 +429,43 @@ int sfrun_parse_args(int argc, char **argv, struct sfrun_opts *o)
             o->cluster_dir = args[0];
             break;
         case O_FT:
-            if (strcmp(args[0], "abort") != 0) {
-                return usage_error("--ft: only 'abort' is implemented, got '%s'%s", args[0],
-                                   " (restart, replay and ulfm are not yet)");
+            if (strcmp(args[0], "abort") != 0 && strcmp(args[0], "restart") != 0) {
+                return usage_error("--ft: 'abort' and 'restart' are implemented, got '%s'%s",
+                                   args[0], " (replay and ulfm are not yet)");
             }
-            o->ft = "abort";
+            o->ft = strcmp(args[0], "abort") == 0 ? "abort" : "restart";
+            break;
+        case O_CKPT:
+            if (strcmp(args[0], "app") != 0 && strcmp(args[0], "criu") != 0 &&
+                strcmp(args[0], "auto") != 0) {
+                return usage_error("--ckpt: app, criu or auto, got '%s'%s", args[0], "");
+            }
+            o->ckpt = args[0];
+            break;
+        case O_CKPT_INTERVAL: {
+            double secs;
+            if (sf_tun_parse_seconds(args[0], &secs) != 0 || !(secs > 0)) {
+                return usage_error("--ckpt-interval needs a positive number of seconds, got "
+                                   "'%s'%s", args[0], "");
+            }
+            o->ckpt_interval = args[0];
+            break;
+        }
+        case O_MAX_RESTARTS: {
+            char *end;
+            long v = strtol(args[0], &end, 10);
+            if (args[0][0] == '\0' || *end != '\0' || v < 0 || v > 1000000) {
+                return usage_error("--max-restarts needs a number >= 0, got '%s'%s", args[0], "");
+            }
+            o->max_restarts = args[0];
+            break;
+        }
+        case O_RESTART_FROM:
+            if (strspn(args[0], "0123456789:") != strlen(args[0]) || !isdigit((unsigned char)args[0][0])) {
+                return usage_error("--restart-from needs JOB[:EPOCH] (numbers), got '%s'%s",
+                                   args[0], "");
+            }
+            o->restart_from = args[0];
             break;
         case O_SIMNODES:
             if (parse_n(args[0], &o->sim_nodes) != 0 || o->sim_nodes > SF_CLUSTER_MAX_NODES) {
@@ -484,7 +534,7 @@ int sfrun_placement_opts(struct sfrun_opts *o, char ***kv, size_t *n)
         }
         o->hostfile = NULL; /* merged: a second call must not add it twice */
     }
-    char *add[4];
+    char *add[9];
     size_t na = 0;
     char num[16];
     if (o->hosts.n > 0) {
@@ -502,6 +552,18 @@ int sfrun_placement_opts(struct sfrun_opts *o, char ***kv, size_t *n)
     }
     if (o->ft != NULL) {
         add[na++] = kv_fmt("ft", o->ft);
+    }
+    if (o->ckpt != NULL) {
+        add[na++] = kv_fmt("ckpt", o->ckpt);
+    }
+    if (o->ckpt_interval != NULL) {
+        add[na++] = kv_fmt("ckpt-interval", o->ckpt_interval);
+    }
+    if (o->max_restarts != NULL) {
+        add[na++] = kv_fmt("max-restarts", o->max_restarts);
+    }
+    if (o->restart_from != NULL) {
+        add[na++] = kv_fmt("restart-from", o->restart_from);
     }
     char **nv = realloc(*kv, (*n + na + 1) * sizeof(char *));
     bool oom = nv == NULL;

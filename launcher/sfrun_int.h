@@ -40,7 +40,11 @@ struct sfrun_opts {
     const char *map_by;       /* "slot", "node" or NULL (daemon default) */
     const char *cluster_dir;  /* --cluster DIR */
     int sim_nodes;            /* --sim-nodes K, 0 = no */
-    const char *ft;           /* --ft policy ("abort") or NULL */
+    const char *ft;           /* --ft policy ("abort", "restart") or NULL */
+    const char *ckpt;          /* --ckpt app|criu|auto or NULL */
+    const char *ckpt_interval; /* --ckpt-interval as given, or NULL */
+    const char *max_restarts;  /* --max-restarts as given, or NULL */
+    const char *restart_from;  /* --restart-from JOB[:EPOCH] or NULL */
     const char *launch_agent; /* --launch-agent CMD (default "ssh") */
     char **argv;              /* program and its arguments (points into main's argv) */
     int argc;

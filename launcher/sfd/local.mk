@@ -122,3 +122,8 @@ else
 fuzz-sfd-record:
 	@echo "fuzz-sfd-record needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif
+
+# Checkpoint coordination and --ft=restart (helper "ckptcoord").
+launcher_sfd_sfd_SOURCES += launcher/sfd/sfd_ckpt.h launcher/sfd/sfd_ckpt.c \
+	launcher/sfd/sfd_recover.c
+sf_sfd_core += launcher/sfd/sfd_ckpt.c launcher/sfd/sfd_recover.c

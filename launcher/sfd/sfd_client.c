@@ -221,7 +221,7 @@ static int on_fs_meta(void *ctx, const struct sf_wire_msg *m)
 static const sf_wire_handler client_ops[SF_OP_COUNT] = {
     [SF_OP_JOB_SUBMIT] = on_submit, [SF_OP_STDIN] = on_stdin,
     [SF_OP_SIGNAL] = on_signal,     [SF_OP_GOODBYE] = on_goodbye,
-    [SF_OP_STATUS_REQ] = on_status,
+    [SF_OP_STATUS_REQ] = on_status, [SF_OP_CKPT_REQ] = sf_sfd__ckpt_client_req,
     [SF_OP_FS_BLOCK_WRITE] = on_fs, [SF_OP_FS_BLOCK_READ] = on_fs,
     [SF_OP_FS_ADMIN] = on_fs,
     [SF_OP_FS_NS] = on_fs_meta,     [SF_OP_FS_READDIR] = on_fs_meta,

@@ -43,7 +43,9 @@
  *     npernode=N        exactly N ranks per node (-N)
  *     hosts=a,b:2,c     candidate nodes by name, optional slots (":N");
  *                       a --hostfile becomes this list (slots=N -> :N)
- *     ft=abort          the only fault policy
+ *     ft=abort|restart  fault policy (restart: launcher/sfd/sfd_recover.c)
+ *     ckpt=app|criu|auto, ckpt-interval=S, max-restarts=N, restart-from=K[:E]
+ *                       checkpoints (launcher/sfd/sfd_ckpt.h)
  *   Node names: --name NAME, default "HOSTNAME:PORT" (unique on one host).
  */
 #ifndef SFD_INT_H
@@ -70,6 +72,7 @@
 
 struct sf_sfd_job;
 struct sf_sfd_peer;
+struct sf_sfd_ckpt;
 struct sf_sfd_dht;
 struct sf_sfd_init;
 struct sf_sfd_fs;
@@ -158,6 +161,7 @@ struct sf_sfd_jnode {
     char name[SFD_NAME_MAX];
     int nranks;
     bool done;                 /* all its ranks are gone (PART_DONE or lost) */
+    bool lost;                 /* the node is gone (peer freed: do not use) */
 };
 
 /* A job, or this node's part of a job coordinated elsewhere. */
@@ -194,6 +198,7 @@ struct sf_sfd_job {
     char *message;  /* JOB_DONE text (owned) */
     int end_signal; /* signal that ended the job (from the client), 0 if none */
     struct sf_timer *kill_timer;
+    struct sf_sfd_ckpt *ckpt; /* checkpoints and --ft=restart (sfd_ckpt.c), NULL: none */
     struct sf_sfd_job *next;
 };
 
@@ -327,6 +332,56 @@ void sf_sfd__job_stdin(struct sf_sfd_job *job, const uint8_t *p, size_t len);
  * stdin bytes are consumed, so it sends more (SF_OP_STDIN_ACK). */
 void sf_sfd__job_stdin_ack(struct sf_sfd_job *job, uint64_t consumed);
 
+/* The value of option key of the job ("key=value" in its opts), or NULL. */
+const char *sf_sfd__job_opt(struct sf_sfd_job *job, const char *key);
+/* Coordinator (sfd_recover.c): start the ranks of every node again (SPAWN
+ * to the parts, local ranks here), after their state was reset. */
+void sf_sfd__job_respawn(struct sf_sfd_job *job);
+
+/* sfd_ckpt.c: checkpoints (protocol in the file's header). submit: the
+ * coordinator reads the job's checkpoint options (0, or a negative code
+ * with a sentence in err: refuse the job); announce tells sfrun where the
+ * images go; part_init: a part from its SPAWN options; apply_env: the
+ * SF_CKPT_* environment before local ranks start; free from job_free. */
+int sf_sfd__ckpt_submit(struct sf_sfd_job *job, char *err, size_t cap);
+void sf_sfd__ckpt_announce(struct sf_sfd_job *job);
+int sf_sfd__ckpt_part_init(struct sf_sfd_job *job);
+int sf_sfd__ckpt_apply_env(struct sf_sfd_job *job);
+void sf_sfd__ckpt_free(struct sf_sfd_job *job);
+/* The checkpoint store root on this node (SF_CKPT_STORE or the default). */
+int sf_sfd__ckpt_store(struct sf_sfd *sfd, char *out, size_t cap);
+/* Rewind the options and output marks to the last committed epoch. */
+int sf_sfd__ckpt_rewind(struct sf_sfd_job *job);
+/* Handlers: CKPT_STORED from a rank (ctx: struct sf_sfd_rank), CKPT_PART
+ * and CKPT_COMMIT from a peer, CKPT_REQ from a client (ctx: client). */
+int sf_sfd__ckpt_on_stored(void *ctx, const struct sf_wire_msg *m);
+void sf_sfd__ckpt_peer_op(struct sf_sfd *sfd, struct sf_sfd_peer *from, const struct sf_wire_msg *m);
+int sf_sfd__ckpt_client_req(void *ctx, const struct sf_wire_msg *m);
+/* Coordinator, output of a rank about to go to sfrun: false to drop it
+ * all, else p and len trimmed of what was forwarded before a restart. */
+bool sf_sfd__ckpt_output(struct sf_sfd_job *job, int rank, int stream, const void **p,
+                         size_t *len);
+extern const struct sf_tun_table sf_sfd__ckpt_tun_table;
+
+/* sfd_recover.c: --ft=restart. on_failure: the coordinator's judgement of
+ * a failure (text: its description, may be extended with why no restart
+ * happens): true = a restart is under way, the failure is absorbed.
+ * busy: ranks are being stopped for a restart. quiet: check_done found
+ * everything stopped; true = respawned (the job goes on). */
+bool sf_sfd__recover_on_failure(struct sf_sfd_job *job, int rank, char *text, size_t cap);
+bool sf_sfd__recover_busy(const struct sf_sfd_job *job);
+bool sf_sfd__recover_quiet(struct sf_sfd_job *job);
+
+/* sfd_spawn.c: process creation. The first spawn_rank of a job starts all
+ * its local ranks under one init (pid 1 of a new PID namespace), which
+ * reports their wait statuses: the job code sees rank exits as before. */
+int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r);
+/* Watch an init's status pipe (fd, owned from here) for rank exits; used
+ * again after a CRIU restore re-creates the init. 0 or a negative code. */
+int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid);
+pid_t sf_sfd__spawn_init_pid(const struct sf_sfd_job *job);
+/* Stop watching and free job->init (job teardown). */
+void sf_sfd__spawn_release(struct sf_sfd_job *job);
 /* sfd_spawn.c: process creation. The first spawn_rank of a job starts all
  * its local ranks under one init (pid 1 of a new PID namespace), which
  * reports their wait statuses: the job code sees rank exits as before. */

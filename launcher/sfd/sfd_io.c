@@ -45,6 +45,9 @@ int sf_sfd__io_output(struct sf_sfd_job *job, int rank, int stream, const void *
     if (c == NULL || c->dead) {
         return SF_ERR_PEER_GONE;
     }
+    if (!sf_sfd__ckpt_output(job, rank, stream, &p, &len)) {
+        return 0; /* a restarted rank repeating what was printed already */
+    }
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_OUTPUT, c->seq++);
     sf_wire_put_i32(&e, rank);
@@ -245,7 +248,7 @@ static int on_goodbye(void *ctx, const struct sf_wire_msg *m)
 static const sf_wire_handler rank_ops[SF_OP_COUNT] = {
     [SF_OP_RANK_HELLO] = on_hello,       [SF_OP_RANK_ADDR] = on_addr,
     [SF_OP_RANK_FINALIZE] = on_finalize, [SF_OP_RANK_ABORT] = on_abort,
-    [SF_OP_GOODBYE] = on_goodbye,
+    [SF_OP_GOODBYE] = on_goodbye,        [SF_OP_CKPT_STORED] = sf_sfd__ckpt_on_stored,
 };
 
 /* Read and handle everything the rank has sent; closes the socket at EOF

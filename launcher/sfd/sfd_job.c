@@ -69,6 +69,11 @@ static const char *opt_get(char **opts, const char *key)
     return NULL;
 }
 
+const char *sf_sfd__job_opt(struct sf_sfd_job *job, const char *key)
+{
+    return opt_get(job->opts, key);
+}
+
 static int send_started(struct sf_sfd_job *job)
 {
     struct sf_wire_enc e;
@@ -277,9 +282,10 @@ int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct
         return sf_sfd__client_error(c, -ENOMEM, "out of memory");
     }
     const char *ft = opt_get(opts, "ft");
-    if (ft != NULL && strcmp(ft, "abort") != 0) {
+    if (ft != NULL && strcmp(ft, "abort") != 0 && strcmp(ft, "restart") != 0) {
         sf_sfd__client_error(c, SF_ERR_UNSUPPORTED,
-                             "fault policy '%s' is not implemented: only --ft=abort is", ft);
+                             "fault policy '%s' is not implemented: only --ft=abort and "
+                             "--ft=restart are", ft);
         strv_free(opts);
         return 0;
     }
@@ -372,11 +378,21 @@ int sf_sfd__job_submit(struct sf_sfd *sfd, struct sf_sfd_client *c, const struct
     if (job->nlocal == 0) {
         job->self_node = -1;
     }
+    rc = sf_sfd__ckpt_submit(job, err, sizeof(err));
+    if (rc == 0) {
+        rc = sf_sfd__ckpt_apply_env(job);
+    }
+    if (rc != 0) {
+        sf_sfd__job_free(job);
+        sf_sfd__client_error(c, rc, "%s", err[0] != '\0' ? err : sf_strerror(rc));
+        goto out;
+    }
     sfd->jobs_run++;
     bind_opts(job, job->opts, sfd->ncores);
     if (send_started(job) != 0) {
         goto out;
     }
+    sf_sfd__ckpt_announce(job);
     bool quiet = over != NULL && strcmp(over, "yes") == 0;
     for (int k = 0; k < job->nnodes && !quiet; k++) {
         struct sf_sfd_jnode *jn = &job->nodes[k];
@@ -447,6 +463,16 @@ static int on_spawn(struct sf_sfd *sfd, struct sf_sfd_peer *from, const struct s
     job->opts = strv_dup(&m->f[8]);
     if (job->argv == NULL || job->env == NULL || job->cwd == NULL || job->opts == NULL) {
         sf_sfd__job_fail(job, -1, 1, "sfd on host %s ran out of memory", sfd->host);
+        sf_sfd__job_check_done(job);
+        return 0;
+    }
+    int crc = sf_sfd__ckpt_part_init(job);
+    if (crc == 0) {
+        crc = sf_sfd__ckpt_apply_env(job);
+    }
+    if (crc != 0) {
+        sf_sfd__job_fail(job, -1, 1, "sfd on host %s cannot set up checkpoints: %s", sfd->host,
+                         sf_strerror(crc));
         sf_sfd__job_check_done(job);
         return 0;
     }
@@ -542,6 +568,9 @@ void sf_sfd__job_fail(struct sf_sfd_job *job, int rank, int code, const char *fm
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    if (sf_sfd__recover_on_failure(job, rank, text, sizeof(text))) {
+        return; /* --ft=restart: the job goes on from its last checkpoint */
+    }
     if (!job->coord) {
         /* A part reports to the coordinator, which judges the job; the
          * local teardown starts now rather than a round trip later. */
@@ -622,11 +651,33 @@ void sf_sfd__job_kill_now(struct sf_sfd_job *job)
     }
 }
 
+void sf_sfd__job_respawn(struct sf_sfd_job *job)
+{
+    /* Fresh processes get a fresh shared segment and process group: the
+     * old ones belonged to the ranks just stopped. */
+    if (job->shm_fd >= 0) {
+        close(job->shm_fd);
+        job->shm_fd = -1;
+    }
+    job->pgid = 0;
+    job->nlive = 0;
+    job->state = SFD_JOB_RUNNING;
+    for (int k = 0; k < job->nnodes; k++) {
+        int rc;
+        if (job->nodes[k].peer != NULL && (rc = send_spawn(job, k)) != 0) {
+            sf_sfd__job_fail(job, -1, 1, "cannot ask node %s to restart its ranks: %s",
+                             job->nodes[k].name, sf_strerror(rc));
+            job->nodes[k].done = true;
+        }
+    }
+    start_local(job);
+}
+
 /* Coordinator: tell the client how a rank ended. */
 static void report_exit(struct sf_sfd_job *job, int rank, int status, const char *cause)
 {
-    if (job->client == NULL) {
-        return;
+    if (job->client == NULL || sf_sfd__recover_busy(job)) {
+        return; /* ranks stopped for a restart are not the job's exits */
     }
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_RANK_EXIT, job->client->seq++);
@@ -707,6 +758,9 @@ void sf_sfd__job_check_done(struct sf_sfd_job *job)
         if (job->nodes[k].peer != NULL && !job->nodes[k].done) {
             return; /* other nodes still run ranks */
         }
+    }
+    if (sf_sfd__recover_quiet(job)) {
+        return; /* every rank stopped for --ft=restart and started again */
     }
     for (int i = 0; i < job->n; i++) {
         sf_sfd__io_drain_rank(&job->ranks[i]);
@@ -789,6 +843,7 @@ void sf_sfd__job_free(struct sf_sfd_job *job)
     if (job->client != NULL && job->client->job == job) {
         job->client->job = NULL;
     }
+    sf_sfd__ckpt_free(job);
     strv_free(job->argv);
     strv_free(job->env);
     strv_free(job->opts);
@@ -1001,6 +1056,7 @@ void sf_sfd__job_peer_lost(struct sf_sfd *sfd, struct sf_sfd_peer *p, const char
             continue;
         }
         job->nodes[node].done = true;
+        job->nodes[node].lost = true;
         char ranks[256];
         size_t off = 0;
         int first = -1, count = 0;

@@ -532,6 +532,10 @@ static void handle(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
         case SF_OP_STDIN_ACK:
             sf_sfd__job_peer_op(sfd, pc->peer, m);
             return;
+        case SF_OP_CKPT_PART:
+        case SF_OP_CKPT_COMMIT:
+            sf_sfd__ckpt_peer_op(sfd, pc->peer, m);
+            return;
         case SF_OP_FS_PUT:
         case SF_OP_FS_PUT_ACK:
         case SF_OP_FS_GET:

@@ -1,0 +1,162 @@
+/* Monte Carlo estimate of pi that survives failures: every rank draws
+ * samples from a generator seeded by (rank, step), so the answer does not
+ * depend on timing; the state (step, global hit count, this rank's own
+ * count) is protected with Starfish's application-level checkpoint API and
+ * saved every K steps. Run it with sfrun --ft=restart: kill a rank and the
+ * job rolls back to the last checkpoint and prints exactly what an
+ * undisturbed run prints. It checks its own answer (prints OK).
+ *
+ *   mc_ckpt [STEPS [SAMPLES [K]]] [--pause-at STEP FILE]... [--tag LABEL]
+ * --pause-at (for fault drills): a process that reaches STEP (after its
+ * checkpoint there, if any) waits until FILE exists, unless it was
+ * restarted from STEP or later; a test kills ranks while they wait. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mpi.h>
+#include <sf_ckpt.h>
+
+#define MAX_PAUSES 8
+
+struct state {
+    long step;
+    uint64_t global_hits; /* all ranks' hits so far (same on every rank) */
+    uint64_t my_hits;     /* this rank's own */
+};
+
+/* splitmix64: a small generator whose stream is fixed by its seed. */
+static uint64_t next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t hits_of_step(int rank, long step, long samples)
+{
+    uint64_t s = ((uint64_t)rank << 40) ^ (uint64_t)step * 0x2545f4914f6cdd1dull ^ 12345;
+    uint64_t hits = 0;
+    for (long i = 0; i < samples; i++) {
+        double x = (double)(next(&s) >> 11) * 0x1.0p-53;
+        double y = (double)(next(&s) >> 11) * 0x1.0p-53;
+        hits += x * x + y * y <= 1.0;
+    }
+    return hits;
+}
+
+/* Wait (bounded: a drill that never comes is an error) for a gate file. */
+static void pause_at(const char *file)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 60 * 100; i++) {
+        if (access(file, F_OK) == 0) {
+            return;
+        }
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "mc_ckpt: %s did not appear within 60 s\n", file);
+    MPI_Abort(MPI_COMM_WORLD, 3);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    long num[3] = {200, 20000, 10}; /* steps, samples per rank and step, K */
+    long pause_step[MAX_PAUSES];
+    const char *pause_file[MAX_PAUSES];
+    int npause = 0, nnum = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tag") == 0 && i + 1 < argc) {
+            i++; /* a label for ps/pgrep, nothing else */
+        } else if (strcmp(argv[i], "--pause-at") == 0 && i + 2 < argc && npause < MAX_PAUSES) {
+            pause_step[npause] = atol(argv[i + 1]);
+            pause_file[npause++] = argv[i + 2];
+            i += 2;
+        } else if (nnum < 3 && atol(argv[i]) > 0) {
+            num[nnum++] = atol(argv[i]);
+        } else {
+            if (rank == 0) {
+                fprintf(stderr, "usage: mc_ckpt [STEPS [SAMPLES [K]]] [--pause-at STEP FILE]... "
+                        "[--tag LABEL]\n");
+            }
+            MPI_Abort(MPI_COMM_WORLD, 2);
+        }
+    }
+    long steps = num[0], samples = num[1], k = num[2];
+
+    struct state st = {0, 0, 0};
+    sf_ckpt_protect(1, &st, sizeof(st));
+    uint32_t from = sf_ckpt_restarted();
+    if (from > 0) {
+        int rc = sf_ckpt_recover();
+        if (rc != 0) {
+            fprintf(stderr, "rank %d: cannot recover epoch %u: %s\n", rank, from, strerror(-rc));
+            MPI_Abort(MPI_COMM_WORLD, 4);
+        }
+    }
+    long start = st.step;
+    bool warned = false;
+    for (;;) {
+        for (int p = 0; p < npause; p++) {
+            if (pause_step[p] == st.step && !(from > 0 && start >= st.step)) {
+                pause_at(pause_file[p]);
+            }
+        }
+        if (st.step >= steps) {
+            break;
+        }
+        uint64_t mine = hits_of_step(rank, st.step, samples), all;
+        MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+        st.my_hits += mine;
+        st.global_hits += all;
+        st.step++;
+        if (st.step % k == 0 && st.step < steps) {
+            /* Output before the checkpoint belongs to it: a restarted
+             * process continues as from the checkpoint's return. */
+            if (rank == 0) {
+                double n = (double)st.step * (double)samples * size;
+                printf("step %ld: pi ~ %.12f\n", st.step, 4.0 * (double)st.global_hits / n);
+            }
+            /* Every rank is here with its Allreduce complete: a cut. */
+            int rc = sf_ckpt_checkpoint();
+            if (rc != 0 && !warned && rank == 0) {
+                fprintf(stderr, "mc_ckpt: checkpoint at step %ld failed (%s): running "
+                        "unprotected\n", st.step, strerror(-rc));
+                warned = true;
+            }
+        }
+    }
+    /* Check: the per-rank counts add up to the global one, and the answer
+     * is within 6 standard deviations of pi. */
+    uint64_t sum = 0;
+    MPI_Reduce(&st.my_hits, &sum, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    int bad = 0;
+    if (rank == 0) {
+        double n = (double)steps * (double)samples * size;
+        double pi = 4.0 * (double)st.global_hits / n;
+        double sd = 4.0 * sqrt(M_PI / 4 * (1 - M_PI / 4) / n);
+        printf("pi ~ %.12f from %.0f samples on %d ranks\n", pi, n, size);
+        if (sum != st.global_hits) {
+            printf("FAIL: ranks' hits add up to %llu, the global count is %llu\n",
+                   (unsigned long long)sum, (unsigned long long)st.global_hits);
+            bad = 1;
+        } else if (fabs(pi - M_PI) > 6 * sd) {
+            printf("FAIL: %.12f is more than 6 sd (%.2g) from pi\n", pi, sd);
+            bad = 1;
+        } else {
+            printf("OK\n");
+        }
+    }
+    MPI_Finalize();
+    return bad;
+}
