@@ -1859,8 +1859,15 @@ static int gc_start(struct sf_sfd_fs *fs, struct sf_sfd_client *c, uint64_t req)
  * dropped (one may look surplus only because its factor is unknown). */
 static void repair_blind(struct fs_gc *g, int why)
 {
+    struct sf_sfd_fs *fs = g->fs;
     SF_INFO("repair: block factors unknown (%s): copying only", sf_strerror(why));
-    repair_plan(g->fs, g->held, g->n_held, NULL, true);
+    /* Unless there is no metadata layer to ask, the run counts as failed:
+     * it is retried (and surplus copies dropped) once the metadata
+     * answers. */
+    if (why != -ENOSYS) {
+        fs->rep_failed = true;
+    }
+    repair_plan(fs, g->held, g->n_held, NULL, true);
     gc_free(g);
 }
 
