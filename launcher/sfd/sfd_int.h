@@ -13,6 +13,8 @@
  *                     listens (a client may wait for this file to appear)
  *     DIR/node.id     16 hex digits: the node id, kept across restarts
  *     DIR/cluster.key key used when --cluster-key is not given
+ *     DIR/fs/         the node's block store (fs/README.md; sfd_fs.c), if the
+ *                     filesystem runs
  *   cluster key 32 random bytes, file mode 0600, created on first start if
  *               absent (`--cluster-key FILE`); all daemons of a cluster share it.
  *   port        --port P (default 7300): TCP control port; the DHT runs on
