@@ -431,7 +431,7 @@ static int cmp_ent(const void *a, const void *b)
 }
 
 /* Members of colour 'color' among n (colour << 32 | key) words, ordered
- * by key then position: their positions go to pos; returns how many. */
+ * by key then position, into ent; returns how many. */
 static int split_members(const uint64_t *ck, int n, int color, struct split_ent *ent)
 {
     int m = 0;
@@ -583,15 +583,7 @@ static int split(const char *fn, MPI_Comm comm, int color, int key, MPI_Comm *ne
         *newcomm = MPI_COMM_NULL;
         return MPI_SUCCESS;
     }
-    int m = 0;
-    for (int i = 0; i < n; i++) {
-        if ((int)(uint32_t)(ck[i] >> 32) == color) {
-            ent[m].key = (int)(uint32_t)ck[i];
-            ent[m].prank = i;
-            m++;
-        }
-    }
-    qsort(ent, (size_t)m, sizeof(*ent), cmp_ent);
+    int m = split_members(ck, n, color, ent);
     int me = 0;
     for (int i = 0; i < m; i++) {
         world[i] = comm->world[ent[i].prank];
