@@ -88,7 +88,9 @@ static void sim_send(void *arg, const struct sf_dht_id *to, const struct sf_fs_m
     p->key = m->key;
     p->status = m->status;
     p->flags = m->flags;
-    memcpy(p->name, m->name, m->name_len);
+    if (m->name_len > 0) {
+        memcpy(p->name, m->name, m->name_len);
+    }
     p->name_len = m->name_len;
     ck_assert_int_eq(sf_fs_meta_recs_encode(m->recs, m->n_recs, NULL, 0, &p->len), 0);
     p->buf = malloc(p->len);
@@ -265,7 +267,7 @@ static void on_done(void *arg, const struct sf_fs_meta_result *r)
     x->done = true;
     x->r = *r;
     x->r.entries = NULL;
-    if (r->entries_len <= sizeof x->ent) {
+    if (r->entries_len > 0 && r->entries_len <= sizeof x->ent) {
         memcpy(x->ent, r->entries, r->entries_len);
         x->ent_len = r->entries_len;
     }
