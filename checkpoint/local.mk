@@ -55,3 +55,7 @@ libsfckpt_la_SOURCES = checkpoint/sf_ckpt_criu.h checkpoint/ckpt_criu.c
 libsfckpt_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DSF_CRIU_BUILD='"$(abs_top_builddir)/criu/sbin/criu"' \
 	-DSF_CRIU_SRC='"$(abs_top_srcdir)/_build/criu/sbin/criu"'
+
+# --ft=restart across namespaced nodes (needs root; skips otherwise).
+TESTS += tests/cluster/ft.sh
+EXTRA_DIST += tests/cluster/ft.sh

@@ -1,0 +1,54 @@
+#!/bin/sh
+# --ft=restart with the app backend on 3 namespaced nodes (real sfd): the
+# Monte Carlo example (examples/mc_ckpt, checkpoints every 10 steps, 2 ranks
+# per node) undisturbed; kill -9 of a rank on n2 after epoch 2, then of a
+# rank on n1 (the coordinator's node) after epoch 4: the job rolls back
+# twice and prints exactly the undisturbed output. Then a whole node dies
+# (sf node kill n3) after a checkpoint: its images were on its own disk, so
+# the job must end with an error saying exactly that (recovery from node
+# loss waits for images in the Starfish filesystem). Every wait is bounded.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$top_srcdir/tests/lib-cluster.sh"
+. "$top_srcdir/tests/checkpoint/app_lib.sh"
+need_netns
+real_sfd_listens || skip "sfd has no --listen (cluster) mode yet"
+export SF_SFD="$REAL_SFD"
+# Each node keeps its images in its own state dir (STATE_DIR/ckpt).
+unset SF_CKPT_STORE
+committed_on() { [ "$(ls "$CDIR"/n*/ckpt/*/"$1"/COMMITTED 2>/dev/null | wc -l)" = 3 ]; }
+committed() { committed_on "$1"; }
+ARGS="60 20000 10"
+
+"$SF" up --netns --nodes 3 --wait 20 >"$TMP/up" 2>&1
+check "sf up --netns --nodes 3" 0 $?
+[ -f "$CDIR/cluster" ] || { sed 's/^/    /' "$TMP/up"; finish; }
+
+"$SFRUN" -n 6 -N 2 "$MC" $ARGS >"$TMP/ref.out" 2>"$TMP/ref.err"
+check "undisturbed run on 3 nodes" "0 OK" "$? $(tail -1 "$TMP/ref.out")"
+
+# Two failures in a row, on a part's node and on the coordinator's.
+T=mc-ft-$$
+start_bg two "$SFRUN" -n 6 -N 2 --ft=restart "$MC" $ARGS --pause-at 20 "$TMP/never" \
+    --pause-at 40 "$TMP/never" --tag "$T"
+wait_long committed 2 && kill_rank "$T" 3
+wait_long committed 4 && kill_rank "$T" 0
+wait_bg two
+check "kill -9 on n2, then on n1: job exits 0" 0 "$(cat "$TMP/two.rc")"
+same_output two ref
+check_grep "first restart from epoch 2" "restarting every rank from checkpoint epoch 2 (restart 1 of" "$TMP/two.err"
+check_grep "second restart from epoch 4" "restarting every rank from checkpoint epoch 4 (restart 2 of" "$TMP/two.err"
+check "images on every node, two epochs kept" "2 2 2" \
+    "$(for n in n1 n2 n3; do ls "$CDIR"/$n/ckpt/*/ 2>/dev/null | wc -l; done | tr '\n' ' ' | sed 's/ $//')"
+rm -rf "$CDIR"/n*/ckpt
+
+# A node dies with its ranks after a checkpoint.
+T=mc-node-$$
+start_bg node "$SFRUN" -n 6 -N 2 --ft=restart "$MC" $ARGS --pause-at 20 "$TMP/never" --tag "$T"
+wait_long committed 2
+"$SF" node kill n3 >"$TMP/kill.out" 2>&1
+check "sf node kill n3" 0 $?
+wait_bg node
+check "node lost: the job fails" yes "$([ "$(cat "$TMP/node.rc")" -ne 0 ] && echo yes)"
+check_grep "node lost: the error says why there is no restart" "cannot restart: the images of epoch 2 for the ranks of node n3 were on that node's local disk, which is gone" "$TMP/node.err"
+echo "note: recovery after losing a node is not tested: images live only on the node that wrote them until they go to the Starfish filesystem"
+finish
