@@ -177,6 +177,38 @@ int main(int argc, char **argv)
         /* A whole-message staging copy would add 48 MiB. */
         CHECK(grow < (long)(NDBL * 8 >> 10) / 4, "VmHWM grew by %ld KiB", grow);
     }
+    /* After the memory check: building this type takes memory of its own. */
+    SAY("dt_big: truncation: a strided message into a shorter strided receive");
+    {
+        MPI_Datatype half;
+        OK(MPI_Type_vector((int)NDBL / 2, 1, 2, MPI_DOUBLE, &half));
+        OK(MPI_Type_commit(&half));
+        for (size_t i = 0; i < 2 * (size_t)NDBL; i++) {
+            rv[i] = -2.0;
+        }
+        MPI_Comm d;
+        OK(MPI_Comm_dup(MPI_COMM_WORLD, &d));
+        OK(MPI_Comm_set_errhandler(d, MPI_ERRORS_RETURN));
+        MPI_Request r;
+        OK(MPI_Irecv(rv, 1, half, peer, 6, d, &r));
+        OK(MPI_Send(sv, 1, vec, peer, 6, d));
+        int e = MPI_Wait(&r, &st);
+        int cls = -1;
+        MPI_Error_class(e, &cls);
+        CHECK(cls == MPI_ERR_TRUNCATE, "truncated receive gave %d", e);
+        for (size_t i = 0; i < (size_t)NDBL; i++) {
+            double want = (i % 2) ? -2.0 : val(peer, i / 2);
+            CHECK(rv[i] == want, "rv[%zu] = %g, want %g", i, rv[i], want);
+        }
+        CHECK(rv[NDBL] == -2.0, "wrote past the receive buffer");
+        /* The connection still works after the truncation. */
+        int x = mt_rank, y = -1;
+        OK(MPI_Sendrecv(&x, 1, MPI_INT, peer, 7, &y, 1, MPI_INT, peer, 7, d, MPI_STATUS_IGNORE));
+        CHECK(y == peer, "after truncation got %d", y);
+        OK(MPI_Comm_free(&d));
+        OK(MPI_Type_free(&half));
+    }
+
     OK(MPI_Type_free(&vec));
     OK(MPI_Type_free(&t3));
     free(sv);
