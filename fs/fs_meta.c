@@ -501,6 +501,7 @@ static bool rpc_to_gone(struct sf_fs_meta *m, struct rpc *r)
 struct gtag {
     struct group *g;
     uint64_t seq;
+    struct sf_dht_id to; /* sync: the holder being read, page by page */
 };
 
 static void group_pump(struct sf_fs_meta *m, struct group *g);
@@ -535,18 +536,49 @@ static void sync_end(struct sf_fs_meta *m, struct group *g)
 }
 
 static void sync_done(struct sf_fs_meta *m, void *ctx, int status,
+                      const struct sf_fs_meta_rec *recs, size_t n);
+
+/* Ask holder `to` for the next page of g's records (all of them, tombstones
+ * and "." too) after the name cursor. 0 or -ENOMEM. */
+static int sync_read(struct sf_fs_meta *m, struct group *g, const struct sf_dht_id *to,
+                     const char *cursor, size_t len)
+{
+    struct gtag *t = malloc(sizeof *t);
+    if (t == NULL) {
+        return -ENOMEM;
+    }
+    *t = (struct gtag){g, g->seq, *to};
+    struct sf_fs_meta_msg rd = {.type = SF_FS_META_M_READ,
+                                .key = g->key,
+                                .name = cursor,
+                                .name_len = len,
+                                .flags = SF_FS_META_READ_LOCAL | SF_FS_META_READ_PAGE};
+    if (rpc_call(m, to, &rd, sync_done, t) != 0) {
+        free(t);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void sync_done(struct sf_fs_meta *m, void *ctx, int status,
                       const struct sf_fs_meta_rec *recs, size_t n)
 {
     struct gtag *t = ctx;
     struct group *g = t->g;
     bool current = t->seq == g->seq && g->syncing;
-    free(t);
     if (!current) {
+        free(t);
         return;
     }
     if (status == 0 && group_merge(m, g, recs, n, NULL, true) == 0) {
+        if (n == m->cfg.sync_page &&
+            sync_read(m, g, &t->to, recs[n - 1].name, recs[n - 1].name_len) == 0) {
+            free(t);
+            return; /* a full page: read on after its last name */
+        }
         g->sync_ok++;
     }
+    free(t);
     if (--g->sync_pending == 0) {
         sync_end(m, g);
         group_pump(m, g);
@@ -568,17 +600,9 @@ static void group_sync(struct sf_fs_meta *m, struct group *g)
     g->seq++;
     m->st.syncs++;
     for (size_t i = 1; i < nh; i++) {
-        struct gtag *t = malloc(sizeof *t);
-        if (t == NULL) {
-            continue;
-        }
-        *t = (struct gtag){g, g->seq};
-        struct sf_fs_meta_msg rd = {
-            .type = SF_FS_META_M_READ, .key = g->key, .flags = SF_FS_META_READ_LOCAL};
         g->sync_pending++;
-        if (rpc_call(m, &h[i], &rd, sync_done, t) != 0) {
+        if (sync_read(m, g, &h[i], "", 0) != 0) {
             g->sync_pending--;
-            free(t);
         }
     }
     if (--g->sync_pending == 0) {
@@ -588,13 +612,23 @@ static void group_sync(struct sf_fs_meta *m, struct group *g)
 
 /* Records of g for a READ: one name, the whole group, or (AFTER) live
  * entries after a cursor. Owned array of views into g. */
-static int group_read(struct group *g, const struct work *w, struct sf_fs_meta_rec **out, size_t *n)
+static int group_read(struct group *g, const struct work *w, size_t page,
+                      struct sf_fs_meta_rec **out, size_t *n)
 {
     *out = malloc((g->n ? g->n : 1) * sizeof **out);
     if (*out == NULL) {
         return -ENOMEM;
     }
     size_t k = 0, bytes = 4;
+    if (w->flags & SF_FS_META_READ_PAGE) {
+        long at = w->name_len > 0 ? rec_find(g, w->name, w->name_len) : -1;
+        size_t i = at >= 0 ? (size_t)at + 1 : (size_t)(-at - 1);
+        for (; i < g->n && k < page; i++) {
+            rec_view(&g->recs[i], &(*out)[k++]);
+        }
+        *n = k;
+        return 0;
+    }
     if (w->name_len > 0 && !(w->flags & SF_FS_META_READ_AFTER)) {
         const struct mrec *c = rec_get(g, w->name, w->name_len);
         if (c != NULL) {
@@ -630,7 +664,7 @@ static void answer_read(struct sf_fs_meta *m, struct group *g, const struct work
 {
     struct sf_fs_meta_rec *recs;
     size_t n = 0;
-    int rc = group_read(g, w, &recs, &n);
+    int rc = group_read(g, w, m->cfg.sync_page, &recs, &n);
     reply(m, &w->from, w->req, rc, rc == 0 ? recs : NULL, rc == 0 ? n : 0);
     free(recs);
 }
@@ -1068,7 +1102,7 @@ void sf_fs_meta_input(struct sf_fs_meta *m, const struct sf_dht_id *from,
             answer_files(m, from, msg->req);
         } else if (msg->flags & SF_FS_META_READ_LOCAL) {
             struct group *g = group_find(m, &msg->key);
-            struct work w = {.flags = msg->flags & SF_FS_META_READ_AFTER};
+            struct work w = {.flags = msg->flags & (SF_FS_META_READ_AFTER | SF_FS_META_READ_PAGE)};
             if (msg->name_len <= SF_FS_NAME_MAX) {
                 memcpy(w.name, msg->name, msg->name_len);
                 w.name_len = msg->name_len;
@@ -2208,6 +2242,9 @@ int sf_fs_meta_new(const struct sf_fs_meta_config *cfg, const struct sf_fs_meta_
     }
     if (m->cfg.timeout_ms == 0) {
         m->cfg.timeout_ms = 5000;
+    }
+    if (m->cfg.sync_page == 0) {
+        m->cfg.sync_page = 2048;
     }
     if (m->cfg.shrink_grace_ms == 0) {
         m->cfg.shrink_grace_ms = 300000;

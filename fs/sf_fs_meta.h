@@ -150,11 +150,15 @@ enum sf_fs_meta_mtype {
     SF_FS_META_M_READ = 3,  /* req, key, name ("" whole group), flags */
     SF_FS_META_M_REPLY = 4, /* req, status, recs */
 };
-#define SF_FS_META_READ_LOCAL 0x1 /* answer from local state (no group sync) */
-#define SF_FS_META_READ_FILES 0x2 /* every live file entry held (GC), key ignored */
-#define SF_FS_META_READ_AFTER                                                                      \
-    0x4 /* name is a cursor: live entries after it, at most                                        \
-         * SF_FS_READDIR_MAX + 1 (readdir pages) */
+/* READ flags. LOCAL: answer from local state (no group sync). FILES: every
+ * live file entry held (GC), key ignored. AFTER: name is a cursor, live
+ * entries after it, at most SF_FS_READDIR_MAX + 1 (readdir pages). PAGE:
+ * name is a cursor, every record after it (tombstones and "." too), at most
+ * cfg.sync_page (a primary's sync reads a group page by page). */
+#define SF_FS_META_READ_LOCAL 0x1
+#define SF_FS_META_READ_FILES 0x2
+#define SF_FS_META_READ_AFTER 0x4
+#define SF_FS_META_READ_PAGE 0x8
 
 struct sf_fs_meta_msg {
     enum sf_fs_meta_mtype type;
@@ -194,6 +198,9 @@ struct sf_fs_meta_config {
      * STATE_DIR/fsmeta/view): a restarted node waits for its peers (or the
      * grace) before deciding alone. 0: start from 1. */
     size_t ref_members;
+    /* Records per page when a primary syncs a group from a holder
+     * (READ_PAGE; default 2048: about 1.2 MiB of full-size entries). */
+    size_t sync_page;
 };
 
 struct sf_fs_meta;

@@ -123,7 +123,12 @@ static void node_start(int i)
 {
     struct node *nd = &nodes[i];
     struct sf_fs_meta_config cfg = {
-        .self = nd->id, .replicas = 3, .timeout_ms = 3000, .ref_members = nd->ref};
+        .self = nd->id,
+        .replicas = 3,
+        .timeout_ms = 3000,
+        .ref_members = nd->ref,
+        .sync_page = 7, /* small: every sync of a directory of the tests reads pages */
+    };
     struct sf_fs_meta_ops ops = {
         .send = sim_send, .persist = sim_persist, .random = sim_random, .arg = (void *)(intptr_t)i};
     ck_assert_int_eq(sf_fs_meta_new(&cfg, &ops, &nd->m), 0);

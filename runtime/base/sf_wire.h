@@ -102,7 +102,8 @@ enum sf_wire_op {
                                 * answered by FS_META_REPLY */
     SF_OP_FS_META_READ = 46,   /* sfd -> holder: req, key, name ("" = whole group), flags
                                 * (1 local only: no sync; 2 every live file entry held,
-                                * key ignored; 4 name is a cursor: live entries after it);
+                                * key ignored; 4 name is a cursor: live entries after it;
+                                * 8 name is a cursor: every record after it, a page);
                                 * answered by FS_META_REPLY */
     SF_OP_FS_META_REPLY = 47,  /* req, status, records (CAS: the records as written, or on a
                                 * failed condition the record that failed it) */
