@@ -318,7 +318,7 @@ static int send_all(struct sf_fs_client *c, const uint8_t *p, size_t len)
             return mark_dead(c, -ETIMEDOUT);
         }
         if (pr > 0 && (pfd.revents & POLLIN)) {
-            int rc = pump(c, now_s());
+            int rc = pump(c, now_s() + c->o.timeout); /* readable: returns at once */
             if (rc != 0) {
                 return rc;
             }
