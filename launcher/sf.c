@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
 #include "runtime/base/sf_tun.h"
+#include "runtime/base/sf_wire.h"
 
 enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
 
@@ -40,6 +42,8 @@ static void usage(FILE *out)
             "  node cut|heal NODE        take a namespaced node's link down / up\n"
             "  status | nodes | jobs     ask the local daemon (tables)\n"
             "  where                     print the cluster's nodes from its record\n"
+            "  ckpt JOB                  checkpoint job JOB now (ask the daemon that\n"
+            "                            coordinates it; its checkpoint backend decides)\n"
             "  fs COMMAND [args]         the Starfish filesystem (put, get, ls, mount, ...;\n"
             "                            see sf fs --help)\n"
             "NODE: name (n2), number (2) or address. DIR: the cluster directory, default\n"
@@ -319,6 +323,76 @@ int sf_local_connect(const char *dir, struct sf_cluster *c)
     return fd;
 }
 
+/* sf ckpt JOB: CKPT_REQ to the local daemon, print its CKPT_ANS. */
+static int cmd_ckpt(const char *dir, int argc, char **argv)
+{
+    char *end;
+    unsigned long long job = argc == 1 ? strtoull(argv[0], &end, 10) : 0;
+    if (argc != 1 || argv[0][0] == '\0' || *end != '\0') {
+        return usage_err("usage: sf ckpt JOB", NULL);
+    }
+    struct sf_cluster c;
+    int fd = sf_local_connect(dir, &c);
+    if (fd < 0) {
+        return SF_EXIT_FAIL;
+    }
+    struct sf_wire_enc e;
+    sf_wire_enc_begin(&e, SF_OP_CKPT_REQ, 1);
+    sf_wire_put_u64(&e, job);
+    sf_wire_put_u8(&e, 1);
+    int rc = sf_wire_enc_end(&e);
+    if (rc == 0) {
+        rc = sf_wire_write_all(fd, e.buf, e.len);
+    }
+    sf_wire_enc_free(&e);
+    struct sf_wire_rx rx;
+    sf_wire_rx_init(&rx);
+    int status = SF_EXIT_FAIL;
+    bool answered = false;
+    /* A checkpoint may take a while (images of many GiB): wait up to 10
+     * minutes for the answer, which comes once the epoch is decided. */
+    for (int waited = 0; rc == 0 && waited < 600 * 10;) {
+        struct sf_wire_msg m;
+        int got = sf_wire_rx_next(&rx, &m);
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (got == 1 && (m.op == SF_OP_CKPT_ANS || m.op == SF_OP_ERROR)) {
+            const struct sf_wire_val *t = m.op == SF_OP_ERROR ? &m.f[1] : &m.f[3];
+            bool good = m.op == SF_OP_CKPT_ANS && m.f[2].i == 0;
+            if (good) {
+                printf("job %llu: checkpoint epoch %llu committed\n", job,
+                       (unsigned long long)m.f[1].u);
+            } else {
+                fprintf(stderr, "sf: ckpt: %.*s\n", (int)t->len, (const char *)t->p);
+            }
+            status = good ? SF_EXIT_OK : SF_EXIT_FAIL;
+            answered = true;
+            break;
+        }
+        if (got == 1) {
+            continue;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) == 0) {
+            waited++;
+            continue;
+        }
+        long n = sf_wire_rx_fill(&rx, fd);
+        if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR)) {
+            rc = n == 0 ? SF_ERR_PEER_GONE : (int)n;
+        }
+    }
+    if (status != SF_EXIT_OK && !answered) {
+        fprintf(stderr, "sf: ckpt: no answer from the daemon: %s\n",
+                sf_strerror(rc != 0 ? rc : -ETIMEDOUT));
+    }
+    sf_wire_rx_free(&rx);
+    close(fd);
+    return status;
+}
+
 static int cmd_query(const char *dir, const char *topic)
 {
     struct sf_cluster c;
@@ -436,6 +510,9 @@ int main(int argc, char **argv)
             return usage_err("no arguments expected after ", cmd);
         }
         return cmd_query(!dir_given && one != NULL && one[0] != '\0' ? one : dir, cmd);
+    }
+    if (strcmp(cmd, "ckpt") == 0) {
+        return cmd_ckpt(!dir_given && one != NULL && one[0] != '\0' ? one : dir, n, rest);
     }
     if (strcmp(cmd, "fs") == 0) {
         return sf_fs_main(!dir_given && one != NULL && one[0] != '\0' ? one : dir, n, rest);

@@ -30,7 +30,11 @@ check "undisturbed run on 3 nodes" "0 OK" "$? $(tail -1 "$TMP/ref.out")"
 T=mc-ft-$$
 start_bg two "$SFRUN" -n 6 -N 2 --ft=restart "$MC" $ARGS --pause-at 20 "$TMP/never" \
     --pause-at 40 "$TMP/never" --tag "$T"
-wait_long committed 2 && kill_rank "$T" 3
+wait_long committed 2
+KEY=$(sed -n 's/^sfrun: checkpoints: key \([0-9]*\),.*/\1/p' "$TMP/two.err")
+"$SF" ckpt "$KEY" >"$TMP/sfckpt.out" 2>&1
+check_grep "sf ckpt JOB: the app backend's answer" "job $KEY uses the application-level backend.*last committed epoch: 2" "$TMP/sfckpt.out"
+kill_rank "$T" 3
 wait_long committed 4 && kill_rank "$T" 0
 wait_bg two
 check "kill -9 on n2, then on n1: job exits 0" 0 "$(cat "$TMP/two.rc")"
