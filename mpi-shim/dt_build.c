@@ -10,11 +10,15 @@
 
 #include "mpi-shim/shim_int.h"
 
-/* k consecutive instances of t at byte displacement d. */
+/* k consecutive instances of t at byte displacement d; with g > 1, g such
+ * groups at d, d + gs, d + 2 gs, ... (a vector is one piece, however long:
+ * building it takes no memory per block). g 0 means 1. */
 struct dt_piece {
     MPI_Datatype t;
     size_t k;
     MPI_Aint d;
+    size_t g;
+    MPI_Aint gs;
 };
 
 /* Growing flattened form of a type under construction. */
@@ -109,7 +113,20 @@ static void acc_run(struct dt_acc *a, struct ompi_datatype_t *t, size_t n)
     a->sig[a->nsig++] = (struct sf_dt_run){t, n};
 }
 
+static void acc_group(struct dt_acc *a, const struct dt_piece *p);
+
+/* A piece's groups one after the other: acc_ent merges regular ones into
+ * one strided entry as they come. */
 static void acc_piece(struct dt_acc *a, const struct dt_piece *p)
+{
+    size_t g = p->g ? p->g : 1;
+    for (size_t j = 0; j < g && !a->oom; j++) {
+        struct dt_piece one = {p->t, p->k, p->d + (MPI_Aint)j * p->gs, 1, 0};
+        acc_group(a, &one);
+    }
+}
+
+static void acc_group(struct dt_acc *a, const struct dt_piece *p)
 {
     MPI_Datatype t = p->t;
     if (p->k == 0) {
@@ -241,7 +258,13 @@ static void repeat_layout(struct dt_acc *a, struct ompi_datatype_t *t, const str
     if (k == 0 || (c->rep == 1 && c->nent < 2)) {
         return; /* one-block types already repeat as one strided entry */
     }
-    if (np == 1) {
+    if (np == 1 && pc[0].g > 1) {
+        if (k != 1) {
+            return;
+        }
+        copies = pc[0].g;
+        stride = pc[0].gs;
+    } else if (np == 1) {
         copies = k;
         stride = c->extent;
     } else {
@@ -250,7 +273,7 @@ static void repeat_layout(struct dt_acc *a, struct ompi_datatype_t *t, const str
         }
         stride = pc[1].d - pc[0].d;
         for (size_t i = 1; i < np; i++) {
-            if (pc[i].t != c || pc[i].k != 1 || pc[i].d - pc[i - 1].d != stride) {
+            if (pc[i].t != c || pc[i].k != 1 || pc[i].g > 1 || pc[i].d - pc[i - 1].d != stride) {
                 return;
             }
         }
@@ -301,8 +324,9 @@ static struct ompi_datatype_t *dt_build(const struct dt_piece *pc, size_t np, bo
             t->align = c->align;
         }
         MPI_Aint span = (MPI_Aint)(p->k - 1) * c->extent;
-        MPI_Aint plb = p->d + amin(0, span) + c->lb;
-        MPI_Aint pub = p->d + amax(0, span) + c->lb + c->extent;
+        MPI_Aint gspan = p->g > 1 ? (MPI_Aint)(p->g - 1) * p->gs : 0;
+        MPI_Aint plb = p->d + amin(0, span) + amin(0, gspan) + c->lb;
+        MPI_Aint pub = p->d + amax(0, span) + amax(0, gspan) + c->lb + c->extent;
         if (c->has_lb) {
             if (c->xlb) {
                 xlb = t->xlb ? amin(xlb, plb) : plb;
@@ -463,14 +487,13 @@ static int vector(const char *fn, int count, int bl, MPI_Aint stride_bytes, MPI_
         return err;
     }
     SF_NULLARG(fn, newtype);
-    struct dt_piece *pc = pieces((size_t)count);
+    struct dt_piece *pc = pieces(1);
     if (pc == NULL) {
         return SF_NOMEM(fn);
     }
-    for (int i = 0; i < count; i++) {
-        pc[i] = (struct dt_piece){old, (size_t)bl, (MPI_Aint)i * stride_bytes};
-    }
-    return finish(fn, pc, (size_t)count, false, combiner, ni, ints, na, aints, 1, &old, newtype);
+    pc[0] = (struct dt_piece){old, (size_t)bl, 0, (size_t)count, stride_bytes};
+    return finish(fn, pc, count > 0 ? 1 : 0, false, combiner, ni, ints, na, aints, 1, &old,
+                  newtype);
 }
 
 int PMPI_Type_vector(int count, int blocklength, int stride, MPI_Datatype oldtype,
