@@ -7,6 +7,13 @@
  * undisturbed run prints. It checks its own answer (prints OK).
  *
  *   mc_ckpt [STEPS [SAMPLES [K]]] [--pause-at STEP FILE]... [--tag LABEL]
+ *           [--ballast MIB] [--time FILE]
+ * --ballast: protect MIB more MiB per rank (deterministic contents,
+ * checked at the end) to measure checkpoints of that size; --time: rank 0
+ * appends each checkpoint's duration and when it recovered to FILE (not
+ * to stdout/stderr: after a restart, output is matched by position with
+ * what was shown before, so only output that repeats exactly belongs
+ * there).
  * --pause-at (for fault drills): a process that reaches STEP (after its
  * checkpoint there, if any) waits until FILE exists, unless it was
  * restarted from STEP or later; a test kills ranks while they wait. */
@@ -75,8 +82,14 @@ int main(int argc, char **argv)
     long pause_step[MAX_PAUSES];
     const char *pause_file[MAX_PAUSES];
     int npause = 0, nnum = 0;
+    long ballast_mib = 0;
+    FILE *timing = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tag") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--ballast") == 0 && i + 1 < argc) {
+            ballast_mib = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
+            timing = rank == 0 ? fopen(argv[++i], "a") : (++i, NULL);
+        } else if (strcmp(argv[i], "--tag") == 0 && i + 1 < argc) {
             i++; /* a label for ps/pgrep, nothing else */
         } else if (strcmp(argv[i], "--pause-at") == 0 && i + 2 < argc && npause < MAX_PAUSES) {
             pause_step[npause] = atol(argv[i + 1]);
@@ -96,12 +109,30 @@ int main(int argc, char **argv)
 
     struct state st = {0, 0, 0};
     sf_ckpt_protect(1, &st, sizeof(st));
+    size_t nb = (size_t)ballast_mib << 17; /* 8-byte words */
+    uint64_t *ballast = nb > 0 ? malloc(nb * sizeof(uint64_t)) : NULL;
+    if (nb > 0) {
+        if (ballast == NULL) {
+            MPI_Abort(MPI_COMM_WORLD, 5);
+        }
+        for (size_t i = 0; i < nb; i++) {
+            ballast[i] = i * 0x9e3779b97f4a7c15ull ^ (uint64_t)rank;
+        }
+        sf_ckpt_protect(2, ballast, nb * sizeof(uint64_t));
+    }
     uint32_t from = sf_ckpt_restarted();
     if (from > 0) {
         int rc = sf_ckpt_recover();
         if (rc != 0) {
             fprintf(stderr, "rank %d: cannot recover epoch %u: %s\n", rank, from, strerror(-rc));
             MPI_Abort(MPI_COMM_WORLD, 4);
+        }
+        if (timing != NULL) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            fprintf(timing, "mc_ckpt: recovered epoch %u at %ld.%03ld\n", from, (long)ts.tv_sec,
+                    ts.tv_nsec / 1000000);
+            fflush(timing);
         }
     }
     long start = st.step;
@@ -128,7 +159,15 @@ int main(int argc, char **argv)
                 printf("step %ld: pi ~ %.12f\n", st.step, 4.0 * (double)st.global_hits / n);
             }
             /* Every rank is here with its Allreduce complete: a cut. */
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             int rc = sf_ckpt_checkpoint();
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (timing != NULL) {
+                fprintf(timing, "mc_ckpt: checkpoint at step %ld: %.1f ms\n", st.step,
+                        (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+                fflush(timing);
+            }
             if (rc != 0 && !warned && rank == 0) {
                 fprintf(stderr, "mc_ckpt: checkpoint at step %ld failed (%s): running "
                         "unprotected\n", st.step, strerror(-rc));
@@ -141,7 +180,16 @@ int main(int argc, char **argv)
     uint64_t sum = 0;
     MPI_Reduce(&st.my_hits, &sum, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
     int bad = 0;
-    if (rank == 0) {
+    for (size_t i = 0; i < nb; i++) {
+        if (ballast[i] != (i * 0x9e3779b97f4a7c15ull ^ (uint64_t)rank)) {
+            printf("FAIL: rank %d: ballast word %zu differs after a restart\n", rank, i);
+            bad = 1;
+            break;
+        }
+    }
+    free(ballast);
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (rank == 0 && !bad) {
         double n = (double)steps * (double)samples * size;
         double pi = 4.0 * (double)st.global_hits / n;
         double sd = 4.0 * sqrt(M_PI / 4 * (1 - M_PI / 4) / n);
@@ -156,6 +204,9 @@ int main(int argc, char **argv)
         } else {
             printf("OK\n");
         }
+    }
+    if (timing != NULL) {
+        fclose(timing);
     }
     MPI_Finalize();
     return bad;
