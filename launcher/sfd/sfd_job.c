@@ -662,6 +662,7 @@ void sf_sfd__job_respawn(struct sf_sfd_job *job)
     job->pgid = 0;
     job->nlive = 0;
     job->state = SFD_JOB_RUNNING;
+    sf_sfd__spawn_release(job); /* the old ranks' init went with them */
     for (int k = 0; k < job->nnodes; k++) {
         int rc;
         if (job->nodes[k].peer != NULL && (rc = send_spawn(job, k)) != 0) {
