@@ -384,16 +384,6 @@ int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid);
 pid_t sf_sfd__spawn_init_pid(const struct sf_sfd_job *job);
 /* Stop watching and free job->init (job teardown). */
 void sf_sfd__spawn_release(struct sf_sfd_job *job);
-/* sfd_spawn.c: process creation. The first spawn_rank of a job starts all
- * its local ranks under one init (pid 1 of a new PID namespace), which
- * reports their wait statuses: the job code sees rank exits as before. */
-int sf_sfd__spawn_rank(struct sf_sfd_job *job, struct sf_sfd_rank *r);
-/* Watch an init's status pipe (fd, owned from here) for rank exits; used
- * again after a CRIU restore re-creates the init. 0 or a negative code. */
-int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid);
-pid_t sf_sfd__spawn_init_pid(const struct sf_sfd_job *job);
-/* Stop watching and free job->init (job teardown). */
-void sf_sfd__spawn_release(struct sf_sfd_job *job);
 int sf_sfd__topo_init(struct sf_sfd *sfd);
 void sf_sfd__topo_free(struct sf_sfd *sfd);
 
