@@ -111,7 +111,7 @@ endif
 EXTRA_DIST += tests/abi/run.sh
 CLEANFILES += tests/abi/ompi_env_coll tests/abi/ompi_p2p_basic tests/abi/ompi_p2p_req \
 	tests/abi/ompi_comm tests/abi/ompi_attr tests/abi/ompi_topo \
-	tests/abi/ompi_p2p_probe tests/abi/ompi_conform tests/abi/ompi_inter
+	tests/abi/ompi_p2p_probe tests/abi/ompi_conform tests/abi/ompi_conform2 tests/abi/ompi_inter
 
 # --- helper "dtype": derived datatypes ---------------------------------
 # The Check suite runs MPI as a singleton and links the pack engine
@@ -137,3 +137,7 @@ check_PROGRAMS += tests/mpi/conform
 tests_mpi_conform_SOURCES = tests/mpi/conform.c tests/mpi/mt.h
 tests_mpi_conform_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_conform_LDADD = libmpi.la
+check_PROGRAMS += tests/mpi/conform2
+tests_mpi_conform2_SOURCES = tests/mpi/conform2.c tests/mpi/mt.h
+tests_mpi_conform2_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_conform2_LDADD = libmpi.la

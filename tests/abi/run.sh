@@ -15,7 +15,7 @@ if [ -z "$MPICC" ] || [ ! -x "$SFRUN" ]; then
 fi
 B=$top_builddir/tests/abi
 mkdir -p "$B"
-for p in env_coll p2p_basic p2p_req p2p_probe comm attr topo coll_all conform inter; do
+for p in env_coll p2p_basic p2p_req p2p_probe comm attr topo coll_all conform conform2 inter; do
     ntest=$((ntest + 1))
     if "$MPICC" -O2 -o "$B/ompi_$p" "$top_srcdir/tests/mpi/$p.c" >"$TMP/cc" 2>&1; then
         ok "built $p with $MPICC"
@@ -47,7 +47,7 @@ for n in 1 2 4; do
         sed 's/^/    /' "$TMP/out"
     fi
 done
-for p in p2p_basic p2p_req p2p_probe comm attr topo coll_all conform inter; do
+for p in p2p_basic p2p_req p2p_probe comm attr topo coll_all conform conform2 inter; do
     ntest=$((ntest + 1))
     if "$SFRUN" -n 4 --timeout 300 "$B/ompi_$p" >"$TMP/out" 2>&1; then
         ok "ompi_$p -n 4"

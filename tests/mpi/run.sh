@@ -8,7 +8,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 T=$top_builddir/tests/mpi
 progs="p2p_basic p2p_probe p2p_req p2p_bsend errors env_coll dtype comm attr topo coll_all nbr_icoll
-    conform inter dt_big"
+    conform conform2 inter dt_big"
 
 # run NAME CMD...: the command exits 0 (output kept on failure).
 run() {
@@ -46,7 +46,7 @@ fi
 # oversubscribed sizes (uneven splits, 3 x 1 and 4 x 2 grids, unequal
 # inter-communicator halves, non-power-of-two collective algorithms).
 for n in 3 8; do
-    for p in comm attr topo coll_all nbr_icoll conform inter; do
+    for p in comm attr topo coll_all nbr_icoll conform conform2 inter; do
         run "$p -n $n" "$SFRUN" -n $n --timeout 300 "$T/$p"
     done
 done
