@@ -73,7 +73,8 @@ tests_check_fs_meta_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS) $
 
 # sf fs and the FUSE mount on a namespaced cluster (root; skip otherwise).
 # SF_FS_BIG=1 adds a 3 GiB put/get to fs_client.sh.
-sf_fs_client_tests = tests/cluster/fs_client.sh tests/cluster/fs_fuse.sh
+sf_fs_client_tests = tests/cluster/fs_client.sh tests/cluster/fs_fuse.sh \
+	tests/cluster/fs_client_faults.sh
 EXTRA_DIST += tests/cluster/fs_client_lib.sh tests/cluster/fs_fuse_edit.py
 TESTS += $(sf_fs_client_tests)
 EXTRA_DIST += $(sf_fs_client_tests)
