@@ -16,7 +16,7 @@ libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 	mpi-shim/mpi_req.c mpi-shim/mpi_comm.c mpi-shim/mpi_coll.c \
 	mpi-shim/mpi_misc.c mpi-shim/dt_build.c mpi-shim/dt_pack.c mpi-shim/dt_engine.c \
 	mpi-shim/mpi_group.c mpi-shim/mpi_attr.c mpi-shim/mpi_info.c mpi-shim/mpi_topo.c \
-	mpi-shim/mpi_f2c.c mpi-shim/mpi_greq.c
+	mpi-shim/mpi_f2c.c mpi-shim/mpi_greq.c mpi-shim/mpi_compat.c
 nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
 libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \
 	$(HWLOC_LIBS) -lm

@@ -1361,6 +1361,47 @@ int MPI_Keyval_free(int *keyval) MPI_DEPRECATED_("MPI_Keyval_free is deprecated"
 int PMPI_Keyval_free(int *keyval) MPI_DEPRECATED_("MPI_Keyval_free is deprecated");
 /* END GENERATED PROTOTYPES */
 
+/* MPI-1 bindings removed in MPI-3.0. Open MPI 4.1's library still exports
+ * them, so this one does too (mpi_compat.c); declared for old sources. */
+typedef void(MPI_Handler_function)(MPI_Comm *, int *, ...);
+#define SF_MPI_REMOVED_(f) MPI_DEPRECATED_(f " was removed in MPI-3.0")
+int MPI_Address(void *location, MPI_Aint *address) SF_MPI_REMOVED_("MPI_Address");
+int PMPI_Address(void *location, MPI_Aint *address) SF_MPI_REMOVED_("MPI_Address");
+int MPI_Errhandler_create(MPI_Handler_function *function, MPI_Errhandler *errhandler)
+    SF_MPI_REMOVED_("MPI_Errhandler_create");
+int PMPI_Errhandler_create(MPI_Handler_function *function, MPI_Errhandler *errhandler)
+    SF_MPI_REMOVED_("MPI_Errhandler_create");
+int MPI_Errhandler_get(MPI_Comm comm, MPI_Errhandler *errhandler)
+    SF_MPI_REMOVED_("MPI_Errhandler_get");
+int PMPI_Errhandler_get(MPI_Comm comm, MPI_Errhandler *errhandler)
+    SF_MPI_REMOVED_("MPI_Errhandler_get");
+int MPI_Errhandler_set(MPI_Comm comm, MPI_Errhandler errhandler)
+    SF_MPI_REMOVED_("MPI_Errhandler_set");
+int PMPI_Errhandler_set(MPI_Comm comm, MPI_Errhandler errhandler)
+    SF_MPI_REMOVED_("MPI_Errhandler_set");
+int MPI_Type_extent(MPI_Datatype type, MPI_Aint *extent) SF_MPI_REMOVED_("MPI_Type_extent");
+int PMPI_Type_extent(MPI_Datatype type, MPI_Aint *extent) SF_MPI_REMOVED_("MPI_Type_extent");
+int MPI_Type_lb(MPI_Datatype type, MPI_Aint *lb) SF_MPI_REMOVED_("MPI_Type_lb");
+int PMPI_Type_lb(MPI_Datatype type, MPI_Aint *lb) SF_MPI_REMOVED_("MPI_Type_lb");
+int MPI_Type_ub(MPI_Datatype type, MPI_Aint *ub) SF_MPI_REMOVED_("MPI_Type_ub");
+int PMPI_Type_ub(MPI_Datatype type, MPI_Aint *ub) SF_MPI_REMOVED_("MPI_Type_ub");
+int MPI_Type_hindexed(int count, int array_of_blocklengths[], MPI_Aint array_of_displacements[],
+                      MPI_Datatype oldtype, MPI_Datatype *newtype)
+    SF_MPI_REMOVED_("MPI_Type_hindexed");
+int PMPI_Type_hindexed(int count, int array_of_blocklengths[], MPI_Aint array_of_displacements[],
+                       MPI_Datatype oldtype, MPI_Datatype *newtype)
+    SF_MPI_REMOVED_("MPI_Type_hindexed");
+int MPI_Type_hvector(int count, int blocklength, MPI_Aint stride, MPI_Datatype oldtype,
+                     MPI_Datatype *newtype) SF_MPI_REMOVED_("MPI_Type_hvector");
+int PMPI_Type_hvector(int count, int blocklength, MPI_Aint stride, MPI_Datatype oldtype,
+                      MPI_Datatype *newtype) SF_MPI_REMOVED_("MPI_Type_hvector");
+int MPI_Type_struct(int count, int array_of_blocklengths[], MPI_Aint array_of_displacements[],
+                    MPI_Datatype array_of_types[], MPI_Datatype *newtype)
+    SF_MPI_REMOVED_("MPI_Type_struct");
+int PMPI_Type_struct(int count, int array_of_blocklengths[], MPI_Aint array_of_displacements[],
+                     MPI_Datatype array_of_types[], MPI_Datatype *newtype)
+    SF_MPI_REMOVED_("MPI_Type_struct");
+
 #ifdef __cplusplus
 }
 #endif
