@@ -178,6 +178,35 @@ static const char *base_of(const char *path)
     return s != NULL ? s + 1 : path;
 }
 
+/* A destination: an existing directory means "name inside it" (path
+ * becomes path/name; name NULL: not allowed), and a destination typed with
+ * a trailing '/' must be one. 0, or FS_FAIL after printing why. */
+static int into_dir(struct sf_fs_client *c, char *path, const char *typed, const char *name)
+{
+    size_t tl = strlen(typed);
+    bool want_dir = tl > 0 && typed[tl - 1] == '/';
+    struct sf_fs_stat st;
+    int rc = sf_fs_stat(c, path, &st);
+    if (rc == 0 && S_ISDIR(st.mode)) {
+        if (name == NULL) {
+            fprintf(stderr, "sf fs: %s: is a directory (name the file)\n", path);
+            return FS_FAIL;
+        }
+        char tmp[SF_FS_PATH_MAX + 2];
+        if (join(path, name, tmp) != 0) {
+            return sf_fs_cli_fail(NULL, path, -ENAMETOOLONG);
+        }
+        memcpy(path, tmp, strlen(tmp) + 1);
+        return 0;
+    }
+    if (want_dir) {
+        fprintf(stderr, "sf fs: %s/: %s\n", path,
+                rc == 0 ? "not a directory" : rc == -ENOENT ? "no such directory" : sf_strerror(rc));
+        return FS_FAIL;
+    }
+    return 0;
+}
+
 static int parse_mode(const char *s, uint32_t *out)
 {
     char *end;
@@ -312,17 +341,13 @@ static int cmd_put(struct fsx *x, int argc, char **argv)
         close(fd);
         return FS_FAIL;
     }
-    /* PATH an existing directory: the file goes inside it. */
-    struct sf_fs_stat st;
-    if (!from_stdin && sf_fs_stat(c, path, &st) == 0 && S_ISDIR(st.mode)) {
-        char tmp[sizeof(path)];
-        char lcopy[PATH_MAX];
-        snprintf(lcopy, sizeof(lcopy), "%s", local);
-        if (join(path, basename(lcopy), tmp) != 0) {
+    char lcopy[PATH_MAX];
+    snprintf(lcopy, sizeof(lcopy), "%s", local);
+    if (into_dir(c, path, argv[i + 1], from_stdin ? NULL : basename(lcopy)) != 0) {
+        if (!from_stdin) {
             close(fd);
-            return sf_fs_cli_fail(NULL, path, -ENAMETOOLONG);
         }
-        memcpy(path, tmp, sizeof(path));
+        return FS_FAIL;
     }
     if (o.mode == 0 && !from_stdin && known) {
         o.mode = lst.st_mode & 07777;
@@ -839,13 +864,8 @@ static int cmd_mv(struct fsx *x, int argc, char **argv)
     if (norm(argv[0], from) != 0 || norm(argv[1], to) != 0) {
         return FS_FAIL;
     }
-    struct sf_fs_stat st;
-    if (sf_fs_stat(c, to, &st) == 0 && S_ISDIR(st.mode)) {
-        char tmp[sizeof(to)];
-        if (join(to, base_of(from), tmp) != 0) {
-            return sf_fs_cli_fail(NULL, to, -ENAMETOOLONG);
-        }
-        memcpy(to, tmp, sizeof(to));
+    if (into_dir(c, to, argv[1], base_of(from)) != 0) {
+        return FS_FAIL;
     }
     int rc = sf_fs_rename(c, from, to, false);
     return rc != 0 ? sf_fs_cli_fail(c, from, rc) : FS_OK;

@@ -136,6 +136,9 @@ check "a failed get leaves no local file" 0 $?
 bad "missing local file" "$TMP/none" fs n1 put "$TMP/none" /x
 bad "missing directory" "/nodir" fs n1 put "$TMP/f1" /nodir/x
 bad "mkdir of an existing name" "/f100" fs n1 mkdir /f100
+bad "put to a missing directory named with a trailing /" "/newdir/: no such directory" \
+    fs n1 put "$TMP/f1" /newdir/
+bad "put from stdin into a directory" "name the file" fs n1 put - / </dev/null
 bad "get of a directory" "directory" fs n1 get / "$TMP/x"
 fs n1 >"$TMP/out" 2>&1
 check "sf fs without a command: exit 2" 2 $?
