@@ -97,6 +97,35 @@ fuzz-sfd:
 	@echo "fuzz-sfd needs clang (libFuzzer); configure did not find it" >&2; exit 1
 endif
 
+# Fuzz target for the block layer's ops (sfd_fs.c) against a real store;
+# make check replays its corpus; gen_sfd_fs_corpus rewrites the seeds (by
+# hand). make fuzz-sfd-fs builds the libFuzzer binary. Run:
+#   ASAN_OPTIONS=detect_leaks=0 tests/fuzz/fuzz-sfd-fs -max_total_time=120 NEWDIR \
+#     $(srcdir)/tests/fuzz/corpus/sfd_fs
+check_PROGRAMS += tests/fuzz/replay_sfd_fs tests/fuzz/gen_sfd_fs_corpus
+tests_fuzz_replay_sfd_fs_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_sfd_fs.c $(sf_sfd_core)
+tests_fuzz_replay_sfd_fs_CFLAGS = $(AM_CFLAGS) $(HWLOC_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_replay_sfd_fs_LDADD = $(sf_sfd_libs) -lpthread
+tests_fuzz_gen_sfd_fs_corpus_SOURCES = tests/fuzz/gen_sfd_fs_corpus.c
+tests_fuzz_gen_sfd_fs_corpus_LDADD = libsffs.la libsfdht.la libsfbase.la $(SODIUM_LIBS)
+TESTS += tests/fuzz/run-sfd-fs.sh
+EXTRA_DIST += tests/fuzz/run-sfd-fs.sh tests/fuzz/corpus/sfd_fs
+.PHONY: fuzz-sfd-fs
+if HAVE_CLANG
+fuzz-sfd-fs: tests/fuzz/fuzz-sfd-fs
+tests/fuzz/fuzz-sfd-fs: $(srcdir)/tests/fuzz/fuzz_sfd_fs.c $(sf_sfd_core:%=$(srcdir)/%) libsffs.la libsfdht.la libsfnet.la libsfbase.la
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir) -I$(top_builddir) -D_GNU_SOURCE \
+	  $(HWLOC_CFLAGS) $(SODIUM_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_sfd_fs.c \
+	  $(sf_sfd_core:%=$(srcdir)/%) .libs/libsffs.a .libs/libsfdht.a .libs/libsfnet.a .libs/libsfbase.a \
+	  $(HWLOC_LIBS) $(SODIUM_LIBS) -lutil -lpthread
+CLEANFILES += tests/fuzz/fuzz-sfd-fs
+else
+fuzz-sfd-fs:
+	@echo "fuzz-sfd-fs needs clang (libFuzzer); configure did not find it" >&2; exit 1
+endif
+
 # Fuzz target for the node record (DHT) and the LAN beacon decoders; make
 # check replays its corpus; make fuzz-sfd-record builds the libFuzzer binary.
 # Run: tests/fuzz/fuzz-sfd-record -max_total_time=120 NEWDIR $(srcdir)/tests/fuzz/corpus/sfd_record

@@ -181,6 +181,7 @@ struct sf_sfd_fs {
     pthread_cond_t cv;
     struct fs_job *qhead, *qtail;
     bool stop;
+    int jobs_busy; /* submitted, done not yet run (loop thread) */
     /* members, as last polled */
     struct fs_node *live;
     size_t nlive;
@@ -389,6 +390,7 @@ static void job_done_on_loop(struct sf_loop *loop, void *arg)
 {
     (void)loop;
     struct fs_job *j = arg;
+    j->fs->jobs_busy--;
     j->done(j->fs, j);
     buf_unref(j->buf);
     free(j->ids);
@@ -440,6 +442,7 @@ static struct fs_job *job_new(struct sf_sfd_fs *fs, enum fs_job_kind kind, fs_jo
 
 static void job_submit(struct sf_sfd_fs *fs, struct fs_job *j)
 {
+    fs->jobs_busy++;
     pthread_mutex_lock(&fs->mu);
     if (fs->qtail != NULL) {
         fs->qtail->next = j;
@@ -2152,6 +2155,11 @@ int sf_sfd__fs_start(struct sf_sfd *sfd)
     fs->live[0] = fs->old[0] = fs->self;
     fs->nlive = fs->nold = 1;
     return sf_loop_timer(sfd->loop, FS_TICK_MS, on_fs_tick, fs, &fs->tick);
+}
+
+int sf_sfd__fs_busy(struct sf_sfd *sfd)
+{
+    return sfd->fs != NULL ? sfd->fs->jobs_busy : 0;
 }
 
 void sf_sfd__fs_stop(struct sf_sfd *sfd)
