@@ -51,6 +51,7 @@ enum rt_kind {
     RT_K_FIN = 4,
     RT_K_SYNC_ACK = 5,
     RT_K_FRAG = 6,
+    RT_K_MARK = 7, /* checkpoint marker: a = epoch (rt_quiesce.c) */
     RT_K_COUNT
 };
 enum { RT_F_SYNC = 1, RT_F_MULTI = 2, RT_F_SEG = 4, RT_F_MORE = 8 };
@@ -231,6 +232,16 @@ struct sf_rt {
     unsigned npoll;          /* progress calls since the daemon was polled */
     int fatal;               /* sticky negative code once the job is torn down */
 
+    /* CRIU checkpoints (rt_quiesce.c): while ckpt_hold, arrivals are
+     * queued unmatched (after ckpt_held_after in unexp) and matched again
+     * in arrival order at resume. Markers counted per epoch. What wire-up
+     * opened, so that resume reopens the same. */
+    bool ckpt_hold, ckpt_busy;
+    struct sf_rt_msg *ckpt_held_after;
+    uint32_t mark_epoch;
+    int nmarks;
+    int ckpt_node, ckpt_lrank, ckpt_lsize, ckpt_shm_fd;
+    bool ckpt_ofi, ckpt_shm;
 
     /* Daemon connection (NULL/-1 for singleton and test engines). */
     int sfd_fd;
@@ -357,6 +368,15 @@ int sf_rt__start_bulk_send(struct sf_rt *rt, struct sf_rt_req *s);
 int sf_rt__seg_send(struct sf_rt *rt, struct sf_rt_req *s, uint64_t cookie, size_t n, bool more);
 bool sf_rt__pend_remove(struct sf_rt *rt, struct sf_rt_req *req);
 void sf_rt__pend_free(struct sf_rt *rt, struct rt_pend *p);
+
+/* rt_quiesce.c: a peer's checkpoint marker arrived; the whole checkpoint
+ * cycle of a rank, run from the daemon poll when CKPT_PREPARE arrives. */
+void sf_rt__on_mark(struct sf_rt *rt, int w, uint64_t epoch);
+int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch);
+/* rt_wireup.c: after a checkpoint, open the transports wire-up opened
+ * again (shared segment from shm_path), publish the new addresses and
+ * wait for the ADDR_TABLE of this epoch. */
+int sf_rt__reopen(struct sf_rt *rt, uint32_t epoch, const char *shm_path);
 
 /* rt_proto.c */
 void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, size_t len);

@@ -435,6 +435,9 @@ void sf_rt__recv_cb(void *arg, struct sf_net *net, int peer, const void *pkt, si
         sf_rt__mlist_push(&rt->unexp, m);
         break;
     }
+    case RT_K_MARK:
+        sf_rt__on_mark(rt, w, x.a);
+        break;
     case RT_K_CTS: {
         r = sf_rt__slot_find(rt, x.a);
         bool more = (h.flags & RT_F_MORE) != 0;
