@@ -172,6 +172,34 @@ int main(int argc, char **argv)
         CHECK(rv[2000] == -2.0, "wrote past the message");
     }
 
+    SAY("dt_big: 4 strided messages at once each way, received in reverse order");
+    {
+        /* Quarter q of the strided buffers, tag q; receives posted last
+         * tag first so the segments of all four interleave. */
+        int qn = (int)NDBL / 4;
+        MPI_Datatype qv;
+        OK(MPI_Type_vector(qn, 1, 2, MPI_DOUBLE, &qv));
+        OK(MPI_Type_commit(&qv));
+        for (size_t i = 0; i < 2 * (size_t)NDBL; i++) {
+            rv[i] = -2.0;
+        }
+        MPI_Request rq[8];
+        for (int q = 3; q >= 0; q--) {
+            OK(MPI_Irecv(rv + 2 * (size_t)q * (size_t)qn, 1, qv, peer, 20 + q, MPI_COMM_WORLD,
+                         &rq[q]));
+        }
+        for (int q = 0; q < 4; q++) {
+            OK(MPI_Isend(sv + 2 * (size_t)q * (size_t)qn, 1, qv, peer, 20 + q, MPI_COMM_WORLD,
+                         &rq[4 + q]));
+        }
+        OK(MPI_Waitall(8, rq, MPI_STATUSES_IGNORE));
+        for (size_t i = 0; i < 2 * (size_t)NDBL; i++) {
+            double want = (i % 2) ? -2.0 : val(peer, i / 2);
+            CHECK(rv[i] == want, "rv[%zu] = %g, want %g", i, rv[i], want);
+        }
+        OK(MPI_Type_free(&qv));
+    }
+
     SAY("dt_big: truncation: a strided message into a shorter strided receive");
     {
         MPI_Datatype half;
