@@ -141,3 +141,7 @@ check_PROGRAMS += tests/mpi/conform2
 tests_mpi_conform2_SOURCES = tests/mpi/conform2.c tests/mpi/mt.h
 tests_mpi_conform2_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_conform2_LDADD = libmpi.la
+check_PROGRAMS += tests/mpi/abort_code
+tests_mpi_abort_code_SOURCES = tests/mpi/abort_code.c tests/mpi/mt.h
+tests_mpi_abort_code_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_abort_code_LDADD = libmpi.la

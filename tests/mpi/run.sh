@@ -36,6 +36,20 @@ else
     sed 's/^/    /' "$TMP/fatal"
 fi
 
+# MPI_Abort's code is the exit status, alone and under sfrun.
+abort_check() {
+    name=$1
+    shift
+    ntest=$((ntest + 1))
+    "$@" >"$TMP/abort" 2>&1
+    rc=$?
+    if [ "$rc" -eq 7 ]; then ok "$name: exit status 7 from MPI_Abort"; else
+        fail "$name: exit status $rc, want 7:"
+        sed 's/^/    /' "$TMP/abort"
+    fi
+}
+abort_check "abort_code singleton" env -u SF_SFD_FD "$T/abort_code"
+
 if [ ! -x "$SFRUN" ]; then
     echo "SKIP: $SFRUN not built; only singleton runs done"
     [ "$nfail" -eq 0 ] || finish
@@ -63,6 +77,8 @@ for path in $paths; do
             # shellcheck disable=SC2086
             run "$p -n $n ($path)" "$SFRUN" -n $n $x --timeout 300 "$T/$p"
         done
+        # shellcheck disable=SC2086
+        abort_check "abort_code -n $n ($path)" "$SFRUN" -n $n $x --timeout 120 "$T/abort_code"
         # The abort must come from the error handler, naming call and comm.
         ntest=$((ntest + 1))
         # shellcheck disable=SC2086
