@@ -25,7 +25,7 @@ rm -rf "$SF_CKPT_STORE"
 
 # kill -9 of rank 1 after epoch 2 (step 20) is committed.
 T=mc-one-$$
-start_bg one "$SFRUN" -n $N --ft=restart "$MC" $ARGS --pause-at 20 "$TMP/never" --tag "$T"
+start_bg one "$SFRUN" -n $N --ft=restart --ckpt=app "$MC" $ARGS --pause-at 20 "$TMP/never" --tag "$T"
 wait_long committed 2 && kill_rank "$T" 1
 wait_bg one
 check "kill -9 of a rank: job exits 0" 0 "$(cat "$TMP/one.rc")"
@@ -35,7 +35,7 @@ rm -rf "$SF_CKPT_STORE"
 
 # Two failures in a row: rank 2 after epoch 2, then rank 0 after epoch 4.
 T=mc-two-$$
-start_bg two "$SFRUN" -n $N --ft=restart "$MC" $ARGS --pause-at 20 "$TMP/never" \
+start_bg two "$SFRUN" -n $N --ft=restart --ckpt=app "$MC" $ARGS --pause-at 20 "$TMP/never" \
     --pause-at 40 "$TMP/never" --tag "$T"
 wait_long committed 2 && kill_rank "$T" 2
 wait_long committed 4 && kill_rank "$T" 0
@@ -47,7 +47,7 @@ rm -rf "$SF_CKPT_STORE"
 
 # --max-restarts 1 and two failures: a clear error, not a hang.
 T=mc-max-$$
-start_bg max "$SFRUN" -n $N --ft=restart --max-restarts 1 "$MC" $ARGS --pause-at 20 "$TMP/never" \
+start_bg max "$SFRUN" -n $N --ft=restart --ckpt=app --max-restarts 1 "$MC" $ARGS --pause-at 20 "$TMP/never" \
     --pause-at 40 "$TMP/never" --tag "$T"
 wait_long committed 2 && kill_rank "$T" 1
 wait_long committed 4 && kill_rank "$T" 1
@@ -70,15 +70,15 @@ rm -rf "$SF_CKPT_STORE"
 
 # A failure before any checkpoint: the job ends and says why.
 T=mc-early-$$
-start_bg early "$SFRUN" -n $N --ft=restart "$MC" $ARGS --pause-at 0 "$TMP/never" --tag "$T"
+start_bg early "$SFRUN" -n $N --ft=restart --ckpt=app "$MC" $ARGS --pause-at 0 "$TMP/never" --tag "$T"
 kill_rank "$T" 1
 wait_bg early
 check "failure before any checkpoint: the job fails" 137 "$(cat "$TMP/early.rc")"
-check_grep "no checkpoint named" "cannot restart: no checkpoint was committed" "$TMP/early.err"
+check_grep "no checkpoint named" "cannot restart: no checkpoint was committed yet (the program has not completed sf_ckpt_checkpoint() on every rank)" "$TMP/early.err"
 
 # A job without checkpoints: the program is told, and runs unprotected.
 "$SFRUN" -n 2 "$MC" 20 1000 10 >"$TMP/off.out" 2>"$TMP/off.err"
 check_grep "checkpoint without --ckpt is refused to the program" "checkpoint at step 10 failed (Operation not supported)" "$TMP/off.err"
-"$SFRUN" -n 2 --ckpt=criu "$MC" 20 1000 10 >"$TMP/criu.out" 2>"$TMP/criu.err"
-check_grep "--ckpt=criu says it is not there" "the transparent (CRIU) backend is not part of this sfd yet" "$TMP/criu.err"
+"$SFRUN" -n 2 --ckpt=app --ckpt-interval 5 "$MC" 20 1000 10 >"$TMP/iv.out" 2>"$TMP/iv.err"
+check_grep "--ckpt-interval with the app backend is refused" "--ckpt-interval needs the transparent (CRIU) backend" "$TMP/iv.err"
 finish
