@@ -7,7 +7,7 @@
  * undisturbed run prints. It checks its own answer (prints OK).
  *
  *   mc_ckpt [STEPS [SAMPLES [K]]] [--pause-at STEP FILE]... [--tag LABEL]
- *           [--ballast MIB] [--time FILE]
+ *           [--ballast MIB] [--time FILE] [--stall RANK STEP FILE]
  * --ballast: protect MIB more MiB per rank (deterministic contents,
  * checked at the end) to measure checkpoints of that size; --time: rank 0
  * appends each checkpoint's duration and when it recovered to FILE (not
@@ -16,7 +16,10 @@
  * there).
  * --pause-at (for fault drills): a process that reaches STEP (after its
  * checkpoint there, if any) waits until FILE exists, unless it was
- * restarted from STEP or later; a test kills ranks while they wait. */
+ * restarted from STEP or later; a test kills ranks while they wait.
+ * --stall: rank RANK of a fresh run waits for FILE just before its
+ * checkpoint at STEP, while the others wait inside theirs (a failure
+ * during a checkpoint). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -82,10 +85,17 @@ int main(int argc, char **argv)
     long pause_step[MAX_PAUSES];
     const char *pause_file[MAX_PAUSES];
     int npause = 0, nnum = 0;
-    long ballast_mib = 0;
+    long ballast_mib = 0, stall_step = -1;
+    int stall_rank = -1;
+    const char *stall_file = NULL;
     FILE *timing = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ballast") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--stall") == 0 && i + 3 < argc) {
+            stall_rank = atoi(argv[i + 1]);
+            stall_step = atol(argv[i + 2]);
+            stall_file = argv[i + 3];
+            i += 3;
+        } else if (strcmp(argv[i], "--ballast") == 0 && i + 1 < argc) {
             ballast_mib = atol(argv[++i]);
         } else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
             timing = rank == 0 ? fopen(argv[++i], "a") : (++i, NULL);
@@ -157,6 +167,9 @@ int main(int argc, char **argv)
             if (rank == 0) {
                 double n = (double)st.step * (double)samples * size;
                 printf("step %ld: pi ~ %.12f\n", st.step, 4.0 * (double)st.global_hits / n);
+            }
+            if (rank == stall_rank && st.step == stall_step && from == 0) {
+                pause_at(stall_file);
             }
             /* Every rank is here with its Allreduce complete: a cut. */
             struct timespec t0, t1;

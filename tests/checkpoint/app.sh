@@ -3,7 +3,8 @@
 # daemon): examples/mc_ckpt (a Monte Carlo pi that checks its answer and
 # checkpoints every 10 steps) undisturbed, then with kill -9 of a rank
 # while every rank waits after the checkpoint of step 20 (and again after
-# step 40): the job rolls back and prints exactly the undisturbed output.
+# step 40), and during a checkpoint: the job rolls back and prints exactly
+# the undisturbed output.
 # Then the refusals: failure before any checkpoint, --max-restarts
 # exceeded, a job without checkpoints, --restart-from of a killed job.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
@@ -43,6 +44,20 @@ wait_bg two
 check "two failures in a row: job exits 0" 0 "$(cat "$TMP/two.rc")"
 same_output two ref
 check_grep "second restart from epoch 4" "restarting every rank from checkpoint epoch 4 (restart 2 of at most 3)" "$TMP/two.err"
+rm -rf "$SF_CKPT_STORE"
+
+# A failure during a checkpoint: ranks 0 and 2 stored epoch 3 and wait for
+# its commit, rank 1 never gets there (killed): epoch 3 is never used, the
+# job restarts from epoch 2.
+T=mc-during-$$
+start_bg during "$SFRUN" -n $N --ft=restart --ckpt=app "$MC" $ARGS --stall 1 30 "$TMP/never" \
+    --tag "$T"
+images3() { [ "$(ls "$SF_CKPT_STORE"/*/3/ 2>/dev/null | grep -c '^rank-[02]$')" = 2 ]; }
+wait_long images3 && kill_rank "$T" 1
+wait_bg during
+check "failure during a checkpoint: job exits 0" 0 "$(cat "$TMP/during.rc")"
+same_output during ref
+check_grep "restarted from epoch 2, not the incomplete 3" "restarting every rank from checkpoint epoch 2" "$TMP/during.err"
 rm -rf "$SF_CKPT_STORE"
 
 # --max-restarts 1 and two failures: a clear error, not a hang.
