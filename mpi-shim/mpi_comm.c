@@ -42,10 +42,10 @@ void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, i
 int sf_mpi__chk_intra(const char *fn, MPI_Comm comm)
 {
     if (comm->is_inter) {
-        return sf_mpi__raise(comm, MPI_ERR_UNSUPPORTED_OPERATION, fn,
-                             "%s is an inter-communicator (communicator construction and "
-                             "topologies on inter-communicators are not supported by "
-                             "Starfish yet)",
+        /* MPI-3.1 defines these calls on intra-communicators only. */
+        return sf_mpi__raise(comm, MPI_ERR_COMM, fn,
+                             "%s is an inter-communicator; this call needs an "
+                             "intra-communicator",
                              sf_mpi__comm_name(comm));
     }
     return 0;

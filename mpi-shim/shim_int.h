@@ -407,9 +407,9 @@ int sf_mpi__inter_barrier(MPI_Comm comm);
 /* --- communicators (mpi_comm.c) --- */
 void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, int size,
                         int *world, const char *name);
-/* For the calls that need an intra-communicator (communicator construction,
- * topologies): 0, or raises MPI_ERR_UNSUPPORTED_OPERATION for an
- * inter-communicator. */
+/* For the calls MPI defines on intra-communicators only (create_group,
+ * split_type, Intercomm_create's local_comm, topologies): 0, or raises
+ * MPI_ERR_COMM for an inter-communicator. */
 int sf_mpi__chk_intra(const char *fn, MPI_Comm comm);
 
 /* --- groups (mpi_group.c) --- */

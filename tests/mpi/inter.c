@@ -189,6 +189,17 @@ int main(int argc, char **argv)
             OK(MPI_Comm_free(&m));
         }
     }
+    SAY("inter: intra-only calls give MPI_ERR_COMM on an inter-communicator");
+    {
+        OK(MPI_Comm_set_errhandler(ic, MPI_ERRORS_RETURN));
+        int dims[1] = {1}, periods[1] = {0}, cls = -1;
+        MPI_Comm bad;
+        MPI_Error_class(MPI_Cart_create(ic, 1, dims, periods, 0, &bad), &cls);
+        CHECK(cls == MPI_ERR_COMM, "cart_create on inter gave class %d", cls);
+        MPI_Error_class(MPI_Comm_split_type(ic, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &bad),
+                        &cls);
+        CHECK(cls == MPI_ERR_COMM, "split_type on inter gave class %d", cls);
+    }
     OK(MPI_Comm_free(&ic));
     OK(MPI_Comm_free(&half));
     SAY("inter: ok");
