@@ -65,6 +65,10 @@ for n in 3 8; do
     done
 done
 
+# Large non-contiguous messages also with the shared memory transport's
+# streaming (no process_vm_readv): segments pushed through the rings.
+run "dt_big -n 2 (shm streaming)" "$SFRUN" -n 2 -x SF_NET_SHM_CMA=0 --timeout 300 "$T/dt_big"
+
 paths="default shm tcp"
 [ "${SF_MPI_RUN_QUICK:-0}" = 1 ] && paths=default
 for path in $paths; do
