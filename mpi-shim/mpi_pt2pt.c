@@ -302,8 +302,8 @@ int sf_mpi__p2p_start(struct ompi_request_t *r)
             src = r->tmp;
         }
         if (r->seg) {
-            rc = sf_rt_isend_layout(sf_mpi__st.rt, &r->rt, &((struct sf_mpi_seg *)r->tmp)->lay, bytes, c->world[r->peer],
-                                    c->ctx, c->rank, r->tag, r->mode);
+            rc = sf_rt_isend_layout(sf_mpi__st.rt, &r->rt, &((struct sf_mpi_seg *)r->tmp)->lay,
+                                    bytes, c->world[r->peer], c->ctx, c->rank, r->tag, r->mode);
         } else {
             rc = sf_rt_isend(sf_mpi__st.rt, &r->rt, src, bytes, c->world[r->peer], c->ctx,
                              c->rank, r->tag, r->mode);

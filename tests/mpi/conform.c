@@ -17,8 +17,8 @@ static void matmul_op(void *in, void *inout, int *len, MPI_Datatype *t)
     (void)t;
     int *a = in, *b = inout;
     for (int k = 0; k < *len; k++, a += 4, b += 4) {
-        int r[4] = {a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3],
-                    a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3]};
+        int r[4] = {a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
+                    a[2] * b[1] + a[3] * b[3]};
         memcpy(b, r, sizeof r);
     }
 }
@@ -284,8 +284,8 @@ int main(int argc, char **argv)
     SAY("conform: Comm_split with MPI_UNDEFINED");
     {
         MPI_Comm s;
-        OK(MPI_Comm_split(MPI_COMM_WORLD, mt_rank % 3 == 1 ? MPI_UNDEFINED : mt_rank % 3,
-                          -mt_rank, &s));
+        OK(MPI_Comm_split(MPI_COMM_WORLD, mt_rank % 3 == 1 ? MPI_UNDEFINED : mt_rank % 3, -mt_rank,
+                          &s));
         CHECK((mt_rank % 3 == 1) == (s == MPI_COMM_NULL), "undefined colour");
         if (s != MPI_COMM_NULL) {
             int r, sz;
@@ -298,8 +298,7 @@ int main(int argc, char **argv)
                     want_r += i > mt_rank;
                 }
             }
-            CHECK(sz == want_sz && r == want_r, "split %d/%d want %d/%d", r, sz, want_r,
-                  want_sz);
+            CHECK(sz == want_sz && r == want_r, "split %d/%d want %d/%d", r, sz, want_r, want_sz);
             OK(MPI_Comm_free(&s));
         }
     }
@@ -311,7 +310,8 @@ int main(int argc, char **argv)
             counts[i] = i + 1;
             total += counts[i];
         }
-        int *in = malloc(sizeof(int) * (size_t)total), *out = malloc(sizeof(int) * (size_t)(mt_rank + 1));
+        int *in = malloc(sizeof(int) * (size_t)total),
+            *out = malloc(sizeof(int) * (size_t)(mt_rank + 1));
         for (int i = 0; i < total; i++) {
             in[i] = i * (mt_rank + 1);
         }
@@ -331,7 +331,8 @@ int main(int argc, char **argv)
         int p = mt_size;
         int *sc = malloc(sizeof(int) * (size_t)p * 4), *rc = sc + p, *sd = rc + p, *rd = sd + p;
         MPI_Datatype *st_ = malloc(sizeof(MPI_Datatype) * (size_t)p * 2), *rt_ = st_ + p;
-        double *sbuf = malloc(sizeof(double) * (size_t)p), *rbuf = malloc(sizeof(double) * (size_t)p);
+        double *sbuf = malloc(sizeof(double) * (size_t)p),
+               *rbuf = malloc(sizeof(double) * (size_t)p);
         int *ibuf = malloc(sizeof(int) * (size_t)p), *irecv = malloc(sizeof(int) * (size_t)p);
         (void)ibuf;
         for (int i = 0; i < p; i++) {

@@ -148,8 +148,8 @@ int main(int argc, char **argv)
         MPI_Aint lb, ext, tlb, text;
         OK(MPI_Type_get_extent(back, &lb, &ext));
         OK(MPI_Type_get_true_extent(back, &tlb, &text));
-        CHECK(lb == -4 * (MPI_Aint)sizeof(int) && ext == 5 * (MPI_Aint)sizeof(int) &&
-                  tlb == lb && text == ext,
+        CHECK(lb == -4 * (MPI_Aint)sizeof(int) && ext == 5 * (MPI_Aint)sizeof(int) && tlb == lb &&
+                  text == ext,
               "negative stride lb %ld ext %ld", (long)lb, (long)ext);
         int got[3];
         OK(MPI_Sendrecv(&a[4], 1, back, right, 8, got, 3, MPI_INT, left, 8, MPI_COMM_WORLD,
@@ -211,8 +211,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < total; i++) {
             src[i] = i;
         }
-        OK(MPI_Scatterv(src, counts, displs, MPI_INT, dst, me + 1, MPI_INT, root,
-                        MPI_COMM_WORLD));
+        OK(MPI_Scatterv(src, counts, displs, MPI_INT, dst, me + 1, MPI_INT, root, MPI_COMM_WORLD));
         for (int k = 0; k <= me; k++) {
             CHECK(dst[k] == 2 * me * me + k, "scatterv [%d] = %d", k, dst[k]);
         }
@@ -250,8 +249,7 @@ int main(int argc, char **argv)
             full[i] = i;
         }
         OK(MPI_Reduce_scatter_block(full, rblk, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
-        CHECK(rblk[0] == 2 * me * p && rblk[1] == (2 * me + 1) * p, "rsb %d %d", rblk[0],
-              rblk[1]);
+        CHECK(rblk[0] == 2 * me * p && rblk[1] == (2 * me + 1) * p, "rsb %d %d", rblk[0], rblk[1]);
         (void)blk;
         int ex = -5, exv = me + 1;
         OK(MPI_Exscan(&exv, &ex, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD));

@@ -39,8 +39,7 @@ static void leaders_talk(MPI_Comm ic, int want_remote_world)
     OK(MPI_Comm_rank(ic, &lr));
     if (lr == 0) {
         int got = -1;
-        OK(MPI_Sendrecv(&mt_rank, 1, MPI_INT, 0, 5, &got, 1, MPI_INT, 0, 5, ic,
-                        MPI_STATUS_IGNORE));
+        OK(MPI_Sendrecv(&mt_rank, 1, MPI_INT, 0, 5, &got, 1, MPI_INT, 0, 5, ic, MPI_STATUS_IGNORE));
         CHECK(got == want_remote_world, "remote leader is world %d, want %d", got,
               want_remote_world);
     }
@@ -132,8 +131,8 @@ int main(int argc, char **argv)
             int s, rs, rsz = side ? ne : no;
             OK(MPI_Comm_size(cc, &s));
             OK(MPI_Comm_remote_size(cc, &rs));
-            CHECK(s == (lsz > 1 ? lsz - 1 : 1) && rs == (rsz > 1 ? rsz - 1 : 1), "sizes %d %d",
-                  s, rs);
+            CHECK(s == (lsz > 1 ? lsz - 1 : 1) && rs == (rsz > 1 ? rsz - 1 : 1), "sizes %d %d", s,
+                  rs);
             leaders_talk(cc, rsz > 1 ? 2 + (1 - side) : 1 - side);
             OK(MPI_Comm_free(&cc));
         }
