@@ -77,6 +77,7 @@ struct sf_sfd_peer;
 struct sf_sfd_ckpt;
 struct sf_sfd_dht;
 struct sf_sfd_init;
+struct sf_sfd_ckpt_criu;
 struct sf_sfd_fs;
 struct sf_sfd_meta;
 
@@ -188,6 +189,8 @@ struct sf_sfd_job {
     int shm_fd;
     pid_t pgid; /* the job's process group here (the part's init's pid) */
     struct sf_sfd_init *init; /* the part's init and its status pipe (sfd_spawn.c) */
+    struct sf_sfd_ckpt_criu *ckpt_criu; /* CRIU checkpoint or restore running (sfd_ckpt_criu.c) */
+    uint32_t table_epoch;               /* epoch of the next ADDR_TABLE (0 at start) */
     int naddr;  /* ranks that published an address (coordinator: all nodes) */
     bool table_sent;
     bool out_paused; /* pipes not read: the output queue is full */
@@ -339,6 +342,8 @@ const char *sf_sfd__job_opt(struct sf_sfd_job *job, const char *key);
 /* Coordinator (sfd_recover.c): start the ranks of every node again (SPAWN
  * to the parts, local ranks here), after their state was reset. */
 void sf_sfd__job_respawn(struct sf_sfd_job *job);
+/* Coordinator: JOB_KILL(SIGKILL, reason) to every node still running ranks. */
+void sf_sfd__job_kill_parts(struct sf_sfd_job *job, const char *reason);
 
 /* sfd_ckpt.c: checkpoints (protocol in the file's header). submit: the
  * coordinator reads the job's checkpoint options (0, or a negative code
@@ -384,6 +389,36 @@ int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid);
 pid_t sf_sfd__spawn_init_pid(const struct sf_sfd_job *job);
 /* Stop watching and free job->init (job teardown). */
 void sf_sfd__spawn_release(struct sf_sfd_job *job);
+/* A rank's stdout channel: out[0] ours, out[1] the rank's; a raw pty with
+ * pty, else a pipe. 0 or a negative errno. */
+int sf_sfd__spawn_stdout(struct sf_sfd_job *job, int out[2], bool pty);
+
+/* sfd_ckpt_criu.c: CRIU checkpoint and restore of the job's local ranks
+ * (the part's init tree) into/from dir, one image per part. Both run
+ * asynchronously and call cb once (status 0 or negative, a sentence with
+ * timings and image size). 0 when started, else a negative code and err.
+ * Only for jobs whose ranks all run on this node, for now. restore kills
+ * the running part first (exits not judged) and restores it in place. */
+typedef void (*sf_sfd_ckpt_criu_cb)(struct sf_sfd_job *job, void *arg, int status,
+                                    const char *msg);
+int sf_sfd__ckpt_criu_checkpoint(struct sf_sfd_job *job, uint32_t epoch, const char *dir,
+                                 sf_sfd_ckpt_criu_cb cb, void *arg, char *err, size_t cap);
+int sf_sfd__ckpt_criu_restore(struct sf_sfd_job *job, uint32_t epoch, const char *dir,
+                              sf_sfd_ckpt_criu_cb cb, void *arg, char *err, size_t cap);
+/* Rank ops CKPT_READY / CKPT_RESUMED (ctx: rank); CKPT_PREPARE from a
+ * client drives a checkpoint (flags 1) or restore (flags 2) (ctx: client). */
+int sf_sfd__ckpt_criu_on_ready(void *ctx, const struct sf_wire_msg *m);
+int sf_sfd__ckpt_criu_on_resumed(void *ctx, const struct sf_wire_msg *m);
+int sf_sfd__ckpt_criu_client(void *ctx, const struct sf_wire_msg *m);
+/* A RANK_ADDR that belongs to a checkpoint's new wire-up: true if taken. */
+bool sf_sfd__ckpt_criu_addr(struct sf_sfd_rank *r, const struct sf_wire_msg *m);
+/* For sfd_spawn.c: exits expected (the part is being replaced); the
+ * killed part is gone; a rank ended (fails a running checkpoint); job
+ * teardown. */
+bool sf_sfd__ckpt_criu_replacing(struct sf_sfd_job *job);
+void sf_sfd__ckpt_criu_part_gone(struct sf_sfd_job *job);
+void sf_sfd__ckpt_criu_rank_gone(struct sf_sfd_job *job, int rank);
+void sf_sfd__ckpt_criu_release(struct sf_sfd_job *job);
 int sf_sfd__topo_init(struct sf_sfd *sfd);
 void sf_sfd__topo_free(struct sf_sfd *sfd);
 

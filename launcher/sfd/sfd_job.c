@@ -532,6 +532,11 @@ static void to_parts(struct sf_sfd_job *job, uint8_t op, int signo, const char *
     }
 }
 
+void sf_sfd__job_kill_parts(struct sf_sfd_job *job, const char *reason)
+{
+    to_parts(job, SF_OP_JOB_KILL, SIGKILL, reason);
+}
+
 static void begin_teardown(struct sf_sfd_job *job, int signo, const char *reason)
 {
     job->state = SFD_JOB_ENDING;

@@ -129,19 +129,7 @@ bool sf_sfd__recover_on_failure(struct sf_sfd_job *job, int rank, char *text, si
     if (job->pgid > 0) {
         kill(-job->pgid, SIGKILL);
     }
-    for (int k = 0; k < job->nnodes; k++) {
-        struct sf_sfd_jnode *jn = &job->nodes[k];
-        if (jn->peer == NULL || jn->done) {
-            continue;
-        }
-        struct sf_wire_enc e;
-        sf_wire_enc_begin(&e, SF_OP_JOB_KILL, sf_sfd__peer_seq(jn->peer));
-        sf_wire_put_u64(&e, job->id);
-        sf_wire_put_i32(&e, SIGKILL);
-        sf_wire_put_str(&e, "restarting from a checkpoint");
-        sf_sfd__peer_send(jn->peer, &e);
-        sf_wire_enc_free(&e);
-    }
+    sf_sfd__job_kill_parts(job, "restarting from a checkpoint");
     return true;
 }
 

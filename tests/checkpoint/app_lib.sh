@@ -72,3 +72,12 @@ same_output() {
         sed 's/^/    stderr: /' "$TMP/$1.err"
     fi
 }
+
+# recovered NAME LABEL PATTERN: the run ended with status 0, printed what
+# the undisturbed run "ref" printed, and its stderr matches PATTERN.
+recovered() {
+    wait_bg "$1"
+    check "$2: job exits 0" 0 "$(cat "$TMP/$1.rc")"
+    same_output "$1" ref
+    check_grep "$2: restart announced" "$3" "$TMP/$1.err"
+}
