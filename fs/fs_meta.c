@@ -18,6 +18,7 @@
 #define RETRY_MS 200          /* wait before re-sending a CAS refused with -EAGAIN */
 #define RETRIES 25            /* ... that many times (membership settling) */
 #define PUSH_CHUNK 2048       /* records per membership-push message */
+#define LAG_RETRY_MS 1000     /* re-send a group to a holder that missed a write */
 #define REPLY_MAX (15u << 20) /* bytes in one reply's record list (wire: 16 MiB) */
 
 /* ----------------------------------------------------------- records */
@@ -45,6 +46,12 @@ struct group {
     int acks, need, outstanding;
     struct work *q_head, *q_tail; /* decisions waiting for sync / cur */
     struct group *next;           /* hash chain */
+    /* A holder missed a write (its STORE failed or timed out): the primary
+     * re-sends the group to the holders until all have taken it. */
+    bool lagging, lag_listed;
+    int lag_pending, lag_failed;
+    uint64_t lag_at;        /* next try */
+    struct group *lag_next; /* m->lagging list */
 };
 
 /* A request to a primary: a CAS or a READ, with its origin. */
@@ -111,7 +118,10 @@ struct sf_fs_meta {
     struct rpc *rpcs;
     struct qmsg *lq_head, *lq_tail;
     struct done *d_head, *d_tail;
-    struct nsop *retry; /* ops waiting to re-send a CAS */
+    struct nsop *retry;       /* ops waiting to re-send a CAS */
+    struct persist *persists; /* writes the disk has not confirmed yet */
+    struct group *lagging;    /* groups with a holder behind */
+    uint64_t next_token;
     struct sf_fs_meta_stats st;
 };
 
@@ -316,8 +326,11 @@ static void rec_view(const struct mrec *c, struct sf_fs_meta_rec *out)
 /* Merge records into g: the ones that win are persisted, then set.
  * *stale (may be NULL) counts the ones that lost to what g holds.
  * 0 or a negative errno (persist or memory). */
-static int group_merge(struct sf_fs_meta *m, struct group *g, const struct sf_fs_meta_rec *recs,
-                       size_t n, size_t *stale, bool persist)
+/* The records of recs[0..n) that win over what g holds (an owned array of
+ * views into recs, in *win, count *nw); *stale (may be NULL) counts the ones
+ * that lost to something newer or different. 0 or -ENOMEM. */
+static int merge_prepare(const struct group *g, const struct sf_fs_meta_rec *recs, size_t n,
+                         struct sf_fs_meta_rec **winp, size_t *nwp, size_t *stale)
 {
     struct sf_fs_meta_rec *win = malloc((n ? n : 1) * sizeof *win);
     if (win == NULL) {
@@ -337,18 +350,107 @@ static int group_merge(struct sf_fs_meta *m, struct group *g, const struct sf_fs
             }
         }
     }
-    int rc = 0;
-    if (nw > 0 && persist && m->ops.persist != NULL) {
-        rc = m->ops.persist(m->ops.arg, &g->key, win, nw);
-    }
-    for (size_t i = 0; rc == 0 && i < nw; i++) {
-        rc = rec_set(m, g, &win[i]);
-    }
-    free(win);
+    *winp = win;
+    *nwp = nw;
     if (stale != NULL) {
         *stale = ns;
     }
+    return 0;
+}
+
+/* Set the records that (still) win: another write may have landed while
+ * these were on their way to the disk. */
+static int merge_apply(struct sf_fs_meta *m, struct group *g, const struct sf_fs_meta_rec *recs,
+                       size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (rec_wins(g, &recs[i])) {
+            rc = rec_set(m, g, &recs[i]);
+        }
+    }
     return rc;
+}
+
+/* Merge without the disk (start-up load, scratch groups of fan-out reads). */
+static int group_merge(struct sf_fs_meta *m, struct group *g, const struct sf_fs_meta_rec *recs,
+                       size_t n)
+{
+    struct sf_fs_meta_rec *win;
+    size_t nw;
+    int rc = merge_prepare(g, recs, n, &win, &nw, NULL);
+    if (rc == 0) {
+        rc = merge_apply(m, g, win, nw);
+        free(win);
+    }
+    return rc;
+}
+
+/* ----------------------------------------------------- durable writes
+ * Records reach memory (and so answers and replicas) only after the host
+ * made them durable: ops.persist queues them, sf_fs_meta_persisted says
+ * when they are on disk, and the continuation of what wrote them runs. */
+enum persist_kind { P_CAS = 1, P_STORE, P_SYNC };
+
+struct persist {
+    struct persist *next;
+    uint64_t token;
+    enum persist_kind kind;
+    struct group *g;
+    uint8_t *buf; /* owned encoding of recs */
+    struct sf_fs_meta_rec *recs;
+    size_t n;
+    /* P_STORE: whom to answer */
+    struct sf_dht_id from;
+    uint64_t req;
+    uint8_t push;
+    size_t stale;
+    /* P_SYNC: the page it came from (ctx of the sync read, owned) */
+    void *tag;
+    bool full_page;
+    char cursor[SF_FS_NAME_MAX + 1];
+    size_t cursor_len;
+};
+
+static void persist_done(struct sf_fs_meta *m, struct persist *p, int status);
+
+/* Hand recs (copied) to the disk; the continuation runs in
+ * sf_fs_meta_persisted, or at once when there is nothing to write. */
+static void persist_start(struct sf_fs_meta *m, struct persist *p,
+                          const struct sf_fs_meta_rec *recs, size_t n)
+{
+    size_t len = 0;
+    int rc = n == 0 ? 0 : sf_fs_meta_recs_encode(recs, n, NULL, 0, &len);
+    if (rc == 0 && n > 0) {
+        p->buf = malloc(len);
+        p->recs = malloc(n * sizeof *p->recs);
+        if (p->buf == NULL || p->recs == NULL) {
+            rc = -ENOMEM;
+        } else {
+            sf_fs_meta_recs_encode(recs, n, p->buf, len, &len);
+            rc = sf_fs_meta_recs_decode(p->buf, len, p->recs, n, &p->n);
+        }
+    }
+    if (rc != 0 || n == 0 || m->ops.persist == NULL) {
+        persist_done(m, p, rc);
+        return;
+    }
+    p->token = ++m->next_token;
+    p->next = m->persists;
+    m->persists = p;
+    m->ops.persist(m->ops.arg, &p->g->key, p->recs, p->n, p->token);
+}
+
+void sf_fs_meta_persisted(struct sf_fs_meta *m, uint64_t token, int status)
+{
+    for (struct persist **pp = &m->persists; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->token == token) {
+            struct persist *p = *pp;
+            *pp = p->next;
+            persist_done(m, p, status);
+            return;
+        }
+    }
 }
 
 /* ------------------------------------------------------------- views */
@@ -570,9 +672,48 @@ static void sync_done(struct sf_fs_meta *m, void *ctx, int status,
         free(t);
         return;
     }
-    if (status == 0 && group_merge(m, g, recs, n, NULL, true) == 0) {
-        if (n == m->cfg.sync_page &&
-            sync_read(m, g, &t->to, recs[n - 1].name, recs[n - 1].name_len) == 0) {
+    struct sf_fs_meta_rec *win = NULL;
+    size_t nw = 0;
+    if (status == 0 && merge_prepare(g, recs, n, &win, &nw, NULL) == 0) {
+        struct persist *p = calloc(1, sizeof *p);
+        if (p != NULL) {
+            p->kind = P_SYNC;
+            p->g = g;
+            p->tag = t;
+            p->full_page = n > 0 && n == m->cfg.sync_page;
+            if (p->full_page) {
+                /* the next page starts after this one's last name */
+                memcpy(p->cursor, recs[n - 1].name, recs[n - 1].name_len);
+                p->cursor_len = recs[n - 1].name_len;
+            }
+            persist_start(m, p, win, nw);
+            free(win);
+            return;
+        }
+        free(win);
+    }
+    free(t);
+    if (--g->sync_pending == 0) {
+        sync_end(m, g);
+        group_pump(m, g);
+    }
+}
+
+/* A synced page is durable here: take it, then read on or count the holder. */
+static void sync_page_done(struct sf_fs_meta *m, struct persist *p, int status)
+{
+    struct gtag *t = p->tag;
+    struct group *g = p->g;
+    if (status == 0) {
+        status = merge_apply(m, g, p->recs, p->n);
+    }
+    bool current = t->seq == g->seq && g->syncing;
+    if (!current) {
+        free(t);
+        return;
+    }
+    if (status == 0) {
+        if (p->full_page && sync_read(m, g, &t->to, p->cursor, p->cursor_len) == 0) {
             free(t);
             return; /* a full page: read on after its last name */
         }
@@ -689,6 +830,91 @@ static void cas_finish(struct sf_fs_meta *m, struct group *g, int status)
     }
 }
 
+/* ---- catching up holders that missed a write (no view change needed) */
+
+static void lag_mark(struct sf_fs_meta *m, struct group *g)
+{
+    g->lagging = true;
+    if (!g->lag_listed) {
+        g->lag_listed = true;
+        g->lag_at = m->now + LAG_RETRY_MS;
+        g->lag_next = m->lagging;
+        m->lagging = g;
+    }
+}
+
+static void lag_acked(struct sf_fs_meta *m, void *ctx, int status,
+                      const struct sf_fs_meta_rec *recs, size_t n)
+{
+    (void)recs, (void)n;
+    struct group *g = ctx;
+    if (status != 0) {
+        g->lag_failed++;
+    }
+    if (--g->lag_pending == 0 && g->lag_failed > 0) {
+        lag_mark(m, g); /* try again later */
+    }
+}
+
+/* Re-send every record of g to its other holders (as a push: they keep
+ * what is newer), answered, so a failure schedules another try. */
+static void lag_push(struct sf_fs_meta *m, struct group *g)
+{
+    struct sf_dht_id h[SF_FS_R_MAX];
+    size_t nh = holders(m, &g->key, h);
+    if (nh == 0 || !id_eq(&h[0], &m->cfg.self) || g->n == 0) {
+        return; /* not the primary any more: the new one syncs and pushes */
+    }
+    struct sf_fs_meta_rec *v = malloc(g->n * sizeof *v);
+    if (v == NULL) {
+        lag_mark(m, g);
+        return;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        rec_view(&g->recs[i], &v[i]);
+    }
+    g->lag_failed = 0;
+    g->lag_pending = 1;
+    for (size_t i = 1; i < nh; i++) {
+        for (size_t o = 0; o < g->n; o += PUSH_CHUNK) {
+            struct sf_fs_meta_msg st = {.type = SF_FS_META_M_STORE,
+                                        .key = g->key,
+                                        .flags = 1,
+                                        .recs = v + o,
+                                        .n_recs = g->n - o < PUSH_CHUNK ? g->n - o : PUSH_CHUNK};
+            g->lag_pending++;
+            if (rpc_call(m, &h[i], &st, lag_acked, g) != 0) {
+                g->lag_pending--;
+                g->lag_failed++;
+            }
+        }
+    }
+    free(v);
+    lag_acked(m, g, 0, NULL, 0); /* drops the hold */
+}
+
+static void lag_tick(struct sf_fs_meta *m)
+{
+    struct group *due = NULL, **pp = &m->lagging;
+    while (*pp != NULL) {
+        struct group *g = *pp;
+        if (g->lag_at <= m->now && g->lag_pending == 0) {
+            *pp = g->lag_next;
+            g->lag_listed = false;
+            g->lag_next = due;
+            due = g;
+        } else {
+            pp = &g->lag_next;
+        }
+    }
+    while (due != NULL) {
+        struct group *g = due;
+        due = g->lag_next;
+        g->lagging = false;
+        lag_push(m, g);
+    }
+}
+
 static void store_acked(struct sf_fs_meta *m, void *ctx, int status,
                         const struct sf_fs_meta_rec *recs, size_t n)
 {
@@ -697,6 +923,9 @@ static void store_acked(struct sf_fs_meta *m, void *ctx, int status,
     struct group *g = t->g;
     bool current = t->seq == g->seq && g->cur != NULL;
     free(t);
+    if (status != 0) {
+        lag_mark(m, g); /* also for answers that come after the majority */
+    }
     if (!current) {
         return;
     }
@@ -911,19 +1140,42 @@ static void cas_batch(struct sf_fs_meta *m, struct group *g)
         memcpy(all + k, w->items, w->n * sizeof *all);
         k += w->n;
     }
-    int rc = all == NULL ? -ENOMEM : group_merge(m, g, all, nrec, NULL, true);
-    if (rc != 0) {
+    struct persist *p = all != NULL ? calloc(1, sizeof *p) : NULL;
+    if (p == NULL) {
         free(all);
-        cas_finish(m, g, rc);
+        cas_finish(m, g, -ENOMEM);
         return;
     }
+    p->kind = P_CAS;
+    p->g = g;
+    persist_start(m, p, all, nrec);
+    free(all);
+}
+
+/* The batch in flight is durable here: take it, send it to the other
+ * holders, answer at majority. */
+static void cas_persisted(struct sf_fs_meta *m, struct persist *p, int status)
+{
+    struct group *g = p->g;
+    if (status == 0) {
+        status = merge_apply(m, g, p->recs, p->n);
+    }
+    if (status != 0) {
+        cas_finish(m, g, status);
+        group_pump(m, g);
+        return;
+    }
+    struct sf_dht_id h[SF_FS_R_MAX];
+    size_t nh = holders(m, &g->key, h);
+    const struct sf_fs_meta_rec *all = p->recs;
+    size_t nrec = p->n;
     g->seq++;
     g->acks = 0;
     g->need = (int)quorum(m) - 1; /* acks besides our own */
     g->outstanding = 0;
     if (nrec == 0 || g->need == 0) {
-        free(all);
         cas_finish(m, g, 0);
+        group_pump(m, g);
         return;
     }
     for (size_t i = 1; i < nh; i++) {
@@ -931,7 +1183,7 @@ static void cas_batch(struct sf_fs_meta *m, struct group *g)
         if (t == NULL) {
             continue;
         }
-        *t = (struct gtag){g, g->seq};
+        *t = (struct gtag){.g = g, .seq = g->seq};
         struct sf_fs_meta_msg st = {
             .type = SF_FS_META_M_STORE, .key = g->key, .recs = all, .n_recs = nrec};
         g->outstanding++;
@@ -940,9 +1192,10 @@ static void cas_batch(struct sf_fs_meta *m, struct group *g)
             free(t);
         }
     }
-    free(all);
     if (g->outstanding == 0) {
-        cas_finish(m, g, -ENOMEM);
+        /* no other holder reachable in this view: not durable on a majority */
+        cas_finish(m, g, -EAGAIN);
+        group_pump(m, g);
     }
 }
 
@@ -1090,6 +1343,30 @@ static void on_reply(struct sf_fs_meta *m, const struct sf_dht_id *from,
     }
 }
 
+static void persist_done(struct sf_fs_meta *m, struct persist *p, int status)
+{
+    switch (p->kind) {
+    case P_CAS:
+        cas_persisted(m, p, status);
+        break;
+    case P_STORE:
+        if (status == 0) {
+            status = merge_apply(m, p->g, p->recs, p->n);
+        }
+        if (status == 0 && p->stale > 0 && !p->push) {
+            status = -ESTALE; /* a replica write that lost to what we hold */
+        }
+        reply(m, &p->from, p->req, status, NULL, 0);
+        break;
+    case P_SYNC:
+        sync_page_done(m, p, status);
+        break;
+    }
+    free(p->buf);
+    free(p->recs);
+    free(p);
+}
+
 void sf_fs_meta_input(struct sf_fs_meta *m, const struct sf_dht_id *from,
                       const struct sf_fs_meta_msg *msg)
 {
@@ -1120,15 +1397,24 @@ void sf_fs_meta_input(struct sf_fs_meta *m, const struct sf_dht_id *from,
         break;
     case SF_FS_META_M_STORE: {
         struct group *g = group_get(m, &msg->key);
-        size_t stale = 0;
-        int rc = g ? group_merge(m, g, msg->recs, msg->n_recs, &stale, true) : -ENOMEM;
-        if (rc == 0 && stale > 0 && !(msg->flags & 1)) {
-            rc = -ESTALE; /* a replica write that lost to what we hold */
-        }
+        struct persist *p = g ? calloc(1, sizeof *p) : NULL;
+        struct sf_fs_meta_rec *win = NULL;
+        size_t nw = 0;
         if (msg->flags & 1) {
             m->st.pushes++;
         }
-        reply(m, from, msg->req, rc, NULL, 0);
+        if (p == NULL || merge_prepare(g, msg->recs, msg->n_recs, &win, &nw, &p->stale) != 0) {
+            free(p);
+            reply(m, from, msg->req, -ENOMEM, NULL, 0);
+            break;
+        }
+        p->kind = P_STORE;
+        p->g = g;
+        p->from = *from;
+        p->req = msg->req;
+        p->push = msg->flags & 1;
+        persist_start(m, p, win, nw);
+        free(win);
         break;
     }
     case SF_FS_META_M_REPLY:
@@ -1332,7 +1618,7 @@ static void fan_cb(struct sf_fs_meta *m, void *ctx, int status, const struct sf_
         /* A scratch group: keep the node's counters out of it. */
         struct sf_fs_meta_stats keep = m->st;
         op->fan_ok++;
-        (void)group_merge(m, op->fan, recs, n, NULL, false);
+        (void)group_merge(m, op->fan, recs, n);
         m->st = keep;
     }
     if (--op->fan_pending > 0) {
@@ -2279,9 +2565,24 @@ void sf_fs_meta_free(struct sf_fs_meta *m)
     while (m->rpcs != NULL) {
         struct rpc *r = m->rpcs;
         m->rpcs = r->next;
-        /* Contexts are freed by their callbacks; without calling them the
-         * small tags leak only at teardown, ops are dropped with them. */
+        /* Contexts are freed by their callbacks, which must not run now
+         * (they would start new work): the group tags are freed here; a
+         * coordinator's request state still in flight is dropped with the
+         * core (its callback is never called, as documented). */
+        if (r->cb == store_acked || r->cb == sync_done) {
+            free(r->ctx);
+        }
         free(r);
+    }
+    while (m->persists != NULL) {
+        struct persist *p = m->persists;
+        m->persists = p->next;
+        if (p->kind == P_SYNC) {
+            free(p->tag);
+        }
+        free(p->buf);
+        free(p->recs);
+        free(p);
     }
     while (m->lq_head != NULL) {
         struct qmsg *q = m->lq_head;
@@ -2306,7 +2607,7 @@ int sf_fs_meta_load(struct sf_fs_meta *m, const struct sf_dht_id *key,
     if (g == NULL) {
         return -ENOMEM;
     }
-    return group_merge(m, g, recs, n, NULL, false);
+    return group_merge(m, g, recs, n);
 }
 
 void sf_fs_meta_tick(struct sf_fs_meta *m, uint64_t now_ms)
@@ -2337,6 +2638,7 @@ void sf_fs_meta_tick(struct sf_fs_meta *m, uint64_t now_ms)
         due = op->next_retry;
         cas_send(op);
     }
+    lag_tick(m);
 }
 
 void sf_fs_meta_run(struct sf_fs_meta *m)

@@ -176,10 +176,13 @@ struct sf_fs_meta_ops {
     /* Send m to node `to` (never self). Fire and forget: a lost message is
      * handled by timeouts. */
     void (*send)(void *arg, const struct sf_dht_id *to, const struct sf_fs_meta_msg *m);
-    /* Make the records of group key durable (sfd: append + fsync) before
-     * the core acknowledges them. 0 or a negative errno. */
-    int (*persist)(void *arg, const struct sf_dht_id *key, const struct sf_fs_meta_rec *recs,
-                   size_t n);
+    /* Make the records of group key durable (sfd: append + fdatasync on a
+     * worker thread) and then call sf_fs_meta_persisted(m, token, status)
+     * from the core's thread, later (never inside this call), in the order
+     * of the calls. The core uses the records (answers, replicas) only
+     * then. recs are valid during this call only. NULL: no disk. */
+    void (*persist)(void *arg, const struct sf_dht_id *key, const struct sf_fs_meta_rec *recs,
+                    size_t n, uint64_t token);
     /* n random bytes (fids of new files and directories). */
     void (*random)(void *arg, uint8_t *buf, size_t n);
     void *arg;
@@ -216,6 +219,9 @@ int sf_fs_meta_load(struct sf_fs_meta *m, const struct sf_dht_id *key,
 int sf_fs_meta_members(struct sf_fs_meta *m, const struct sf_dht_id *ids, size_t n);
 void sf_fs_meta_input(struct sf_fs_meta *m, const struct sf_dht_id *from,
                       const struct sf_fs_meta_msg *msg);
+/* The host's answer to ops.persist: status 0 (durable) or a negative errno
+ * (the write is refused and answered with it). Unknown tokens are ignored. */
+void sf_fs_meta_persisted(struct sf_fs_meta *m, uint64_t token, int status);
 /* Time (ms, monotonic): expires requests past their deadline. */
 void sf_fs_meta_tick(struct sf_fs_meta *m, uint64_t now_ms);
 

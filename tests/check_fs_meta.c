@@ -49,8 +49,10 @@ struct node {
     bool up;
     uint8_t *disk; /* log frames */
     size_t disk_len;
-    int side;   /* partition side */
-    size_t ref; /* view size kept across a restart (sfd: STATE_DIR/fsmeta/view) */
+    int side;           /* partition side */
+    size_t ref;         /* view size kept across a restart (sfd: STATE_DIR/fsmeta/view) */
+    uint64_t *done_tok; /* disk writes not yet confirmed to the core, in order */
+    size_t n_done;
 };
 
 static struct node nodes[NMAX];
@@ -97,10 +99,14 @@ static void sim_send(void *arg, const struct sf_dht_id *to, const struct sf_fs_m
     ck_assert_int_eq(sf_fs_meta_recs_encode(m->recs, m->n_recs, p->buf, p->len, &p->len), 0);
 }
 
-static int sim_persist(void *arg, const struct sf_dht_id *key, const struct sf_fs_meta_rec *recs,
-                       size_t n)
+/* The disk: a frame is on it at once (a crash keeps it), its completion
+ * reaches the core later, in order, interleaved at random with messages. */
+static void sim_persist(void *arg, const struct sf_dht_id *key, const struct sf_fs_meta_rec *recs,
+                        size_t n, uint64_t token)
 {
     struct node *nd = &nodes[(int)(intptr_t)arg];
+    nd->done_tok = realloc(nd->done_tok, (nd->n_done + 1) * sizeof *nd->done_tok);
+    nd->done_tok[nd->n_done++] = token;
     uint8_t *f;
     size_t len;
     ck_assert_int_eq(sf_fs_meta_log_frame(key, recs, n, &f, &len), 0);
@@ -108,7 +114,6 @@ static int sim_persist(void *arg, const struct sf_dht_id *key, const struct sf_f
     memcpy(nd->disk + nd->disk_len, f, len);
     nd->disk_len += len;
     free(f);
-    return 0;
 }
 
 static void sim_random(void *arg, uint8_t *buf, size_t n)
@@ -194,6 +199,9 @@ static void crash(int i)
     }
     sf_fs_meta_free(nodes[i].m);
     nodes[i].m = NULL;
+    free(nodes[i].done_tok);
+    nodes[i].done_tok = NULL;
+    nodes[i].n_done = 0;
     nodes[i].up = false;
 }
 
@@ -211,8 +219,26 @@ static bool step(void)
             sf_fs_meta_run(nodes[i].m);
         }
     }
-    if (nnet == 0) {
+    size_t disks = 0;
+    for (int i = 0; i < nn; i++) {
+        disks += nodes[i].up && nodes[i].n_done > 0;
+    }
+    if (nnet == 0 && disks == 0) {
         return false;
+    }
+    if (disks > 0 && (nnet == 0 || rnd() % 3 == 0)) {
+        /* a disk confirms its oldest write */
+        size_t pick = (size_t)(rnd() % disks);
+        for (int i = 0; i < nn; i++) {
+            if (nodes[i].up && nodes[i].n_done > 0 && pick-- == 0) {
+                uint64_t tok = nodes[i].done_tok[0];
+                memmove(nodes[i].done_tok, nodes[i].done_tok + 1,
+                        --nodes[i].n_done * sizeof *nodes[i].done_tok);
+                sf_fs_meta_persisted(nodes[i].m, tok, 0);
+                break;
+            }
+        }
+        return true;
     }
     size_t k = (size_t)(rnd() % nnet);
     struct pkt p = net[k];

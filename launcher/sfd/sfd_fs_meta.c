@@ -4,11 +4,12 @@
  * before a record is acknowledged; compacted at start and once it grows
  * large), the members with a connection as its view, and serves the namespace ops of local clients
  * (FS_NS / FS_READDIR -> FS_NS_ANS / FS_DIRENTS). Not here: blocks
- * (sfd_fs.c). Loop thread only; the fsync runs on it (metadata writes are
- * small; a worker would keep the loop free under heavy create rates). */
+ * (sfd_fs.c). Loop thread, except one writer thread that appends frames to
+ * the log and fdatasyncs them (all that queued up, at once). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,15 @@ struct meta_creq {
     struct meta_creq *next;
 };
 
+/* A log write for the writer thread; back on the loop with its status. */
+struct meta_wjob {
+    uint64_t token;
+    uint8_t *frame;
+    size_t len;
+    int status;
+    struct meta_wjob *next;
+};
+
 struct sf_sfd_meta {
     struct sf_sfd *sfd;
     struct sf_fs_meta *core;
@@ -53,6 +63,14 @@ struct sf_sfd_meta {
     uint64_t log_bytes, persist_err;
     uint64_t compacted_bytes; /* log size after the last compaction */
     size_t ref_saved;         /* the view size last written to STATE_DIR/fsmeta/view */
+    /* the writer thread: jobs in order (q), done ones back to the loop (d) */
+    pthread_t writer;
+    bool writer_up, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct meta_wjob *q_head, *q_tail, *d_head, *d_tail;
+    bool wake_pending;
+    size_t in_flight; /* loop side: submitted, not yet back */
 };
 
 void sf_sfd__node_key(uint64_t id, struct sf_dht_id *out)
@@ -163,31 +181,133 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int meta_persist(void *arg, const struct sf_dht_id *key, const struct sf_fs_meta_rec *recs,
-                        size_t n)
+static void writer_done_on_loop(struct sf_loop *loop, void *arg);
+
+/* The writer: takes every queued frame, appends them, one fdatasync for
+ * all, hands them back to the loop in order. */
+static void *writer_main(void *arg)
 {
     struct sf_sfd_meta *mt = arg;
-    if (mt->log_fd < 0) {
-        return -EIO;
+    pthread_mutex_lock(&mt->mu);
+    for (;;) {
+        while (mt->q_head == NULL && !mt->stop) {
+            pthread_cond_wait(&mt->cv, &mt->mu);
+        }
+        if (mt->q_head == NULL) {
+            break; /* stopping with nothing left to write */
+        }
+        struct meta_wjob *batch = mt->q_head;
+        mt->q_head = mt->q_tail = NULL;
+        int fd = mt->log_fd;
+        pthread_mutex_unlock(&mt->mu);
+        int rc = fd < 0 ? -EIO : 0;
+        for (struct meta_wjob *j = batch; rc == 0 && j != NULL; j = j->next) {
+            rc = write_all(fd, j->frame, j->len);
+        }
+        if (rc == 0 && fdatasync(fd) != 0) {
+            rc = -errno;
+        }
+        pthread_mutex_lock(&mt->mu);
+        struct meta_wjob *last = batch;
+        for (struct meta_wjob *j = batch; j != NULL; j = j->next) {
+            j->status = rc;
+            last = j;
+        }
+        if (mt->d_tail != NULL) {
+            mt->d_tail->next = batch;
+        } else {
+            mt->d_head = batch;
+        }
+        mt->d_tail = last;
+        if (!mt->wake_pending) {
+            mt->wake_pending = true;
+            /* Only an allocation failure stops a wake-up: retry, the loop
+             * must hear of every write. */
+            while (sf_loop_wake(mt->sfd->loop, writer_done_on_loop, mt) != 0) {
+                pthread_mutex_unlock(&mt->mu);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+                pthread_mutex_lock(&mt->mu);
+            }
+        }
     }
-    uint8_t *f;
-    size_t len;
-    int rc = sf_fs_meta_log_frame(key, recs, n, &f, &len);
-    if (rc != 0) {
-        return rc;
+    pthread_mutex_unlock(&mt->mu);
+    return NULL;
+}
+
+static void writer_done_on_loop(struct sf_loop *loop, void *arg)
+{
+    (void)loop;
+    struct sf_sfd_meta *mt = arg;
+    pthread_mutex_lock(&mt->mu);
+    struct meta_wjob *j = mt->d_head;
+    mt->d_head = mt->d_tail = NULL;
+    mt->wake_pending = false;
+    pthread_mutex_unlock(&mt->mu);
+    while (j != NULL) {
+        struct meta_wjob *next = j->next;
+        mt->in_flight--;
+        if (j->status == 0) {
+            mt->log_bytes += j->len;
+        } else {
+            mt->persist_err++;
+            SF_WARN_SPARSE("metadata log %s: %s", mt->log_path, sf_strerror(j->status));
+        }
+        if (mt->core != NULL) {
+            sf_fs_meta_persisted(mt->core, j->token, j->status);
+        }
+        free(j->frame);
+        free(j);
+        j = next;
     }
-    rc = write_all(mt->log_fd, f, len);
-    free(f);
-    if (rc == 0 && fdatasync(mt->log_fd) != 0) {
-        rc = -errno;
+    if (mt->core != NULL) {
+        sf_fs_meta_run(mt->core);
     }
-    if (rc != 0) {
-        mt->persist_err++;
-        SF_WARN_SPARSE("metadata log %s: %s", mt->log_path, sf_strerror(rc));
-        return rc;
+}
+
+static void meta_persist(void *arg, const struct sf_dht_id *key, const struct sf_fs_meta_rec *recs,
+                         size_t n, uint64_t token)
+{
+    struct sf_sfd_meta *mt = arg;
+    struct meta_wjob *j = calloc(1, sizeof *j);
+    int rc = j == NULL ? -ENOMEM : 0;
+    if (rc == 0) {
+        j->token = token;
+        rc = sf_fs_meta_log_frame(key, recs, n, &j->frame, &j->len);
     }
-    mt->log_bytes += len;
-    return 0;
+    if (rc != 0 || !mt->writer_up) {
+        /* Answered like a failed write, through the loop as the core wants. */
+        if (j == NULL) {
+            SF_ERR("metadata log: out of memory: a write is lost (its request times out)");
+            return;
+        }
+        j->status = rc != 0 ? rc : -EIO;
+        pthread_mutex_lock(&mt->mu);
+        if (mt->d_tail != NULL) {
+            mt->d_tail->next = j;
+        } else {
+            mt->d_head = j;
+        }
+        mt->d_tail = j;
+        bool wake = !mt->wake_pending;
+        mt->wake_pending = true;
+        pthread_mutex_unlock(&mt->mu);
+        mt->in_flight++;
+        if (wake && sf_loop_wake(mt->sfd->loop, writer_done_on_loop, mt) != 0) {
+            SF_ERR("metadata log: cannot wake the loop");
+        }
+        return;
+    }
+    mt->in_flight++;
+    pthread_mutex_lock(&mt->mu);
+    if (mt->q_tail != NULL) {
+        mt->q_tail->next = j;
+    } else {
+        mt->q_head = j;
+    }
+    mt->q_tail = j;
+    pthread_cond_signal(&mt->cv);
+    pthread_mutex_unlock(&mt->mu);
 }
 
 static void meta_random(void *arg, uint8_t *buf, size_t n)
@@ -333,8 +453,8 @@ static int open_log(struct sf_sfd_meta *mt, size_t good_end)
 static void maybe_compact(struct sf_sfd_meta *mt)
 {
     if (mt->log_fd < 0 || mt->log_bytes < META_COMPACT_MIN ||
-        mt->log_bytes < 4 * mt->compacted_bytes) {
-        return;
+        mt->log_bytes < 4 * mt->compacted_bytes || mt->in_flight > 0) {
+        return; /* (the writer is idle when nothing is in flight) */
     }
     uint64_t before = mt->log_bytes;
     close(mt->log_fd);
@@ -685,6 +805,8 @@ int sf_sfd__fs_meta_start(struct sf_sfd *sfd)
     }
     mt->sfd = sfd;
     mt->log_fd = -1;
+    pthread_mutex_init(&mt->mu, NULL);
+    pthread_cond_init(&mt->cv, NULL);
     mt->self.id = sfd->node_id;
     sf_sfd__node_key(sfd->node_id, &mt->self.key);
     sfd->fsmeta = mt;
@@ -726,6 +848,13 @@ int sf_sfd__fs_meta_start(struct sf_sfd *sfd)
     if (mt->live == NULL) {
         return -ENOMEM;
     }
+    if (pthread_create(&mt->writer, NULL, writer_main, mt) != 0) {
+        SF_ERR("filesystem metadata disabled: cannot start the log writer");
+        sf_fs_meta_free(mt->core);
+        mt->core = NULL;
+        return 0;
+    }
+    mt->writer_up = true;
     mt->live[0] = mt->self;
     mt->nlive = 1;
     sf_fs_meta_tick(mt->core, sf_now_ms());
@@ -740,6 +869,20 @@ void sf_sfd__fs_meta_stop(struct sf_sfd *sfd)
     }
     if (mt->tick != NULL) {
         sf_loop_timer_cancel(sfd->loop, mt->tick);
+    }
+    if (mt->writer_up) {
+        /* Queued writes still reach the disk; their answers are dropped
+         * (the loop has ended). */
+        pthread_mutex_lock(&mt->mu);
+        mt->stop = true;
+        pthread_cond_broadcast(&mt->cv);
+        pthread_mutex_unlock(&mt->mu);
+        pthread_join(mt->writer, NULL);
+    }
+    for (struct meta_wjob *j = mt->d_head, *n; j != NULL; j = n) {
+        n = j->next;
+        free(j->frame);
+        free(j);
     }
     while (mt->creqs != NULL) {
         struct meta_creq *r = mt->creqs;
