@@ -1414,16 +1414,27 @@ int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Com
             sf_coll_bcast(coll_of(comm, &ctmp), (char *)buffer + datatype->true_lb, bytes, root);
         return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
     }
-    char *tmp = malloc(bytes);
+    /* Large layouts go in packed pieces of BCAST_PIECE bytes, so the
+     * staging memory stays bounded; every rank cuts the same pieces (the
+     * type signatures match, so bytes does). */
+    enum { BCAST_PIECE = 1 << 20 };
+    size_t piece = bytes > 4 * (size_t)BCAST_PIECE ? BCAST_PIECE : bytes;
+    char *tmp = malloc(piece ? piece : 1);
     if (tmp == NULL) {
-        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory for %zu bytes", bytes);
+        return sf_mpi__raise(comm, MPI_ERR_NO_MEM, fn, "out of memory for %zu bytes", piece);
     }
-    if (comm->rank == root) {
-        sf_mpi__pack(datatype, count, buffer, tmp);
-    }
-    int rc = sf_coll_bcast(coll_of(comm, &ctmp), tmp, bytes, root);
-    if (rc >= 0 && comm->rank != root) {
-        sf_mpi__unpack(datatype, count, tmp, bytes, buffer);
+    struct sf_dt_cursor cur;
+    sf_mpi__dt_cursor(&cur, datatype, (size_t)count, buffer);
+    int rc = 0;
+    for (size_t off = 0; off < bytes && rc >= 0; off += piece) {
+        size_t n = bytes - off < piece ? bytes - off : piece;
+        if (comm->rank == root) {
+            sf_mpi__dt_pack(&cur, tmp, n);
+        }
+        rc = sf_coll_bcast(coll_of(comm, &ctmp), tmp, n, root);
+        if (rc >= 0 && comm->rank != root) {
+            sf_mpi__dt_unpack(&cur, tmp, n);
+        }
     }
     free(tmp);
     return rc < 0 ? sf_mpi__raise_rt(comm, rc, fn) : MPI_SUCCESS;
