@@ -160,6 +160,11 @@ bool sf_sfd__recover_quiet(struct sf_sfd_job *job)
     if (!job->coord || ck == NULL || !ck->recovering) {
         return false;
     }
+    if (job->state != SFD_JOB_RUNNING) {
+        /* Ended meanwhile (the user's signal, sfrun gone): no respawn. */
+        ck->recovering = false;
+        return false;
+    }
     uint64_t stopped = sf_now_ms();
     for (int i = 0; i < job->n; i++) {
         rank_reset(&job->ranks[i]);
