@@ -295,7 +295,13 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
  * so or no pty is available. out[0] is our end, out[1] the rank's. */
 static int stdout_channel(struct sf_sfd_job *job, int out[2])
 {
-    if (job->sfd->tun.stdout_pty) {
+    return sf_sfd__spawn_stdout(job, out, job->sfd->tun.stdout_pty);
+}
+
+int sf_sfd__spawn_stdout(struct sf_sfd_job *job, int out[2], bool pty)
+{
+    (void)job;
+    if (pty) {
         int m, sl;
         if (openpty(&m, &sl, NULL, NULL, NULL) == 0) {
             struct termios t;
@@ -486,7 +492,7 @@ static void init_close(struct sf_sfd_job *job)
     }
 }
 
-void sf_sfd__spawn_release(struct sf_sfd_job *job)
+static void init_free(struct sf_sfd_job *job)
 {
     init_close(job);
     if (job->init != NULL && job->init->judge != NULL) {
@@ -494,6 +500,12 @@ void sf_sfd__spawn_release(struct sf_sfd_job *job)
     }
     free(job->init);
     job->init = NULL;
+}
+
+void sf_sfd__spawn_release(struct sf_sfd_job *job)
+{
+    sf_sfd__ckpt_criu_release(job);
+    init_free(job);
 }
 
 static void rec_apply(struct sf_sfd_job *job, const struct spawn_rec *rec)
@@ -553,6 +565,7 @@ static void judge(struct sf_sfd_job *job)
         if (r->reaped) {
             r->reaped = false;
             any = true;
+            sf_sfd__ckpt_criu_rank_gone(job, r->rank);
             sf_sfd__job_rank_exited(job, r, r->wstatus);
         }
     }
@@ -571,8 +584,23 @@ static void on_judge(struct sf_loop *loop, void *arg)
 static void on_init(struct sf_loop *loop, int fd, int events, void *arg)
 {
     struct sf_sfd_job *job = arg;
+    if (sf_sfd__ckpt_criu_replacing(job)) {
+        /* A restore killed this part: its exits are no failures. */
+        if (!init_read(job)) {
+            init_close(job);
+            waitpid(job->init->pid, NULL, WNOHANG | __WALL);
+            for (int i = 0; i < job->n; i++) {
+                job->ranks[i].reaped = false;
+            }
+            sf_sfd__ckpt_criu_part_gone(job);
+        }
+        return;
+    }
     if (!init_read(job)) {
         init_close(job);
+        /* A restored init has no exit signal (it is criu's sibling): reap
+         * it here; sfd_main reaps the others. */
+        waitpid(job->init->pid, NULL, WNOHANG | __WALL);
         for (int i = 0; i < job->n; i++) {
             struct sf_sfd_rank *r = &job->ranks[i];
             if (r->local && !r->exited && !r->reaped && r->pid > 0) {
@@ -590,7 +618,7 @@ int sf_sfd__spawn_watch_init(struct sf_sfd_job *job, int fd, pid_t pid)
     if (in == NULL) {
         return -ENOMEM;
     }
-    sf_sfd__spawn_release(job);
+    init_free(job); /* a restore replaces the init */
     in->fd = fd;
     in->pid = pid;
     job->init = in;

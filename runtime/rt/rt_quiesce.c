@@ -28,6 +28,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,10 @@ void sf_rt__on_mark(struct sf_rt *rt, int w, uint64_t epoch)
 {
     (void)w;
     /* A peer may mark before our own PREPARE arrives: count it for its
-     * epoch. Epochs only grow. */
+     * round (the epoch, or RT_MARK_RESUME | epoch after the resume). */
     if ((uint32_t)epoch != rt->mark_epoch) {
-        if ((uint32_t)epoch < rt->mark_epoch) {
-            SF_WARN_SPARSE("rank %d: checkpoint marker of old epoch %llu ignored", w,
-                           (unsigned long long)epoch);
-            return;
-        }
+        /* Rounds never overlap: a rank starts the next only after every
+         * rank is past this one (sfd waits for all READY / RESUMED). */
         rt->mark_epoch = (uint32_t)epoch;
         rt->nmarks = 0;
     }
@@ -184,6 +182,33 @@ static int ckpt_rematch(struct sf_rt *rt, struct sf_rt_msg *after)
     return 0;
 }
 
+/* After resume: every peer has its transports open and our address
+ * inserted once its marker of this round arrived, so no pull from a peer
+ * that is not attached yet, no packet to an endpoint that cannot place us.
+ * Arrivals stay held meanwhile. */
+#define RT_MARK_RESUME 0x80000000u
+static int ckpt_barrier(struct sf_rt *rt, uint32_t round, int npeers)
+{
+    int rc = 0;
+    for (int w = 0; w < rt->size && rc == 0; w++) {
+        if (w != rt->rank && rt->peers[w].tr != NULL) {
+            rc = sf_rt__send_ctl(rt, w, RT_K_MARK, round, 0, 0);
+        }
+    }
+    unsigned idle = 0, polls = 0;
+    while (rc == 0 && !(rt->mark_epoch == round && rt->nmarks >= npeers)) {
+        int n = ckpt_progress(rt);
+        if (n < 0) {
+            return n;
+        }
+        if (rt->daemon_poll != NULL && ++polls % 1024 == 0 && (rc = rt->daemon_poll(rt)) < 0) {
+            break;
+        }
+        sf_rt_idle(rt, n == 0 ? ++idle : (idle = 0));
+    }
+    return rc;
+}
+
 int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch)
 {
     int npeers = 0;
@@ -257,8 +282,17 @@ int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch)
     bool restored = false;
     char *shm = NULL;
     rc = ckpt_wait_resume(rt, epoch, &restored, &shm);
+    /* A restored rank's socket is sfd's new one, blocking as created:
+     * the daemon poll must never block. */
+    int fl = fcntl(rt->sfd_fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+        fcntl(rt->sfd_fd, F_SETFL, fl | O_NONBLOCK);
+    }
     if (rc == 0) {
         rc = sf_rt__reopen(rt, epoch, shm);
+    }
+    if (rc == 0) {
+        rc = ckpt_barrier(rt, RT_MARK_RESUME | epoch, npeers);
     }
     free(shm);
     if (rc == 0) {
