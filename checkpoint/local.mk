@@ -59,3 +59,13 @@ libsfckpt_la_CPPFLAGS = $(AM_CPPFLAGS) \
 # --ft=restart across namespaced nodes (needs root; skips otherwise).
 TESTS += tests/cluster/ft.sh
 EXTRA_DIST += tests/cluster/ft.sh
+
+check_PROGRAMS += tests/checkpoint/ckpt_poke tests/checkpoint/ckpt_ring
+tests_checkpoint_ckpt_poke_SOURCES = tests/checkpoint/ckpt_poke.c
+tests_checkpoint_ckpt_poke_LDADD = libsfbase.la
+tests_checkpoint_ckpt_ring_SOURCES = tests/checkpoint/ckpt_ring.c
+tests_checkpoint_ckpt_ring_CPPFLAGS = -I$(top_srcdir)/mpi-shim
+tests_checkpoint_ckpt_ring_LDADD = libmpi.la
+# CRIU checkpoint/restore of running MPI jobs on one node (shm and tcp).
+TESTS += tests/checkpoint/criu_ring.sh
+EXTRA_DIST += tests/checkpoint/criu_ring.sh

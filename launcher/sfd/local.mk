@@ -156,3 +156,9 @@ endif
 launcher_sfd_sfd_SOURCES += launcher/sfd/sfd_ckpt.h launcher/sfd/sfd_ckpt.c \
 	launcher/sfd/sfd_recover.c
 sf_sfd_core += launcher/sfd/sfd_ckpt.c launcher/sfd/sfd_recover.c
+
+# CRIU checkpoints of a job's local ranks (helper "ckptcriu").
+launcher_sfd_sfd_SOURCES += launcher/sfd/sfd_ckpt_criu.c
+launcher_sfd_sfd_LDADD += libsfckpt.la
+sf_sfd_core += launcher/sfd/sfd_ckpt_criu.c
+sf_sfd_libs += libsfckpt.la

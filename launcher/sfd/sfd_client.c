@@ -225,6 +225,7 @@ static const sf_wire_handler client_ops[SF_OP_COUNT] = {
     [SF_OP_FS_BLOCK_WRITE] = on_fs, [SF_OP_FS_BLOCK_READ] = on_fs,
     [SF_OP_FS_ADMIN] = on_fs,
     [SF_OP_FS_NS] = on_fs_meta,     [SF_OP_FS_READDIR] = on_fs_meta,
+    [SF_OP_CKPT_PREPARE] = sf_sfd__ckpt_criu_client,
 };
 
 void sf_sfd__client_dispatch(struct sf_sfd_client *c, const struct sf_wire_msg *m)

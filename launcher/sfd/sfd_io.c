@@ -116,7 +116,7 @@ void sf_sfd__io_send_table(struct sf_sfd_job *job)
     }
     struct sf_wire_enc e;
     sf_wire_enc_begin(&e, SF_OP_ADDR_TABLE, 0);
-    sf_wire_put_u32(&e, 0);
+    sf_wire_put_u32(&e, job->table_epoch);
     sf_wire_put_i32v(&e, nodes, (size_t)job->n);
     sf_wire_put_bytes(&e, blob, total);
     int rc = sf_wire_enc_end(&e);
@@ -130,7 +130,7 @@ void sf_sfd__io_send_table(struct sf_sfd_job *job)
             struct sf_wire_enc t;
             sf_wire_enc_begin(&t, SF_OP_JOB_TABLE, sf_sfd__peer_seq(jn->peer));
             sf_wire_put_u64(&t, job->id);
-            sf_wire_put_u32(&t, 0);
+            sf_wire_put_u32(&t, job->table_epoch);
             sf_wire_put_i32v(&t, nodes, (size_t)job->n);
             sf_wire_put_bytes(&t, blob, total);
             sf_sfd__peer_send(jn->peer, &t);
@@ -193,6 +193,9 @@ static int on_addr(void *ctx, const struct sf_wire_msg *m)
                        (long long)m->f[0].i);
         return 0;
     }
+    if (sf_sfd__ckpt_criu_addr(r, m)) {
+        return 0; /* a checkpoint's new wire-up (sfd_ckpt_criu.c) */
+    }
     if (r->addr != NULL || job->table_sent) {
         SF_WARN_SPARSE("rank %d published its address twice: ignored", r->rank);
         return 0;
@@ -249,6 +252,8 @@ static const sf_wire_handler rank_ops[SF_OP_COUNT] = {
     [SF_OP_RANK_HELLO] = on_hello,       [SF_OP_RANK_ADDR] = on_addr,
     [SF_OP_RANK_FINALIZE] = on_finalize, [SF_OP_RANK_ABORT] = on_abort,
     [SF_OP_GOODBYE] = on_goodbye,        [SF_OP_CKPT_STORED] = sf_sfd__ckpt_on_stored,
+    [SF_OP_CKPT_READY] = sf_sfd__ckpt_criu_on_ready,
+    [SF_OP_CKPT_RESUMED] = sf_sfd__ckpt_criu_on_resumed,
 };
 
 /* Read and handle everything the rank has sent; closes the socket at EOF
