@@ -223,6 +223,11 @@ child_exec(struct sf_sfd_job *job, struct sf_sfd_rank *r, char **env, int in_rd,
     if (in < 0 || dup2(in, 0) < 0 || dup2(out_wr, 1) < 0 || dup2(err_wr, 2) < 0) {
         _exit(126);
     }
+    /* Nothing sfd inherited from whoever started it reaches the rank (a
+     * descriptor CRIU could not hand back at a restore, among others):
+     * every descriptor but stdio, the control socket and the segment
+     * closes at exec. */
+    syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */);
     fcntl(ctl_child, F_SETFD, 0);
     if (job->shm_fd >= 0) {
         fcntl(job->shm_fd, F_SETFD, 0);
