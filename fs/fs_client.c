@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,6 +166,37 @@ int sf_fs_client_connect(const char *sock_path, const struct sf_fs_client_opts *
         return e;
     }
     return sf_fs_client_attach(fd, o, out);
+}
+
+int sf_fs_client_connect_dir(const char *dir, const struct sf_fs_client_opts *o,
+                             struct sf_fs_client **out)
+{
+    char def[512], sock[600];
+    if (dir == NULL || dir[0] == '\0') {
+        const char *env = getenv("SF_CLUSTER");
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        const char *home = getenv("HOME");
+        if (env != NULL && env[0] != '\0') {
+            snprintf(def, sizeof(def), "%s", env);
+        } else if (xdg != NULL && xdg[0] != '\0') {
+            snprintf(def, sizeof(def), "%s/starfish/sfd", xdg);
+        } else {
+            snprintf(def, sizeof(def), "%s/.starfish/sfd", home != NULL ? home : "");
+        }
+        dir = def;
+    }
+    static const char *const tails[] = {"sfd.sock", "sfd/sfd.sock"};
+    int rc = -ENOENT;
+    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]) && rc == -ENOENT; i++) {
+        struct stat st;
+        if (snprintf(sock, sizeof(sock), "%s/%s", dir, tails[i]) >= (int)sizeof(sock)) {
+            return -ENAMETOOLONG;
+        }
+        if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            rc = sf_fs_client_connect(sock, o, out);
+        }
+    }
+    return rc;
 }
 
 void sf_fs_client_close(struct sf_fs_client *c)

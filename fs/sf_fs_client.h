@@ -44,6 +44,13 @@ struct sf_fs_client;
  * sf_fs_client_close. 0 or a negative errno. */
 int sf_fs_client_connect(const char *sock_path, const struct sf_fs_client_opts *o,
                          struct sf_fs_client **out);
+/* Connect to the daemon whose state dir is dir (dir/sfd.sock, or
+ * dir/sfd/sfd.sock); dir NULL: $SF_CLUSTER, else sfd's default state dir
+ * ($XDG_RUNTIME_DIR/starfish/sfd, else ~/.starfish/sfd). Cluster records
+ * (`sf up`) are the sf tool's business: it finds a node's state dir in
+ * them. 0, -ENOENT (no socket there) or a connect error. */
+int sf_fs_client_connect_dir(const char *dir, const struct sf_fs_client_opts *o,
+                             struct sf_fs_client **out);
 /* The same over an already connected stream socket; the client owns fd from
  * now on (also on failure: it is closed). */
 int sf_fs_client_attach(int fd, const struct sf_fs_client_opts *o, struct sf_fs_client **out);

@@ -45,6 +45,8 @@ static void fs_usage(FILE *out)
             "  truncate -s SIZE PATH     set a file's size\n"
             "  status                    the local daemon's filesystem status\n"
             "  scrub                     verify every block the local daemon stores\n"
+            "  gc                        free the local daemon's blocks no file references\n"
+            "                            (blocks younger than SF_FSBLK_GC_GRACE are kept)\n"
             "  mount [-f] DIR            mount the filesystem on DIR with FUSE (-f: stay in\n"
             "                            the foreground); unmount with fusermount3 -u DIR\n"
             "Progress is shown on a terminal for transfers over 4 MiB.\n"
@@ -1017,7 +1019,8 @@ int sf_fs_main(const char *dir, int argc, char **argv)
     }
     int n = argc - 1;
     char **rest = argv + 1;
-    if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "scrub") == 0) && n != 0) {
+    if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "scrub") == 0 || strcmp(cmd, "gc") == 0) &&
+        n != 0) {
         return fs_usage_err("no arguments expected after ", cmd);
     }
     if (strcmp(cmd, "mount") == 0) {
@@ -1049,6 +1052,8 @@ int sf_fs_main(const char *dir, int argc, char **argv)
         ret = cmd_admin(&x, SF_FS_ADMIN_STATUS, "status");
     } else if (strcmp(cmd, "scrub") == 0) {
         ret = cmd_admin(&x, SF_FS_ADMIN_SCRUB, "scrub");
+    } else if (strcmp(cmd, "gc") == 0) {
+        ret = cmd_admin(&x, SF_FS_ADMIN_GC, "gc");
     } else {
         ret = fs_usage_err("unknown command ", cmd);
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fs/fs_client_int.h"
@@ -804,6 +805,35 @@ START_TEST(test_edit_blocks)
 }
 END_TEST
 
+START_TEST(test_connect_dir)
+{
+    /* A daemon's state dir: DIR/sfd.sock, or DIR/sfd/sfd.sock under it. */
+    char dir[] = "/tmp/check_fs_client.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct sf_fs_client_opts o = {.timeout = 5, .window = 2, .block_size = 4096};
+    struct sf_fs_client *c;
+    ck_assert_int_eq(sf_fs_client_connect_dir(dir, &o, &c), -ENOENT);
+    char sub[48], path[64];
+    snprintf(sub, sizeof(sub), "%s/sfd", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    snprintf(path, sizeof(path), "%s/sfd.sock", sub);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(l, 4), 0);
+    ck_assert_int_eq(sf_fs_client_connect_dir(dir, &o, &c), 0);
+    sf_fs_client_close(c);
+    ck_assert_int_eq(setenv("SF_CLUSTER", sub, 1), 0);
+    ck_assert_int_eq(sf_fs_client_connect_dir(NULL, &o, &c), 0);
+    sf_fs_client_close(c);
+    close(l);
+    unlink(path);
+    rmdir(sub);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *fs_client_suite(void)
 {
     Suite *s = suite_create("fs_client");
@@ -824,6 +854,7 @@ static Suite *fs_client_suite(void)
     tcase_add_test(wire, test_truncate);
     tcase_add_test(wire, test_append);
     tcase_add_test(wire, test_edit_blocks);
+    tcase_add_test(wire, test_connect_dir);
     suite_add_tcase(s, wire);
     return s;
 }
