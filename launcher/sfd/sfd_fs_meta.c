@@ -8,6 +8,7 @@
  * the log and fdatasyncs them (all that queued up, at once). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -22,10 +23,42 @@
 #include "launcher/sfd/sfd_int.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
+#include "runtime/base/sf_tun.h"
 
 #define META_TICK_MS 100
 #define META_NODES_MAX 4096
-#define META_COMPACT_MIN (64u << 20) /* log bytes before a compaction while running */
+
+/* Tunables of module "fsmeta" (SF_FSMETA_<NAME>, sfd --params). */
+struct meta_tun {
+    int replicas;       /* holders of each directory's records */
+    double timeout;     /* seconds a request to another daemon may take */
+    double grace;       /* seconds before lost members stop counting for the quorum */
+    int sync_page;      /* records per page when a primary syncs a group */
+    size_t compact_min; /* log size before a compaction while running */
+};
+#define TUN(f) offsetof(struct meta_tun, f)
+static const struct sf_tun meta_tun_items[] = {
+    {"replicas", SF_TUN_INT, "3", "holders of each directory's records (1..16)", TUN(replicas)},
+    {"timeout", SF_TUN_DOUBLE, "5s", "a metadata request to another daemon fails after this",
+     TUN(timeout)},
+    {"grace", SF_TUN_DOUBLE, "300s",
+     "members lost this long stop counting for the quorum (a cut-off node waits this long)",
+     TUN(grace)},
+    {"sync_page", SF_TUN_INT, "2048", "records per page when a primary re-reads a directory",
+     TUN(sync_page)},
+    {"compact_min", SF_TUN_SIZE, "64m", "log size before it is compacted while running",
+     TUN(compact_min)},
+};
+static const struct sf_tun_table meta_tun_table = {
+    "fsmeta", meta_tun_items, sizeof meta_tun_items / sizeof meta_tun_items[0]};
+
+void sf_sfd__fs_meta_params(FILE *out)
+{
+    struct meta_tun t;
+    if (sf_tun_load(&meta_tun_table, &t) == 0) {
+        sf_tun_print(&meta_tun_table, &t, out);
+    }
+}
 
 struct meta_node {
     uint64_t id;
@@ -62,6 +95,7 @@ struct sf_sfd_meta {
     struct meta_creq *creqs;
     uint64_t log_bytes, persist_err;
     uint64_t compacted_bytes; /* log size after the last compaction */
+    struct meta_tun tun;
     size_t ref_saved;         /* the view size last written to STATE_DIR/fsmeta/view */
     /* the writer thread: jobs in order (q), done ones back to the loop (d) */
     pthread_t writer;
@@ -452,7 +486,7 @@ static int open_log(struct sf_sfd_meta *mt, size_t good_end)
  * records (the rewrite runs on the loop: tens of ms per 10 MB). */
 static void maybe_compact(struct sf_sfd_meta *mt)
 {
-    if (mt->log_fd < 0 || mt->log_bytes < META_COMPACT_MIN ||
+    if (mt->log_fd < 0 || mt->log_bytes < mt->tun.compact_min ||
         mt->log_bytes < 4 * mt->compacted_bytes || mt->in_flight > 0) {
         return; /* (the writer is idle when nothing is in flight) */
     }
@@ -823,8 +857,18 @@ int sf_sfd__fs_meta_start(struct sf_sfd *sfd)
         return 0;
     }
     mt->ref_saved = view_load(mt);
-    struct sf_fs_meta_config cfg = {
-        .self = mt->self.key, .replicas = 3, .timeout_ms = 5000, .ref_members = mt->ref_saved};
+    if (sf_tun_load(&meta_tun_table, &mt->tun) != 0 || mt->tun.replicas < 1 ||
+        mt->tun.replicas > SF_FS_R_MAX || mt->tun.timeout <= 0 || mt->tun.grace <= 0 ||
+        mt->tun.sync_page < 1) {
+        SF_ERR("filesystem metadata disabled: bad SF_FSMETA_* settings (sfd --params)");
+        return 0;
+    }
+    struct sf_fs_meta_config cfg = {.self = mt->self.key,
+                                    .replicas = mt->tun.replicas,
+                                    .timeout_ms = (uint64_t)(mt->tun.timeout * 1000),
+                                    .shrink_grace_ms = (uint64_t)(mt->tun.grace * 1000),
+                                    .sync_page = (size_t)mt->tun.sync_page,
+                                    .ref_members = mt->ref_saved};
     struct sf_fs_meta_ops ops = {
         .send = meta_send, .persist = meta_persist, .random = meta_random, .arg = mt};
     int rc = sf_fs_meta_new(&cfg, &ops, &mt->core);

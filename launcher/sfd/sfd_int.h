@@ -547,6 +547,8 @@ int sf_sfd__fs_client_op(struct sf_sfd_client *c, const struct sf_wire_msg *m);
 void sf_sfd__fs_client_gone(struct sf_sfd *sfd, struct sf_sfd_client *c);
 /* Print the block layer's tunables (SF_FSBLK_*) for --params. */
 void sf_sfd__fs_params(FILE *out);
+/* sfd --params: the metadata's tunables (SF_FSMETA_*, sfd_fs_meta.c). */
+void sf_sfd__fs_meta_params(FILE *out);
 /* Store calls submitted whose results the loop has not handled yet (the
  * fuzz target runs the loop until this is 0). */
 int sf_sfd__fs_busy(struct sf_sfd *sfd);

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--params") == 0) {
             sf_tun_print(&sf_sfd__tun_table, &sfd->tun, stdout);
             sf_sfd__fs_params(stdout); /* the block layer's (SF_FSBLK_*) */
+            sf_sfd__fs_meta_params(stdout); /* the metadata's (SF_FSMETA_*) */
             struct sf_dht_config dc;
             sf_dht_config_default(&dc);
             if (sf_dht_config_load(&dc) == 0) {
