@@ -89,7 +89,10 @@ static void fill_stat(const struct sf_fs_stat *s, struct stat *st)
 {
     memset(st, 0, sizeof(*st));
     st->st_mode = s->mode;
-    st->st_nlink = S_ISDIR(s->mode) ? 2 : 1;
+    /* 1 for directories too: the count of subdirectories is not kept,
+     * and 1 tells tools such as find not to infer it (no leaf
+     * optimisation). */
+    st->st_nlink = 1;
     st->st_uid = s->uid;
     st->st_gid = s->gid;
     st->st_size = (off_t)s->size;

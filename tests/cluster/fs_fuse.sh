@@ -47,6 +47,10 @@ tar -C "$TMP/src" -cf - . | tar -C "$MNT" -xf -
 check "tar -x into the mount" 0 $?
 (cd "$MNT" && sha256sum -c --quiet "$TMP/sums") >"$TMP/out" 2>&1
 check "sha256sum -c of every extracted file" 0 $?
+mkdir -p "$TMP/src/deep/a/b/c" && echo leaf >"$TMP/src/deep/a/b/c/leaf" && cp -r "$TMP/src/deep" "$MNT/"
+check "find walks nested directories on the mount" "$(cd "$TMP/src" && find deep | sort | tr '\n' ' ')" \
+    "$(cd "$MNT" && find deep | sort | tr '\n' ' ')"
+rm -r "$MNT/deep" "$TMP/src/deep"
 check "file count" "$(find "$TMP/src" -type f | wc -l)" "$(find "$MNT/fs" "$MNT/dht" -type f | wc -l)"
 mkdir -p "$TMP/out2"
 tar -C "$MNT" -cf - fs dht | tar -C "$TMP/out2" -xf -
