@@ -34,6 +34,12 @@
 #define SF_CKPT_ENV_KEY "SF_CKPT_KEY"         /* the job's checkpoint key (decimal u64) */
 #define SF_CKPT_ENV_RESTART "SF_CKPT_RESTART" /* epoch this process restarts from */
 #define SF_CKPT_ENV_FROM "SF_CKPT_FROM"       /* STORE/KEY holding that epoch (default IMAGES) */
+/* Set when images go to the Starfish filesystem: the local sfd's socket.
+ * Images are then /ckpt/KEY/EPOCH/rank-N there (replication 2), and
+ * SF_CKPT_FROM names the key holding the epoch to load. */
+#define SF_CKPT_ENV_FS "SF_CKPT_FS"
+#define SF_CKPT_FS_ROOT "/ckpt"
+#define SF_CKPT_FS_REPLICAS 2
 
 struct sf_ckpt_image_hdr {
     uint64_t job;

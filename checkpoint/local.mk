@@ -9,6 +9,8 @@ pkginclude_HEADERS += checkpoint/sf_ckpt.h
 noinst_LTLIBRARIES += libsfckptapp.la
 libsfckptapp_la_SOURCES = checkpoint/sf_ckpt.h checkpoint/ckpt_app_int.h \
 	checkpoint/ckpt_app_image.c checkpoint/ckpt_app.c
+# Images may go to the Starfish filesystem (fs/sf_fs_client.h).
+libsfckptapp_la_LIBADD = libsffsclient.la libsfdht.la $(SODIUM_LIBS)
 
 check_PROGRAMS += tests/check_ckpt_app
 TESTS += tests/check_ckpt_app

@@ -48,12 +48,17 @@
 /* Module "ckpt" tunables (SF_CKPT_<NAME>). */
 struct sfd_ckpt_tun {
     const char *store;
+    bool fs;
 };
 static const struct sf_tun ckpt_tun_items[] = {
     {"store", SF_TUN_STR, "",
      "directory for checkpoint images (empty: STATE_DIR/ckpt of a cluster daemon; "
      "$XDG_RUNTIME_DIR/starfish/ckpt or ~/.starfish/ckpt for sfrun's own daemon)",
      offsetof(struct sfd_ckpt_tun, store)},
+    {"fs", SF_TUN_BOOL, "1",
+     "a cluster daemon's jobs keep their images in the Starfish filesystem (/ckpt, two "
+     "replicas), so ranks of a lost node restart elsewhere; 0: on each node's disk",
+     offsetof(struct sfd_ckpt_tun, fs)},
 };
 const struct sf_tun_table sf_sfd__ckpt_tun_table = {
     "ckpt", ckpt_tun_items, sizeof(ckpt_tun_items) / sizeof(ckpt_tun_items[0])};
@@ -280,6 +285,11 @@ static int commit_local(struct sf_sfd_job *job, uint32_t epoch)
 {
     struct sf_sfd_ckpt *ck = job->ckpt;
     char p[PATH_MAX + 48], tmp[PATH_MAX + 48];
+    snprintf(p, sizeof(p), "%s/%u", ck->dir, epoch);
+    int mrc = mkdirs(p); /* with images in the fs, only markers are here */
+    if (mrc != 0) {
+        return mrc;
+    }
     snprintf(p, sizeof(p), "%s/%u/COMMITTED", ck->dir, epoch);
     snprintf(tmp, sizeof(tmp), "%s/%u/.COMMITTED.tmp", ck->dir, epoch);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -380,7 +390,7 @@ static void epoch_commit(struct sf_sfd_job *job)
 {
     struct sf_sfd_ckpt *ck = job->ckpt;
     uint32_t epoch = ck->pending;
-    if (job->nlocal > 0) {
+    if (job->nlocal > 0 || ck->in_fs) {
         int rc = commit_local(job, epoch);
         if (rc != 0) {
             char text[PATH_MAX + 128];
@@ -683,9 +693,10 @@ static int restart_from(struct sf_sfd_job *job, const char *spec, char *err, siz
         return -ENOENT;
     }
     /* The images of this node's ranks must be there; with every rank here
-     * the count must match too (another -n cannot load them). */
+     * the count must match too (another -n cannot load them). Images in
+     * the filesystem are checked by the ranks that load them. */
     int found = 0;
-    for (int i = 0;; i++) {
+    for (int i = 0; !ck->in_fs; i++) {
         char p[PATH_MAX + 64];
         snprintf(p, sizeof(p), "%s/%lu/rank-%d", dir, epoch, i);
         if (access(p, R_OK) != 0) {
@@ -693,7 +704,7 @@ static int restart_from(struct sf_sfd_job *job, const char *spec, char *err, siz
         }
         found++;
     }
-    for (int i = 0; i < job->n; i++) {
+    for (int i = 0; !ck->in_fs && i < job->n; i++) {
         char p[PATH_MAX + 64];
         snprintf(p, sizeof(p), "%s/%lu/rank-%d", dir, epoch, i);
         if (job->ranks[i].local && access(p, R_OK) != 0) {
@@ -703,7 +714,7 @@ static int restart_from(struct sf_sfd_job *job, const char *spec, char *err, siz
             return -ENOENT;
         }
     }
-    if (job->nlocal == job->n && found != job->n) {
+    if (!ck->in_fs && job->nlocal == job->n && found != job->n) {
         snprintf(err, cap, "--restart-from %s: epoch %lu has images of %d rank%s, this job runs "
                  "%d: restart with -n %d", spec, epoch, found, found == 1 ? "" : "s", job->n,
                  found);
@@ -759,6 +770,9 @@ int sf_sfd__ckpt_submit(struct sf_sfd_job *job, char *err, size_t cap)
     }
     ck->auto_chosen = ckpt == NULL || strcmp(ckpt, "auto") == 0;
     ck->ft_restart = restart;
+    struct sfd_ckpt_tun tun;
+    ck->in_fs = job->sfd->listening && job->sfd->fs != NULL && job->sfd->sock_path != NULL &&
+                sf_tun_load(&sf_sfd__ckpt_tun_table, &tun) == 0 && tun.fs;
     if (maxr != NULL) {
         char *end;
         long v = strtol(maxr, &end, 10);
@@ -777,7 +791,8 @@ int sf_sfd__ckpt_submit(struct sf_sfd_job *job, char *err, size_t cap)
     char num[32];
     snprintf(num, sizeof(num), "%llu", (unsigned long long)key);
     if ((rc = opt_set(job, SFD_OPT_CKPT_KEY, num)) != 0 ||
-        (rc = opt_set(job, SFD_OPT_CKPT_BACKEND, "app")) != 0) {
+        (rc = opt_set(job, SFD_OPT_CKPT_BACKEND, "app")) != 0 ||
+        (rc = opt_set(job, SFD_OPT_CKPT_FS, ck->in_fs ? "1" : NULL)) != 0) {
         snprintf(err, cap, "out of memory");
         return rc;
     }
@@ -795,10 +810,17 @@ void sf_sfd__ckpt_announce(struct sf_sfd_job *job)
     }
     const char *from = sf_sfd__job_opt(job, SFD_OPT_RESTART_FROM);
     char text[PATH_MAX + 512];
+    char where[PATH_MAX + 64];
+    if (ck->in_fs) {
+        snprintf(where, sizeof(where), "the Starfish filesystem, " SF_CKPT_FS_ROOT "/%llu (%d "
+                 "replicas)", (unsigned long long)ck->key, SF_CKPT_FS_REPLICAS);
+    } else {
+        snprintf(where, sizeof(where), "%s%s", ck->dir, job->nnodes > 1 ? " on each node" : "");
+    }
     int l = snprintf(text, sizeof(text),
-                     "sfrun: checkpoints: key %llu, images in %s%s (application-level backend%s)"
+                     "sfrun: checkpoints: key %llu, images in %s (application-level backend%s)"
                      "%s%s\n",
-                     (unsigned long long)ck->key, ck->dir, job->nnodes > 1 ? " on each node" : "",
+                     (unsigned long long)ck->key, where,
                      ck->auto_chosen ? ", chosen by --ckpt=auto: this sfd has no CRIU backend" : "",
                      from != NULL ? "; restarting from " : "", from != NULL ? from : "");
     if (l >= (int)sizeof(text)) {
@@ -816,6 +838,13 @@ int sf_sfd__ckpt_part_init(struct sf_sfd_job *job)
     struct sf_sfd_ckpt *ck = ckpt_new(job, strtoull(ks, NULL, 10));
     if (ck == NULL) {
         return -ENOMEM;
+    }
+    const char *fs = sf_sfd__job_opt(job, SFD_OPT_CKPT_FS);
+    if (fs != NULL && strcmp(fs, "1") == 0) {
+        if (job->sfd->fs == NULL || job->sfd->sock_path == NULL) {
+            return -ENOTSUP; /* the coordinator counts on our filesystem */
+        }
+        ck->in_fs = true;
     }
     return mkdirs(ck->dir);
 }
@@ -844,7 +873,11 @@ int sf_sfd__ckpt_apply_env(struct sf_sfd_job *job)
         rc = env_set(job, SF_CKPT_ENV_RESTART, restart);
     }
     if (rc == 0) {
-        rc = env_set(job, SF_CKPT_ENV_FROM, fk != NULL ? from : NULL);
+        /* In the filesystem the epoch to load is named by its key. */
+        rc = env_set(job, SF_CKPT_ENV_FROM, fk == NULL ? NULL : ck->in_fs ? fk : from);
+    }
+    if (rc == 0) {
+        rc = env_set(job, SF_CKPT_ENV_FS, ck->in_fs ? job->sfd->sock_path : NULL);
     }
     return rc;
 }

@@ -21,6 +21,7 @@ enum sfd_ckpt_backend { SFD_CKPT_OFF = 0, SFD_CKPT_APP, SFD_CKPT_CRIU };
 #define SFD_OPT_CKPT_BACKEND "ckpt-backend" /* set by the coordinator: app|criu */
 #define SFD_OPT_CKPT_RESTART "ckpt-restart" /* set by the coordinator: epoch to load */
 #define SFD_OPT_CKPT_FROM "ckpt-from"       /* set by the coordinator: key holding it */
+#define SFD_OPT_CKPT_FS "ckpt-fs"           /* set by the coordinator: 1 = images in the fs */
 
 #define SFD_CKPT_DEFAULT_MAX_RESTARTS 3
 
@@ -28,6 +29,7 @@ struct sf_sfd_ckpt {
     enum sfd_ckpt_backend backend;
     bool auto_chosen;  /* --ckpt=auto picked the backend */
     bool ft_restart;   /* --ft=restart */
+    bool in_fs;        /* images in the Starfish filesystem (/ckpt/KEY/EPOCH) */
     int max_restarts, restarts;
     uint64_t key;      /* images: STORE/KEY/EPOCH/rank-N */
     char *dir;         /* STORE/KEY on this node (owned) */

@@ -668,9 +668,13 @@ void sf_sfd__job_respawn(struct sf_sfd_job *job)
     job->nlive = 0;
     job->state = SFD_JOB_RUNNING;
     sf_sfd__spawn_release(job); /* the old ranks' init went with them */
+    bind_opts(job, job->opts, job->sfd->ncores); /* ranks may have moved here */
     for (int k = 0; k < job->nnodes; k++) {
         int rc;
-        if (job->nodes[k].peer != NULL && (rc = send_spawn(job, k)) != 0) {
+        if (job->nodes[k].peer == NULL || job->nodes[k].done) {
+            continue; /* this daemon, or a node lost or left without ranks */
+        }
+        if ((rc = send_spawn(job, k)) != 0) {
             sf_sfd__job_fail(job, -1, 1, "cannot ask node %s to restart its ranks: %s",
                              job->nodes[k].name, sf_strerror(rc));
             job->nodes[k].done = true;

@@ -13,9 +13,11 @@
  * again (ranks start with SF_CKPT_RESTART=EPOCH, so sf_ckpt_restarted() is
  * true and sf_ckpt_recover() loads their images). The fresh ranks publish
  * new fabric addresses and get a new table, as at start-up.
- * Respawning every rank in place is the simple correct first step: images
- * live on the node that wrote them, so a lost node ends the job (the
- * Starfish filesystem will hold them on two nodes; then ranks can move). */
+ * Every rank restarts; ranks stay on their nodes, except those of a lost
+ * node, which move to the surviving nodes with the most free slots. That
+ * needs their images off the lost node: in the Starfish filesystem (two
+ * replicas, a cluster daemon's default); with images on local disks a lost
+ * node ends the job, saying so. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,6 +48,76 @@ static void append(char *text, size_t cap, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text + l, cap - l, fmt, ap);
     va_end(ap);
+}
+
+static int node_slots(const struct sf_sfd_job *job, int k)
+{
+    const struct sf_sfd_jnode *jn = &job->nodes[k];
+    return jn->peer != NULL ? jn->peer->slots : job->sfd->ncores;
+}
+
+/* A node that can take ranks: not lost, and this daemon only if it runs
+ * ranks of the job already (it has a node index then). */
+static bool usable(const struct sf_sfd_job *job, int k)
+{
+    return !job->nodes[k].lost && (job->nodes[k].peer != NULL || k == job->self_node);
+}
+
+/* With --nooversubscribe, do the surviving nodes have a slot per rank? */
+static bool room_for_all(const struct sf_sfd_job *job)
+{
+    const char *over = sf_sfd__job_opt((struct sf_sfd_job *)job, "oversubscribe");
+    if (over == NULL || strcmp(over, "no") != 0) {
+        return true;
+    }
+    int slots = 0;
+    for (int k = 0; k < job->nnodes; k++) {
+        slots += usable(job, k) ? node_slots(job, k) : 0;
+    }
+    return slots >= job->n;
+}
+
+/* Move the ranks of lost nodes to the usable node with the most free
+ * slots (ranks minus slots, least loaded first; ties: lowest index), then
+ * renumber every node's local ranks. Returns how many moved, or -1 when no
+ * node is usable. */
+static int replace_lost(struct sf_sfd_job *job)
+{
+    int moved = 0;
+    for (int i = 0; i < job->n; i++) {
+        struct sf_sfd_rank *r = &job->ranks[i];
+        if (!job->nodes[r->node].lost) {
+            continue;
+        }
+        int best = -1;
+        for (int k = 0; k < job->nnodes; k++) {
+            if (usable(job, k) &&
+                (best < 0 || job->nodes[k].nranks - node_slots(job, k) <
+                                 job->nodes[best].nranks - node_slots(job, best))) {
+                best = k;
+            }
+        }
+        if (best < 0) {
+            return -1;
+        }
+        job->nodes[r->node].nranks--;
+        r->node = best;
+        job->nodes[best].nranks++;
+        moved++;
+    }
+    job->nlocal = 0;
+    for (int k = 0; k < job->nnodes; k++) {
+        int lr = 0;
+        for (int i = 0; i < job->n; i++) {
+            struct sf_sfd_rank *r = &job->ranks[i];
+            if (r->node == k) {
+                r->local_rank = lr++;
+                r->local = k == job->self_node;
+                job->nlocal += r->local;
+            }
+        }
+    }
+    return moved;
 }
 
 /* The first node of the job that is gone, or -1. */
@@ -89,11 +161,16 @@ bool sf_sfd__recover_on_failure(struct sf_sfd_job *job, int rank, char *text, si
         }
         return false;
     }
-    if (lost >= 0) {
+    if (lost >= 0 && !ck->in_fs) {
         append(text, cap, "; --ft=restart cannot restart: the images of epoch %u for the ranks "
                "of node %s were on that node's local disk, which is gone (images are kept only "
                "on the node that wrote them until the Starfish filesystem stores them)",
                ck->committed, job->nodes[lost].name);
+        return false;
+    }
+    if (lost >= 0 && !room_for_all(job)) {
+        append(text, cap, "; --ft=restart cannot restart: too few slots left on the surviving "
+               "nodes for %d ranks (--nooversubscribe)", job->n);
         return false;
     }
     if (ck->restarts >= ck->max_restarts) {
@@ -169,8 +246,23 @@ bool sf_sfd__recover_quiet(struct sf_sfd_job *job)
     for (int i = 0; i < job->n; i++) {
         rank_reset(&job->ranks[i]);
     }
+    int moved = replace_lost(job);
+    if (moved < 0) {
+        ck->recovering = false;
+        sf_sfd__job_fail(job, -1, 1, "cannot restart job %llu: no node left to run its ranks",
+                         (unsigned long long)job->id);
+        return false;
+    }
+    if (moved > 0) {
+        char note[160];
+        int l = snprintf(note, sizeof(note),
+                         "sfrun: %d rank%s of a lost node restart%s on the surviving nodes\n",
+                         moved, moved == 1 ? "" : "s", moved == 1 ? "s" : "");
+        sf_sfd__io_output(job, -1, 2, note, (size_t)l);
+    }
     for (int k = 0; k < job->nnodes; k++) {
-        job->nodes[k].done = false;
+        /* Lost and emptied nodes get no SPAWN, and nothing to wait for. */
+        job->nodes[k].done = job->nodes[k].lost || job->nodes[k].nranks == 0;
     }
     job->naddr = 0;
     job->table_sent = false;

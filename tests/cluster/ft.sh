@@ -4,9 +4,9 @@
 # per node) undisturbed; kill -9 of a rank on n2 after epoch 2, then of a
 # rank on n1 (the coordinator's node) after epoch 4: the job rolls back
 # twice and prints exactly the undisturbed output. Then a whole node dies
-# (sf node kill n3) after a checkpoint: its images were on its own disk, so
-# the job must end with an error saying exactly that (recovery from node
-# loss waits for images in the Starfish filesystem). Every wait is bounded.
+# (sf node kill n3) after a checkpoint: its ranks restart on the other two
+# nodes from the images in the Starfish filesystem (two replicas), with
+# the same output again. Every wait is bounded.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
 . "$top_srcdir/tests/checkpoint/app_lib.sh"
@@ -43,14 +43,18 @@ check_grep "first restart from epoch 2" "restarting every rank from checkpoint e
 recovered two "kill -9 on n2, then on n1" "restarting every rank from checkpoint epoch 4 (restart 2 of"
 rm -rf "$CDIR"/n*/ckpt
 
-# A node dies with its ranks after a checkpoint.
+# Images went to the Starfish filesystem, two epochs kept there too.
+check "images in the filesystem, two epochs kept" "2" \
+    "$("$SF" fs ls "/ckpt/$KEY" 2>/dev/null | grep -c '^[0-9]')"
+
+# A node dies with its ranks after a checkpoint: its ranks restart on the
+# two surviving nodes from the images in the filesystem.
 T=mc-node-$$
 start_bg node "$SFRUN" -n 6 -N 2 --ft=restart "$MC" $ARGS --pause-at 20 "$TMP/never" --tag "$T"
 wait_long committed 2
 "$SF" node kill n3 >"$TMP/kill.out" 2>&1
 check "sf node kill n3" 0 $?
 wait_bg node
-check "node lost: the job fails" yes "$([ "$(cat "$TMP/node.rc")" -ne 0 ] && echo yes)"
-check_grep "node lost: the error says why there is no restart" "cannot restart: the images of epoch 2 for the ranks of node n3 were on that node's local disk, which is gone" "$TMP/node.err"
-echo "note: recovery after losing a node is not tested: images live only on the node that wrote them until they go to the Starfish filesystem"
+check_grep "node lost: its ranks move" "2 ranks of a lost node restart on the surviving nodes" "$TMP/node.err"
+recovered node "node n3 lost" "restarting every rank from checkpoint epoch 2 (restart 1 of"
 finish
