@@ -10,6 +10,7 @@
 # with a bound. Needs root (skips otherwise).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
+. "$top_srcdir/tests/cluster/fs_client_lib.sh" # fs NODE ARGS, wait_long CMD
 need_netns
 real_sfd_listens || skip "sfd has no --listen (cluster) mode yet"
 export SF_SFD="$REAL_SFD"
@@ -30,16 +31,6 @@ settled() {
         [ "$(stat_of "$n" repair_pending)" = 0 ] || return 1
         [ "$(stat_of "$n" under_replicated)" = 0 ] || return 1
     done
-}
-# wait_long CMD...: like wait_until, with a 90 s bound (repair moves data).
-wait_long() {
-    i=0
-    while [ $i -lt 1800 ]; do
-        if "$@"; then return 0; fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
 }
 # copies ID NODES...: how many of the nodes hold block ID on disk.
 copies() {
@@ -107,14 +98,16 @@ check "the 0 B block is BLAKE2b-256 of nothing" \
 # A file with a name (sf fs: blocks through this layer, the inode through
 # the metadata layer), 20 blocks: its block list is a block too.
 head -c $((20 * MiB + 12345)) /dev/urandom >"$TMP/fref"
-"$SF" --dir "$CDIR/n1" fs put "$TMP/fref" /fref >"$TMP/out" 2>&1
+wait_long fs_ready n1 n2 n3 n4
+check "the namespace answers through all 4" 0 $?
+fs n1 put "$TMP/fref" /fref >"$TMP/out" 2>&1
 check "sf fs put of a 21-block file" 0 $?
 # A file with 3 replicas (its blocks also written by fs_poke, which tells
 # their ids): repair keeps 3 copies, not the default 2.
 head -c $((5 * MiB)) /dev/urandom >"$TMP/fr3"
 "$POKE" "$CDIR/n3/sfd.sock" put 3 "$TMP/fr3" "$TMP/fr3.ids" 2>"$TMP/err"
 check "write 5 blocks with 3 replicas through n3" 0 $?
-"$SF" --dir "$CDIR/n3" fs put -r 3 "$TMP/fr3" /fr3 >"$TMP/out" 2>&1
+fs n3 put -r 3 "$TMP/fr3" /fr3 >"$TMP/out" 2>&1
 check "sf fs put -r 3 of the same 5 blocks" 0 $?
 check "r=3: every block on exactly 3 of 4 nodes" 0 "$(all_have 3 "$TMP/fr3.ids" -- n1 n2 n3 n4 | tail -n 1)"
 IDS="$TMP/f0.ids $TMP/f1.ids $TMP/fblk.ids $TMP/f100.ids"
@@ -229,11 +222,11 @@ sed 's/^/    gc n1: /' "$TMP/gc.n1"
 check_grep "gc: n1 saw the named files" "^files=[2-9]" "$TMP/gc.n1"
 check_grep "gc: n1 saw its block list" "^list_blocks=[1-9]" "$TMP/gc.n1"
 echo "    n1 held $refs_before blocks before the GC"
-"$SF" --dir "$CDIR/n4" fs get /fref "$TMP/fref.back" >"$TMP/out" 2>&1
+fs n4 get /fref "$TMP/fref.back" >"$TMP/out" 2>&1
 check "gc: sf fs get of the named file through n4" 0 $?
 cmp -s "$TMP/fref" "$TMP/fref.back"
 check "gc: the named file is bit-exact" 0 $?
-"$SF" --dir "$CDIR/n1" fs get /fr3 "$TMP/fr3.back" >"$TMP/out" 2>&1
+fs n1 get /fr3 "$TMP/fr3.back" >"$TMP/out" 2>&1
 check "gc: sf fs get of the r=3 file through n1" 0 $?
 cmp -s "$TMP/fr3" "$TMP/fr3.back"
 check "gc: the r=3 file is bit-exact" 0 $?
