@@ -16,7 +16,7 @@
 
 #define NMAX 9
 #ifndef CHURN_SEEDS
-#define CHURN_SEEDS 8
+#define CHURN_SEEDS 30
 #endif
 
 static uint64_t rng_state = 0x5eed;
