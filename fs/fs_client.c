@@ -97,6 +97,11 @@ int sf_fs__err_reply(struct sf_fs_client *c, int code, const struct sf_wire_msg 
     return sf_fs__err(c, code, "%s: %s", what, sf_strerror(code));
 }
 
+bool sf_fs_client_usable(const struct sf_fs_client *c)
+{
+    return c->dead == 0;
+}
+
 const char *sf_fs_client_errmsg(const struct sf_fs_client *c)
 {
     return c->err;

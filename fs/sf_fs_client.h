@@ -57,6 +57,9 @@ int sf_fs_client_attach(int fd, const struct sf_fs_client_opts *o, struct sf_fs_
 /* Close the connection (GOODBYE) and free. Readers and writers of c must
  * have been closed (a writer not closed is abandoned: nothing committed). */
 void sf_fs_client_close(struct sf_fs_client *c);
+/* False once the connection is unusable (the daemon went away, a timeout,
+ * a protocol error): every later call fails at once; connect anew. */
+bool sf_fs_client_usable(const struct sf_fs_client *c);
 /* Why the last failing call of c (or of its readers/writers) failed; "" if
  * none did. Owned by c, valid until the next call. */
 const char *sf_fs_client_errmsg(const struct sf_fs_client *c);

@@ -56,13 +56,25 @@ struct mh {
     struct sf_fs_stat st;   /* write handles: attributes at open / last commit
                              * (stat answers from here, no round trip) */
     struct sf_fs_setattr attr;
+    struct mcl *cl; /* the connection its reader/writer belong to */
     struct mh *next;
 };
 
-struct mnt {
+/* A connection to the local daemon and the handles still using it. When
+ * it breaks (the daemon restarted), new operations get a new one; the old
+ * one lives on, failing, until its last handle is released. */
+struct mcl {
     struct sf_fs_client *c;
+    unsigned refs;
+    struct mcl *next;
+};
+
+struct mnt {
+    struct mcl *cur;
+    struct mcl *old; /* broken connections that handles still hold */
     struct mh *writers;
     const char *tmpdir;
+    char dir[4096]; /* where the daemon is (sf_fs_cli_connect) */
 };
 
 static struct mnt *M(void)
@@ -70,9 +82,50 @@ static struct mnt *M(void)
     return fuse_get_context()->private_data;
 }
 
+static void mcl_close(struct mcl *l)
+{
+    sf_fs_client_close(l->c);
+    free(l);
+}
+
+/* The connection for a new operation: the current one, or a new one if it
+ * broke and the daemon answers again (else the broken one: its calls
+ * fail at once with the reason). */
+static struct mcl *CL(void)
+{
+    struct mnt *m = M();
+    if (sf_fs_client_usable(m->cur->c)) {
+        return m->cur;
+    }
+    struct mcl *n = calloc(1, sizeof(*n));
+    if (n == NULL || sf_fs_cli_connect(m->dir, &n->c) != 0) {
+        free(n);
+        return m->cur;
+    }
+    fprintf(stderr, "sf fs mount: reconnected to the local sfd\n");
+    if (m->cur->refs == 0) {
+        mcl_close(m->cur);
+    } else {
+        m->cur->next = m->old;
+        m->old = m->cur;
+    }
+    m->cur = n;
+    return n;
+}
+
+static struct sf_fs_client *C(void)
+{
+    return CL()->c;
+}
+
 static struct mh *H(struct fuse_file_info *fi)
 {
     return fi != NULL ? (struct mh *)(uintptr_t)fi->fh : NULL;
+}
+
+static struct sf_fs_client *HC(const struct mh *h)
+{
+    return h->cl->c;
 }
 
 static struct mh *writer_of(const char *path)
@@ -105,11 +158,11 @@ static void fill_stat(const struct sf_fs_stat *s, struct stat *st)
     st->st_atim = st->st_mtim;
 }
 
-static void say(const char *path, int rc)
+static void say(struct sf_fs_client *c, const char *path, int rc)
 {
     /* Errors reach programs as errno only; keep the reason in the log of a
      * foreground mount. */
-    const char *m = sf_fs_client_errmsg(M()->c);
+    const char *m = sf_fs_client_errmsg(c);
     fprintf(stderr, "sf fs mount: %s: %s\n", path, m[0] ? m : sf_strerror(rc));
 }
 
@@ -124,7 +177,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         /* A file open for writing here: the handle knows best. */
         s = h->st;
     } else {
-        int rc = sf_fs_stat(M()->c, path, &s);
+        int rc = sf_fs_stat(C(), path, &s);
         if (rc != 0) {
             return rc;
         }
@@ -163,23 +216,23 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     filler(buf, ".", NULL, 0, 0);
     filler(buf, "..", NULL, 0, 0);
     struct rd a = {buf, filler};
-    int rc = sf_fs_readdir(M()->c, path, rd_one, &a);
+    int rc = sf_fs_readdir(C(), path, rd_one, &a);
     return rc == -ENOBUFS ? 0 : rc;
 }
 
 static int fs_mkdir(const char *path, mode_t mode)
 {
-    return sf_fs_mkdir(M()->c, path, mode & 07777);
+    return sf_fs_mkdir(C(), path, mode & 07777);
 }
 
 static int fs_rmdir(const char *path)
 {
-    return sf_fs_rmdir(M()->c, path);
+    return sf_fs_rmdir(C(), path);
 }
 
 static int fs_unlink(const char *path)
 {
-    int rc = sf_fs_unlink(M()->c, path);
+    int rc = sf_fs_unlink(C(), path);
     struct mh *h;
     while (rc == 0 && (h = writer_of(path)) != NULL) {
         h->orphan = true; /* its writes die with the name, as on a disk */
@@ -192,7 +245,7 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
     if (flags & ~(unsigned)RENAME_NOREPLACE) {
         return -EINVAL; /* RENAME_EXCHANGE / WHITEOUT: not supported */
     }
-    int rc = sf_fs_rename(M()->c, from, to, (flags & RENAME_NOREPLACE) != 0);
+    int rc = sf_fs_rename(C(), from, to, (flags & RENAME_NOREPLACE) != 0);
     if (rc != 0) {
         return rc;
     }
@@ -223,6 +276,8 @@ static struct mh *h_new(const char *path, int kind)
     h->kind = kind;
     h->shadow = -1;
     h->mode = 0644;
+    h->cl = M()->cur; /* the connection the open itself used */
+    h->cl->refs++;
     if (kind != H_READ) {
         h->next = M()->writers;
         M()->writers = h;
@@ -241,6 +296,16 @@ static void h_free(struct mh *h)
     sf_fs_reader_close(h->r);
     sf_fs_writer_abort(h->w);
     shadow_drop(h);
+    struct mnt *m = M();
+    if (--h->cl->refs == 0 && h->cl != m->cur) {
+        for (struct mcl **pp = &m->old; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == h->cl) {
+                *pp = h->cl->next;
+                break;
+            }
+        }
+        mcl_close(h->cl);
+    }
     free(h->path);
     free(h);
 }
@@ -277,7 +342,7 @@ static int shadow_read(struct mh *h, uint8_t *buf, size_t len, uint64_t off)
             if (from_base > 0) {
                 ssize_t got = sf_fs_reader_pread(h->base, buf, from_base, off);
                 if (got < 0) {
-                    say(h->path, (int)got);
+                    say(HC(h), h->path, (int)got);
                     return (int)got;
                 }
                 if ((size_t)got != from_base) {
@@ -353,7 +418,7 @@ static int to_shadow(struct mh *h)
         return fd;
     }
     h->shadow = fd;
-    h->bs = sf_fs_client_block_size(M()->c);
+    h->bs = sf_fs_client_block_size(HC(h));
     int rc = 0;
     if (h->w != NULL) {
         rc = sf_fs_writer_spill(h->w, fd);
@@ -364,7 +429,7 @@ static int to_shadow(struct mh *h)
         h->base = h->r;
         h->r = NULL;
         if (h->base == NULL) {
-            rc = sf_fs_reader_open(M()->c, h->path, &h->base);
+            rc = sf_fs_reader_open(HC(h), h->path, &h->base);
         }
         if (rc == 0) {
             h->bs = sf_fs_reader_stat(h->base)->block_size;
@@ -378,7 +443,7 @@ static int to_shadow(struct mh *h)
     }
     h->kind = H_SHADOW;
     if (rc != 0) {
-        say(h->path, rc);
+        say(HC(h), h->path, rc);
     }
     return rc;
 }
@@ -414,7 +479,7 @@ static int commit(struct mh *h)
     if (!h->dirty || h->orphan) {
         return 0;
     }
-    struct sf_fs_client *c = M()->c;
+    struct sf_fs_client *c = HC(h);
     struct sf_fs_wopts o = {.mode = h->mode};
     int rc = 0;
     if (h->kind == H_STREAM && h->w == NULL) {
@@ -439,7 +504,7 @@ static int commit(struct mh *h)
         h->w = NULL;
     }
     if (rc != 0) {
-        say(h->path, rc);
+        say(HC(h), h->path, rc);
         return rc;
     }
     /* The committed version is now the handle's content: back to the
@@ -456,7 +521,7 @@ static int commit(struct mh *h)
 static int open_handle(const char *path, struct fuse_file_info *fi,
                        const struct sf_fs_stat *created)
 {
-    struct sf_fs_client *c = M()->c;
+    struct sf_fs_client *c = C();
     int acc = fi->flags & O_ACCMODE;
     struct mh *h;
     if (acc == O_RDONLY && created == NULL) {
@@ -509,7 +574,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
     struct sf_fs_stat st;
-    int rc = sf_fs_create(M()->c, path, mode & 07777, &st);
+    int rc = sf_fs_create(C(), path, mode & 07777, &st);
     if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
         fi->flags |= O_TRUNC;
         return open_handle(path, fi, NULL);
@@ -554,7 +619,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         h->dirty = true;
         return (int)n;
     }
-    struct sf_fs_client *c = M()->c;
+    struct sf_fs_client *c = HC(h);
     int rc = 0;
     if (h->w == NULL && h->size > 0) {
         /* Appending to the committed file: its whole blocks are kept. */
@@ -577,7 +642,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         rc = sf_fs_writer_write(h->w, buf, size);
     }
     if (rc != 0) {
-        say(h->path, rc);
+        say(HC(h), h->path, rc);
         return rc;
     }
     h->size += size;
@@ -595,13 +660,13 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     if (h->kind == H_READ) {
         ssize_t n = sf_fs_reader_pread(h->r, buf, size, (uint64_t)off);
         if (n < 0) {
-            say(h->path, (int)n);
+            say(HC(h), h->path, (int)n);
         }
         return (int)n;
     }
     if (h->kind == H_STREAM && h->w == NULL && !h->dirty && h->size > 0) {
         /* Nothing written yet: read the committed version. */
-        int rc = h->r != NULL ? 0 : sf_fs_reader_open(M()->c, h->path, &h->r);
+        int rc = h->r != NULL ? 0 : sf_fs_reader_open(HC(h), h->path, &h->r);
         if (rc != 0) {
             return rc;
         }
@@ -658,7 +723,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         h = writer_of(path);
     }
     if (h == NULL) {
-        return sf_fs_truncate(M()->c, path, (uint64_t)size);
+        return sf_fs_truncate(C(), path, (uint64_t)size);
     }
     if ((uint64_t)size == h->size) {
         return 0;
@@ -708,7 +773,7 @@ static int set_attr(const char *path, struct fuse_file_info *fi, const struct sf
         }
         return 0;
     }
-    int rc = sf_fs_setattr(M()->c, path, a);
+    int rc = sf_fs_setattr(C(), path, a);
     if (rc == 0 && h != NULL) {
         /* Committed directly; the handle's cached attributes follow. */
         if (a->set_mode) {
@@ -765,7 +830,7 @@ static int fs_statfs(const char *path, struct statvfs *sv)
      * capacity so that tools that check free space proceed; a full node
      * shows up as ENOSPC on write. */
     memset(sv, 0, sizeof(*sv));
-    size_t bs = sf_fs_client_block_size(M()->c);
+    size_t bs = sf_fs_client_block_size(C());
     sv->f_bsize = bs;
     sv->f_frsize = bs;
     sv->f_blocks = (fsblkcnt_t)((1ull << 50) / bs);
@@ -811,6 +876,16 @@ static const struct fuse_operations sf_fuse_ops = {
     .statfs = fs_statfs,
 };
 
+static void mount_free(struct mnt *m)
+{
+    mcl_close(m->cur);
+    while (m->old != NULL) {
+        struct mcl *n = m->old->next;
+        mcl_close(m->old);
+        m->old = n;
+    }
+}
+
 int sf_fs_mount_main(const char *dir, int argc, char **argv)
 {
     bool fg = false;
@@ -837,10 +912,17 @@ int sf_fs_mount_main(const char *dir, int argc, char **argv)
         fprintf(stderr, "sf fs: mount: %s: not a directory\n", where);
         return 1;
     }
-    struct mnt m = {0};
+    struct mnt m;
+    memset(&m, 0, sizeof(m));
     const char *tmp = getenv("TMPDIR");
     m.tmpdir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
-    if (sf_fs_cli_connect(dir, &m.c) != 0) {
+    /* Absolute: the daemonized mount runs in / and may have to reconnect. */
+    if (realpath(dir, m.dir) == NULL) {
+        snprintf(m.dir, sizeof(m.dir), "%s", dir);
+    }
+    m.cur = calloc(1, sizeof(*m.cur));
+    if (m.cur == NULL || sf_fs_cli_connect(m.dir, &m.cur->c) != 0) {
+        free(m.cur);
         return 1;
     }
     char fsopt[600];
@@ -851,7 +933,7 @@ int sf_fs_mount_main(const char *dir, int argc, char **argv)
     struct fuse *f = fuse_new(&args, &sf_fuse_ops, sizeof(sf_fuse_ops), &m);
     if (f == NULL) {
         fprintf(stderr, "sf fs: mount: FUSE refused the options (%s)\n", fsopt);
-        sf_fs_client_close(m.c);
+        mount_free(&m);
         return 1;
     }
     if (fuse_mount(f, where) != 0) {
@@ -859,13 +941,13 @@ int sf_fs_mount_main(const char *dir, int argc, char **argv)
                         "installed, the directory not already mounted?)\n",
                 where);
         fuse_destroy(f);
-        sf_fs_client_close(m.c);
+        mount_free(&m);
         return 1;
     }
     if (fuse_daemonize(fg ? 1 : 0) != 0) {
         fuse_unmount(f);
         fuse_destroy(f);
-        sf_fs_client_close(m.c);
+        mount_free(&m);
         return 1;
     }
     struct fuse_session *se = fuse_get_session(f);
@@ -874,7 +956,7 @@ int sf_fs_mount_main(const char *dir, int argc, char **argv)
     fuse_remove_signal_handlers(se);
     fuse_unmount(f);
     fuse_destroy(f);
-    sf_fs_client_close(m.c);
+    mount_free(&m);
     fuse_opt_free_args(&args);
     return rc == 0 ? 0 : 1;
 }
