@@ -71,3 +71,7 @@ tests_checkpoint_ckpt_ring_LDADD = libmpi.la
 # CRIU checkpoint/restore of running MPI jobs on one node (shm and tcp).
 TESTS += tests/checkpoint/criu_ring.sh
 EXTRA_DIST += tests/checkpoint/criu_ring.sh
+
+# --ft=restart with the CRIU backend on one cluster daemon (root + CRIU).
+TESTS += tests/cluster/ft_criu.sh
+EXTRA_DIST += tests/cluster/ft_criu.sh

@@ -39,11 +39,15 @@
 #include <unistd.h>
 
 #include "checkpoint/ckpt_app_int.h"
+#include "checkpoint/sf_ckpt_criu.h"
 #include "launcher/sfd/sfd_ckpt.h"
 #include "runtime/base/sf_err.h"
 #include "runtime/base/sf_log.h"
 #include "runtime/base/sf_loop.h"
 #include "runtime/base/sf_tun.h"
+
+static int criu_begin(struct sf_sfd_job *job, char *err, size_t cap);
+static void criu_commit(struct sf_sfd_job *job, uint32_t epoch, const char *msg);
 
 /* Module "ckpt" tunables (SF_CKPT_<NAME>). */
 struct sfd_ckpt_tun {
@@ -215,6 +219,9 @@ void sf_sfd__ckpt_free(struct sf_sfd_job *job)
     struct sf_sfd_ckpt *ck = job->ckpt;
     if (ck == NULL) {
         return;
+    }
+    if (ck->timer != NULL) {
+        sf_loop_timer_cancel(job->sfd->loop, ck->timer);
     }
     free(ck->waiting);
     free(ck->stored);
@@ -601,6 +608,21 @@ int sf_sfd__ckpt_client_req(void *ctx, const struct sf_wire_msg *m)
                  "job %llu runs without checkpoints (start it with sfrun --ckpt=app|auto or "
                  "--ft=restart)",
                  (unsigned long long)id);
+    } else if (job->ckpt->backend == SFD_CKPT_CRIU) {
+        if (job->ckpt->req != NULL) {
+            status = -EBUSY;
+            snprintf(text, sizeof(text), "a checkpoint of job %llu was asked for already",
+                     (unsigned long long)id);
+        } else if (job->ckpt->criu_busy) {
+            /* An epoch that began before the request does not count: the
+             * next one starts when it ends, and answers. */
+            job->ckpt->req = c;
+            job->ckpt->req_wait = true;
+            return 0;
+        } else if ((status = criu_begin(job, text, sizeof(text))) == 0) {
+            job->ckpt->req = c; /* answered when the epoch is decided */
+            return 0;
+        }
     } else {
         /* Only the transparent backend can be checkpointed from outside;
          * with the app backend the program picks its cuts. */
@@ -643,6 +665,170 @@ bool sf_sfd__ckpt_output(struct sf_sfd_job *job, int rank, int stream, const voi
     }
     ck->hw[rank][s] = end;
     return true;
+}
+
+/* ---- transparent (CRIU) epochs: jobs on one node (ckptcriu's part
+ * checkpoint does the quiesce, dump and resume; this decides epochs,
+ * commits, collects garbage and answers `sf ckpt`). ---------------------- */
+
+static void criu_answer(struct sf_sfd_job *job, uint32_t epoch, int status, const char *text)
+{
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    struct sf_sfd_client *c = ck->req;
+    ck->req = NULL;
+    /* The client may have gone meanwhile: answer only one still listed. */
+    for (struct sf_sfd_client *k = job->sfd->clients; c != NULL && k != NULL; k = k->next) {
+        if (k == c && !c->dead) {
+            struct sf_wire_enc e;
+            sf_wire_enc_begin(&e, SF_OP_CKPT_ANS, c->seq++);
+            sf_wire_put_u64(&e, job->id);
+            sf_wire_put_u32(&e, epoch);
+            sf_wire_put_i32(&e, status);
+            sf_wire_put_str(&e, text);
+            sf_sfd__client_send(c, &e);
+            sf_wire_enc_free(&e);
+            break;
+        }
+    }
+}
+
+static void criu_done(struct sf_sfd_job *job, void *arg, int status, const char *msg)
+{
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    uint32_t epoch = (uint32_t)(uintptr_t)arg;
+    if (ck == NULL) {
+        return;
+    }
+    ck->criu_busy = false;
+    if (status == 0) {
+        status = commit_local(job, epoch);
+    }
+    bool again = ck->req_wait;
+    ck->req_wait = false;
+    if (status != 0) {
+        SF_WARN("job %llu: CRIU checkpoint epoch %u failed: %s", (unsigned long long)job->id,
+                epoch, msg != NULL && msg[0] ? msg : sf_strerror(status));
+        ck->aborted = epoch;
+        if (!again) {
+            criu_answer(job, epoch, status, msg != NULL && msg[0] ? msg : sf_strerror(status));
+        }
+    } else {
+        criu_commit(job, epoch, msg);
+        if (!again) {
+            criu_answer(job, epoch, 0, msg != NULL ? msg : "");
+        }
+    }
+    char err[512];
+    if (again && criu_begin(job, err, sizeof(err)) != 0) {
+        criu_answer(job, epoch, -EAGAIN, err);
+    }
+}
+
+/* A CRIU epoch is whole: marker written; record it and its output marks. */
+static void criu_commit(struct sf_sfd_job *job, uint32_t epoch, const char *msg)
+{
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    /* The cut's output position: what the ranks wrote, read now. Output
+     * the ranks wrote between the dump and this moment is counted before
+     * the cut, so after a restore it may show twice (see README). */
+    for (int i = 0; i < job->n; i++) {
+        if (job->ranks[i].local) {
+            sf_sfd__io_drain_rank(&job->ranks[i]);
+        }
+        ck->mark_comm[i][0] = ck->pos[i][0];
+        ck->mark_comm[i][1] = ck->pos[i][1];
+    }
+    ck->committed = epoch;
+    ck->from_key = ck->key;
+    SF_INFO("job %llu: CRIU checkpoint epoch %u committed in %llu ms: %s",
+            (unsigned long long)job->id, epoch, (unsigned long long)(sf_now_ms() - ck->t_begin),
+            msg != NULL ? msg : "");
+}
+
+/* Start epoch used+1 of a CRIU job: 0, or a negative code with err. */
+static int criu_begin(struct sf_sfd_job *job, char *err, size_t cap)
+{
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    if (ck->criu_busy || ck->restoring || ck->recovering) {
+        snprintf(err, cap, "job %llu is %s", (unsigned long long)job->id,
+                 ck->criu_busy ? "checkpointing already" : "being restarted");
+        return -EBUSY;
+    }
+    uint32_t epoch = ck->used + 1;
+    char dir[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s/%u/part-0", ck->dir, epoch);
+    int rc = mkdirs(dir);
+    if (rc != 0) {
+        snprintf(err, cap, "cannot create %.400s: %s", dir, sf_strerror(rc));
+        return rc;
+    }
+    rc = sf_sfd__ckpt_criu_checkpoint(job, epoch, dir, criu_done, (void *)(uintptr_t)epoch, err,
+                                      cap);
+    if (rc == 0) {
+        ck->used = epoch;
+        ck->criu_busy = true;
+        ck->t_begin = sf_now_ms();
+    }
+    return rc;
+}
+
+static void on_interval(struct sf_loop *loop, void *arg)
+{
+    struct sf_sfd_job *job = arg;
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    ck->timer = NULL;
+    char err[512];
+    int rc = criu_begin(job, err, sizeof(err));
+    if (rc != 0 && rc != -EBUSY && rc != -EAGAIN) {
+        SF_WARN("job %llu: periodic checkpoint not taken: %s", (unsigned long long)job->id, err);
+    }
+    sf_loop_timer(loop, (uint64_t)(ck->interval * 1000.0), on_interval, job, &ck->timer);
+}
+
+/* The CRIU image directory of the committed epoch. */
+static void criu_dir(struct sf_sfd_job *job, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%u/part-0", job->ckpt->dir, job->ckpt->committed);
+}
+
+static void criu_restored(struct sf_sfd_job *job, void *arg, int status, const char *msg)
+{
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    if (ck == NULL) {
+        return;
+    }
+    ck->restoring = false;
+    if (status != 0) {
+        sf_sfd__job_fail(job, -1, 1, "restoring job %llu from CRIU checkpoint epoch %u failed: %s",
+                         (unsigned long long)job->id, ck->committed,
+                         msg != NULL && msg[0] ? msg : sf_strerror(status));
+        return;
+    }
+    SF_INFO("job %llu: restored from CRIU epoch %u %llu ms after the failure: %s",
+            (unsigned long long)job->id, ck->committed,
+            (unsigned long long)(sf_now_ms() - ck->t_fail), msg != NULL ? msg : "");
+}
+
+int sf_sfd__ckpt_criu_recover(struct sf_sfd_job *job, char *err, size_t cap)
+{
+    struct sf_sfd_ckpt *ck = job->ckpt;
+    char dir[PATH_MAX + 64];
+    criu_dir(job, dir, sizeof(dir));
+    if (ck->criu_busy) {
+        snprintf(err, cap, "a checkpoint was running");
+        return -EBUSY;
+    }
+    memcpy(ck->pos, ck->mark_comm, sizeof(*ck->pos) * (size_t)job->n);
+    int rc = sf_sfd__ckpt_criu_restore(job, ck->committed, dir, criu_restored, NULL, err, cap);
+    if (rc == 0) {
+        ck->restoring = true;
+    }
+    return rc;
+}
+
+bool sf_sfd__ckpt_is_criu(const struct sf_sfd_job *job)
+{
+    return job->ckpt != NULL && job->ckpt->backend == SFD_CKPT_CRIU;
 }
 
 /* --restart-from KEY[:EPOCH]: the epoch to load (the newest committed one
@@ -743,19 +929,43 @@ int sf_sfd__ckpt_submit(struct sf_sfd_job *job, char *err, size_t cap)
     if (ckpt == NULL && !restart && from == NULL) {
         return 0;
     }
-    if (ckpt != NULL && strcmp(ckpt, "criu") == 0) {
-        snprintf(err, cap, "--ckpt=criu: the transparent (CRIU) backend is not part of this sfd "
-                 "yet; use --ckpt=app with a program that calls sf_ckpt_checkpoint()");
-        return SF_ERR_UNSUPPORTED;
-    }
-    if (ckpt != NULL && strcmp(ckpt, "app") != 0 && strcmp(ckpt, "auto") != 0) {
+    if (ckpt != NULL && strcmp(ckpt, "app") != 0 && strcmp(ckpt, "criu") != 0 &&
+        strcmp(ckpt, "auto") != 0) {
         snprintf(err, cap, "--ckpt: unknown backend '%s' (app, criu or auto)", ckpt);
         return -EINVAL;
     }
-    if (interval != NULL) {
-        snprintf(err, cap, "--ckpt-interval needs the transparent (CRIU) backend, which this sfd "
-                 "does not have yet; with the app backend the program checkpoints when it calls "
-                 "sf_ckpt_checkpoint()");
+    /* CRIU where it works and the job is on one node (the part checkpoint
+     * handles one node's ranks only, for now); else the app backend. */
+    char why[512] = "";
+    bool want_criu = ckpt != NULL && strcmp(ckpt, "criu") == 0;
+    bool use_criu = false;
+    /* --restart-from loads app images: auto means app then. */
+    if ((ckpt == NULL || strcmp(ckpt, "app") != 0) && (from == NULL || want_criu)) {
+        if (job->nlocal != job->n) {
+            snprintf(why, sizeof(why), "the CRIU backend checkpoints jobs on one node only, "
+                     "for now (this one has ranks on %d nodes)", job->nnodes);
+        } else if (sf_ckpt_criu_available(why, sizeof(why)) == 1) {
+            use_criu = true;
+        }
+    }
+    if (want_criu && !use_criu) {
+        snprintf(err, cap, "--ckpt=criu: %s", why);
+        return SF_ERR_UNSUPPORTED;
+    }
+    double secs = 0;
+    if (interval != NULL && (sf_tun_parse_seconds(interval, &secs) != 0 || !(secs > 0))) {
+        snprintf(err, cap, "--ckpt-interval: '%s' is not a positive number of seconds", interval);
+        return -EINVAL;
+    }
+    if (interval != NULL && !use_criu) {
+        snprintf(err, cap, "--ckpt-interval needs the transparent (CRIU) backend%s%s; with the "
+                 "app backend the program checkpoints when it calls sf_ckpt_checkpoint()",
+                 why[0] ? ": " : "", why);
+        return SF_ERR_UNSUPPORTED;
+    }
+    if (from != NULL && use_criu) {
+        snprintf(err, cap, "--restart-from works with the app backend only, for now (add "
+                 "--ckpt=app)");
         return SF_ERR_UNSUPPORTED;
     }
     /* Cluster job ids are unique; sfrun's own daemon numbers from 1 each
@@ -772,7 +982,10 @@ int sf_sfd__ckpt_submit(struct sf_sfd_job *job, char *err, size_t cap)
     ck->ft_restart = restart;
     struct sfd_ckpt_tun tun;
     ck->in_fs = job->sfd->listening && job->sfd->fs != NULL && job->sfd->sock_path != NULL &&
-                sf_tun_load(&sf_sfd__ckpt_tun_table, &tun) == 0 && tun.fs;
+                sf_tun_load(&sf_sfd__ckpt_tun_table, &tun) == 0 && tun.fs && !use_criu;
+    ck->backend = use_criu ? SFD_CKPT_CRIU : SFD_CKPT_APP;
+    ck->interval = secs;
+    snprintf(ck->why, sizeof(ck->why), "%s", why);
     if (maxr != NULL) {
         char *end;
         long v = strtol(maxr, &end, 10);
@@ -791,13 +1004,17 @@ int sf_sfd__ckpt_submit(struct sf_sfd_job *job, char *err, size_t cap)
     char num[32];
     snprintf(num, sizeof(num), "%llu", (unsigned long long)key);
     if ((rc = opt_set(job, SFD_OPT_CKPT_KEY, num)) != 0 ||
-        (rc = opt_set(job, SFD_OPT_CKPT_BACKEND, "app")) != 0 ||
+        (rc = opt_set(job, SFD_OPT_CKPT_BACKEND, use_criu ? "criu" : "app")) != 0 ||
         (rc = opt_set(job, SFD_OPT_CKPT_FS, ck->in_fs ? "1" : NULL)) != 0) {
         snprintf(err, cap, "out of memory");
         return rc;
     }
     if (from != NULL && (rc = restart_from(job, from, err, cap)) != 0) {
         return rc;
+    }
+    if (ck->interval > 0) {
+        sf_loop_timer(job->sfd->loop, (uint64_t)(ck->interval * 1000.0), on_interval, job,
+                      &ck->timer);
     }
     return 0;
 }
@@ -817,11 +1034,13 @@ void sf_sfd__ckpt_announce(struct sf_sfd_job *job)
     } else {
         snprintf(where, sizeof(where), "%s%s", ck->dir, job->nnodes > 1 ? " on each node" : "");
     }
+    bool criu = ck->backend == SFD_CKPT_CRIU;
     int l = snprintf(text, sizeof(text),
-                     "sfrun: checkpoints: key %llu, images in %s (application-level backend%s)"
-                     "%s%s\n",
+                     "sfrun: checkpoints: key %llu, images in %s (%s backend%s%s)%s%s\n",
                      (unsigned long long)ck->key, where,
-                     ck->auto_chosen ? ", chosen by --ckpt=auto: this sfd has no CRIU backend" : "",
+                     criu ? "transparent CRIU" : "application-level",
+                     ck->auto_chosen && !criu ? ", chosen by --ckpt=auto: " : "",
+                     ck->auto_chosen && !criu ? ck->why : "",
                      from != NULL ? "; restarting from " : "", from != NULL ? from : "");
     if (l >= (int)sizeof(text)) {
         l = (int)sizeof(text) - 1;
@@ -852,8 +1071,8 @@ int sf_sfd__ckpt_part_init(struct sf_sfd_job *job)
 int sf_sfd__ckpt_apply_env(struct sf_sfd_job *job)
 {
     struct sf_sfd_ckpt *ck = job->ckpt;
-    if (ck == NULL) {
-        return 0;
+    if (ck == NULL || ck->backend == SFD_CKPT_CRIU) {
+        return 0; /* transparent: the program is not told */
     }
     char num[32], root[PATH_MAX], from[PATH_MAX + 32];
     snprintf(num, sizeof(num), "%llu", (unsigned long long)ck->key);

@@ -28,6 +28,7 @@ enum sfd_ckpt_backend { SFD_CKPT_OFF = 0, SFD_CKPT_APP, SFD_CKPT_CRIU };
 struct sf_sfd_ckpt {
     enum sfd_ckpt_backend backend;
     bool auto_chosen;  /* --ckpt=auto picked the backend */
+    char why[256];     /* why not CRIU (auto), for messages */
     bool ft_restart;   /* --ft=restart */
     bool in_fs;        /* images in the Starfish filesystem (/ckpt/KEY/EPOCH) */
     int max_restarts, restarts;
@@ -50,8 +51,22 @@ struct sf_sfd_ckpt {
     uint64_t (*pos)[2], (*hw)[2], (*mark_pend)[2], (*mark_comm)[2];
     bool recovering;      /* ranks are being stopped for a restart */
     uint64_t t_fail;      /* sf_now_ms the failure was seen */
+    /* transparent backend (coordinator, jobs on one node for now) */
+    uint32_t used;        /* last epoch number handed out */
+    double interval;      /* --ckpt-interval seconds, 0 = none */
+    struct sf_timer *timer;
+    bool criu_busy;       /* a CRIU checkpoint is running */
+    bool restoring;       /* a CRIU restore is running */
+    struct sf_sfd_client *req; /* `sf ckpt` client waiting for the epoch, or NULL */
+    bool req_wait;        /* req came during an epoch: answer after the next one */
+    uint64_t t_begin;     /* sf_now_ms the running epoch began */
     /* every node: ranks of this node waiting for CKPT_COMMIT of an epoch */
     uint32_t *waiting;    /* per rank, 0 = not waiting */
 };
+
+/* sfd_ckpt.c for sfd_recover.c: restore a CRIU job's part from the last
+ * committed epoch (0, or a negative code with err). */
+int sf_sfd__ckpt_criu_recover(struct sf_sfd_job *job, char *err, size_t cap);
+bool sf_sfd__ckpt_is_criu(const struct sf_sfd_job *job);
 
 #endif

@@ -33,7 +33,7 @@
 
 bool sf_sfd__recover_busy(const struct sf_sfd_job *job)
 {
-    return job->ckpt != NULL && job->ckpt->recovering;
+    return job->ckpt != NULL && (job->ckpt->recovering || job->ckpt->restoring);
 }
 
 static void append(char *text, size_t cap, const char *fmt, ...)
@@ -138,6 +138,9 @@ bool sf_sfd__recover_on_failure(struct sf_sfd_job *job, int rank, char *text, si
         return false;
     }
     int lost = lost_node(job);
+    if (ck->restoring) {
+        return true; /* the CRIU restore replaces every rank anyway */
+    }
     if (ck->recovering) {
         if (lost < 0) {
             return true; /* a victim of the stop, or a failure it covers */
@@ -151,7 +154,10 @@ bool sf_sfd__recover_on_failure(struct sf_sfd_job *job, int rank, char *text, si
         return false;
     }
     if (ck->committed == 0) {
-        if (ck->auto_chosen) {
+        if (sf_sfd__ckpt_is_criu(job)) {
+            append(text, cap, "; --ft=restart cannot restart: no CRIU checkpoint was committed "
+                   "yet");
+        } else if (ck->auto_chosen) {
             append(text, cap, "; --ft=restart cannot restart: no checkpoint was committed "
                    "(--ckpt=auto chose the application-level backend, and the program has not "
                    "completed sf_ckpt_checkpoint() on every rank)");
@@ -178,9 +184,27 @@ bool sf_sfd__recover_on_failure(struct sf_sfd_job *job, int rank, char *text, si
                ck->restarts, ck->restarts == 1 ? "" : "s", ck->max_restarts);
         return false;
     }
-    ck->recovering = true;
     ck->restarts++;
     ck->t_fail = sf_now_ms();
+    if (sf_sfd__ckpt_is_criu(job)) {
+        /* Transparent backend: the part is killed and restored in place
+         * from its image (sfd_ckpt_criu.c); no respawn. */
+        char err[512];
+        int rc = sf_sfd__ckpt_criu_recover(job, err, sizeof(err));
+        if (rc != 0) {
+            append(text, cap, "; --ft=restart could not restore CRIU epoch %u: %s",
+                   ck->committed, err);
+            return false;
+        }
+        char note[1400];
+        int l = snprintf(note, sizeof(note),
+                         "sfrun: %s; restoring every rank from CRIU checkpoint epoch %u (restart %d "
+                         "of at most %d)\n",
+                         text, ck->committed, ck->restarts, ck->max_restarts);
+        sf_sfd__io_output(job, -1, 2, note, (size_t)(l < (int)sizeof(note) ? l : (int)sizeof(note) - 1));
+        return true;
+    }
+    ck->recovering = true;
     char note[1400];
     int l = snprintf(note, sizeof(note),
                      "sfrun: %s; restarting every rank from checkpoint epoch %u (restart %d of at "
