@@ -52,6 +52,52 @@ static const char *criu_path(void)
     return NULL;
 }
 
+/* In a child: put src[i] at dst[i], stdin from /dev/null, stdout and
+ * stderr to out, signals unblocked, exec criu. Async-signal-safe only. */
+static void __attribute__((noreturn))
+exec_criu(char *const argv[], const int *src, const int *dst, int n, int out)
+{
+    int tmp[64];
+    /* Move the sources out of the way first: a source may sit on
+     * another's destination number. */
+    for (int i = 0; i < n && i < 64; i++) {
+        tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 2000);
+        if (tmp[i] < 0) {
+            _exit(126);
+        }
+    }
+    for (int i = 0; i < n && i < 64; i++) {
+        if (dup2(tmp[i], dst[i]) < 0) {
+            _exit(126);
+        }
+    }
+    int in = open("/dev/null", O_RDONLY);
+    if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+        _exit(126);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+/* Make room for one more element in a growing array. */
+static int grow(void **v, int *cap, int n, size_t elem, int first)
+{
+    if (n < *cap) {
+        return 0;
+    }
+    int nc = *cap ? *cap * 2 : first;
+    void *nv = realloc(*v, elem * (size_t)nc);
+    if (nv == NULL) {
+        return -ENOMEM;
+    }
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
 /* Run criu with argv; fds src[i] appear in it as dst[i]. Its stdout and
  * stderr go to outfile (or /dev/null). The exit status (waitpid's), or a
  * negative code. criu is the child of a short-lived intermediate process
@@ -59,7 +105,7 @@ static const char *criu_path(void)
  * reaper (sfd reaps every child with waitpid(-1)) can never take it. */
 static int run(char *const argv[], const int *src, const int *dst, int n, const char *outfile)
 {
-    int tmp[64], pfd[2];
+    int pfd[2];
     if (n > 64) {
         return -E2BIG;
     }
@@ -76,30 +122,9 @@ static int run(char *const argv[], const int *src, const int *dst, int n, const 
     if (mid == 0) {
         pid_t pid = fork();
         if (pid == 0) {
-            /* Move the sources out of the way first: a source may sit on
-             * another's destination number. */
-            for (int i = 0; i < n; i++) {
-                tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 2000);
-                if (tmp[i] < 0) {
-                    _exit(126);
-                }
-            }
-            for (int i = 0; i < n; i++) {
-                if (dup2(tmp[i], dst[i]) < 0) {
-                    _exit(126);
-                }
-            }
-            int out = open(outfile != NULL ? outfile : "/dev/null",
-                           O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            int in = open("/dev/null", O_RDONLY);
-            if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
-                _exit(126);
-            }
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            execv(argv[0], argv);
-            _exit(127);
+            exec_criu(argv, src, dst, n,
+                      open(outfile != NULL ? outfile : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC,
+                           0600));
         }
         int ws = pid < 0 ? -1 : 0;
         while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
@@ -287,15 +312,10 @@ static int unix_peers(struct usk **out)
                     memcpy(&peer, RTA_DATA(a), sizeof(peer));
                 }
             }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                struct usk *nv = realloc(v, sizeof(*v) * (size_t)cap);
-                if (nv == NULL) {
-                    rc = -ENOMEM;
-                    done = true;
-                    break;
-                }
-                v = nv;
+            if (grow((void **)&v, &cap, n, sizeof(*v), 256) < 0) {
+                rc = -ENOMEM;
+                done = true;
+                break;
             }
             v[n].ino = m->udiag_ino;
             v[n].peer = peer;
@@ -337,15 +357,10 @@ static int tree_fds(const pid_t *pids, int np, struct fdent **out)
             if (de->d_name[0] == '.') {
                 continue;
             }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                struct fdent *nv = realloc(v, sizeof(*v) * (size_t)cap);
-                if (nv == NULL) {
-                    closedir(d);
-                    free(v);
-                    return -ENOMEM;
-                }
-                v = nv;
+            if (grow((void **)&v, &cap, n, sizeof(*v), 64) < 0) {
+                closedir(d);
+                free(v);
+                return -ENOMEM;
             }
             struct fdent *e = &v[n];
             memset(e, 0, sizeof(*e));
@@ -538,15 +553,10 @@ int sf_ckpt_criu_externals(const char *dir, struct sf_ckpt_criu_ext **out)
     char key[64];
     int nspid, fd;
     while (fscanf(f, "%63s %d %d", key, &nspid, &fd) == 3) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct sf_ckpt_criu_ext *nv = realloc(v, sizeof(*v) * (size_t)cap);
-            if (nv == NULL) {
-                free(v);
-                fclose(f);
-                return -ENOMEM;
-            }
-            v = nv;
+        if (grow((void **)&v, &cap, n, sizeof(*v), 16) < 0) {
+            free(v);
+            fclose(f);
+            return -ENOMEM;
         }
         snprintf(v[n].key, sizeof(v[n].key), "%s", key);
         v[n].nspid = nspid;
@@ -643,27 +653,7 @@ int sf_ckpt_criu_restore_start(const char *dir, const struct sf_ckpt_criu_fd *fd
         snprintf(err, cap, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
-        int tmp[48];
-        for (int i = 0; i < nfds; i++) {
-            tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, 2000);
-            if (tmp[i] < 0) {
-                _exit(126);
-            }
-        }
-        for (int i = 0; i < nfds; i++) {
-            if (dup2(tmp[i], a->dst[i]) < 0) {
-                _exit(126);
-            }
-        }
-        int in = open("/dev/null", O_RDONLY);
-        if (in < 0 || dup2(in, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0) {
-            _exit(126);
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(a->argv[0], a->argv);
-        _exit(127);
+        exec_criu(a->argv, a->src, a->dst, nfds, pfd[1]);
     }
     if (pfd[1] >= 0) {
         close(pfd[1]);

@@ -2,7 +2,8 @@
  * part's PID-namespace init and its ranks) into a directory and restore it,
  * through the project's criu binary (command line, not libcriu: the
  * distro's libcriu-dev does not match CRIU 4.2's RPC and the project CRIU
- * is a private build). Blocking: sfd calls these from a worker thread.
+ * is a private build). dump blocks (sfd runs it on a worker thread);
+ * restore_start only starts criu (sfd calls it from its loop thread).
  * Nothing here quiesces MPI traffic (runtime/rt/rt_quiesce.c does, before).
  *
  * The criu binary: $SF_CRIU if set, else the build tree's or the checkout's

@@ -5,8 +5,9 @@
  * wait for RESUMED; or kill the part and restore it from an image, with
  * new channels handed to CRIU for the descriptors that led to sfd.
  * Not the coordination across nodes and epochs (sfd_ckpt.c) nor CRIU
- * itself (checkpoint/ckpt_criu.c). Loop thread, except the dump/restore
- * call, which runs on its own thread and comes back through sf_loop_wake.
+ * itself (checkpoint/ckpt_criu.c). Loop thread, except the dump, which
+ * runs on its own thread and comes back through sf_loop_wake (a restore's
+ * criu is started from the loop thread and watched through its output).
  *
  * Image directory (one per part: the local ranks share one PID namespace,
  * so they are one CRIU tree): CRIU's files, DIR/externals (ckpt_criu.c)
