@@ -389,7 +389,9 @@ int sf_fs_blist_build(struct sf_fs_inode *ino, const struct sf_fs_block_id *data
         /* cnt == n_refs by construction (same rounds as the shape). */
         ino->depth = depth;
         ino->n_refs = n_refs;
-        memcpy(ino->refs, cur, (size_t)n_refs * sizeof *cur);
+        if (n_refs > 0) { /* an empty file: cur may be NULL */
+            memcpy(ino->refs, cur, (size_t)n_refs * sizeof *cur);
+        }
     }
     free(owned);
     free(buf);
@@ -454,7 +456,9 @@ int sf_fs_blist_resolve(const struct sf_fs_inode *ino, sf_fs_blist_get_fn get, v
         return -ENOSPC;
     }
     if (ino->depth == 0) {
-        memcpy(out, ino->refs, (size_t)nb * sizeof *out);
+        if (nb > 0) { /* an empty file: out may be NULL */
+            memcpy(out, ino->refs, (size_t)nb * sizeof *out);
+        }
         return 0;
     }
     if (get == NULL) {
