@@ -269,7 +269,10 @@ void sf_coll__sched_fini(struct sf_coll__sched *s)
     /* Posted transfers point into memory about to be freed. */
     for (size_t k = 0; k < s->nreq; k++) {
         if (!s->reqs[k].complete && sf_rt_cancel(s->c.rt, &s->reqs[k]) == 0) {
-            (void)sf_rt_wait(s->c.rt, &s->reqs[k]);
+            /* no poll: this may run inside the caller's own poll */
+            struct sf_coll_comm c = s->c;
+            c.poll = NULL;
+            (void)sf_coll__wait(&c, &s->reqs[k]);
         }
     }
     for (size_t i = 0; i < s->nmem; i++) {

@@ -77,7 +77,7 @@ const struct sf_coll__tun *sf_coll__tun(void)
 
 int sf_coll__wait(const struct sf_coll_comm *c, struct sf_rt_req *r)
 {
-    if (c->poll == NULL) {
+    if (c->poll == NULL && c->idle == NULL) {
         return sf_rt_wait(c->rt, r);
     }
     unsigned idle = 0;
@@ -86,12 +86,17 @@ int sf_coll__wait(const struct sf_coll_comm *c, struct sf_rt_req *r)
         if (n < 0) {
             return n;
         }
-        int m = c->poll(c->poll_arg);
+        int m = c->poll != NULL ? c->poll(c->poll_arg) : 0;
         if (m < 0) {
             return m;
         }
         if (!r->complete) {
-            sf_rt_idle(c->rt, n + m == 0 ? ++idle : (idle = 0));
+            unsigned i = n + m == 0 ? ++idle : (idle = 0);
+            if (c->idle != NULL) {
+                c->idle(c->rt, i);
+            } else {
+                sf_rt_idle(c->rt, i);
+            }
         }
     }
     return 0;

@@ -453,6 +453,7 @@ static struct dt_piece *pieces(size_t n)
 
 int PMPI_Type_contiguous(int count, MPI_Datatype oldtype, MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_contiguous";
     int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (!err) {
@@ -499,6 +500,7 @@ static int vector(const char *fn, int count, int bl, MPI_Aint stride_bytes, MPI_
 int PMPI_Type_vector(int count, int blocklength, int stride, MPI_Datatype oldtype,
                      MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     int ints[3] = {count, blocklength, stride};
     MPI_Aint ext = sf_mpi__type_ok(oldtype) ? oldtype->extent : 0;
     return vector("MPI_Type_vector", count, blocklength, (MPI_Aint)stride * ext, oldtype,
@@ -509,6 +511,7 @@ SF_MPI_ALIAS(Type_vector);
 int PMPI_Type_create_hvector(int count, int blocklength, MPI_Aint stride, MPI_Datatype oldtype,
                              MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     int ints[2] = {count, blocklength};
     return vector("MPI_Type_create_hvector", count, blocklength, stride, oldtype,
                   MPI_COMBINER_HVECTOR, ints, 2, &stride, 1, newtype);
@@ -576,6 +579,7 @@ int PMPI_Type_indexed(int count, const int array_of_blocklengths[],
                       const int array_of_displacements[], MPI_Datatype oldtype,
                       MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return indexed("MPI_Type_indexed", count, array_of_blocklengths, 0, array_of_displacements,
                    NULL, oldtype, MPI_COMBINER_INDEXED, newtype);
 }
@@ -585,6 +589,7 @@ int PMPI_Type_create_hindexed(int count, const int array_of_blocklengths[],
                               const MPI_Aint array_of_displacements[], MPI_Datatype oldtype,
                               MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return indexed("MPI_Type_create_hindexed", count, array_of_blocklengths, 0, NULL,
                    array_of_displacements, oldtype, MPI_COMBINER_HINDEXED, newtype);
 }
@@ -593,6 +598,7 @@ SF_MPI_ALIAS(Type_create_hindexed);
 int PMPI_Type_create_indexed_block(int count, int blocklength, const int array_of_displacements[],
                                    MPI_Datatype oldtype, MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return indexed("MPI_Type_create_indexed_block", count, NULL, blocklength,
                    array_of_displacements, NULL, oldtype, MPI_COMBINER_INDEXED_BLOCK, newtype);
 }
@@ -602,6 +608,7 @@ int PMPI_Type_create_hindexed_block(int count, int blocklength,
                                     const MPI_Aint array_of_displacements[], MPI_Datatype oldtype,
                                     MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return indexed("MPI_Type_create_hindexed_block", count, NULL, blocklength, NULL,
                    array_of_displacements, oldtype, MPI_COMBINER_HINDEXED_BLOCK, newtype);
 }
@@ -611,6 +618,7 @@ int PMPI_Type_create_struct(int count, const int array_of_blocklengths[],
                             const MPI_Aint array_of_displacements[],
                             const MPI_Datatype array_of_types[], MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_create_struct";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -672,6 +680,7 @@ static struct ompi_datatype_t *resized(MPI_Datatype old, MPI_Aint lb, MPI_Aint e
 int PMPI_Type_create_resized(MPI_Datatype oldtype, MPI_Aint lb, MPI_Aint extent,
                              MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_create_resized";
     int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
@@ -693,6 +702,7 @@ SF_MPI_ALIAS(Type_create_resized);
 
 int PMPI_Type_dup(MPI_Datatype oldtype, MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_dup";
     int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
@@ -816,6 +826,7 @@ int PMPI_Type_create_subarray(int ndims, const int array_of_sizes[], const int a
                               const int array_of_starts[], int order, MPI_Datatype oldtype,
                               MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_create_subarray";
     int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
@@ -871,6 +882,7 @@ int PMPI_Type_create_darray(int size, int rank, int ndims, const int gsizes[], c
                             const int dargs[], const int psizes[], int order, MPI_Datatype oldtype,
                             MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_create_darray";
     int err = sf_mpi__chk_type_handle(fn, oldtype);
     if (err) {
@@ -995,6 +1007,7 @@ SF_MPI_ALIAS(Type_create_darray);
 
 int PMPI_Type_commit(MPI_Datatype *datatype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_commit";
     SF_NULLARG(fn, datatype);
     int err = sf_mpi__chk_type_handle(fn, *datatype);
@@ -1009,6 +1022,7 @@ SF_MPI_ALIAS(Type_commit);
 
 int PMPI_Type_free(MPI_Datatype *datatype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_free";
     SF_NULLARG(fn, datatype);
     int err = sf_mpi__chk_type_handle(fn, *datatype);
@@ -1034,6 +1048,7 @@ SF_MPI_ALIAS(Type_free);
 int PMPI_Type_get_envelope(MPI_Datatype datatype, int *num_integers, int *num_addresses,
                            int *num_datatypes, int *combiner)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_envelope";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -1055,6 +1070,7 @@ int PMPI_Type_get_contents(MPI_Datatype mtype, int max_integers, int max_address
                            int max_datatypes, int array_of_integers[],
                            MPI_Aint array_of_addresses[], MPI_Datatype array_of_datatypes[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_contents";
     int err = sf_mpi__chk_type_handle(fn, mtype);
     if (err) {

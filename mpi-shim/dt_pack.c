@@ -26,6 +26,7 @@ static int chk_pack(const char *fn, MPI_Comm comm, const void *buf, int count, M
 int PMPI_Pack(const void *inbuf, int incount, MPI_Datatype datatype, void *outbuf, int outsize,
               int *position, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Pack";
     int err = chk_pack(fn, comm, inbuf, incount, datatype);
     if (err) {
@@ -49,6 +50,7 @@ SF_MPI_ALIAS(Pack);
 int PMPI_Unpack(const void *inbuf, int insize, int *position, void *outbuf, int outcount,
                 MPI_Datatype datatype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Unpack";
     int err = chk_pack(fn, comm, outbuf, outcount, datatype);
     if (err) {
@@ -71,6 +73,7 @@ SF_MPI_ALIAS(Unpack);
 
 int PMPI_Pack_size(int incount, MPI_Datatype datatype, MPI_Comm comm, int *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Pack_size";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -413,6 +416,7 @@ static int x32_common(const char *fn, const char *datarep, const void *buf, int 
 int PMPI_Pack_external_size(const char datarep[], int incount, MPI_Datatype datatype,
                             MPI_Aint *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Pack_external_size";
     size_t xs = 0;
     int err = x32_common(fn, datarep, size, incount, datatype, &xs);
@@ -427,6 +431,7 @@ SF_MPI_ALIAS(Pack_external_size);
 int PMPI_Pack_external(const char datarep[], const void *inbuf, int incount, MPI_Datatype datatype,
                        void *outbuf, MPI_Aint outsize, MPI_Aint *position)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Pack_external";
     size_t xs = 0;
     int err = x32_common(fn, datarep, inbuf, incount, datatype, &xs);
@@ -457,6 +462,7 @@ SF_MPI_ALIAS(Pack_external);
 int PMPI_Unpack_external(const char datarep[], const void *inbuf, MPI_Aint insize,
                          MPI_Aint *position, void *outbuf, int outcount, MPI_Datatype datatype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Unpack_external";
     size_t xs = 0;
     int err = x32_common(fn, datarep, outbuf, outcount, datatype, &xs);

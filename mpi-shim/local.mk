@@ -16,7 +16,8 @@ libmpi_la_SOURCES = mpi-shim/mpi.h mpi-shim/mpi-ext.h mpi-shim/shim_int.h \
 	mpi-shim/mpi_req.c mpi-shim/mpi_comm.c mpi-shim/mpi_coll.c \
 	mpi-shim/mpi_misc.c mpi-shim/dt_build.c mpi-shim/dt_pack.c mpi-shim/dt_engine.c \
 	mpi-shim/mpi_group.c mpi-shim/mpi_attr.c mpi-shim/mpi_info.c mpi-shim/mpi_topo.c \
-	mpi-shim/mpi_f2c.c mpi-shim/mpi_greq.c mpi-shim/mpi_compat.c
+	mpi-shim/mpi_f2c.c mpi-shim/mpi_greq.c mpi-shim/mpi_compat.c \
+	mpi-shim/mpi_thread.c
 nodist_libmpi_la_SOURCES = mpi-shim/unsupported.c
 libmpi_la_LIBADD = libsfcoll.la libsfrt.la libsfnet.la libsfbase.la \
 	$(HWLOC_LIBS) -lm
@@ -103,8 +104,8 @@ tests_mpi_coll_all_LDADD = libmpi.la
 tests_mpi_env_coll_SOURCES = tests/mpi/env_coll.c tests/mpi/mt.h
 tests_mpi_env_coll_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_env_coll_LDADD = libmpi.la
-TESTS += tests/mpi/run.sh tests/mpi/coverage.sh
-EXTRA_DIST += tests/mpi/run.sh tests/mpi/coverage.sh
+TESTS += tests/mpi/run.sh tests/mpi/coverage.sh tests/mpi/thread_entry.sh
+EXTRA_DIST += tests/mpi/run.sh tests/mpi/coverage.sh tests/mpi/thread_entry.sh
 if HAVE_OMPI
 TESTS += tests/abi/run.sh
 endif
@@ -141,7 +142,11 @@ check_PROGRAMS += tests/mpi/conform2
 tests_mpi_conform2_SOURCES = tests/mpi/conform2.c tests/mpi/mt.h
 tests_mpi_conform2_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_conform2_LDADD = libmpi.la
-check_PROGRAMS += tests/mpi/abort_code
+check_PROGRAMS += tests/mpi/abort_code tests/mpi/threads
+tests_mpi_threads_SOURCES = tests/mpi/threads.c tests/mpi/mt.h
+tests_mpi_threads_CPPFLAGS = $(sf_mpi_test_cppflags)
+tests_mpi_threads_CFLAGS = $(AM_CFLAGS) -pthread
+tests_mpi_threads_LDADD = libmpi.la -lpthread
 tests_mpi_abort_code_SOURCES = tests/mpi/abort_code.c tests/mpi/mt.h
 tests_mpi_abort_code_CPPFLAGS = $(sf_mpi_test_cppflags)
 tests_mpi_abort_code_LDADD = libmpi.la

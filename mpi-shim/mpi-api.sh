@@ -36,9 +36,9 @@ EOF
             # The tools interface reports errors by return code only.
             body = "    return " (name == "T_init_thread" ? "MPI_T_ERR_CANNOT_INIT" : "MPI_T_ERR_NOT_INITIALIZED") ";"
         } else if (ret == "int") {
-            body = "    return sf_mpi__unsupported(\"MPI_" name "\");"
+            body = "    SF_MPI_ENTER();\n    return sf_mpi__unsupported(\"MPI_" name "\");"
         } else {
-            body = "    (void)sf_mpi__unsupported(\"MPI_" name "\");\n    return (" ret ")0;"
+            body = "    SF_MPI_ENTER();\n    (void)sf_mpi__unsupported(\"MPI_" name "\");\n    return (" ret ")0;"
         }
         printf "__attribute__((weak)) %s PMPI_%s(%s)\n{\n%s\n}\n", ret, name, params, body
         printf "extern __typeof__(PMPI_%s) MPI_%s __attribute__((weak, alias(\"PMPI_%s\")));\n\n", name, name, name

@@ -313,6 +313,7 @@ int PMPI_Comm_create_keyval(MPI_Comm_copy_attr_function *comm_copy_attr_fn,
                             MPI_Comm_delete_attr_function *comm_delete_attr_fn, int *comm_keyval,
                             void *extra_state)
 {
+    SF_MPI_ENTER();
     return create_keyval("MPI_Comm_create_keyval", SF_MPI_ATTR_COMM,
                          (copy_fn_t *)(void (*)(void))comm_copy_attr_fn,
                          (del_fn_t *)(void (*)(void))comm_delete_attr_fn, comm_keyval, extra_state);
@@ -322,6 +323,7 @@ SF_MPI_ALIAS(Comm_create_keyval);
 int PMPI_Keyval_create(MPI_Copy_function *copy_fn, MPI_Delete_function *delete_fn, int *keyval,
                        void *extra_state)
 {
+    SF_MPI_ENTER();
     return create_keyval("MPI_Keyval_create", SF_MPI_ATTR_COMM,
                          (copy_fn_t *)(void (*)(void))copy_fn,
                          (del_fn_t *)(void (*)(void))delete_fn, keyval, extra_state);
@@ -330,12 +332,14 @@ SF_MPI_ALIAS(Keyval_create);
 
 int PMPI_Comm_free_keyval(int *comm_keyval)
 {
+    SF_MPI_ENTER();
     return free_keyval("MPI_Comm_free_keyval", SF_MPI_ATTR_COMM, comm_keyval);
 }
 SF_MPI_ALIAS(Comm_free_keyval);
 
 int PMPI_Keyval_free(int *keyval)
 {
+    SF_MPI_ENTER();
     return free_keyval("MPI_Keyval_free", SF_MPI_ATTR_COMM, keyval);
 }
 SF_MPI_ALIAS(Keyval_free);
@@ -351,12 +355,14 @@ static int comm_set(const char *fn, MPI_Comm comm, int k, void *val)
 
 int PMPI_Comm_set_attr(MPI_Comm comm, int comm_keyval, void *attribute_val)
 {
+    SF_MPI_ENTER();
     return comm_set("MPI_Comm_set_attr", comm, comm_keyval, attribute_val);
 }
 SF_MPI_ALIAS(Comm_set_attr);
 
 int PMPI_Attr_put(MPI_Comm comm, int keyval, void *attribute_val)
 {
+    SF_MPI_ENTER();
     return comm_set("MPI_Attr_put", comm, keyval, attribute_val);
 }
 SF_MPI_ALIAS(Attr_put);
@@ -416,12 +422,14 @@ static int comm_get(const char *fn, MPI_Comm comm, int k, void *attribute_val, i
 
 int PMPI_Comm_get_attr(MPI_Comm comm, int comm_keyval, void *attribute_val, int *flag)
 {
+    SF_MPI_ENTER();
     return comm_get("MPI_Comm_get_attr", comm, comm_keyval, attribute_val, flag);
 }
 SF_MPI_ALIAS(Comm_get_attr);
 
 int PMPI_Attr_get(MPI_Comm comm, int keyval, void *attribute_val, int *flag)
 {
+    SF_MPI_ENTER();
     return comm_get("MPI_Attr_get", comm, keyval, attribute_val, flag);
 }
 SF_MPI_ALIAS(Attr_get);
@@ -437,12 +445,14 @@ static int comm_del(const char *fn, MPI_Comm comm, int k)
 
 int PMPI_Comm_delete_attr(MPI_Comm comm, int comm_keyval)
 {
+    SF_MPI_ENTER();
     return comm_del("MPI_Comm_delete_attr", comm, comm_keyval);
 }
 SF_MPI_ALIAS(Comm_delete_attr);
 
 int PMPI_Attr_delete(MPI_Comm comm, int keyval)
 {
+    SF_MPI_ENTER();
     return comm_del("MPI_Attr_delete", comm, keyval);
 }
 SF_MPI_ALIAS(Attr_delete);
@@ -462,6 +472,7 @@ int PMPI_Type_create_keyval(MPI_Type_copy_attr_function *type_copy_attr_fn,
                             MPI_Type_delete_attr_function *type_delete_attr_fn, int *type_keyval,
                             void *extra_state)
 {
+    SF_MPI_ENTER();
     return create_keyval("MPI_Type_create_keyval", SF_MPI_ATTR_TYPE,
                          (copy_fn_t *)(void (*)(void))type_copy_attr_fn,
                          (del_fn_t *)(void (*)(void))type_delete_attr_fn, type_keyval, extra_state);
@@ -470,12 +481,14 @@ SF_MPI_ALIAS(Type_create_keyval);
 
 int PMPI_Type_free_keyval(int *type_keyval)
 {
+    SF_MPI_ENTER();
     return free_keyval("MPI_Type_free_keyval", SF_MPI_ATTR_TYPE, type_keyval);
 }
 SF_MPI_ALIAS(Type_free_keyval);
 
 int PMPI_Type_set_attr(MPI_Datatype type, int type_keyval, void *attr_val)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_set_attr";
     int err = chk_t(fn, type);
     if (err) {
@@ -487,6 +500,7 @@ SF_MPI_ALIAS(Type_set_attr);
 
 int PMPI_Type_get_attr(MPI_Datatype type, int type_keyval, void *attribute_val, int *flag)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_attr";
     int err = chk_t(fn, type);
     if (err) {
@@ -510,6 +524,7 @@ SF_MPI_ALIAS(Type_get_attr);
 
 int PMPI_Type_delete_attr(MPI_Datatype type, int type_keyval)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_delete_attr";
     int err = chk_t(fn, type);
     if (err) {

@@ -372,7 +372,8 @@ static int poll_colls(void *arg)
  * blocking ones keep them moving as they wait. */
 static const struct sf_coll_comm *coll_of(MPI_Comm comm, struct sf_coll_comm *tmp)
 {
-    if (sf_mpi__coll_running == NULL) {
+    /* With threads, another one may start a collective while we wait. */
+    if (sf_mpi__coll_running == NULL && !sf_mpi__mt) {
         return &comm->coll;
     }
     *tmp = comm->coll;
@@ -559,6 +560,7 @@ static int bcast_impl(const char *fn, void *buffer, int count, MPI_Datatype data
 
 int PMPI_Ibarrier(MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Ibarrier";
     int err = chk_coll(fn, comm);
     if (!err) {
@@ -579,6 +581,7 @@ SF_MPI_ALIAS(Ibarrier);
 int PMPI_Ibcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm,
                 MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return bcast_impl("MPI_Ibcast", buffer, count, datatype, root, comm, request, true);
 }
 SF_MPI_ALIAS(Ibcast);
@@ -644,6 +647,7 @@ static int red_impl(const char *fn, enum sf_coll_kind kind, const void *sendbuf,
 int PMPI_Ireduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                  int root, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Ireduce", SF_COLL_REDUCE, sendbuf, recvbuf, count, datatype, op, root,
                     comm, request, true);
 }
@@ -652,6 +656,7 @@ SF_MPI_ALIAS(Ireduce);
 int PMPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                     MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Iallreduce", SF_COLL_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0,
                     comm, request, true);
 }
@@ -660,6 +665,7 @@ SF_MPI_ALIAS(Iallreduce);
 int PMPI_Scan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
               MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Scan", SF_COLL_SCAN, sendbuf, recvbuf, count, datatype, op, 0, comm, NULL,
                     false);
 }
@@ -668,6 +674,7 @@ SF_MPI_ALIAS(Scan);
 int PMPI_Iscan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Iscan", SF_COLL_SCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
                     request, true);
 }
@@ -676,6 +683,7 @@ SF_MPI_ALIAS(Iscan);
 int PMPI_Exscan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                 MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Exscan", SF_COLL_EXSCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
                     NULL, false);
 }
@@ -684,6 +692,7 @@ SF_MPI_ALIAS(Exscan);
 int PMPI_Iexscan(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                  MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Iexscan", SF_COLL_EXSCAN, sendbuf, recvbuf, count, datatype, op, 0, comm,
                     request, true);
 }
@@ -759,6 +768,7 @@ static int rs_impl(const char *fn, const void *sendbuf, void *recvbuf, const int
 int PMPI_Reduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[],
                         MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Reduce_scatter";
     if (recvcounts == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts is NULL");
@@ -770,6 +780,7 @@ SF_MPI_ALIAS(Reduce_scatter);
 int PMPI_Ireduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[],
                          MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Ireduce_scatter";
     if (recvcounts == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts is NULL");
@@ -781,6 +792,7 @@ SF_MPI_ALIAS(Ireduce_scatter);
 int PMPI_Reduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount,
                               MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return rs_impl("MPI_Reduce_scatter_block", sendbuf, recvbuf, NULL, recvcount, datatype, op,
                    comm, NULL, false);
 }
@@ -790,6 +802,7 @@ int PMPI_Ireduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount
                                MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
                                MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return rs_impl("MPI_Ireduce_scatter_block", sendbuf, recvbuf, NULL, recvcount, datatype, op,
                    comm, request, true);
 }
@@ -885,6 +898,7 @@ static bool root_displs_missing(MPI_Comm comm, int root, const int *displs)
 int PMPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                 int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return gather_impl("MPI_Gather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL, NULL,
                        recvtype, root, comm, NULL, false);
 }
@@ -894,6 +908,7 @@ int PMPI_Igather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void
                  int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm,
                  MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return gather_impl("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL, NULL,
                        recvtype, root, comm, request, true);
 }
@@ -903,6 +918,7 @@ int PMPI_Gatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void
                  const int recvcounts[], const int displs[], MPI_Datatype recvtype, int root,
                  MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Gatherv";
     if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
@@ -917,6 +933,7 @@ int PMPI_Igatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
                   const int recvcounts[], const int displs[], MPI_Datatype recvtype, int root,
                   MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Igatherv";
     if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
@@ -1007,6 +1024,7 @@ static int scatter_impl(const char *fn, const void *sendbuf, int sendcount, cons
 int PMPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                  int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return scatter_impl("MPI_Scatter", sendbuf, sendcount, NULL, NULL, sendtype, recvbuf, recvcount,
                         recvtype, root, comm, NULL, false);
 }
@@ -1016,6 +1034,7 @@ int PMPI_Iscatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
                   int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm,
                   MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return scatter_impl("MPI_Iscatter", sendbuf, sendcount, NULL, NULL, sendtype, recvbuf,
                         recvcount, recvtype, root, comm, request, true);
 }
@@ -1025,6 +1044,7 @@ int PMPI_Scatterv(const void *sendbuf, const int sendcounts[], const int displs[
                   MPI_Datatype sendtype, void *recvbuf, int recvcount, MPI_Datatype recvtype,
                   int root, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Scatterv";
     if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
@@ -1039,6 +1059,7 @@ int PMPI_Iscatterv(const void *sendbuf, const int sendcounts[], const int displs
                    MPI_Datatype sendtype, void *recvbuf, int recvcount, MPI_Datatype recvtype,
                    int root, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Iscatterv";
     if (root_displs_missing(comm, root, displs)) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "displs is NULL");
@@ -1133,6 +1154,7 @@ static int allgather_impl(const char *fn, const void *sendbuf, int sendcount, MP
 int PMPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                    int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return allgather_impl("MPI_Allgather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
                           NULL, recvtype, comm, NULL, false);
 }
@@ -1141,6 +1163,7 @@ SF_MPI_ALIAS(Allgather);
 int PMPI_Iallgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                     int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return allgather_impl("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, recvcount, NULL,
                           NULL, recvtype, comm, request, true);
 }
@@ -1150,6 +1173,7 @@ int PMPI_Allgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, v
                     const int recvcounts[], const int displs[], MPI_Datatype recvtype,
                     MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Allgatherv";
     if (recvcounts == NULL || displs == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts or displs is NULL");
@@ -1163,6 +1187,7 @@ int PMPI_Iallgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, 
                      const int recvcounts[], const int displs[], MPI_Datatype recvtype,
                      MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Iallgatherv";
     if (recvcounts == NULL || displs == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvcounts or displs is NULL");
@@ -1234,6 +1259,7 @@ static int alltoall_impl(const char *fn, const void *sendbuf, int sendcount, MPI
 int PMPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return alltoall_impl("MPI_Alltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype,
                          comm, NULL, false);
 }
@@ -1242,6 +1268,7 @@ SF_MPI_ALIAS(Alltoall);
 int PMPI_Ialltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                    int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return alltoall_impl("MPI_Ialltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount,
                          recvtype, comm, request, true);
 }
@@ -1327,6 +1354,7 @@ int PMPI_Alltoallv(const void *sendbuf, const int sendcounts[], const int sdispl
                    MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
                    const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return alltoallw_impl("MPI_Alltoallv", sendbuf, sendcounts, sdispls, NULL, sendtype, recvbuf,
                           recvcounts, rdispls, NULL, recvtype, comm, NULL, false);
 }
@@ -1336,6 +1364,7 @@ int PMPI_Ialltoallv(const void *sendbuf, const int sendcounts[], const int sdisp
                     MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
                     const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return alltoallw_impl("MPI_Ialltoallv", sendbuf, sendcounts, sdispls, NULL, sendtype, recvbuf,
                           recvcounts, rdispls, NULL, recvtype, comm, request, true);
 }
@@ -1345,6 +1374,7 @@ int PMPI_Alltoallw(const void *sendbuf, const int sendcounts[], const int sdispl
                    const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[],
                    const int rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Alltoallw";
     if (recvtypes == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvtypes is NULL");
@@ -1359,6 +1389,7 @@ int PMPI_Ialltoallw(const void *sendbuf, const int sendcounts[], const int sdisp
                     const int rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm,
                     MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Ialltoallw";
     if (recvtypes == NULL) {
         return sf_mpi__raise(comm, MPI_ERR_ARG, fn, "recvtypes is NULL");
@@ -1370,6 +1401,7 @@ SF_MPI_ALIAS(Ialltoallw);
 
 int PMPI_Barrier(MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Barrier";
     struct sf_coll_comm ctmp;
     int err = chk_coll(fn, comm);
@@ -1391,6 +1423,7 @@ SF_MPI_ALIAS(Barrier);
 
 int PMPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Bcast";
     struct sf_coll_comm ctmp;
     if (sf_mpi__comm_ok(comm) && comm->is_inter) {
@@ -1444,6 +1477,7 @@ SF_MPI_ALIAS(Bcast);
 int PMPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                 int root, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Reduce", SF_COLL_REDUCE, sendbuf, recvbuf, count, datatype, op, root, comm,
                     NULL, false);
 }
@@ -1452,6 +1486,7 @@ SF_MPI_ALIAS(Reduce);
 int PMPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                    MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     return red_impl("MPI_Allreduce", SF_COLL_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0,
                     comm, NULL, false);
 }
@@ -1460,6 +1495,7 @@ SF_MPI_ALIAS(Allreduce);
 int PMPI_Reduce_local(const void *inbuf, void *inoutbuf, int count, MPI_Datatype datatype,
                       MPI_Op op)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Reduce_local";
     MPI_Comm comm = SF_COMM_WORLD;
     int err = sf_mpi__chk_init(fn);
@@ -1490,6 +1526,7 @@ SF_MPI_ALIAS(Reduce_local);
 
 int PMPI_Op_create(MPI_User_function *user_fn_, int commute, MPI_Op *op)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Op_create";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -1514,6 +1551,7 @@ SF_MPI_ALIAS(Op_create);
 
 int PMPI_Op_free(MPI_Op *op)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Op_free";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -1535,6 +1573,7 @@ SF_MPI_ALIAS(Op_free);
 
 int PMPI_Op_commutative(MPI_Op op, int *commute)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Op_commutative";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -1706,6 +1745,7 @@ int PMPI_Ineighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype se
                              void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
                              MPI_Request *request)
 {
+    SF_MPI_ENTER();
     struct nbr_blocks s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
     struct nbr_blocks r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
     return nbr_impl("MPI_Ineighbor_allgather", comm, &s, &r, request);
@@ -1716,6 +1756,7 @@ int PMPI_Ineighbor_allgatherv(const void *sendbuf, int sendcount, MPI_Datatype s
                               void *recvbuf, const int recvcounts[], const int displs[],
                               MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     struct nbr_blocks s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
     struct nbr_blocks r = {
         .buf = recvbuf, .v = true, .counts = recvcounts, .displ = displs, .type = recvtype};
@@ -1727,6 +1768,7 @@ int PMPI_Ineighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sen
                             void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
                             MPI_Request *request)
 {
+    SF_MPI_ENTER();
     struct nbr_blocks s = {.buf = sendbuf, .count = sendcount, .type = sendtype};
     struct nbr_blocks r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
     return nbr_impl("MPI_Ineighbor_alltoall", comm, &s, &r, request);
@@ -1738,6 +1780,7 @@ int PMPI_Ineighbor_alltoallv(const void *sendbuf, const int sendcounts[], const 
                              const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm,
                              MPI_Request *request)
 {
+    SF_MPI_ENTER();
     struct nbr_blocks s = {
         .buf = sendbuf, .v = true, .counts = sendcounts, .displ = sdispls, .type = sendtype};
     struct nbr_blocks r = {
@@ -1751,6 +1794,7 @@ int PMPI_Ineighbor_alltoallw(const void *sendbuf, const int sendcounts[], const 
                              const MPI_Aint rdispls[], const MPI_Datatype recvtypes[],
                              MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     struct nbr_blocks s = {.buf = sendbuf,
                            .v = true,
                            .w = true,

@@ -34,6 +34,7 @@ void sf_mpi__comm_setup(struct ompi_communicator_t *c, uint32_t ctx, int rank, i
     c->coll.size = size;
     c->coll.world = world;
     c->coll.nb_seq = 0;
+    c->coll.idle = sf_mpi__mt ? sf_mpi__coll_idle : NULL;
     if (name != NULL) {
         snprintf(c->name, sizeof(c->name), "%s", name);
     }
@@ -139,9 +140,9 @@ static int xfer(uint32_t ctx, int tag, int me, const void *sbuf, size_t slen, in
     }
     rc = sf_rt_isend(sf_mpi__st.rt, &s, sbuf, slen, dest, ctx, me, tag, SF_RT_STANDARD);
     if (rc == 0) {
-        rc = sf_rt_wait(sf_mpi__st.rt, &s);
+        rc = sf_mpi__rt_wait(&s);
     }
-    int rc2 = sf_rt_wait(sf_mpi__st.rt, &r);
+    int rc2 = sf_mpi__rt_wait(&r);
     if (rc < 0) {
         return rc;
     }
@@ -324,12 +325,14 @@ static int dup_common(const char *fn, MPI_Comm comm, MPI_Info info, bool use_inf
 
 int PMPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     return dup_common("MPI_Comm_dup", comm, MPI_INFO_NULL, false, newcomm);
 }
 SF_MPI_ALIAS(Comm_dup);
 
 int PMPI_Comm_dup_with_info(MPI_Comm comm, MPI_Info info, MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     return dup_common("MPI_Comm_dup_with_info", comm, info, true, newcomm);
 }
 SF_MPI_ALIAS(Comm_dup_with_info);
@@ -339,6 +342,7 @@ SF_MPI_ALIAS(Comm_dup_with_info);
  * communicators in different orders on different ranks would deadlock. */
 int PMPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_idup";
     int err = chk_comm_out(fn, comm, request);
     if (err) {
@@ -364,6 +368,7 @@ SF_MPI_ALIAS(Comm_idup);
 
 int PMPI_Comm_free(MPI_Comm *comm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_free";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -395,6 +400,7 @@ SF_MPI_ALIAS(Comm_free);
 
 int PMPI_Comm_disconnect(MPI_Comm *comm)
 {
+    SF_MPI_ENTER();
     /* No dynamic processes: a disconnect is a barrier plus a free. */
     static const char fn[] = "MPI_Comm_disconnect";
     int err = sf_mpi__chk_init(fn);
@@ -605,12 +611,14 @@ static int split(const char *fn, MPI_Comm comm, int color, int key, MPI_Comm *ne
 
 int PMPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     return split("MPI_Comm_split", comm, color, key, newcomm);
 }
 SF_MPI_ALIAS(Comm_split);
 
 int PMPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info, MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_split_type";
     int err = chk_comm_out(fn, comm, newcomm);
     if (err) {
@@ -673,6 +681,7 @@ static bool group_valid(MPI_Group g)
 
 int PMPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_create";
     int err = chk_comm_out(fn, comm, newcomm);
     if (err) {
@@ -792,6 +801,7 @@ static int group_or(MPI_Comm comm, MPI_Group g, const int *prank, int tag, uint6
 
 int PMPI_Comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_create_group";
     int err = chk_comm_out(fn, comm, newcomm);
     if (!err) {
@@ -846,6 +856,7 @@ SF_MPI_ALIAS(Comm_create_group);
 int PMPI_Intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm peer_comm,
                           int remote_leader, int tag, MPI_Comm *newintercomm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Intercomm_create";
     int err = chk_comm_out(fn, local_comm, newintercomm);
     if (!err) {
@@ -971,6 +982,7 @@ SF_MPI_ALIAS(Intercomm_create);
 
 int PMPI_Intercomm_merge(MPI_Comm intercomm, int high, MPI_Comm *newintracomm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Intercomm_merge";
     int err = chk_comm_out(fn, intercomm, newintracomm);
     if (err) {
@@ -1015,6 +1027,7 @@ SF_MPI_ALIAS(Intercomm_merge);
 
 int PMPI_Comm_remote_size(MPI_Comm comm, int *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_remote_size";
     int err = chk_comm_out(fn, comm, size);
     if (err) {
@@ -1031,6 +1044,7 @@ SF_MPI_ALIAS(Comm_remote_size);
 
 int PMPI_Comm_test_inter(MPI_Comm comm, int *flag)
 {
+    SF_MPI_ENTER();
     int err = chk_comm_out("MPI_Comm_test_inter", comm, flag);
     if (err) {
         return err;
@@ -1044,6 +1058,7 @@ SF_MPI_ALIAS(Comm_test_inter);
 
 int PMPI_Comm_get_name(MPI_Comm comm, char *comm_name, int *resultlen)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_get_name";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -1067,6 +1082,7 @@ SF_MPI_ALIAS(Comm_get_name);
 
 int PMPI_Comm_set_name(MPI_Comm comm, const char *comm_name)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_set_name";
     int err = chk_comm_out(fn, comm, comm_name);
     if (err) {
@@ -1079,6 +1095,7 @@ SF_MPI_ALIAS(Comm_set_name);
 
 int PMPI_Comm_set_info(MPI_Comm comm, MPI_Info info)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_set_info";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -1103,6 +1120,7 @@ SF_MPI_ALIAS(Comm_set_info);
 
 int PMPI_Comm_get_info(MPI_Comm comm, MPI_Info *info_used)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_get_info";
     int err = chk_comm_out(fn, comm, info_used);
     if (err) {
@@ -1143,6 +1161,7 @@ static int cmp_lists(int n1, const int *w1, int n2, const int *w2)
 
 int PMPI_Comm_compare(MPI_Comm comm1, MPI_Comm comm2, int *result)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_compare";
     int err = chk_comm_out(fn, comm1, result);
     if (!err) {

@@ -6,30 +6,35 @@
 
 int PMPI_Address(void *location, MPI_Aint *address)
 {
+    SF_MPI_ENTER();
     return PMPI_Get_address(location, address);
 }
 SF_MPI_ALIAS(Address);
 
 int PMPI_Errhandler_create(MPI_Handler_function *function, MPI_Errhandler *errhandler)
 {
+    SF_MPI_ENTER();
     return PMPI_Comm_create_errhandler(function, errhandler);
 }
 SF_MPI_ALIAS(Errhandler_create);
 
 int PMPI_Errhandler_get(MPI_Comm comm, MPI_Errhandler *errhandler)
 {
+    SF_MPI_ENTER();
     return PMPI_Comm_get_errhandler(comm, errhandler);
 }
 SF_MPI_ALIAS(Errhandler_get);
 
 int PMPI_Errhandler_set(MPI_Comm comm, MPI_Errhandler errhandler)
 {
+    SF_MPI_ENTER();
     return PMPI_Comm_set_errhandler(comm, errhandler);
 }
 SF_MPI_ALIAS(Errhandler_set);
 
 int PMPI_Type_extent(MPI_Datatype type, MPI_Aint *extent)
 {
+    SF_MPI_ENTER();
     MPI_Aint lb;
     return PMPI_Type_get_extent(type, &lb, extent);
 }
@@ -37,6 +42,7 @@ SF_MPI_ALIAS(Type_extent);
 
 int PMPI_Type_lb(MPI_Datatype type, MPI_Aint *lb)
 {
+    SF_MPI_ENTER();
     MPI_Aint extent;
     return PMPI_Type_get_extent(type, lb, &extent);
 }
@@ -44,6 +50,7 @@ SF_MPI_ALIAS(Type_lb);
 
 int PMPI_Type_ub(MPI_Datatype type, MPI_Aint *ub)
 {
+    SF_MPI_ENTER();
     MPI_Aint lb, extent;
     int err = PMPI_Type_get_extent(type, &lb, &extent);
     if (err == MPI_SUCCESS && ub != NULL) {
@@ -56,6 +63,7 @@ SF_MPI_ALIAS(Type_ub);
 int PMPI_Type_hindexed(int count, int array_of_blocklengths[], MPI_Aint array_of_displacements[],
                        MPI_Datatype oldtype, MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return PMPI_Type_create_hindexed(count, array_of_blocklengths, array_of_displacements, oldtype,
                                      newtype);
 }
@@ -64,6 +72,7 @@ SF_MPI_ALIAS(Type_hindexed);
 int PMPI_Type_hvector(int count, int blocklength, MPI_Aint stride, MPI_Datatype oldtype,
                       MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return PMPI_Type_create_hvector(count, blocklength, stride, oldtype, newtype);
 }
 SF_MPI_ALIAS(Type_hvector);
@@ -71,6 +80,7 @@ SF_MPI_ALIAS(Type_hvector);
 int PMPI_Type_struct(int count, int array_of_blocklengths[], MPI_Aint array_of_displacements[],
                      MPI_Datatype array_of_types[], MPI_Datatype *newtype)
 {
+    SF_MPI_ENTER();
     return PMPI_Type_create_struct(count, array_of_blocklengths, array_of_displacements,
                                    array_of_types, newtype);
 }

@@ -186,6 +186,7 @@ int sf_mpi__unsupported(const char *fn)
 
 int PMPI_Error_class(int errorcode, int *errorclass)
 {
+    SF_MPI_ENTER();
     int ucls = sf_mpi__user_err_class(errorcode); /* MPI_Add_error_code/class */
     if (ucls >= 0 && errorclass != NULL) {
         *errorclass = ucls;
@@ -205,6 +206,7 @@ SF_MPI_ALIAS(Error_class);
 
 int PMPI_Error_string(int errorcode, char *string, int *resultlen)
 {
+    SF_MPI_ENTER();
     const char *s = class_string(errorcode);
     if (s == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Error_string",
@@ -232,6 +234,7 @@ static bool errh_ok(MPI_Errhandler e)
 
 int PMPI_Comm_set_errhandler(MPI_Comm comm, MPI_Errhandler errhandler)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_set_errhandler";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -258,6 +261,7 @@ SF_MPI_ALIAS(Comm_set_errhandler);
 
 int PMPI_Comm_get_errhandler(MPI_Comm comm, MPI_Errhandler *errhandler)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_get_errhandler";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -281,6 +285,7 @@ SF_MPI_ALIAS(Comm_get_errhandler);
 int PMPI_Comm_create_errhandler(MPI_Comm_errhandler_function *function,
                                 MPI_Errhandler *errhandler)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_create_errhandler";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -304,6 +309,7 @@ SF_MPI_ALIAS(Comm_create_errhandler);
 
 int PMPI_Errhandler_free(MPI_Errhandler *errhandler)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Errhandler_free";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -325,6 +331,7 @@ SF_MPI_ALIAS(Errhandler_free);
 
 int PMPI_Comm_call_errhandler(MPI_Comm comm, int errorcode)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_call_errhandler";
     int err = sf_mpi__chk_init(fn);
     if (!err) {

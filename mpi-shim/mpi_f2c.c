@@ -248,11 +248,13 @@ static void *f2c(int k, MPI_Fint f)
 #define SF_F2C_PAIR(Kind, Type, K)                                                                 \
     MPI_Fint PMPI_##Kind##_c2f(Type h)                                                             \
     {                                                                                              \
+        SF_MPI_ENTER();                                                                            \
         return c2f(K, (void *)h);                                                                  \
     }                                                                                              \
     SF_MPI_ALIAS(Kind##_c2f);                                                                      \
     Type PMPI_##Kind##_f2c(MPI_Fint f)                                                             \
     {                                                                                              \
+        SF_MPI_ENTER();                                                                            \
         return (Type)f2c(K, f);                                                                    \
     }                                                                                              \
     SF_MPI_ALIAS(Kind##_f2c)
@@ -312,6 +314,7 @@ static int uerr_new(int cls)
 
 int PMPI_Add_error_class(int *errorclass)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Add_error_class";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -331,6 +334,7 @@ SF_MPI_ALIAS(Add_error_class);
 
 int PMPI_Add_error_code(int errorclass, int *errorcode)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Add_error_code";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -355,6 +359,7 @@ SF_MPI_ALIAS(Add_error_code);
 
 int PMPI_Add_error_string(int errorcode, const char *string)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Add_error_string";
     int err = sf_mpi__chk_init(fn);
     if (err) {

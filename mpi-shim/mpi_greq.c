@@ -18,6 +18,7 @@ int PMPI_Grequest_start(MPI_Grequest_query_function *query_fn, MPI_Grequest_free
                         MPI_Grequest_cancel_function *cancel_fn, void *extra_state,
                         MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Grequest_start";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -49,6 +50,7 @@ SF_MPI_ALIAS(Grequest_start);
 
 int PMPI_Grequest_complete(MPI_Request request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Grequest_complete";
     int err = sf_mpi__chk_init(fn);
     if (err) {

@@ -79,6 +79,7 @@ static int give(const char *fn, int n, const int *world, MPI_Group *out)
 
 int PMPI_Comm_group(MPI_Comm comm, MPI_Group *group)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_group";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -99,6 +100,7 @@ SF_MPI_ALIAS(Comm_group);
 
 int PMPI_Comm_remote_group(MPI_Comm comm, MPI_Group *group)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_remote_group";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -120,6 +122,7 @@ SF_MPI_ALIAS(Comm_remote_group);
 
 int PMPI_Group_size(MPI_Group group, int *size)
 {
+    SF_MPI_ENTER();
     int err = chk_group("MPI_Group_size", group);
     if (err) {
         return err;
@@ -134,6 +137,7 @@ SF_MPI_ALIAS(Group_size);
 
 int PMPI_Group_rank(MPI_Group group, int *rank)
 {
+    SF_MPI_ENTER();
     int err = chk_group("MPI_Group_rank", group);
     if (err) {
         return err;
@@ -148,6 +152,7 @@ SF_MPI_ALIAS(Group_rank);
 
 int PMPI_Group_free(MPI_Group *group)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_free";
     if (group == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "group is NULL");
@@ -193,6 +198,7 @@ static int chk_ranks(const char *fn, MPI_Group g, int n, const int ranks[])
 
 int PMPI_Group_incl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_incl";
     int err = chk_group(fn, group);
     if (!err) {
@@ -219,6 +225,7 @@ SF_MPI_ALIAS(Group_incl);
 
 int PMPI_Group_excl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_excl";
     int err = chk_group(fn, group);
     if (!err) {
@@ -293,6 +300,7 @@ static int expand_ranges(const char *fn, MPI_Group g, int n, int ranges[][3], in
 
 int PMPI_Group_range_incl(MPI_Group group, int n, int ranges[][3], MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_range_incl";
     int err = chk_group(fn, group);
     int *r = NULL, m = 0;
@@ -310,6 +318,7 @@ SF_MPI_ALIAS(Group_range_incl);
 
 int PMPI_Group_range_excl(MPI_Group group, int n, int ranges[][3], MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_range_excl";
     int err = chk_group(fn, group);
     int *r = NULL, m = 0;
@@ -365,18 +374,21 @@ static int set_op(const char *fn, int op, MPI_Group a, MPI_Group b, MPI_Group *n
 
 int PMPI_Group_union(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     return set_op("MPI_Group_union", SET_UNION, group1, group2, newgroup);
 }
 SF_MPI_ALIAS(Group_union);
 
 int PMPI_Group_intersection(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     return set_op("MPI_Group_intersection", SET_INTER, group1, group2, newgroup);
 }
 SF_MPI_ALIAS(Group_intersection);
 
 int PMPI_Group_difference(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup)
 {
+    SF_MPI_ENTER();
     return set_op("MPI_Group_difference", SET_DIFF, group1, group2, newgroup);
 }
 SF_MPI_ALIAS(Group_difference);
@@ -384,6 +396,7 @@ SF_MPI_ALIAS(Group_difference);
 int PMPI_Group_translate_ranks(MPI_Group group1, int n, const int ranks1[], MPI_Group group2,
                                int ranks2[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_translate_ranks";
     int err = chk_group(fn, group1);
     if (!err) {
@@ -411,6 +424,7 @@ SF_MPI_ALIAS(Group_translate_ranks);
 
 int PMPI_Group_compare(MPI_Group group1, MPI_Group group2, int *result)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Group_compare";
     int err = chk_group(fn, group1);
     if (!err) {

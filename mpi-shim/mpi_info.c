@@ -172,6 +172,7 @@ void sf_mpi__info_free(struct ompi_info_t *info)
 
 int PMPI_Info_create(MPI_Info *info)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_create";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -193,6 +194,7 @@ SF_MPI_ALIAS(Info_create);
 
 int PMPI_Info_dup(MPI_Info info, MPI_Info *newinfo)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_dup";
     int err = chk_info(fn, info);
     if (err) {
@@ -212,6 +214,7 @@ SF_MPI_ALIAS(Info_dup);
 
 int PMPI_Info_free(MPI_Info *info)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_free";
     if (info == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "info is NULL");
@@ -231,6 +234,7 @@ SF_MPI_ALIAS(Info_free);
 
 int PMPI_Info_set(MPI_Info info, const char *key, const char *value)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_set";
     int err = chk_info(fn, info);
     if (!err) {
@@ -256,6 +260,7 @@ SF_MPI_ALIAS(Info_set);
 
 int PMPI_Info_delete(MPI_Info info, const char *key)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_delete";
     int err = chk_info(fn, info);
     if (!err) {
@@ -283,6 +288,7 @@ SF_MPI_ALIAS(Info_delete);
 
 int PMPI_Info_get(MPI_Info info, const char *key, int valuelen, char *value, int *flag)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_get";
     int err = chk_info(fn, info);
     if (!err) {
@@ -312,6 +318,7 @@ SF_MPI_ALIAS(Info_get);
 
 int PMPI_Info_get_valuelen(MPI_Info info, const char *key, int *valuelen, int *flag)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_get_valuelen";
     int err = chk_info(fn, info);
     if (!err) {
@@ -334,6 +341,7 @@ SF_MPI_ALIAS(Info_get_valuelen);
 
 int PMPI_Info_get_nkeys(MPI_Info info, int *nkeys)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_get_nkeys";
     int err = chk_info(fn, info);
     if (err) {
@@ -349,6 +357,7 @@ SF_MPI_ALIAS(Info_get_nkeys);
 
 int PMPI_Info_get_nthkey(MPI_Info info, int n, char *key)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Info_get_nthkey";
     int err = chk_info(fn, info);
     if (err) {

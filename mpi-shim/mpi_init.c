@@ -1,7 +1,7 @@
 /* MPI start-up, shut-down and environment queries: Init/Init_thread bring
  * up the rank runtime and the predefined communicators, Finalize runs a
- * barrier and tears it down; Wtime, versions, processor name. Called
- * from the program's (single) MPI thread. */
+ * barrier and tears it down; Wtime, versions, processor name. Init and
+ * Finalize on one thread; the queries on any (SF_MPI_ENTER). */
 #include "config.h"
 
 #include <errno.h>
@@ -57,18 +57,21 @@ static int do_init(const char *fn, int required, int *provided)
     } else if (gethostname(sf_mpi__st.host, sizeof(sf_mpi__st.host) - 1) != 0) {
         snprintf(sf_mpi__st.host, sizeof(sf_mpi__st.host), "localhost");
     }
-    sf_mpi__comm_setup(SF_COMM_WORLD, SF_MPI_CTX_WORLD, rank, size, world, "MPI_COMM_WORLD");
-    sf_mpi__comm_setup(SF_COMM_SELF, SF_MPI_CTX_SELF, 0, 1, sf_mpi__st.self_rank,
-                       "MPI_COMM_SELF");
-    /* Starfish's engine serialises callers: SERIALIZED is the most we give. */
-    int level = required;
-    if (level > MPI_THREAD_SERIALIZED) {
-        level = MPI_THREAD_SERIALIZED;
+    /* MULTIPLE serialises the threads' calls through one critical section
+     * (mpi_thread.c); SF_MPI_THREAD_LEVEL caps the level. Decided before
+     * the predefined communicators are set up: their waits depend on it. */
+    int level = required, cap = sf_mpi__thread_cap();
+    if (level > cap) {
+        level = cap;
     }
     if (level < MPI_THREAD_SINGLE) {
         level = MPI_THREAD_SINGLE;
     }
     sf_mpi__st.thread_level = level;
+    sf_mpi__mt = level == MPI_THREAD_MULTIPLE;
+    sf_mpi__comm_setup(SF_COMM_WORLD, SF_MPI_CTX_WORLD, rank, size, world, "MPI_COMM_WORLD");
+    sf_mpi__comm_setup(SF_COMM_SELF, SF_MPI_CTX_SELF, 0, 1, sf_mpi__st.self_rank,
+                       "MPI_COMM_SELF");
     if (provided != NULL) {
         *provided = level;
     }
@@ -79,12 +82,14 @@ static int do_init(const char *fn, int required, int *provided)
 
 int PMPI_Init(int *argc, char ***argv)
 {
+    SF_MPI_ENTER();
     return do_init("MPI_Init", MPI_THREAD_SINGLE, NULL);
 }
 SF_MPI_ALIAS(Init);
 
 int PMPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
+    SF_MPI_ENTER();
     if (provided == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Init_thread", "provided is NULL");
     }
@@ -94,6 +99,7 @@ SF_MPI_ALIAS(Init_thread);
 
 int PMPI_Initialized(int *flag)
 {
+    SF_MPI_NOLOCK();
     if (flag == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Initialized", "flag is NULL");
     }
@@ -104,6 +110,7 @@ SF_MPI_ALIAS(Initialized);
 
 int PMPI_Finalized(int *flag)
 {
+    SF_MPI_NOLOCK();
     if (flag == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Finalized", "flag is NULL");
     }
@@ -114,6 +121,7 @@ SF_MPI_ALIAS(Finalized);
 
 int PMPI_Finalize(void)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Finalize";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -143,6 +151,7 @@ SF_MPI_ALIAS(Finalize);
 
 int PMPI_Abort(MPI_Comm comm, int errorcode)
 {
+    SF_MPI_ENTER();
     char msg[160];
     snprintf(msg, sizeof(msg), "MPI_Abort called by rank %d on communicator %s with code %d",
              sf_mpi__st.world_rank, sf_mpi__comm_ok(comm) ? sf_mpi__comm_name(comm) : "(invalid)",
@@ -158,6 +167,7 @@ SF_MPI_ALIAS(Abort);
 
 int PMPI_Query_thread(int *provided)
 {
+    SF_MPI_ENTER();
     int err = sf_mpi__chk_init("MPI_Query_thread");
     if (err) {
         return err;
@@ -172,6 +182,7 @@ SF_MPI_ALIAS(Query_thread);
 
 int PMPI_Is_thread_main(int *flag)
 {
+    SF_MPI_ENTER();
     int err = sf_mpi__chk_init("MPI_Is_thread_main");
     if (err) {
         return err;
@@ -186,6 +197,7 @@ SF_MPI_ALIAS(Is_thread_main);
 
 int PMPI_Comm_rank(MPI_Comm comm, int *rank)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_rank";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -204,6 +216,7 @@ SF_MPI_ALIAS(Comm_rank);
 
 int PMPI_Comm_size(MPI_Comm comm, int *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_size";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -223,6 +236,7 @@ SF_MPI_ALIAS(Comm_size);
 
 int PMPI_Get_processor_name(char *name, int *resultlen)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Get_processor_name";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -241,6 +255,7 @@ SF_MPI_ALIAS(Get_processor_name);
 
 int PMPI_Get_version(int *version, int *subversion)
 {
+    SF_MPI_NOLOCK();
     if (version == NULL || subversion == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Get_version", "NULL argument");
     }
@@ -252,6 +267,7 @@ SF_MPI_ALIAS(Get_version);
 
 int PMPI_Get_library_version(char *version, int *resultlen)
 {
+    SF_MPI_NOLOCK();
     static const char v[] = "Starfish " PACKAGE_VERSION " (Open MPI 4.1 ABI)";
     if (version == NULL || resultlen == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Get_library_version",
@@ -265,6 +281,7 @@ SF_MPI_ALIAS(Get_library_version);
 
 double PMPI_Wtime(void)
 {
+    SF_MPI_NOLOCK();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -273,6 +290,7 @@ SF_MPI_ALIAS(Wtime);
 
 double PMPI_Wtick(void)
 {
+    SF_MPI_NOLOCK();
     struct timespec ts;
     if (clock_getres(CLOCK_MONOTONIC, &ts) != 0) {
         return 1e-9;

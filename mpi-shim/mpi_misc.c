@@ -8,6 +8,7 @@
 
 int PMPI_Get_address(const void *location, MPI_Aint *address)
 {
+    SF_MPI_ENTER();
     if (address == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Get_address", "address is NULL");
     }
@@ -18,6 +19,7 @@ SF_MPI_ALIAS(Get_address);
 
 int PMPI_Alloc_mem(MPI_Aint size, MPI_Info info, void *baseptr)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Alloc_mem";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -40,6 +42,7 @@ SF_MPI_ALIAS(Alloc_mem);
 
 int PMPI_Free_mem(void *base)
 {
+    SF_MPI_ENTER();
     int err = sf_mpi__chk_init("MPI_Free_mem");
     if (err) {
         return err;
@@ -51,6 +54,7 @@ SF_MPI_ALIAS(Free_mem);
 
 int PMPI_Pcontrol(const int level, ...)
 {
+    SF_MPI_ENTER();
     /* Meaningful only to profiling tools interposing MPI_Pcontrol. */
     return MPI_SUCCESS;
 }
@@ -58,6 +62,7 @@ SF_MPI_ALIAS(Pcontrol);
 
 int PMPI_Comm_get_parent(MPI_Comm *parent)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Comm_get_parent";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -73,6 +78,7 @@ SF_MPI_ALIAS(Comm_get_parent);
 
 int PMPI_Type_match_size(int typeclass, int size, MPI_Datatype *datatype)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_match_size";
     if (datatype == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "datatype is NULL");
@@ -109,6 +115,7 @@ _Static_assert(sizeof(MPI_Status) == 6 * sizeof(MPI_Fint), "Fortran status size"
 
 int PMPI_Status_c2f(const MPI_Status *c_status, MPI_Fint *f_status)
 {
+    SF_MPI_ENTER();
     if (c_status == NULL || f_status == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Status_c2f", "NULL status");
     }
@@ -119,6 +126,7 @@ SF_MPI_ALIAS(Status_c2f);
 
 int PMPI_Status_f2c(const MPI_Fint *f_status, MPI_Status *c_status)
 {
+    SF_MPI_ENTER();
     if (c_status == NULL || f_status == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Status_f2c", "NULL status");
     }

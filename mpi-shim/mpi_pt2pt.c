@@ -177,16 +177,13 @@ int sf_mpi__bsend_detach_wait(void)
         if (n < 0) {
             return n;
         }
-        if (n == 0) {
-            sf_rt_idle(sf_mpi__st.rt, ++idle);
-        } else {
-            idle = 0;
-        }
+        sf_mpi__idle(n == 0 ? ++idle : (idle = 0));
     }
 }
 
 int PMPI_Buffer_attach(void *buffer, int size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Buffer_attach";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -208,6 +205,7 @@ SF_MPI_ALIAS(Buffer_attach);
 
 int PMPI_Buffer_detach(void *buffer_addr, int *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Buffer_detach";
     int err = sf_mpi__chk_init(fn);
     if (err) {
@@ -365,10 +363,11 @@ int sf_mpi__p2p_wait(struct ompi_request_t *r)
         return 0;
     }
     if (r->kind == SF_MPI_REQ_COLL || r->kind == SF_MPI_REQ_GREQ ||
-        sf_mpi__coll_running != NULL) {
+        sf_mpi__coll_running != NULL || sf_mpi__mt) {
         /* A collective or a generalized request is no sf_rt request, and
          * while collectives run, waiting must drive their schedules too
-         * (the peer we wait for may be waiting for one of them). */
+         * (the peer we wait for may be waiting for one of them; with
+         * threads, another thread may start one while we wait). */
         unsigned idle = 0;
         while (!r->rt.complete) {
             int n = sf_mpi__progress();
@@ -376,7 +375,7 @@ int sf_mpi__p2p_wait(struct ompi_request_t *r)
                 return sf_mpi__class_of(n);
             }
             if (!r->rt.complete) {
-                sf_rt_idle(sf_mpi__st.rt, n == 0 ? ++idle : (idle = 0));
+                sf_mpi__idle(n == 0 ? ++idle : (idle = 0));
             }
         }
         return 0;
@@ -514,6 +513,7 @@ static int nonblocking(const char *fn, enum sf_mpi_req_kind kind, void *buf, int
     int PMPI_##Name(const void *buf, int count, MPI_Datatype datatype, int dest, int tag,  \
                     MPI_Comm comm)                                                         \
     {                                                                                      \
+        SF_MPI_ENTER();                                                                    \
         static const char fn[] = "MPI_" #Name;                                             \
         int err = chk_p2p(fn, buf, count, datatype, dest, tag, comm, false);               \
         if (err) {                                                                         \
@@ -526,6 +526,7 @@ static int nonblocking(const char *fn, enum sf_mpi_req_kind kind, void *buf, int
     int PMPI_##IName(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, \
                      MPI_Comm comm, MPI_Request *request)                                  \
     {                                                                                      \
+        SF_MPI_ENTER();                                                                    \
         static const char fn[] = "MPI_" #IName;                                            \
         int err = chk_p2p(fn, buf, count, datatype, dest, tag, comm, false);               \
         if (err) {                                                                         \
@@ -545,6 +546,7 @@ SF_SEND_BINDING(Bsend, Ibsend, SF_RT_STANDARD, true);
 int PMPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
               MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Recv";
     int err = chk_p2p(fn, buf, count, datatype, source, tag, comm, true);
     if (err) {
@@ -558,6 +560,7 @@ SF_MPI_ALIAS(Recv);
 int PMPI_Irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
                MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Irecv";
     int err = chk_p2p(fn, buf, count, datatype, source, tag, comm, true);
     if (err) {
@@ -616,6 +619,7 @@ int PMPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int
                   int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype, int source,
                   int recvtag, MPI_Comm comm, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Sendrecv";
     int err = chk_p2p(fn, sendbuf, sendcount, sendtype, dest, sendtag, comm, false);
     if (!err) {
@@ -632,6 +636,7 @@ SF_MPI_ALIAS(Sendrecv);
 int PMPI_Sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int sendtag,
                           int source, int recvtag, MPI_Comm comm, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Sendrecv_replace";
     int err = chk_p2p(fn, buf, count, datatype, dest, sendtag, comm, false);
     if (!err) {
@@ -699,16 +704,13 @@ static int probe_wait(int source, int tag, MPI_Comm comm, struct sf_rt_status *s
         if (rc < 0) {
             return rc;
         }
-        if (rc == 0) {
-            sf_rt_idle(sf_mpi__st.rt, ++idle);
-        } else {
-            idle = 0;
-        }
+        sf_mpi__idle(rc == 0 ? ++idle : (idle = 0));
     }
 }
 
 int PMPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Iprobe";
     int err = chk_probe(fn, source, tag, comm);
     if (err) {
@@ -738,6 +740,7 @@ SF_MPI_ALIAS(Iprobe);
 
 int PMPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Probe";
     int err = chk_probe(fn, source, tag, comm);
     if (err) {
@@ -780,6 +783,7 @@ static int new_message(const char *fn, MPI_Comm comm, struct sf_rt_msg *m,
 int PMPI_Improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
                  MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Improbe";
     int err = chk_probe(fn, source, tag, comm);
     if (err) {
@@ -811,6 +815,7 @@ SF_MPI_ALIAS(Improbe);
 
 int PMPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Mprobe";
     int err = chk_probe(fn, source, tag, comm);
     if (err) {
@@ -887,6 +892,7 @@ static int mrecv_start(const char *fn, void *buf, int count, MPI_Datatype type,
 int PMPI_Mrecv(void *buf, int count, MPI_Datatype datatype, MPI_Message *message,
                MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Mrecv";
     struct ompi_request_t r;
     memset(&r, 0, sizeof(r));
@@ -912,6 +918,7 @@ SF_MPI_ALIAS(Mrecv);
 int PMPI_Imrecv(void *buf, int count, MPI_Datatype datatype, MPI_Message *message,
                 MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Imrecv";
     if (request == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "request is NULL");
@@ -959,6 +966,7 @@ static int persistent(const char *fn, enum sf_mpi_req_kind kind, const void *buf
     int PMPI_##Name(const void *buf, int count, MPI_Datatype datatype, int dest, int tag,  \
                     MPI_Comm comm, MPI_Request *request)                                   \
     {                                                                                      \
+        SF_MPI_ENTER();                                                                    \
         return persistent("MPI_" #Name, SF_MPI_REQ_SEND, buf, count, datatype, dest, tag,  \
                           comm, mode, bsend, request);                                     \
     }                                                                                      \
@@ -971,6 +979,7 @@ SF_SEND_INIT(Bsend_init, SF_RT_STANDARD, true);
 int PMPI_Recv_init(void *buf, int count, MPI_Datatype datatype, int source, int tag,
                    MPI_Comm comm, MPI_Request *request)
 {
+    SF_MPI_ENTER();
     return persistent("MPI_Recv_init", SF_MPI_REQ_RECV, buf, count, datatype, source, tag, comm,
                       SF_RT_STANDARD, false, request);
 }

@@ -71,17 +71,14 @@ static int poll(const char *fn, MPI_Comm comm, unsigned *idle)
         return sf_mpi__raise_rt(comm, n, fn);
     }
     if (idle != NULL) {
-        if (n == 0) {
-            sf_rt_idle(sf_mpi__st.rt, ++*idle);
-        } else {
-            *idle = 0;
-        }
+        sf_mpi__idle(n == 0 ? ++*idle : (*idle = 0));
     }
     return 0;
 }
 
 int PMPI_Wait(MPI_Request *request, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Wait";
     if (request == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_REQUEST, fn, "request is NULL");
@@ -103,6 +100,7 @@ SF_MPI_ALIAS(Wait);
 
 int PMPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Test";
     if (request == NULL || flag == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "request or flag is NULL");
@@ -129,6 +127,7 @@ SF_MPI_ALIAS(Test);
 
 int PMPI_Request_get_status(MPI_Request request, int *flag, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Request_get_status";
     if (flag == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "flag is NULL");
@@ -179,6 +178,7 @@ static int in_status(const char *fn, MPI_Comm comm, int first_cls, int failures)
 
 int PMPI_Waitall(int count, MPI_Request array_of_requests[], MPI_Status array_of_statuses[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Waitall";
     int err = chk_reqs(fn, count, array_of_requests);
     if (err) {
@@ -222,6 +222,7 @@ SF_MPI_ALIAS(Waitall);
 int PMPI_Testall(int count, MPI_Request array_of_requests[], int *flag,
                  MPI_Status array_of_statuses[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Testall";
     if (flag == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "flag is NULL");
@@ -310,6 +311,7 @@ static int any_common(const char *fn, int count, MPI_Request reqs[], int *index,
 
 int PMPI_Waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *status)
 {
+    SF_MPI_ENTER();
     return any_common("MPI_Waitany", count, array_of_requests, index, NULL, status, true);
 }
 SF_MPI_ALIAS(Waitany);
@@ -317,6 +319,7 @@ SF_MPI_ALIAS(Waitany);
 int PMPI_Testany(int count, MPI_Request array_of_requests[], int *index, int *flag,
                  MPI_Status *status)
 {
+    SF_MPI_ENTER();
     if (flag == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, "MPI_Testany", "flag is NULL");
     }
@@ -376,6 +379,7 @@ static int some_common(const char *fn, int incount, MPI_Request reqs[], int *out
 int PMPI_Waitsome(int incount, MPI_Request array_of_requests[], int *outcount,
                   int array_of_indices[], MPI_Status array_of_statuses[])
 {
+    SF_MPI_ENTER();
     return some_common("MPI_Waitsome", incount, array_of_requests, outcount, array_of_indices,
                        array_of_statuses, true);
 }
@@ -384,6 +388,7 @@ SF_MPI_ALIAS(Waitsome);
 int PMPI_Testsome(int incount, MPI_Request array_of_requests[], int *outcount,
                   int array_of_indices[], MPI_Status array_of_statuses[])
 {
+    SF_MPI_ENTER();
     return some_common("MPI_Testsome", incount, array_of_requests, outcount, array_of_indices,
                        array_of_statuses, false);
 }
@@ -391,6 +396,7 @@ SF_MPI_ALIAS(Testsome);
 
 int PMPI_Start(MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Start";
     if (request == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_REQUEST, fn, "request is NULL");
@@ -416,6 +422,7 @@ SF_MPI_ALIAS(Start);
 
 int PMPI_Startall(int count, MPI_Request array_of_requests[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Startall";
     int err = chk_reqs(fn, count, array_of_requests);
     if (err) {
@@ -433,6 +440,7 @@ SF_MPI_ALIAS(Startall);
 
 int PMPI_Cancel(MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cancel";
     if (request == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_REQUEST, fn, "request is NULL");
@@ -466,6 +474,7 @@ SF_MPI_ALIAS(Cancel);
 
 int PMPI_Request_free(MPI_Request *request)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Request_free";
     if (request == NULL) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_REQUEST, fn, "request is NULL");

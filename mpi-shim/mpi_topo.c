@@ -127,6 +127,7 @@ static int topo_comm(const char *fn, MPI_Comm comm, int n, struct sf_mpi_topo *t
 
 int PMPI_Dims_create(int nnodes, int ndims, int dims[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Dims_create";
     if (nnodes <= 0 || ndims < 0 || (ndims > 0 && dims == NULL)) {
         return sf_mpi__raise(SF_COMM_WORLD, MPI_ERR_ARG, fn, "invalid nnodes %d or ndims %d",
@@ -237,6 +238,7 @@ static struct sf_mpi_topo *cart_new(int ndims, const int dims[], const int perio
 int PMPI_Cart_create(MPI_Comm comm_old, int ndims, const int dims[], const int periods[],
                      int reorder, MPI_Comm *comm_cart)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_create";
     (void)reorder;
     int err = sf_mpi__chk_init(fn);
@@ -281,6 +283,7 @@ SF_MPI_ALIAS(Cart_create);
 
 int PMPI_Cart_coords(MPI_Comm comm, int rank, int maxdims, int coords[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_coords";
     int err = chk_topo(fn, comm, MPI_CART);
     if (err) {
@@ -317,6 +320,7 @@ static int cart_rank(const struct sf_mpi_topo *t, const int *coords)
 
 int PMPI_Cart_rank(MPI_Comm comm, const int coords[], int *rank)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_rank";
     int err = chk_topo(fn, comm, MPI_CART);
     if (err) {
@@ -348,6 +352,7 @@ static void cart_shift(const struct sf_mpi_topo *t, int dir, int disp, int *src,
 
 int PMPI_Cart_shift(MPI_Comm comm, int direction, int disp, int *rank_source, int *rank_dest)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_shift";
     int err = chk_topo(fn, comm, MPI_CART);
     if (err) {
@@ -367,6 +372,7 @@ SF_MPI_ALIAS(Cart_shift);
 
 int PMPI_Cart_sub(MPI_Comm comm, const int remain_dims[], MPI_Comm *newcomm)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_sub";
     int err = chk_topo(fn, comm, MPI_CART);
     if (err) {
@@ -407,6 +413,7 @@ SF_MPI_ALIAS(Cart_sub);
 
 int PMPI_Cartdim_get(MPI_Comm comm, int *ndims)
 {
+    SF_MPI_ENTER();
     int err = chk_topo("MPI_Cartdim_get", comm, MPI_CART);
     if (err) {
         return err;
@@ -421,6 +428,7 @@ SF_MPI_ALIAS(Cartdim_get);
 
 int PMPI_Cart_get(MPI_Comm comm, int maxdims, int dims[], int periods[], int coords[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_get";
     int err = chk_topo(fn, comm, MPI_CART);
     if (err) {
@@ -442,6 +450,7 @@ SF_MPI_ALIAS(Cart_get);
 
 int PMPI_Cart_map(MPI_Comm comm, int ndims, const int dims[], const int periods[], int *newrank)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Cart_map";
     (void)periods;
     int err = sf_mpi__chk_init(fn);
@@ -471,6 +480,7 @@ SF_MPI_ALIAS(Cart_map);
 int PMPI_Graph_create(MPI_Comm comm_old, int nnodes, const int index[], const int edges[],
                       int reorder, MPI_Comm *comm_graph)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Graph_create";
     (void)reorder;
     int err = sf_mpi__chk_init(fn);
@@ -516,6 +526,7 @@ SF_MPI_ALIAS(Graph_create);
 
 int PMPI_Graphdims_get(MPI_Comm comm, int *nnodes, int *nedges)
 {
+    SF_MPI_ENTER();
     int err = chk_topo("MPI_Graphdims_get", comm, MPI_GRAPH);
     if (err) {
         return err;
@@ -531,6 +542,7 @@ SF_MPI_ALIAS(Graphdims_get);
 
 int PMPI_Graph_get(MPI_Comm comm, int maxindex, int maxedges, int index[], int edges[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Graph_get";
     int err = chk_topo(fn, comm, MPI_GRAPH);
     if (err) {
@@ -556,6 +568,7 @@ static void graph_span(const struct sf_mpi_topo *t, int rank, int *first, int *n
 
 int PMPI_Graph_neighbors_count(MPI_Comm comm, int rank, int *nneighbors)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Graph_neighbors_count";
     int err = chk_topo(fn, comm, MPI_GRAPH);
     if (err) {
@@ -572,6 +585,7 @@ SF_MPI_ALIAS(Graph_neighbors_count);
 
 int PMPI_Graph_neighbors(MPI_Comm comm, int rank, int maxneighbors, int neighbors[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Graph_neighbors";
     int err = chk_topo(fn, comm, MPI_GRAPH);
     if (err) {
@@ -597,6 +611,7 @@ SF_MPI_ALIAS(Graph_neighbors);
 
 int PMPI_Graph_map(MPI_Comm comm, int nnodes, const int index[], const int edges[], int *newrank)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Graph_map";
     (void)index;
     (void)edges;
@@ -617,6 +632,7 @@ SF_MPI_ALIAS(Graph_map);
 
 int PMPI_Topo_test(MPI_Comm comm, int *status)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Topo_test";
     int err = sf_mpi__chk_init(fn);
     if (!err) {
@@ -700,6 +716,7 @@ int PMPI_Dist_graph_create_adjacent(MPI_Comm comm_old, int indegree, const int s
                                     const int destinations[], const int destweights[],
                                     MPI_Info info, int reorder, MPI_Comm *comm_dist_graph)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Dist_graph_create_adjacent";
     (void)info;
     (void)reorder;
@@ -753,6 +770,7 @@ int PMPI_Dist_graph_create(MPI_Comm comm_old, int n, const int sources[], const 
                            const int destinations[], const int weights[], MPI_Info info,
                            int reorder, MPI_Comm *comm_dist_graph)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Dist_graph_create";
     (void)info;
     (void)reorder;
@@ -832,7 +850,7 @@ int PMPI_Dist_graph_create(MPI_Comm comm_old, int n, const int sources[], const 
         rc = sf_rt_irecv(sf_mpi__st.rt, &rr, in + got, sizeof(*in) * ((size_t)mine - got), r,
                          c->ctx, TAG_DIST_CREATE);
         if (rc == 0) {
-            rc = sf_rt_wait(sf_mpi__st.rt, &rr);
+            rc = sf_mpi__rt_wait(&rr);
         }
         if (rc == 0 && rr.status.error) {
             rc = rr.status.error;
@@ -840,7 +858,7 @@ int PMPI_Dist_graph_create(MPI_Comm comm_old, int n, const int sources[], const 
         got += rr.status.count / sizeof(*in);
     }
     for (int r = 0; r < started; r++) {
-        int rc2 = sf_rt_wait(sf_mpi__st.rt, &sreq[r]);
+        int rc2 = sf_mpi__rt_wait(&sreq[r]);
         if (rc == 0 && rc2 < 0) {
             rc = rc2;
         }
@@ -891,6 +909,7 @@ SF_MPI_ALIAS(Dist_graph_create);
 
 int PMPI_Dist_graph_neighbors_count(MPI_Comm comm, int *indegree, int *outdegree, int *weighted)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Dist_graph_neighbors_count";
     int err = chk_topo(fn, comm, MPI_DIST_GRAPH);
     if (err) {
@@ -909,6 +928,7 @@ SF_MPI_ALIAS(Dist_graph_neighbors_count);
 int PMPI_Dist_graph_neighbors(MPI_Comm comm, int maxindegree, int sources[], int sourceweights[],
                               int maxoutdegree, int destinations[], int destweights[])
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Dist_graph_neighbors";
     int err = chk_topo(fn, comm, MPI_DIST_GRAPH);
     if (err) {
@@ -1089,6 +1109,7 @@ static int nbr_exchange(const char *fn, MPI_Comm comm, const struct nbr_side *sn
 int PMPI_Neighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                            int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     struct nbr_side s = {.buf = sendbuf, .count = sendcount, .type = sendtype};
     struct nbr_side r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
     return nbr_exchange("MPI_Neighbor_alltoall", comm, &s, &r);
@@ -1099,6 +1120,7 @@ int PMPI_Neighbor_alltoallv(const void *sendbuf, const int sendcounts[], const i
                             MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
                             const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     struct nbr_side s = {.buf = sendbuf, .counts = sendcounts, .displ = sdispls, .type = sendtype};
     struct nbr_side r = {.buf = recvbuf, .counts = recvcounts, .displ = rdispls, .type = recvtype};
     return nbr_exchange("MPI_Neighbor_alltoallv", comm, &s, &r);
@@ -1109,6 +1131,7 @@ int PMPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[], const M
                             const MPI_Datatype sendtypes[], void *recvbuf, const int recvcounts[],
                             const MPI_Aint rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     struct nbr_side s = {
         .buf = sendbuf, .counts = sendcounts, .bdispl = sdispls, .types = sendtypes};
     struct nbr_side r = {
@@ -1121,6 +1144,7 @@ SF_MPI_ALIAS(Neighbor_alltoallw);
 int PMPI_Neighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
                             void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     struct nbr_side s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
     struct nbr_side r = {.buf = recvbuf, .count = recvcount, .type = recvtype};
     return nbr_exchange("MPI_Neighbor_allgather", comm, &s, &r);
@@ -1131,6 +1155,7 @@ int PMPI_Neighbor_allgatherv(const void *sendbuf, int sendcount, MPI_Datatype se
                              void *recvbuf, const int recvcounts[], const int displs[],
                              MPI_Datatype recvtype, MPI_Comm comm)
 {
+    SF_MPI_ENTER();
     struct nbr_side s = {.buf = sendbuf, .count = sendcount, .type = sendtype, .same = true};
     struct nbr_side r = {.buf = recvbuf, .counts = recvcounts, .displ = displs, .type = recvtype};
     return nbr_exchange("MPI_Neighbor_allgatherv", comm, &s, &r);

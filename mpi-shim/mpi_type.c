@@ -9,6 +9,7 @@
 
 int PMPI_Type_size(MPI_Datatype datatype, int *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_size";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -22,6 +23,7 @@ SF_MPI_ALIAS(Type_size);
 
 int PMPI_Type_size_x(MPI_Datatype datatype, MPI_Count *size)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_size_x";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -35,6 +37,7 @@ SF_MPI_ALIAS(Type_size_x);
 
 int PMPI_Type_get_extent(MPI_Datatype datatype, MPI_Aint *lb, MPI_Aint *extent)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_extent";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -50,6 +53,7 @@ SF_MPI_ALIAS(Type_get_extent);
 
 int PMPI_Type_get_extent_x(MPI_Datatype datatype, MPI_Count *lb, MPI_Count *extent)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_extent_x";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -65,6 +69,7 @@ SF_MPI_ALIAS(Type_get_extent_x);
 
 int PMPI_Type_get_true_extent(MPI_Datatype datatype, MPI_Aint *true_lb, MPI_Aint *true_extent_)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_true_extent";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -80,6 +85,7 @@ SF_MPI_ALIAS(Type_get_true_extent);
 
 int PMPI_Type_get_true_extent_x(MPI_Datatype datatype, MPI_Count *true_lb, MPI_Count *true_extent_)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_true_extent_x";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -95,6 +101,7 @@ SF_MPI_ALIAS(Type_get_true_extent_x);
 
 int PMPI_Type_get_name(MPI_Datatype datatype, char *type_name, int *resultlen)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_get_name";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -112,6 +119,7 @@ SF_MPI_ALIAS(Type_get_name);
 
 int PMPI_Type_set_name(MPI_Datatype datatype, const char *type_name)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Type_set_name";
     int err = sf_mpi__chk_type_handle(fn, datatype);
     if (err) {
@@ -200,6 +208,7 @@ static size_t bytes_of(MPI_Datatype t, size_t count)
 
 int PMPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Get_count";
     SF_NULLARG(fn, status);
     SF_NULLARG(fn, count);
@@ -221,6 +230,7 @@ SF_MPI_ALIAS(Get_count);
 
 int PMPI_Get_elements_x(const MPI_Status *status, MPI_Datatype datatype, MPI_Count *count)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Get_elements_x";
     SF_NULLARG(fn, status);
     SF_NULLARG(fn, count);
@@ -236,6 +246,7 @@ SF_MPI_ALIAS(Get_elements_x);
 
 int PMPI_Get_elements(const MPI_Status *status, MPI_Datatype datatype, int *count)
 {
+    SF_MPI_ENTER();
     MPI_Count n;
     int err = PMPI_Get_elements_x(status, datatype, &n);
     if (err) {
@@ -248,6 +259,7 @@ SF_MPI_ALIAS(Get_elements);
 
 int PMPI_Status_set_elements_x(MPI_Status *status, MPI_Datatype datatype, MPI_Count count)
 {
+    SF_MPI_ENTER();
     static const char fn[] = "MPI_Status_set_elements_x";
     SF_NULLARG(fn, status);
     int err = sf_mpi__chk_type_handle(fn, datatype);
@@ -264,12 +276,14 @@ SF_MPI_ALIAS(Status_set_elements_x);
 
 int PMPI_Status_set_elements(MPI_Status *status, MPI_Datatype datatype, int count)
 {
+    SF_MPI_ENTER();
     return PMPI_Status_set_elements_x(status, datatype, count);
 }
 SF_MPI_ALIAS(Status_set_elements);
 
 int PMPI_Status_set_cancelled(MPI_Status *status, int flag)
 {
+    SF_MPI_ENTER();
     SF_NULLARG("MPI_Status_set_cancelled", status);
     status->_cancelled = flag != 0;
     return MPI_SUCCESS;
@@ -278,6 +292,7 @@ SF_MPI_ALIAS(Status_set_cancelled);
 
 int PMPI_Test_cancelled(const MPI_Status *status, int *flag)
 {
+    SF_MPI_ENTER();
     SF_NULLARG("MPI_Test_cancelled", status);
     SF_NULLARG("MPI_Test_cancelled", flag);
     *flag = status->_cancelled != 0;

@@ -3,7 +3,8 @@
  * id, rank, size and the world rank of each member; data are bytes and
  * reductions take a callback. Algorithms are chosen by size and process
  * count; for a given process count the order of reduction is fixed, so
- * results are bit-identical from run to run. Single-threaded. */
+ * results are bit-identical from run to run. Single-threaded (the MPI
+ * layer serialises its threads; waits call the 'idle' hook). */
 #ifndef SF_COLL_H
 #define SF_COLL_H
 
@@ -25,6 +26,10 @@ struct sf_coll_comm {
      * moving; returns < 0 to give up with that code. NULL: plain waits. */
     int (*poll)(void *arg);
     void *poll_arg;
+    /* Optional: called instead of sf_rt_idle between the polls of a
+     * blocking wait (the MPI layer lets its other threads in there at
+     * MPI_THREAD_MULTIPLE). NULL: sf_rt_idle. */
+    void (*idle)(struct sf_rt *rt, unsigned idle);
 };
 
 /* inout[i] = in[i] (op) inout[i], count elements. Returns 0 or a negative

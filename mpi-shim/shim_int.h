@@ -1,7 +1,8 @@
 /* mpi-shim private: the layouts behind MPI handles, the library's state and
  * the helpers the bindings share (parameter checks, error reporting,
  * datatype packing, request completion). Not installed. The MPI layer is
- * used from one thread at a time (MPI_THREAD_SERIALIZED at most). */
+ * used from one thread at a time: at MPI_THREAD_MULTIPLE every binding
+ * holds the process-wide section (SF_MPI_ENTER, mpi_thread.c). */
 #ifndef SF_MPI_SHIM_INT_H
 #define SF_MPI_SHIM_INT_H
 
@@ -21,6 +22,49 @@
  * alias of it, so a profiling tool can interpose MPI_x and call PMPI_x. */
 #define SF_MPI_ALIAS(name) \
     extern __typeof__(PMPI_##name) MPI_##name __attribute__((alias("PMPI_" #name)))
+
+/* --- threads (mpi_thread.c) ---
+ * At MPI_THREAD_MULTIPLE (sf_mpi__mt) one process-wide critical section
+ * covers all MPI and runtime state. Every binding opens with SF_MPI_ENTER()
+ * (or SF_MPI_NOLOCK() when it touches no shared state:
+ * tests/mpi/thread_entry.sh checks that each has one); the section is given
+ * back when the binding's scope ends, on every return path (a cleanup
+ * attribute, so no binding needs restructuring). Nested entries from our
+ * own callbacks (error handlers, attribute callbacks, user ops, generalized
+ * requests) on the same thread only count depth. Every loop that waits
+ * for progress calls sf_mpi__idle between passes, which lets other
+ * threads in. Below MULTIPLE the cost is one predictable branch. */
+extern bool sf_mpi__mt;
+void sf_mpi__lk_enter_mt(void);
+void sf_mpi__lk_leave_mt(void);
+void sf_mpi__idle_mt(unsigned idle);
+static inline bool sf_mpi__lk_enter(void)
+{
+    if (__builtin_expect(sf_mpi__mt, 0)) {
+        sf_mpi__lk_enter_mt();
+        return true;
+    }
+    return false;
+}
+static inline void sf_mpi__lk_leave(const bool *entered)
+{
+    if (__builtin_expect(*entered, 0)) {
+        sf_mpi__lk_leave_mt();
+    }
+}
+#define SF_MPI_ENTER()                                                            \
+    __attribute__((cleanup(sf_mpi__lk_leave))) const bool sf_mpi__entered_ =     \
+        sf_mpi__lk_enter()
+#define SF_MPI_NOLOCK() ((void)0)
+/* Between two progress passes of a wait: idle = consecutive idle passes
+ * (0 after a pass that handled events: no yield below MULTIPLE). */
+static inline void sf_mpi__idle(unsigned idle);
+/* sf_rt_wait that gives the section up while it waits. */
+int sf_mpi__rt_wait(struct sf_rt_req *r);
+/* sf_coll_comm.idle for communicators at MULTIPLE. */
+void sf_mpi__coll_idle(struct sf_rt *rt, unsigned idle);
+/* What SF_MPI_THREAD_LEVEL allows MPI_Init_thread to provide. */
+int sf_mpi__thread_cap(void);
 
 /* Magic numbers tell a live object of each kind from garbage or a freed one. */
 enum {
@@ -271,6 +315,15 @@ struct sf_mpi_state {
     int appnum, universe_size;
 };
 extern struct sf_mpi_state sf_mpi__st;
+
+static inline void sf_mpi__idle(unsigned idle)
+{
+    if (__builtin_expect(sf_mpi__mt, 0)) {
+        sf_mpi__idle_mt(idle);
+    } else if (idle > 0) {
+        sf_rt_idle(sf_mpi__st.rt, idle);
+    }
+}
 
 /* Predefined objects reached from C (their ABI names are in mpi.h). */
 #define SF_COMM_WORLD ((struct ompi_communicator_t *)(void *)&ompi_mpi_comm_world)

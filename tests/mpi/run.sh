@@ -50,6 +50,11 @@ abort_check() {
 }
 abort_check "abort_code singleton" env -u SF_SFD_FD "$T/abort_code"
 
+# MPI_THREAD_MULTIPLE is opt-in (SF_MPI_THREAD_LEVEL); without it the
+# library provides SERIALIZED.
+run "threads singleton" env -u SF_SFD_FD SF_MPI_THREAD_LEVEL=multiple "$T/threads"
+run "threads singleton, capped" env -u SF_SFD_FD -u SF_MPI_THREAD_LEVEL "$T/threads" capped
+
 if [ ! -x "$SFRUN" ]; then
     echo "SKIP: $SFRUN not built; only singleton runs done"
     [ "$nfail" -eq 0 ] || finish
@@ -81,6 +86,9 @@ for path in $paths; do
             # shellcheck disable=SC2086
             run "$p -n $n ($path)" "$SFRUN" -n $n $x --timeout 300 "$T/$p"
         done
+        # shellcheck disable=SC2086
+        run "threads -n $n ($path)" "$SFRUN" -n $n $x -x SF_MPI_THREAD_LEVEL=multiple \
+            --timeout 300 "$T/threads"
         # shellcheck disable=SC2086
         abort_check "abort_code -n $n ($path)" "$SFRUN" -n $n $x --timeout 120 "$T/abort_code"
         # The abort must come from the error handler, naming call and comm.
