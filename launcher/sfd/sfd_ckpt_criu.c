@@ -53,6 +53,8 @@ struct sf_sfd_ckpt_criu {
     sf_sfd_ckpt_criu_cb cb;
     void *arg;
     int nready, naddr, nresumed;
+    int gone;       /* ranks that finalized and ended during the checkpoint */
+    bool abandoned; /* ... so no image is taken; the others resume */
     int status;
     char msg[512];
     uint64_t t0, t_ready, t_dumped;
@@ -149,6 +151,7 @@ void sf_sfd__ckpt_criu_release(struct sf_sfd_job *job)
 static void finish(struct sf_sfd_ckpt_criu *ck, int status, const char *fmt, ...)
 {
     struct sf_sfd_job *job = ck->job;
+    bool abandoned = ck->abandoned;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ck->msg, sizeof(ck->msg), fmt, ap);
@@ -172,7 +175,7 @@ static void finish(struct sf_sfd_ckpt_criu *ck, int status, const char *fmt, ...
     }
     /* A failed checkpoint leaves ranks quiesced or half restored: the job
      * cannot go on. */
-    if (status < 0) {
+    if (status < 0 && !abandoned) {
         sf_sfd__job_fail(job, -1, 1, "CRIU %s on host %s failed", "checkpoint", job->sfd->host);
     }
 }
@@ -267,6 +270,9 @@ static void resume_all(struct sf_sfd_ckpt_criu *ck)
     ck->nresumed = 0;
     for (int i = 0; i < job->n; i++) {
         struct sf_sfd_rank *r = &job->ranks[i];
+        if (r->finalized) {
+            continue; /* ended: its old address stays in the table */
+        }
         free(r->addr);
         r->addr = NULL;
         r->addr_len = 0;
@@ -392,6 +398,22 @@ static void dump_part(struct sf_sfd_ckpt_criu *ck)
     }
 }
 
+/* Every rank still running is quiet: dump, or, when some rank finalized
+ * meanwhile (the job is ending), take no image and let the others go on. */
+static void all_ready(struct sf_sfd_ckpt_criu *ck)
+{
+    if (ck->phase != CK_PREPARE || ck->nready < ck->job->nlocal - ck->gone) {
+        return;
+    }
+    if (ck->gone > 0) {
+        ck->abandoned = true;
+        ck->t_ready = ck->t_dumped = sf_now_ms();
+        resume_all(ck);
+        return;
+    }
+    dump_part(ck);
+}
+
 int sf_sfd__ckpt_criu_on_ready(void *ctx, const struct sf_wire_msg *m)
 {
     struct sf_sfd_rank *r = ctx;
@@ -406,9 +428,8 @@ int sf_sfd__ckpt_criu_on_ready(void *ctx, const struct sf_wire_msg *m)
                sf_strerror((int)m->f[2].i));
         return 0;
     }
-    if (++ck->nready == r->job->nlocal) {
-        dump_part(ck);
-    }
+    ck->nready++;
+    all_ready(ck);
     return 0;
 }
 
@@ -427,7 +448,12 @@ int sf_sfd__ckpt_criu_on_resumed(void *ctx, const struct sf_wire_msg *m)
         free(t);
         return 0;
     }
-    if (++ck->nresumed < job->nlocal) {
+    if (++ck->nresumed < job->nlocal - ck->gone) {
+        return 0;
+    }
+    if (ck->abandoned) {
+        finish(ck, SF_ERR_ABORTED, "checkpoint %u not taken: %d rank%s finalized during it",
+               ck->epoch, ck->gone, ck->gone == 1 ? "" : "s");
         return 0;
     }
     uint64_t now = sf_now_ms();
@@ -467,7 +493,7 @@ bool sf_sfd__ckpt_criu_addr(struct sf_sfd_rank *r, const struct sf_wire_msg *m)
     }
     memcpy(r->addr, m->f[1].p, m->f[1].len);
     r->addr_len = m->f[1].len;
-    if (++ck->naddr == job->nlocal) {
+    if (++ck->naddr == job->nlocal - ck->gone) {
         job->table_epoch = ck->epoch;
         sf_sfd__io_send_table(job);
     }
@@ -483,6 +509,26 @@ bool sf_sfd__ckpt_criu_replacing(struct sf_sfd_job *job)
 void sf_sfd__ckpt_criu_rank_gone(struct sf_sfd_job *job, int rank)
 {
     struct sf_sfd_ckpt_criu *ck = job->ckpt_criu;
+    struct sf_sfd_rank *r = &job->ranks[rank];
+    if (ck != NULL && r->finalized && !ck->restore &&
+        (ck->phase == CK_PREPARE || ck->phase == CK_RESUME)) {
+        /* The job is ending: a rank past MPI_Finalize takes part in no
+         * checkpoint (it told its peers, runtime/rt/rt_quiesce.c). */
+        if (ck->phase == CK_PREPARE) {
+            /* The others may wait for its marker: tell them it is gone. */
+            struct sf_wire_enc e;
+            sf_wire_enc_begin(&e, SF_OP_CKPT_PREPARE, 0);
+            sf_wire_put_u64(&e, job->id);
+            sf_wire_put_u32(&e, ck->epoch);
+            sf_wire_put_u32(&e, 0x80000000u | (uint32_t)rank); /* RT_CKPT_GONE */
+            sf_wire_put_str(&e, "");
+            to_ranks(job, &e);
+            sf_wire_enc_free(&e);
+            ck->gone++;
+            all_ready(ck);
+        }
+        return;
+    }
     if (ck != NULL && ck->phase != CK_KILL && ck->phase != CK_DONE) {
         finish(ck, SF_ERR_PEER_GONE, "rank %d ended during the %s", rank,
                ck->restore ? "restore" : "checkpoint");

@@ -146,7 +146,9 @@ enum sf_wire_op {
                                 * Also a client -> local sfd driver (tests, until `sf ckpt`
                                 * drives it): flags 1 checkpoint the local part of job into
                                 * dir (left running), 2 kill it and restore it from dir;
-                                * answered by CKPT_RESUMED (rank -1) */
+                                * answered by CKPT_RESUMED (rank -1). To ranks during a
+                                * checkpoint, flags 0x80000000 | R: rank R finalized
+                                * and ended, expect no marker from it */
     SF_OP_CKPT_READY = 65,     /* rank -> sfd: rank, epoch, status (0: quiet, transports and
                                 * shared segment closed; <0: cannot) */
     SF_OP_CKPT_RESUME = 66,    /* sfd -> rank: epoch, restored (1: from an image), path of the

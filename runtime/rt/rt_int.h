@@ -173,6 +173,10 @@ struct rt_peer {
     uint64_t asm_sreq;
     bool asm_sync;
     bool pend_listed;        /* in rt->pend_peers */
+    /* Checkpoints (rt_quiesce.c): the last marker round this peer sent, and
+     * whether it finalized (sends nothing more: counts as marked). */
+    uint32_t mark;
+    bool final;
 };
 
 struct rt_list {
@@ -238,8 +242,6 @@ struct sf_rt {
      * opened, so that resume reopens the same. */
     bool ckpt_hold, ckpt_busy;
     struct sf_rt_msg *ckpt_held_after;
-    uint32_t mark_epoch;
-    int nmarks;
     int ckpt_node, ckpt_lrank, ckpt_lsize, ckpt_shm_fd;
     bool ckpt_ofi, ckpt_shm;
 
@@ -372,6 +374,9 @@ void sf_rt__pend_free(struct sf_rt *rt, struct rt_pend *p);
 /* rt_quiesce.c: a peer's checkpoint marker arrived; the whole checkpoint
  * cycle of a rank, run from the daemon poll when CKPT_PREPARE arrives. */
 void sf_rt__on_mark(struct sf_rt *rt, int w, uint64_t epoch);
+/* CKPT_PREPARE flags from sfd: this bit and a world rank in the low bits
+ * mean that rank finalized and ended during a checkpoint (no marker). */
+#define RT_CKPT_GONE 0x80000000u
 int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch);
 /* rt_wireup.c: after a checkpoint, open the transports wire-up opened
  * again (shared segment from shm_path), publish the new addresses and

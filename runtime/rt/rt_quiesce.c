@@ -39,18 +39,28 @@
 #include "runtime/base/sf_wire.h"
 #include "runtime/rt/rt_int.h"
 
+/* Marker values: an epoch (the cut), RT_MARK_RESUME | epoch (after the
+ * resume). A peer that finalized sends none: sfd says so (final). */
+#define RT_MARK_RESUME 0x80000000u
+
 void sf_rt__on_mark(struct sf_rt *rt, int w, uint64_t epoch)
 {
-    (void)w;
-    /* A peer may mark before our own PREPARE arrives: count it for its
-     * round (the epoch, or RT_MARK_RESUME | epoch after the resume). */
-    if ((uint32_t)epoch != rt->mark_epoch) {
-        /* Rounds never overlap: a rank starts the next only after every
-         * rank is past this one (sfd waits for all READY / RESUMED). */
-        rt->mark_epoch = (uint32_t)epoch;
-        rt->nmarks = 0;
+    /* A peer may mark before our own PREPARE arrives: kept per peer until
+     * we look. Rounds never overlap: a rank starts the next only after
+     * every rank is past this one (sfd waits for all READY / RESUMED). */
+    rt->peers[w].mark = (uint32_t)epoch;
+}
+
+/* Every peer we have a route to sent this round's marker or finalized. */
+static bool ckpt_marked(struct sf_rt *rt, uint32_t round)
+{
+    for (int w = 0; w < rt->size; w++) {
+        struct rt_peer *pe = &rt->peers[w];
+        if (w != rt->rank && pe->tr != NULL && pe->mark != round && !pe->final) {
+            return false;
+        }
     }
-    rt->nmarks++;
+    return true;
 }
 
 /* One round of transport progress, queued packets and retries, without
@@ -186,8 +196,7 @@ static int ckpt_rematch(struct sf_rt *rt, struct sf_rt_msg *after)
  * inserted once its marker of this round arrived, so no pull from a peer
  * that is not attached yet, no packet to an endpoint that cannot place us.
  * Arrivals stay held meanwhile. */
-#define RT_MARK_RESUME 0x80000000u
-static int ckpt_barrier(struct sf_rt *rt, uint32_t round, int npeers)
+static int ckpt_barrier(struct sf_rt *rt, uint32_t round)
 {
     int rc = 0;
     for (int w = 0; w < rt->size && rc == 0; w++) {
@@ -196,7 +205,7 @@ static int ckpt_barrier(struct sf_rt *rt, uint32_t round, int npeers)
         }
     }
     unsigned idle = 0, polls = 0;
-    while (rc == 0 && !(rt->mark_epoch == round && rt->nmarks >= npeers)) {
+    while (rc == 0 && !ckpt_marked(rt, round)) {
         int n = ckpt_progress(rt);
         if (n < 0) {
             return n;
@@ -216,6 +225,16 @@ int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch)
         if (w != rt->rank && rt->peers[w].tr != NULL) {
             npeers++;
         }
+    }
+    if (epoch == 0 || epoch >= RT_MARK_RESUME) {
+        /* 0 is every peer's marker before any; the top half is taken. */
+        struct sf_wire_enc e;
+        sf_wire_enc_begin(&e, SF_OP_CKPT_READY, rt->wire_seq++);
+        sf_wire_put_i32(&e, rt->rank);
+        sf_wire_put_u32(&e, epoch);
+        sf_wire_put_i32(&e, -EINVAL);
+        SF_ERR("checkpoint epoch %u is out of range (1..%u)", epoch, RT_MARK_RESUME - 1);
+        return ckpt_send(rt, &e);
     }
     SF_DBG("checkpoint %u: quiescing (%d peers)", epoch, npeers);
     rt->ckpt_busy = true;
@@ -247,7 +266,7 @@ int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch)
             marked = true;
             continue; /* the markers themselves must leave first */
         }
-        if (q && marked && rt->mark_epoch == epoch && rt->nmarks >= npeers) {
+        if (q && marked && ckpt_marked(rt, epoch)) {
             break;
         }
         /* KILL or a lost daemon must still end a rank stuck here. */
@@ -292,7 +311,7 @@ int sf_rt__ckpt_run(struct sf_rt *rt, uint32_t epoch)
         rc = sf_rt__reopen(rt, epoch, shm);
     }
     if (rc == 0) {
-        rc = ckpt_barrier(rt, RT_MARK_RESUME | epoch, npeers);
+        rc = ckpt_barrier(rt, RT_MARK_RESUME | epoch);
     }
     free(shm);
     if (rc == 0) {

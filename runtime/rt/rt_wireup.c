@@ -122,6 +122,15 @@ static int rt_daemon_poll(struct sf_rt *rt)
                    (const char *)msg.f[0].p);
             _exit(1);
         }
+        if (msg.op == SF_OP_CKPT_PREPARE && (msg.f[2].u & RT_CKPT_GONE)) {
+            /* A peer finalized and ended during a checkpoint: its marker
+             * will never come. */
+            int w = (int)(msg.f[2].u & ~(uint64_t)RT_CKPT_GONE);
+            if (w >= 0 && w < rt->size) {
+                rt->peers[w].final = true;
+            }
+            continue;
+        }
         if (msg.op == SF_OP_CKPT_PREPARE && !rt->ckpt_busy) {
             int crc = sf_rt__ckpt_run(rt, (uint32_t)msg.f[1].u);
             if (crc < 0) {
@@ -607,7 +616,10 @@ int sf_rt_finalize(struct sf_rt *rt)
     if (rt == NULL) {
         return 0;
     }
+    /* No checkpoint from here: sfd tells the others this rank is gone
+     * (CKPT_PREPARE with SF_CKPT_PREPARE_GONE) when it ends. */
     int rc = 0;
+    rt->ckpt_busy = true;
     /* Queued packets must leave before the transports close. */
     unsigned idle = 0;
     while (rt->fatal == 0 && (rt->npend_peers > 0 || rt->retry.head != NULL)) {
