@@ -54,6 +54,7 @@ struct sf_fs_put {
     char tmpname[32];
     uint64_t size;
     int err; /* sticky: a failed write makes the put abort-only */
+    bool named; /* sf_fs_block_put_named: the caller hashed the bytes itself */
     crypto_generichash_state h;
 };
 
@@ -309,7 +310,9 @@ int sf_fs_put_write(struct sf_fs_put *p, const void *buf, size_t len)
     if (len == 0) {
         return 0;
     }
-    crypto_generichash_update(&p->h, buf, len);
+    if (!p->named) {
+        crypto_generichash_update(&p->h, buf, len);
+    }
     int rc = write_all(p->fd, buf, len);
     if (rc != 0) {
         p->err = rc;
@@ -341,8 +344,12 @@ int sf_fs_put_commit(struct sf_fs_put *p, const struct sf_fs_block_id *expect,
         return rc;
     }
     struct sf_fs_block_id id;
-    crypto_generichash_final(&p->h, id.b, SF_FS_ID_LEN);
-    if (expect != NULL && sf_fs_block_id_cmp(expect, &id) != 0) {
+    if (p->named) {
+        id = *expect;
+    } else {
+        crypto_generichash_final(&p->h, id.b, SF_FS_ID_LEN);
+    }
+    if (!p->named && expect != NULL && sf_fs_block_id_cmp(expect, &id) != 0) {
         sf_fs_put_abort(p);
         return SF_FS_ECORRUPT;
     }
@@ -416,6 +423,26 @@ int sf_fs_block_putv(struct sf_fs_store *s, const struct iovec *iov, int iovcnt,
         return rc;
     }
     return sf_fs_put_commit(p, expect, id);
+}
+
+int sf_fs_block_put_named(struct sf_fs_store *s, const void *buf, size_t len,
+                          const struct sf_fs_block_id *id)
+{
+    if (len > s->block_size) {
+        return -EFBIG;
+    }
+    struct sf_fs_put *p;
+    int rc = sf_fs_put_begin(s, &p);
+    if (rc != 0) {
+        return rc;
+    }
+    p->named = true; /* before the first write: nothing is hashed */
+    rc = sf_fs_put_write(p, buf, len);
+    if (rc != 0) {
+        sf_fs_put_abort(p);
+        return rc;
+    }
+    return sf_fs_put_commit(p, id, NULL);
 }
 
 int sf_fs_block_put(struct sf_fs_store *s, const void *buf, size_t len,

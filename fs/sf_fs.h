@@ -117,6 +117,12 @@ int sf_fs_block_put(struct sf_fs_store *s, const void *buf, size_t len,
                     const struct sf_fs_block_id *expect, struct sf_fs_block_id *id);
 int sf_fs_block_putv(struct sf_fs_store *s, const struct iovec *iov, int iovcnt,
                      const struct sf_fs_block_id *expect, struct sf_fs_block_id *id);
+/* Put bytes the caller itself has just hashed to id (sf_fs_block_hash in
+ * this process, from memory nobody else writes): stored under id without
+ * hashing them again. Never for bytes received from another process —
+ * those go through sf_fs_block_put with expect, which verifies. */
+int sf_fs_block_put_named(struct sf_fs_store *s, const void *buf, size_t len,
+                          const struct sf_fs_block_id *id);
 
 /* Read a block into buf (cap bytes) and verify its hash; *len gets its
  * size. 0; -ENOENT; -EFBIG if cap is too small (nothing read);

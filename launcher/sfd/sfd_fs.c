@@ -88,6 +88,7 @@ struct fs_job {
     struct sf_sfd_fs *fs;
     struct sf_fs_block_id id;
     bool expect;        /* PUT: refuse bytes that do not hash to id */
+    bool named;         /* PUT: id is the hash this daemon computed of buf: not hashed again */
     struct fs_buf *buf; /* HASH/PUT input (a reference); GET output */
     int rc;
     struct sf_fs_block_id *ids; /* ENUM / SCRUB (corrupt ones) results */
@@ -357,8 +358,12 @@ static void job_run(struct sf_sfd_fs *fs, struct fs_job *j)
         j->rc = 0;
         break;
     case J_PUT:
-        j->rc = sf_fs_block_put(fs->store, j->buf->data, j->buf->len, j->expect ? &j->id : NULL,
-                                &j->id);
+        if (j->named) {
+            j->rc = sf_fs_block_put_named(fs->store, j->buf->data, j->buf->len, &j->id);
+        } else {
+            j->rc = sf_fs_block_put(fs->store, j->buf->data, j->buf->len,
+                                    j->expect ? &j->id : NULL, &j->id);
+        }
         break;
     case J_GET: {
         j->buf = buf_new(bs);
@@ -915,7 +920,10 @@ static void wop_hashed(struct sf_sfd_fs *fs, struct fs_job *j)
                 }
                 pj->buf = buf_ref(w->buf);
                 pj->id = w->id;
-                pj->expect = true;
+                /* w->buf is ours (copied from the client's frame) and the
+                 * J_HASH job above named it: hashing it again in the store
+                 * would only double the CPU per written byte. */
+                pj->named = true;
                 job_submit(fs, pj);
             } else {
                 preq_start(fs, &tg[i], SF_OP_FS_PUT, &w->id, w->buf, wop_remote_done, w);
@@ -1066,6 +1074,24 @@ static void rop_local_done(struct sf_sfd_fs *fs, struct fs_job *j)
     rop_result(fs, o, &fs->self, j->rc, j->buf);
 }
 
+static void rop_verified(struct sf_sfd_fs *fs, struct fs_job *j)
+{
+    struct fs_rop *o = j->arg;
+    struct fs_node from = {.id = j->node, .inc = j->inc};
+    node_key(j->node, &from.key);
+    int status = 0;
+    if (sf_fs_block_id_cmp(&j->id, &o->id) != 0) {
+        /* Damaged in transit (or by the holder): try the next holder and
+         * re-put the good copy here afterwards, as for a corrupt one. */
+        char hex[2 * SF_FS_ID_LEN + 1];
+        SF_WARN("block %s from node %016" PRIx64 " does not match its id: trying another copy",
+                sf_fs_block_id_hex(&o->id, hex), j->node);
+        fs->corrupt_found++;
+        status = SF_FS_ECORRUPT;
+    }
+    rop_result(fs, o, &from, status, status == 0 ? j->buf : NULL);
+}
+
 static void rop_remote_done(struct sf_sfd_fs *fs, struct fs_preq *r, int status,
                             const uint8_t *data, size_t len)
 {
@@ -1073,21 +1099,26 @@ static void rop_remote_done(struct sf_sfd_fs *fs, struct fs_preq *r, int status,
     struct fs_node from = {.id = r->node, .inc = r->inc};
     node_key(r->node, &from.key);
     struct fs_buf *b = NULL;
+    struct fs_job *j = NULL;
     if (status == 0) {
         if (len > fs->cfg.block_size) {
             status = -EFBIG;
-        } else if ((b = buf_new(len)) == NULL) {
+        } else if ((b = buf_new(len)) == NULL || (j = job_new(fs, J_HASH, rop_verified, o)) == NULL) {
             status = -ENOMEM;
         } else {
-            /* Not hashed again: the holder's store verified it (FS_DATA
-             * carries only verified bytes) and the frame's MAC covered
-             * the transfer; a second hash here would cost the loop ~1 ms
-             * per MiB. */
+            /* FS_DATA's payload is outside the frame MAC (sfd_auth.c):
+             * it is used only once a worker has hashed it to the id this
+             * request asked for (rop_verified). */
             memcpy(b->data, data, len);
             b->len = len;
+            j->buf = b;
+            j->node = r->node;
+            j->inc = r->inc;
+            job_submit(fs, j);
+            return;
         }
     }
-    rop_result(fs, o, &from, status, status == 0 ? b : NULL);
+    rop_result(fs, o, &from, status, NULL);
     buf_unref(b);
 }
 

@@ -242,6 +242,7 @@ struct sf_sfd_pconn {
         uint8_t key[SFD_KEY_LEN], tx_key[SFD_KEY_LEN], rx_key[SFD_KEY_LEN];
         uint32_t tx_seq, rx_seq;
         bool session;
+        bool bulk; /* member connection: block bytes outside the MAC (sfd_auth.c) */
     } auth;
     uint8_t nonce_c[SFD_NONCE_LEN], nonce_a[SFD_NONCE_LEN];
     uint8_t *rbuf;

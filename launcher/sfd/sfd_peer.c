@@ -392,6 +392,7 @@ static void on_join(struct sf_sfd_pconn *pc, const struct sf_wire_msg *m)
     p->last_heard = sf_now_ms();
     pc->peer = p;
     pc->state = PC_UP;
+    pc->auth.bulk = true; /* from here block frames' payloads are hash-checked, not MAC'd */
     if (is_new) {
         SF_INFO("node %s (%s:%u, %d slots) joined", p->name, p->host, p->port, p->slots);
     }

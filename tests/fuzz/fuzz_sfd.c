@@ -20,7 +20,7 @@
 
 /* Seal raw frames in data[0..size) as the member peer would: rewrite each
  * header's sequence and CRC, append the MAC. Returns a malloc'd buffer. */
-static uint8_t *reseal(const uint8_t *data, size_t size, size_t *outlen)
+static uint8_t *reseal(const uint8_t *data, size_t size, bool bulk, size_t *outlen)
 {
     uint8_t *out = malloc(size + (size / SF_WIRE_HDR_LEN + 1) * SFD_MAC_LEN + 1);
     if (out == NULL) {
@@ -33,6 +33,7 @@ static uint8_t *reseal(const uint8_t *data, size_t size, size_t *outlen)
     }
     sf_sfd__auth_init(&a, key);
     sf_sfd__auth_session(&a, zero, zero, true);
+    a.bulk = bulk; /* a member's block frames leave their payload outside the MAC */
     size_t off = 0, n = 0;
     while (size - off >= SF_WIRE_HDR_LEN) {
         const uint8_t *h = data + off;
@@ -120,11 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p->last_heard = sf_now_ms();
             pc->peer = p;
             pc->state = PC_UP;
+            pc->auth.bulk = true; /* as on_join sets it */
             s.peers = p;
         }
     }
     if ((data[0] & 2) != 0 && (data[0] & 5) != 0) {
-        pc->rbuf = reseal(data + 1, size - 1, &pc->rlen);
+        pc->rbuf = reseal(data + 1, size - 1, pc->auth.bulk, &pc->rlen);
         pc->rcap = pc->rlen;
     } else {
         pc->rbuf = malloc(size > 1 ? size - 1 : 1);
