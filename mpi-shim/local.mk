@@ -112,7 +112,8 @@ endif
 EXTRA_DIST += tests/abi/run.sh
 CLEANFILES += tests/abi/ompi_env_coll tests/abi/ompi_p2p_basic tests/abi/ompi_p2p_req \
 	tests/abi/ompi_comm tests/abi/ompi_attr tests/abi/ompi_topo \
-	tests/abi/ompi_p2p_probe tests/abi/ompi_conform tests/abi/ompi_conform2 tests/abi/ompi_inter
+	tests/abi/ompi_p2p_probe tests/abi/ompi_conform tests/abi/ompi_conform2 tests/abi/ompi_inter \
+	tests/abi/ompi_threads
 
 # --- helper "dtype": derived datatypes ---------------------------------
 # The Check suite runs MPI as a singleton and links the pack engine

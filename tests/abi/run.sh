@@ -25,6 +25,13 @@ for p in env_coll p2p_basic p2p_req p2p_probe comm attr topo coll_all conform co
         finish
     fi
 done
+ntest=$((ntest + 1))
+if "$MPICC" -O2 -pthread -o "$B/ompi_threads" "$top_srcdir/tests/mpi/threads.c" >"$TMP/cc" 2>&1; then
+    ok "built threads with $MPICC"
+else
+    fail "$MPICC failed on threads:"
+    sed 's/^/    /' "$TMP/cc"
+fi
 
 # The dynamic section must not pin Open MPI's library directory.
 ntest=$((ntest + 1))
@@ -56,4 +63,12 @@ for p in p2p_basic p2p_req p2p_probe comm attr topo coll_all conform conform2 in
         tail -n 20 "$TMP/out" | sed 's/^/    /'
     fi
 done
+# MPI_THREAD_MULTIPLE (opt-in) from an Open MPI-built program.
+ntest=$((ntest + 1))
+if "$SFRUN" -n 4 -x SF_MPI_THREAD_LEVEL=multiple --timeout 300 "$B/ompi_threads" >"$TMP/out" 2>&1; then
+    ok "ompi_threads -n 4 (MPI_THREAD_MULTIPLE)"
+else
+    fail "ompi_threads -n 4 (MPI_THREAD_MULTIPLE):"
+    tail -n 20 "$TMP/out" | sed 's/^/    /'
+fi
 finish
