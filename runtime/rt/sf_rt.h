@@ -3,7 +3,9 @@
  * runtime/net). Knows nothing of MPI handles or datatypes: messages are
  * byte buffers, addressed by world rank, matched on (context id, source
  * rank within the communicator, tag). Single-threaded: callers serialise
- * (MPI_THREAD_SERIALIZED at most for now); progress happens inside calls.
+ * (at MPI_THREAD_MULTIPLE the MPI layer holds one critical section around
+ * every call and gives it up in its own wait loops, never inside the
+ * engine: sf_rt_wait keeps it); progress happens inside calls.
  *
  * Protocols: a message of up to the eager limit travels in packets and is
  * buffered at the receiver if unexpected; a larger one sends only a
