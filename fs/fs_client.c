@@ -26,7 +26,7 @@
 static const struct sf_tun client_tun_items[] = {
     {"timeout", SF_TUN_DOUBLE, "120", "seconds to wait for one reply from the local sfd",
      OPT(timeout)},
-    {"window", SF_TUN_SIZE, "8", "blocks in flight per file reader / writer (1..64)",
+    {"window", SF_TUN_SIZE, "16", "blocks in flight per file reader / writer (1..64)",
      OPT(window)},
     {"block_size", SF_TUN_SIZE, "0",
      "block size for new files (0: SF_FS_BLOCK_SIZE; power of two, 4k..8m)", OPT(block_size)},

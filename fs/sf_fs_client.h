@@ -29,7 +29,7 @@
 /* Tunables SF_FS_CLIENT_<NAME> (sf_fs_client_tun_table). */
 struct sf_fs_client_opts {
     double timeout;  /* seconds to wait for any one reply (default 120) */
-    size_t window;   /* blocks in flight per reader / writer (default 8, 1..64) */
+    size_t window;   /* blocks in flight per reader / writer (default 16, 1..64) */
     size_t block_size; /* 0: SF_FS_BLOCK_SIZE (sf_fs_config_load) */
 };
 extern const struct sf_tun_table sf_fs_client_tun_table;
