@@ -42,17 +42,24 @@ check_nogrep() {
         ok "$1"; fi
 }
 
-# wait_until CMD...: poll CMD every 50 ms for up to 10 s; 0 once it succeeds.
-# A bound on waiting for an outcome, not a delay standing in for one.
-wait_until() {
-    i=0
-    while [ $i -lt 200 ]; do
+# wait_polls N CMD...: poll CMD every 50 ms, at most N times; 0 once it
+# succeeds. A bound on waiting for an outcome, not a delay standing in for one.
+# (Its variables have names no polled function uses: sh has no locals.)
+wait_polls() {
+    _wp_max=$1
+    shift
+    _wp_i=0
+    while [ "$_wp_i" -lt "$_wp_max" ]; do
         if "$@"; then return 0; fi
         sleep 0.05
-        i=$((i + 1))
+        _wp_i=$((_wp_i + 1))
     done
     return 1
 }
+# wait_until CMD...: up to 10 s. wait_long CMD...: up to 60 s (a loaded
+# machine starts ranks and daemons slowly).
+wait_until() { wait_polls 200 "$@"; }
+wait_long() { wait_polls 1200 "$@"; }
 
 no_proc_matching() { ! pgrep -f -- "$1" >/dev/null; }
 proc_gone() { ! kill -0 "$1" 2>/dev/null; }

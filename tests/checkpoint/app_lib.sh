@@ -8,16 +8,6 @@ export SF_CKPT_STORE="$TMP/store"
 # committed E: some job's epoch E is committed in the store.
 committed() { ls "$SF_CKPT_STORE"/*/"$1"/COMMITTED >/dev/null 2>&1; }
 
-# wait_long CMD...: poll up to 60 s (a loaded machine starts ranks slowly).
-wait_long() {
-    i=0
-    while [ $i -lt 1200 ]; do
-        if "$@"; then return 0; fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
-}
 
 # rank_pid TAG R: pid of rank R of the run whose command line holds TAG.
 rank_pid() {

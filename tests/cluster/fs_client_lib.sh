@@ -13,13 +13,3 @@ fs_ready() {
         fs "$n" ls / >/dev/null 2>&1 || return 1
     done
 }
-# wait_long CMD...: like wait_until, with a 60 s bound.
-wait_long() {
-    i=0
-    while [ $i -lt 1200 ]; do
-        if "$@"; then return 0; fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
-}

@@ -10,7 +10,7 @@
 # Needs root (skips otherwise).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$top_srcdir/tests/lib-cluster.sh"
-. "$top_srcdir/tests/cluster/fs_client_lib.sh" # wait_long
+. "$top_srcdir/tests/cluster/fs_client_lib.sh"
 need_netns
 real_sfd_listens || skip "sfd has no --listen (cluster) mode yet"
 export SF_SFD="$REAL_SFD"
